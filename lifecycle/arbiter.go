@@ -1,0 +1,249 @@
+package lifecycle
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// closeRequest is one cause asking the arbiter to end the connection.
+type closeRequest struct {
+	end       *CloseError   // what CloseInfo will report
+	send      *CloseFrame   // the Close frame to write, nil for none
+	wait      bool          // wait for the peer's Close before closing TCP
+	sendLimit time.Duration // write deadline of the Close frame
+}
+
+func localRequest(cause error, code StatusCode, reason string) closeRequest {
+	if !code.Sendable() {
+		code, reason = StatusNoStatusRcvd, "" // an empty Close frame
+	} else {
+		reason = TruncateReason(reason)
+	}
+	return closeRequest{
+		end:  &CloseError{Code: code, Reason: reason, Initiator: InitiatorLocal, Cause: cause},
+		send: &CloseFrame{Code: code, Reason: reason},
+		wait: true,
+	}
+}
+
+// Close starts the close handshake with code and reason, as the
+// application's own decision (cause ErrApplicationClose). See CloseWith.
+func (c *Conn) Close(code StatusCode, reason string) error {
+	return c.CloseWith(ErrApplicationClose, code, reason)
+}
+
+// CloseWith starts the close handshake with code and reason and records
+// cause as the reason for the end (errors.Is works on CloseInfo.Cause). A
+// code that may not be sent (1005, 1006, 1015, outside 1000-4999) becomes a
+// Close frame without a status; the reason is cut to 123 bytes.
+//
+// Only the first close takes effect: CloseWith returns nil when it won, and
+// otherwise the winner's *CloseError at once. It returns once the Close frame
+// is written; if no other goroutine was reading, it also waits for the
+// peer's Close (at most the close timeout) and for the end. Use Wait or Done
+// to wait for the end in every case.
+func (c *Conn) CloseWith(cause error, code StatusCode, reason string) error {
+	if cause == nil {
+		cause = ErrApplicationClose
+	}
+	if !c.begin(localRequest(cause, code, reason), true) {
+		return c.closeErr()
+	}
+	return nil
+}
+
+// Abort ends the connection without waiting for the peer: it writes a
+// best-effort Close frame with code and reason (none when code is not
+// Sendable) under a short deadline, closes TCP, and reports the end as
+// abnormal, 1006, with reason and cause. It is meant for peers that are gone
+// or broken, such as a missed heartbeat. It reports whether it won.
+func (c *Conn) Abort(cause error, code StatusCode, reason string) bool {
+	reason = TruncateReason(reason)
+	req := closeRequest{
+		end:       &CloseError{Code: StatusAbnormalClosure, Reason: reason, Initiator: InitiatorAbnormal, Cause: cause},
+		sendLimit: abortWriteTimeout,
+	}
+	if code.Sendable() {
+		req.send = &CloseFrame{Code: code, Reason: reason}
+	}
+	return c.begin(req, true)
+}
+
+// closeAsync starts a local close and returns as soon as the Close frame is
+// written; the handshake, if nobody is reading, finishes in a new goroutine.
+// The Registry uses it to close many connections without waiting on each.
+func (c *Conn) closeAsync(cause error, code StatusCode, reason string) bool {
+	return c.begin(localRequest(cause, code, reason), false)
+}
+
+// kill closes TCP at once. The end is reported by whoever was closing, or as
+// abnormal with cause if nobody was.
+func (c *Conn) kill(cause error) {
+	c.decide(&CloseError{Code: StatusAbnormalClosure, Initiator: InitiatorAbnormal, Cause: cause})
+	c.finish()
+}
+
+// decide records end as the winning cause if nothing has won yet.
+func (c *Conn) decide(end *CloseError) bool {
+	if !c.decision.CompareAndSwap(nil, end) {
+		return false
+	}
+	c.cancel(end)
+	c.stopTimers()
+	return true
+}
+
+// begin runs a close request: decide, write the Close frame, then either
+// hand the wait for the peer's Close to whoever reads, or end now.
+func (c *Conn) begin(req closeRequest, inline bool) bool {
+	if !c.decide(req.end) {
+		return false
+	}
+	deadline := time.Now().Add(c.closeTimeout)
+	if req.wait {
+		// Bounds the reader, whoever it is, before anyone looks at it.
+		c.netConn.SetReadDeadline(deadline)
+	}
+	if req.send != nil {
+		sendDeadline := deadline
+		if req.sendLimit > 0 {
+			sendDeadline = time.Now().Add(req.sendLimit)
+		}
+		payload := closePayload(req.send.Code, req.send.Reason)
+		if err := c.ws.WriteControl(websocket.CloseMessage, payload, sendDeadline); err == nil {
+			c.sent.Store(req.send)
+		} else {
+			req.wait = false // no handshake without our frame
+		}
+	}
+	if !req.wait {
+		c.finish()
+		return true
+	}
+	// The reading flag and the decision are both sequentially consistent
+	// atomics: either the reader sees the decision after leaving the gorilla
+	// reader, or we see that nobody is reading; whoever claims the drain
+	// reads until the peer's Close.
+	if !c.reading.Load() && c.drainClaimed.CompareAndSwap(false, true) {
+		if inline {
+			c.drain()
+		} else {
+			go c.drain()
+		}
+	}
+	return true
+}
+
+// drain reads and discards until the peer's Close, the deadline or an
+// error, then ends the connection.
+func (c *Conn) drain() {
+	for {
+		_, r, err := c.ws.NextReader()
+		if err != nil {
+			c.readEnded(err)
+			return
+		}
+		if _, err := io.Copy(io.Discard, r); err != nil {
+			c.readEnded(err)
+			return
+		}
+	}
+}
+
+// handlePeerClose runs inside the gorilla reader when a Close frame
+// arrives. gorilla has already rejected invalid codes and reasons (1002).
+func (c *Conn) handlePeerClose(code int, text string) error {
+	c.inbound.Add(1)
+	frame := &CloseFrame{Code: StatusCode(code), Reason: text}
+	c.received.Store(frame)
+	if c.decide(&CloseError{Code: frame.Code, Reason: text, Initiator: InitiatorPeer, Cause: ErrPeerClosed}) {
+		echo := &CloseFrame{Code: frame.Code}
+		err := c.ws.WriteControl(websocket.CloseMessage, closePayload(echo.Code, ""), time.Now().Add(c.closeTimeout))
+		if err == nil {
+			c.sent.Store(echo)
+		}
+	}
+	return nil
+}
+
+// readEnded handles the error that ended the gorilla reader and ends the
+// connection.
+func (c *Conn) readEnded(err error) {
+	var ce *websocket.CloseError
+	switch {
+	case errors.As(err, &ce) && ce.Code != websocket.CloseAbnormalClosure:
+		// The peer's Close frame, recorded by handlePeerClose.
+	case c.decision.Load() != nil:
+		// Already closing: the handshake ended without the peer's Close.
+	case isTransportError(err):
+		c.decide(&CloseError{Code: StatusAbnormalClosure, Initiator: InitiatorAbnormal, Cause: lostConnection(err)})
+	default:
+		// gorilla found a protocol violation and wrote 1002 itself.
+		reason := TruncateReason(strings.TrimPrefix(err.Error(), "websocket: "))
+		if c.decide(&CloseError{Code: StatusProtocolError, Reason: reason, Initiator: InitiatorLocal, Cause: fmt.Errorf("%w: %w", ErrProtocol, err)}) {
+			c.sent.Store(&CloseFrame{Code: StatusProtocolError, Reason: reason})
+		}
+	}
+	c.finish()
+}
+
+func isTransportError(err error) bool {
+	var ne net.Error
+	var ce *websocket.CloseError
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, net.ErrClosed) || errors.As(err, &ne) ||
+		(errors.As(err, &ce) && ce.Code == websocket.CloseAbnormalClosure)
+}
+
+// finish closes TCP, settles the CloseInfo, leaves the Registry and runs the
+// OnClose hooks; only its first call does anything.
+func (c *Conn) finish() {
+	if !c.finished.CompareAndSwap(false, true) {
+		return
+	}
+	c.netConn.Close()
+	end := c.decision.Load()
+	info := CloseInfo{
+		Code:      end.Code,
+		Reason:    end.Reason,
+		Initiator: end.Initiator,
+		Cause:     end.Cause,
+		Sent:      c.sent.Load(),
+		Received:  c.received.Load(),
+		Duration:  time.Since(c.openedAt),
+	}
+	info.HandshakeComplete = info.Sent != nil && info.Received != nil
+	c.info = info
+
+	c.mu.Lock()
+	hooks := c.onClose
+	c.onClose = nil
+	c.hooksTaken = true
+	reg := c.reg
+	if reg != nil {
+		reg.remove(c, c.subject)
+	}
+	c.mu.Unlock()
+
+	for _, h := range hooks {
+		c.runHook(h, info)
+	}
+	close(c.done)
+	if reg != nil {
+		reg.ended()
+	}
+}
+
+// closeErr returns the winning cause as an error.
+func (c *Conn) closeErr() error {
+	if end := c.decision.Load(); end != nil {
+		return end
+	}
+	return nil
+}

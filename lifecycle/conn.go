@@ -1,0 +1,164 @@
+package lifecycle
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// Defaults used when Config leaves a field zero.
+const (
+	// DefaultCloseTimeout bounds the close handshake.
+	DefaultCloseTimeout = 5 * time.Second
+	// DefaultReadLimit is the largest message a Conn reads unless told
+	// otherwise (1 MiB). A missing limit lets any peer exhaust memory.
+	DefaultReadLimit = 1 << 20
+	// abortWriteTimeout bounds the best-effort Close frame of Abort.
+	abortWriteTimeout = time.Second
+)
+
+// MessageType is the type of a data message.
+type MessageType int
+
+// Data message types, equal to gorilla/websocket's.
+const (
+	TextMessage   MessageType = websocket.TextMessage
+	BinaryMessage MessageType = websocket.BinaryMessage
+)
+
+// Config configures a Conn made by NewConn.
+type Config struct {
+	// Context is the parent of Conn.Context. Its values are kept; pass a
+	// context without cancellation (context.WithoutCancel) when it comes
+	// from an http.Request, which net/http cancels when the handler returns.
+	Context context.Context
+	// CloseTimeout bounds the close handshake: how long to wait for the
+	// peer's Close after sending ours. Zero means DefaultCloseTimeout.
+	CloseTimeout time.Duration
+	// ReadLimit is the largest data message accepted, in bytes; a larger one
+	// closes the connection with 1009. Zero means DefaultReadLimit; negative
+	// means no limit.
+	ReadLimit int64
+	// Logger receives the Conn's own log lines (recovered hook panics). Nil
+	// means slog.Default().
+	Logger *slog.Logger
+}
+
+// Conn is a WebSocket connection with a managed lifecycle. Reads follow
+// gorilla/websocket (one reader at a time); writes and closes are safe from
+// any goroutine. Once closing has started, reads and writes return a
+// *CloseError.
+type Conn struct {
+	ws           *websocket.Conn
+	netConn      net.Conn
+	ctx          context.Context
+	cancel       context.CancelCauseFunc
+	log          *slog.Logger
+	closeTimeout time.Duration
+	readLimit    int64
+	writeTimeout time.Duration
+	openedAt     time.Time
+
+	decision     atomic.Pointer[CloseError] // nil while open; the first cause
+	reading      atomic.Bool                // the application is inside the gorilla reader
+	drainClaimed atomic.Bool                // someone reads until the peer's Close
+	finished     atomic.Bool
+	sent         atomic.Pointer[CloseFrame]
+	received     atomic.Pointer[CloseFrame]
+	inbound      atomic.Uint64
+	done         chan struct{}
+	info         CloseInfo // written before done is closed
+
+	writeMu sync.Mutex
+
+	// Set up by policies before the handler starts reading.
+	checks []ReadCheck
+	onPong []func(appData string)
+
+	mu         sync.Mutex // guards the fields below; taken before Registry.mu
+	hooksTaken bool       // finish has taken the OnClose hooks
+	reg        *Registry
+	subject string
+	values  map[any]any
+	onClose []func(*Conn, CloseInfo)
+	timers  []*Timer
+}
+
+// NewConn takes over ws. From now on the Conn owns ws's close, ping, pong
+// and close handlers; use only the Conn.
+func NewConn(ws *websocket.Conn, cfg Config) *Conn {
+	parent := cfg.Context
+	if parent == nil {
+		parent = context.Background()
+	}
+	c := &Conn{
+		ws:           ws,
+		netConn:      ws.NetConn(),
+		log:          cfg.Logger,
+		closeTimeout: cfg.CloseTimeout,
+		readLimit:    cfg.ReadLimit,
+		openedAt:     time.Now(),
+		done:         make(chan struct{}),
+	}
+	c.ctx, c.cancel = context.WithCancelCause(parent)
+	if c.log == nil {
+		c.log = slog.Default()
+	}
+	if c.closeTimeout <= 0 {
+		c.closeTimeout = DefaultCloseTimeout
+	}
+	if c.readLimit == 0 {
+		c.readLimit = DefaultReadLimit
+	}
+	ws.SetCloseHandler(c.handlePeerClose)
+	ws.SetPongHandler(c.handlePong)
+	ws.SetPingHandler(c.handlePing)
+	return c
+}
+
+// Context returns a context that keeps the values of Config.Context and is
+// cancelled when closing starts; context.Cause returns the *CloseError.
+func (c *Conn) Context() context.Context { return c.ctx }
+
+// Done is closed when the connection has ended: TCP is closed and every
+// OnClose hook has run.
+func (c *Conn) Done() <-chan struct{} { return c.done }
+
+// Wait blocks until the connection has ended and returns how.
+func (c *Conn) Wait() CloseInfo {
+	<-c.done
+	return c.info
+}
+
+// CloseInfo returns how the connection ended, and false while it has not.
+func (c *Conn) CloseInfo() (CloseInfo, bool) {
+	select {
+	case <-c.done:
+		return c.info, true
+	default:
+		return CloseInfo{}, false
+	}
+}
+
+// Closing reports whether closing has started.
+func (c *Conn) Closing() bool { return c.decision.Load() != nil }
+
+// RemoteAddr returns the peer's network address.
+func (c *Conn) RemoteAddr() net.Addr { return c.netConn.RemoteAddr() }
+
+// LocalAddr returns the local network address.
+func (c *Conn) LocalAddr() net.Addr { return c.netConn.LocalAddr() }
+
+// Subprotocol returns the negotiated subprotocol, "" if none.
+func (c *Conn) Subprotocol() string { return c.ws.Subprotocol() }
+
+// OpenedAt returns when the Conn was made (right after the upgrade).
+func (c *Conn) OpenedAt() time.Time { return c.openedAt }
+
+// Logger returns the Conn's logger.
+func (c *Conn) Logger() *slog.Logger { return c.log }

@@ -1,0 +1,100 @@
+package lifecycle
+
+import "time"
+
+// This file is the small API that policies use to install what they need.
+// Read checks, pong hooks, the read limit and the write timeout are set up
+// before the handler starts reading (in a middleware attachment); OnClose,
+// timers, values and the subject may be used at any time.
+
+// AddReadCheck adds a check that runs on every data message, in the order
+// added. Call it before the handler starts reading.
+func (c *Conn) AddReadCheck(check ReadCheck) { c.checks = append(c.checks, check) }
+
+// OnPong adds a function called with each pong's application data, inside
+// the reader. Call it before the handler starts reading.
+func (c *Conn) OnPong(f func(appData string)) { c.onPong = append(c.onPong, f) }
+
+// SetReadLimit sets the largest data message accepted, in bytes; a larger
+// one closes the connection with 1009 "message too big" (cause
+// ErrMessageTooBig). Negative means no limit. Call it before the handler
+// starts reading.
+func (c *Conn) SetReadLimit(n int64) {
+	if n == 0 {
+		n = DefaultReadLimit
+	}
+	c.readLimit = n
+}
+
+// ReadLimit returns the read limit in bytes, negative for none.
+func (c *Conn) ReadLimit() int64 { return c.readLimit }
+
+// SetWriteTimeout bounds every data write; zero means no bound. A write that
+// times out leaves the stream broken, so the connection is ended at once
+// (cause ErrWriteTimeout). Call it before the handler starts writing.
+func (c *Conn) SetWriteTimeout(d time.Duration) { c.writeTimeout = d }
+
+// InboundFrames counts the frames read from the peer so far: data messages,
+// pings, pongs and Close. A policy compares two readings to learn whether
+// anything arrived in between.
+func (c *Conn) InboundFrames() uint64 { return c.inbound.Load() }
+
+// OnClose adds a hook that runs once when the connection has ended, after
+// TCP is closed, in the order added. A hook added after the end runs at
+// once. A panicking hook is recovered and logged; the others still run.
+func (c *Conn) OnClose(hook func(*Conn, CloseInfo)) {
+	c.mu.Lock()
+	if !c.hooksTaken {
+		c.onClose = append(c.onClose, hook)
+		c.mu.Unlock()
+		return
+	}
+	c.mu.Unlock()
+	c.runHook(hook, c.info) // finish wrote info before it took the hooks
+
+}
+
+func (c *Conn) runHook(hook func(*Conn, CloseInfo), info CloseInfo) {
+	defer func() {
+		if p := recover(); p != nil {
+			c.log.Error("wsmw: OnClose hook panicked", "panic", p)
+		}
+	}()
+	hook(c, info)
+}
+
+// SetValue stores a per-connection value, such as a policy's state.
+func (c *Conn) SetValue(key, value any) {
+	c.mu.Lock()
+	if c.values == nil {
+		c.values = make(map[any]any, 1)
+	}
+	c.values[key] = value
+	c.mu.Unlock()
+}
+
+// Value returns the value stored under key, or nil.
+func (c *Conn) Value(key any) any {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.values[key]
+}
+
+// SetSubject names who the connection belongs to (a JWT subject, a user
+// ID). The Registry indexes connections by subject for CloseSubject and
+// Revoke.
+func (c *Conn) SetSubject(subject string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.reg != nil && c.subject != subject && !c.hooksTaken {
+		c.reg.reindex(c, c.subject, subject) // lock order: Conn, then Registry
+	}
+	c.subject = subject
+}
+
+// Subject returns the connection's subject, "" if none was set.
+func (c *Conn) Subject() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.subject
+}

@@ -1,0 +1,156 @@
+package lifecycle
+
+import (
+	"errors"
+	"io"
+	"sync"
+)
+
+// ReadCheck inspects each data message after it is read and before
+// ReadMessage returns it. A nil result lets the message through;
+// ErrDropMessage skips it silently; a *CloseError closes the connection with
+// its code, reason and cause; any other error closes it with 1008 and that
+// error as the cause. Checks run on the reading goroutine and must be cheap.
+type ReadCheck func(mt MessageType, data []byte) error
+
+var errTooBig = errors.New("message exceeds the read limit")
+
+// maxPooledBuffer is the largest read buffer returned to the pool.
+const maxPooledBuffer = 64 << 10
+
+var readBuffers = sync.Pool{New: func() any {
+	b := make([]byte, 0, 4096)
+	return &b
+}}
+
+// ReadMessage reads the next data message. Only one goroutine may read at a
+// time. Pings and pongs are handled inside it, as gorilla/websocket does, so
+// a connection that is never read never sees its peer's pongs or Close; see
+// the timeout package's helpers for write-only handlers.
+//
+// Once closing has started, ReadMessage finishes the close handshake if
+// nobody else is, and returns a *CloseError.
+func (c *Conn) ReadMessage() (MessageType, []byte, error) {
+	for {
+		c.reading.Store(true)
+		if c.decision.Load() != nil {
+			c.reading.Store(false)
+			return 0, nil, c.readAfterClose()
+		}
+		mt, r, err := c.ws.NextReader()
+		if err != nil {
+			c.reading.Store(false)
+			c.readEnded(err)
+			return 0, nil, c.closeErr()
+		}
+		data, err := c.readPayload(r)
+		c.reading.Store(false)
+		if err != nil {
+			if err == errTooBig {
+				c.CloseWith(ErrMessageTooBig, StatusMessageTooBig, "message too big")
+				return 0, nil, c.readAfterClose()
+			}
+			c.readEnded(err)
+			return 0, nil, c.closeErr()
+		}
+		c.inbound.Add(1)
+		if c.decision.Load() != nil {
+			return 0, nil, c.readAfterClose()
+		}
+		switch err := c.runChecks(MessageType(mt), data); {
+		case err == nil:
+			return MessageType(mt), data, nil
+		case errors.Is(err, ErrDropMessage):
+			continue
+		default:
+			c.reject(err)
+			return 0, nil, c.readAfterClose()
+		}
+	}
+}
+
+func (c *Conn) runChecks(mt MessageType, data []byte) error {
+	for _, check := range c.checks {
+		if err := check(mt, data); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// reject closes the connection for a read check's error.
+func (c *Conn) reject(err error) {
+	var ce *CloseError
+	if errors.As(err, &ce) {
+		cause := ce.Cause
+		if cause == nil {
+			cause = err
+		}
+		c.CloseWith(cause, ce.Code, ce.Reason)
+		return
+	}
+	c.CloseWith(err, StatusPolicyViolation, "")
+}
+
+// readAfterClose finishes the handshake if nobody else is reading it, waits
+// for the end and returns the winning cause.
+func (c *Conn) readAfterClose() error {
+	if !c.finished.Load() && c.drainClaimed.CompareAndSwap(false, true) {
+		c.drain()
+	}
+	<-c.done
+	return c.closeErr()
+}
+
+// readPayload reads one message through a pooled buffer, stopping one byte
+// past the read limit, and returns an exactly sized copy: one allocation per
+// message whatever its size.
+func (c *Conn) readPayload(r io.Reader) ([]byte, error) {
+	bp := readBuffers.Get().(*[]byte)
+	b := (*bp)[:0]
+	limit := c.readLimit
+	var err error
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		window := b[len(b):cap(b)]
+		if limit >= 0 && int64(len(b)+len(window)) > limit+1 {
+			window = window[:limit+1-int64(len(b))]
+		}
+		var n int
+		n, err = r.Read(window)
+		b = b[:len(b)+n]
+		if limit >= 0 && int64(len(b)) > limit {
+			err = errTooBig
+			break
+		}
+		if err != nil {
+			break
+		}
+	}
+	var out []byte
+	if err == io.EOF {
+		err = nil
+		out = make([]byte, len(b))
+		copy(out, b)
+	}
+	if cap(b) <= maxPooledBuffer {
+		*bp = b[:0]
+		readBuffers.Put(bp)
+	}
+	return out, err
+}
+
+func (c *Conn) handlePong(appData string) error {
+	c.inbound.Add(1)
+	for _, f := range c.onPong {
+		f(appData)
+	}
+	return nil
+}
+
+func (c *Conn) handlePing(appData string) error {
+	c.inbound.Add(1)
+	return c.writePong(appData)
+}

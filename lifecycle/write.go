@@ -1,0 +1,83 @@
+package lifecycle
+
+import (
+	"errors"
+	"net"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// WriteMessage writes one data message. It is safe to call from any
+// goroutine; writes are serialized. Once closing has started it returns a
+// *CloseError. A write that fails ends the connection: a timeout (see
+// SetWriteTimeout) with cause ErrWriteTimeout, any other error as a lost
+// connection.
+func (c *Conn) WriteMessage(mt MessageType, data []byte) error {
+	if c.decision.Load() != nil {
+		return c.closeErr()
+	}
+	c.writeMu.Lock()
+	if c.writeTimeout > 0 {
+		c.ws.SetWriteDeadline(time.Now().Add(c.writeTimeout))
+	}
+	err := c.ws.WriteMessage(int(mt), data)
+	c.writeMu.Unlock()
+	if err != nil {
+		return c.writeFailed(err)
+	}
+	return nil
+}
+
+// WriteText writes a text message.
+func (c *Conn) WriteText(s string) error { return c.WriteMessage(TextMessage, []byte(s)) }
+
+// Ping writes a ping control frame with data (at most 125 bytes), which must
+// be written by deadline. Pongs arrive through OnPong, and only while some
+// goroutine reads. A ping that cannot be written in time returns the timeout
+// error and leaves the connection open; any other failure ends it.
+func (c *Conn) Ping(data []byte, deadline time.Time) error {
+	if c.decision.Load() != nil {
+		return c.closeErr()
+	}
+	err := c.ws.WriteControl(websocket.PingMessage, data, deadline)
+	if err == nil {
+		return nil
+	}
+	if isTimeout(err) {
+		return err
+	}
+	return c.writeFailed(err)
+}
+
+func (c *Conn) writePong(appData string) error {
+	err := c.ws.WriteControl(websocket.PongMessage, []byte(appData), time.Now().Add(c.closeTimeout))
+	if err == nil || errors.Is(err, websocket.ErrCloseSent) || isTimeout(err) {
+		return nil
+	}
+	return err
+}
+
+// writeFailed ends the connection after a failed write and returns the
+// error to give the caller.
+func (c *Conn) writeFailed(err error) error {
+	if c.decision.Load() == nil {
+		switch {
+		case errors.Is(err, websocket.ErrCloseSent):
+			// gorilla wrote a Close on its own (a protocol error); the
+			// reader reports it.
+			return err
+		case isTimeout(err):
+			c.Abort(ErrWriteTimeout, 0, "write timeout")
+		default:
+			c.decide(&CloseError{Code: StatusAbnormalClosure, Initiator: InitiatorAbnormal, Cause: lostConnection(err)})
+			c.finish()
+		}
+	}
+	return c.closeErr()
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}

@@ -1,0 +1,189 @@
+package middleware
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"runtime/debug"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/wsmw/wsmw/lifecycle"
+)
+
+// Errors returned by Upgrade after it has answered the request itself.
+var (
+	ErrNotUpgrade      = errors.New("wsmw: not a WebSocket upgrade request") // 426
+	ErrOrigin          = errors.New("wsmw: origin not allowed")              // 403
+	ErrShuttingDown    = errors.New("wsmw: server shutting down")            // 503
+	ErrAttachmentPanic = errors.New("wsmw: attachment panicked")
+)
+
+// Upgrader upgrades requests into lifecycle Conns registered with a
+// Registry. Make one with NewUpgrader and reuse it.
+type Upgrader struct {
+	reg     *lifecycle.Registry
+	cfg     config
+	origins originChecker
+	ws      websocket.Upgrader
+}
+
+// NewUpgrader returns an Upgrader whose connections join reg (nil for
+// none). A bad origin pattern is logged and ignored.
+func NewUpgrader(reg *lifecycle.Registry, opts ...Option) *Upgrader {
+	u := &Upgrader{reg: reg, cfg: newConfig(opts)}
+	oc, err := newOriginChecker(u.cfg.origins, u.cfg.anyOrigin)
+	if err != nil {
+		u.cfg.logger.Error("wsmw: bad origin pattern; only same-origin requests are allowed", "err", err)
+		oc = originChecker{}
+	}
+	u.origins = oc
+	u.ws = websocket.Upgrader{
+		HandshakeTimeout:  u.cfg.handshakeTimeout,
+		ReadBufferSize:    u.cfg.readBufferSize,
+		WriteBufferSize:   u.cfg.writeBufferSize,
+		WriteBufferPool:   u.cfg.writeBufferPool,
+		EnableCompression: u.cfg.compression,
+		CheckOrigin:       func(*http.Request) bool { return true }, // checked before
+		Error: func(w http.ResponseWriter, _ *http.Request, status int, _ error) {
+			http.Error(w, http.StatusText(status), status)
+		},
+	}
+	return u
+}
+
+// Handler returns an http.Handler that upgrades each request, runs the
+// policies' attachments and OnOpen hooks, and then runs fn in a fresh
+// goroutine. When fn returns the connection closes with 1000; when it
+// panics, with 1011 "internal error" (logged).
+func Handler(reg *lifecycle.Registry, fn func(*lifecycle.Conn), opts ...Option) http.Handler {
+	return NewUpgrader(reg, opts...).Handler(fn)
+}
+
+// Handler returns an http.Handler that runs fn on every upgraded request.
+func (u *Upgrader) Handler(fn func(*lifecycle.Conn)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := u.Upgrade(w, r)
+		if err != nil {
+			return
+		}
+		// Return to net/http now: it keeps the request's buffers for as long
+		// as its handler runs.
+		go u.serve(c, fn)
+	})
+}
+
+func (u *Upgrader) serve(c *lifecycle.Conn, fn func(*lifecycle.Conn)) {
+	defer func() {
+		if p := recover(); p != nil {
+			u.cfg.logger.Error("wsmw: handler panicked", "panic", p, "stack", string(debug.Stack()))
+			c.CloseWith(fmt.Errorf("%w: %v", lifecycle.ErrHandlerPanic, p), lifecycle.StatusInternalError, "internal error")
+			return
+		}
+		c.CloseWith(lifecycle.ErrHandlerReturned, lifecycle.StatusNormalClosure, "")
+	}()
+	fn(c)
+}
+
+// Upgrade upgrades r, answering it with an HTTP error when it cannot: 426
+// when it is not an upgrade, 503 while the Registry drains, 403 for a
+// foreign Origin, gorilla's 400 for a malformed handshake. It then runs the
+// attachments and OnOpen hooks; if one fails, the connection is closed and
+// Upgrade returns the error. The caller owns the returned Conn and must end
+// it (Close) when done.
+func (u *Upgrader) Upgrade(w http.ResponseWriter, r *http.Request) (*lifecycle.Conn, error) {
+	if !IsUpgrade(r) {
+		w.Header().Set("Upgrade", "websocket")
+		w.Header().Set("Sec-WebSocket-Version", "13")
+		http.Error(w, http.StatusText(http.StatusUpgradeRequired), http.StatusUpgradeRequired)
+		return nil, ErrNotUpgrade
+	}
+	if u.reg != nil && u.reg.Draining() {
+		w.Header().Set("Retry-After", "5")
+		http.Error(w, http.StatusText(http.StatusServiceUnavailable), http.StatusServiceUnavailable)
+		return nil, ErrShuttingDown
+	}
+	if !u.origins.allowed(r) {
+		http.Error(w, http.StatusText(http.StatusForbidden), http.StatusForbidden)
+		return nil, ErrOrigin
+	}
+	attach, onOpen, st := attachments(r)
+	var header http.Header
+	if proto := u.selectSubprotocol(r, st); proto != "" {
+		header = http.Header{"Sec-Websocket-Protocol": {proto}}
+	}
+	ws, err := u.ws.Upgrade(w, r, header)
+	if err != nil {
+		return nil, err
+	}
+	c := lifecycle.NewConn(ws, lifecycle.Config{
+		Context:      connContext(r),
+		CloseTimeout: u.cfg.closeTimeout,
+		ReadLimit:    u.cfg.readLimit,
+		Logger:       u.cfg.logger,
+	})
+	if st != nil {
+		st.conn.Store(c)
+	}
+	if u.reg != nil {
+		if err := u.reg.Add(c); err != nil {
+			c.CloseWith(lifecycle.ErrServerShutdown, lifecycle.StatusGoingAway, "server shutting down")
+			return nil, err
+		}
+	}
+	for _, list := range [][]Attachment{attach, onOpen} {
+		for _, fn := range list {
+			if err := runAttachment(c, fn); err != nil {
+				var ce *lifecycle.CloseError
+				if errors.As(err, &ce) {
+					c.CloseWith(err, ce.Code, ce.Reason)
+				} else {
+					c.CloseWith(err, lifecycle.StatusInternalError, "internal error")
+				}
+				return nil, err
+			}
+		}
+	}
+	return c, nil
+}
+
+func runAttachment(c *lifecycle.Conn, fn Attachment) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("%w: %v", ErrAttachmentPanic, p)
+		}
+	}()
+	return fn(c)
+}
+
+// selectSubprotocol picks the first of the application's subprotocols that
+// the client offered, else the request's fallback if offered, else none.
+func (u *Upgrader) selectSubprotocol(r *http.Request, st *requestState) string {
+	offered := websocket.Subprotocols(r)
+	for _, want := range u.cfg.subprotocols {
+		for _, o := range offered {
+			if o == want {
+				return want
+			}
+		}
+	}
+	if st == nil {
+		return ""
+	}
+	if fb := st.fallbackSubprotocol.Load(); fb != nil {
+		for _, o := range offered {
+			if o == *fb {
+				return o
+			}
+		}
+	}
+	return ""
+}
+
+// connContext keeps r's values without its cancellation, with chi's pooled
+// route context replaced by a copy (chi reuses it for other requests once
+// the HTTP handler returns).
+func connContext(r *http.Request) context.Context {
+	return snapshotChi(context.WithoutCancel(r.Context()))
+}
