@@ -33,6 +33,7 @@ type app struct {
 	logFormat       string
 	shutdownTimeout time.Duration
 	origins         string
+	redisAddr       string // shared by every part that can use Redis
 
 	log    *slog.Logger
 	reg    *wsmw.Registry
@@ -60,6 +61,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&a.logFormat, "log-format", "text", "log format: text or json")
 	fs.DurationVar(&a.shutdownTimeout, "shutdown-timeout", 10*time.Second, "graceful shutdown bound")
 	fs.StringVar(&a.origins, "origins", "", "comma-separated allowed Origin host patterns; empty = same origin only")
+	fs.StringVar(&a.redisAddr, "redis", "", "Redis address for shared limits and cluster revocation; empty = in-memory")
 	for _, p := range a.parts {
 		p.flags(fs)
 	}

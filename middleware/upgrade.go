@@ -123,6 +123,9 @@ func (u *Upgrader) Upgrade(w http.ResponseWriter, r *http.Request) (*lifecycle.C
 		ReadLimit:    u.cfg.readLimit,
 		Logger:       u.cfg.logger,
 	})
+	if subject := Subject(r); subject != "" {
+		c.SetSubject(subject)
+	}
 	if st != nil {
 		st.conn.Store(c)
 	}

@@ -1,0 +1,26 @@
+package middleware
+
+import (
+	"context"
+	"net/http"
+)
+
+type subjectKey struct{}
+
+// WithSubject returns r carrying subject: who the request is from, as an
+// authentication policy established it before the upgrade. Upgrade sets it
+// on the connection (Conn.SetSubject), so the Registry can find it, and
+// policies such as per-subject limits read it with Subject.
+func WithSubject(r *http.Request, subject string) *http.Request {
+	return r.WithContext(context.WithValue(r.Context(), subjectKey{}, subject))
+}
+
+// Subject returns the subject carried by r, "" if none.
+func Subject(r *http.Request) string { return SubjectFromContext(r.Context()) }
+
+// SubjectFromContext returns the subject carried by ctx (a request's or a
+// connection's context), "" if none.
+func SubjectFromContext(ctx context.Context) string {
+	s, _ := ctx.Value(subjectKey{}).(string)
+	return s
+}
