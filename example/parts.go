@@ -10,6 +10,7 @@ func allParts() []part {
 		&authPart{},     // auth.go: JWT, /token, /admin/revoke
 		&timeoutsPart{}, // timeouts.go: session expiry, idle, heartbeat
 		&observePart{},  // observe.go: metrics
+		&pagePart{},     // page.go: the demo page at /
 	}
 }
 
