@@ -6,10 +6,10 @@ import "strings"
 // middleware runs in front of /ws.
 func allParts() []part {
 	return []part{
-		&limitsPart{},   // limits.go: connect rate and caps first, before any work
+		&observePart{},  // observe.go: metrics outermost, so it sees every rejection
+		&limitsPart{},   // limits.go: connect rate and caps, before any costly work
 		&authPart{},     // auth.go: JWT, /token, /admin/revoke
 		&timeoutsPart{}, // timeouts.go: session expiry, idle, heartbeat
-		&observePart{},  // observe.go: metrics
 		&pagePart{},     // page.go: the demo page at /
 	}
 }
