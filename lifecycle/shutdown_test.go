@@ -1,0 +1,127 @@
+package lifecycle_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/wsmw/wsmw/internal/wstest"
+	"github.com/wsmw/wsmw/lifecycle"
+)
+
+func TestShutdownClosesEveryConnectionWith1001(t *testing.T) {
+	const total = 1000
+	opened := make(chan struct{}, total)
+	h := newHarness(t, lifecycle.Config{}, func(c *lifecycle.Conn) {
+		opened <- struct{}{}
+		echo(c)
+	})
+	type seen struct {
+		code   int
+		reason string
+		err    error
+	}
+	results := make(chan seen, total)
+	var clients sync.WaitGroup
+	for range total {
+		c := h.dial()
+		clients.Go(func() {
+			f, _, err := c.ReadUntilClose(20 * time.Second)
+			if err == nil {
+				c.WriteClose(f.CloseCode(), "")
+				_, err = c.WaitEOF(10 * time.Second)
+			}
+			results <- seen{f.CloseCode(), f.CloseReason(), err}
+		})
+	}
+	for range total {
+		<-opened
+	}
+	if n := h.reg.Len(); n != total {
+		t.Fatalf("registry holds %d, want %d", n, total)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := h.reg.Shutdown(ctx); err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	// Shutdown returned: every hook has run.
+	if len(h.closed) != total {
+		t.Fatalf("%d OnClose hooks had run when Shutdown returned, want %d", len(h.closed), total)
+	}
+	for range total {
+		info := <-h.closed
+		if info.Code != lifecycle.StatusGoingAway || info.Reason != "server shutting down" ||
+			!errors.Is(info.Cause, lifecycle.ErrServerShutdown) || !info.HandshakeComplete {
+			t.Fatalf("info = %+v", info)
+		}
+	}
+	clients.Wait()
+	for range total {
+		s := <-results
+		if s.err != nil || s.code != 1001 || s.reason != "server shutting down" {
+			t.Fatalf("client saw %+v", s)
+		}
+	}
+	if h.reg.Len() != 0 {
+		t.Fatalf("registry still holds %d", h.reg.Len())
+	}
+}
+
+func TestShutdownIsNotHeldByAPeerThatIgnoresClose(t *testing.T) {
+	opened := make(chan struct{}, 2)
+	h := newHarness(t, lifecycle.Config{CloseTimeout: time.Hour}, func(c *lifecycle.Conn) {
+		opened <- struct{}{}
+		echo(c)
+	})
+	polite := h.dial()
+	deaf := h.dial() // never reads, never answers
+	<-opened
+	<-opened
+	go func() {
+		f, _, err := polite.ReadUntilClose(10 * time.Second)
+		if err == nil {
+			polite.WriteClose(f.CloseCode(), "")
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	err := h.reg.Shutdown(ctx)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Shutdown = %v, want the deadline", err)
+	}
+	infos := []lifecycle.CloseInfo{h.next(), h.next()}
+	complete := 0
+	for _, info := range infos {
+		if info.Code != lifecycle.StatusGoingAway {
+			t.Fatalf("info = %+v", info)
+		}
+		if info.HandshakeComplete {
+			complete++
+		}
+	}
+	if complete != 1 {
+		t.Fatalf("%d completed handshakes, want 1 (the polite peer)", complete)
+	}
+	if _, err := deaf.WaitEOF(5 * time.Second); err != nil {
+		t.Fatalf("the deaf peer's TCP was not closed: %v", err)
+	}
+}
+
+func TestAddAfterShutdownIsRefused(t *testing.T) {
+	h := newHarness(t, lifecycle.Config{}, echo)
+	h.reg.Shutdown(context.Background())
+	c, err := wstest.DialRaw(h.url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	f, _, err := c.ReadUntilClose(5 * time.Second)
+	if err != nil || f.CloseCode() != 1001 {
+		t.Fatalf("a connection made during the drain: %d %v", f.CloseCode(), err)
+	}
+	c.WriteClose(1001, "")
+	h.next()
+}
