@@ -83,10 +83,10 @@ type Conn struct {
 	mu         sync.Mutex // guards the fields below; taken before Registry.mu
 	hooksTaken bool       // finish has taken the OnClose hooks
 	reg        *Registry
-	subject string
-	values  map[any]any
-	onClose []func(*Conn, CloseInfo)
-	timers  []*Timer
+	subject    string
+	values     map[any]any
+	onClose    []func(*Conn, CloseInfo)
+	timers     []*Timer
 }
 
 // NewConn takes over ws. From now on the Conn owns ws's close, ping, pong
