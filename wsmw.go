@@ -114,7 +114,9 @@ func Handler(reg *Registry, fn func(*Conn), opts ...Option) http.Handler {
 
 // NewUpgrader returns an Upgrader for callers that manage the goroutine
 // themselves.
-func NewUpgrader(reg *Registry, opts ...Option) *Upgrader { return middleware.NewUpgrader(reg, opts...) }
+func NewUpgrader(reg *Registry, opts ...Option) *Upgrader {
+	return middleware.NewUpgrader(reg, opts...)
+}
 
 // OnOpen runs fn on each new connection right before its handler.
 func OnOpen(fn func(*Conn)) func(http.Handler) http.Handler { return middleware.OnOpen(fn) }
