@@ -1,0 +1,82 @@
+package timeout
+
+import (
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/wsmw/wsmw/lifecycle"
+	"github.com/wsmw/wsmw/middleware"
+)
+
+// IdleTimeout closes a connection that received no data message for d with
+// 1001 "idle timeout" (cause ErrIdleTimeout). Pings and pongs never count as
+// activity: a peer that only keeps the socket alive is still idle. With
+// CountOutbound, messages written by the connection's SendQueue and calls
+// to Touch count too. d <= 0 turns it off.
+//
+// Activity costs one clock read per message: the read check records the
+// time, and the single timer, when it fires, re-arms itself for whatever is
+// left instead of being re-created per message. A message is counted once
+// it has been read whole, after the read checks added before this policy.
+func IdleTimeout(d time.Duration, opts ...Option) func(http.Handler) http.Handler {
+	if d <= 0 {
+		return passThrough
+	}
+	o := newOptions(lifecycle.StatusGoingAway, ReasonIdleTimeout, opts)
+	return middleware.Policy(func(c *lifecycle.Conn) error {
+		s := &idleState{c: c, d: d, base: c.OpenedAt(), o: o}
+		s.mu.Lock()
+		s.t = c.AfterFunc(d-time.Since(s.base), s.fire)
+		s.mu.Unlock()
+		c.AddReadCheck(s.check)
+		if o.countOutbound {
+			c.SetValue(idleKey{}, s)
+		}
+		return nil
+	})
+}
+
+type idleKey struct{}
+
+// idleState is one connection's idle clock.
+type idleState struct {
+	c    *lifecycle.Conn
+	d    time.Duration
+	base time.Time    // the upgrade; last is measured from it
+	last atomic.Int64 // nanoseconds from base to the latest activity
+	o    options
+
+	mu sync.Mutex // guards t against a timer firing before it is stored
+	t  *lifecycle.Timer
+}
+
+func (s *idleState) touch() { s.last.Store(int64(time.Since(s.base))) }
+
+func (s *idleState) check(lifecycle.MessageType, []byte) error {
+	s.touch()
+	return nil
+}
+
+// fire closes the connection if it has been idle for d, and otherwise
+// re-arms the timer for the rest.
+func (s *idleState) fire() {
+	idle := time.Since(s.base) - time.Duration(s.last.Load())
+	if idle >= s.d {
+		s.c.CloseWith(ErrIdleTimeout, s.o.code, s.o.reason)
+		return
+	}
+	s.mu.Lock()
+	s.t.Reset(s.d - idle)
+	s.mu.Unlock()
+}
+
+// Touch records outbound activity for IdleTimeout when it was given
+// CountOutbound; otherwise it does nothing. SendQueue calls it after each
+// message it writes; call it yourself after writing with WriteMessage.
+func Touch(c *lifecycle.Conn) {
+	if s, ok := c.Value(idleKey{}).(*idleState); ok {
+		s.touch()
+	}
+}

@@ -1,0 +1,26 @@
+package timeout
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/wsmw/wsmw/lifecycle"
+	"github.com/wsmw/wsmw/middleware"
+)
+
+// WriteTimeout bounds every data write (WriteMessage, Send's writer) to d.
+// A write that times out has left the stream broken mid-frame, so the
+// connection cannot send a Close frame: TCP is closed at once and the end
+// is reported as 1006 abnormal with cause ErrWriteTimeout
+// (lifecycle.ErrWriteTimeout). Without it, a peer that stops reading blocks
+// a writer until the kernel gives up, which can take many minutes. d <= 0
+// turns it off.
+func WriteTimeout(d time.Duration) func(http.Handler) http.Handler {
+	if d <= 0 {
+		return passThrough
+	}
+	return middleware.Policy(func(c *lifecycle.Conn) error {
+		c.SetWriteTimeout(d)
+		return nil
+	})
+}
