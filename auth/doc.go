@@ -1,0 +1,24 @@
+// Package auth is wsmw's JWT policy for WebSocket endpoints, built on
+// golang-jwt/jwt/v5 and, for JWKS, MicahParks/keyfunc/v3.
+//
+// Put JWT in front of an endpoint and it gives:
+//
+//   - no upgrade without a valid token: a missing or bad token gets HTTP 401
+//     with an RFC 6750 WWW-Authenticate challenge (or, when configured, an
+//     upgrade followed by a Close frame, for browsers that cannot read a 401);
+//   - a session bound to the token: the connection closes with 1008 "token
+//     expired" (cause ErrTokenExpired) when the token's exp passes;
+//   - in-band refresh: Refresh validates a new token for the same subject and
+//     moves the end of the session;
+//   - revocation: the token's subject is registered with the Registry, so
+//     Registry.Revoke(subject) closes every connection of that subject with
+//     1008 "session revoked", and an optional periodic revalidation closes
+//     with the same code;
+//   - the claims, from the Conn (ClaimsOf) and from the request or connection
+//     context (ClaimsFromContext).
+//
+// Tokens are read from the Authorization header, the Sec-WebSocket-Protocol
+// header (as the entry after "bearer"; the token is never echoed back) and
+// the access_token query parameter, in that order by default, or from a
+// cookie. The package never logs a token or a query string.
+package auth

@@ -1,0 +1,45 @@
+package auth
+
+import "errors"
+
+// Causes and errors reported by the auth policy.
+var (
+	// ErrTokenExpired is the cause of the close, 1008 "token expired", when
+	// a connection's token expires during the session.
+	ErrTokenExpired = errors.New("token expired")
+	// ErrTokenMissing: the upgrade request carried no token.
+	ErrTokenMissing = errors.New("auth: no token")
+	// ErrTokenInvalid is matched (errors.Is) by every *TokenError.
+	ErrTokenInvalid = errors.New("auth: invalid token")
+	// ErrTokenTooLarge: the token is longer than the size cap.
+	ErrTokenTooLarge = errors.New("auth: token too large")
+	// ErrSubjectMismatch: a refresh token names another subject than the
+	// connection's; the refresh is refused and the connection stays.
+	ErrSubjectMismatch = errors.New("auth: refresh token has another subject")
+	// ErrNoSession: the connection was not authenticated by this package.
+	ErrNoSession = errors.New("auth: connection has no auth session")
+	// ErrConfig: the policy was built with an unusable key or option.
+	ErrConfig = errors.New("auth: bad configuration")
+)
+
+// TokenError tells why a token was refused. Description is a short,
+// fixed, token-free text fit for an RFC 6750 error_description and for
+// logs; Err is the underlying error (a golang-jwt error such as
+// jwt.ErrTokenExpired, ErrTokenTooLarge, or the revalidation's error).
+// errors.Is matches ErrTokenInvalid and Err.
+type TokenError struct {
+	Description string
+	Err         error
+}
+
+// Error returns "auth: invalid token: " and the description; it never
+// includes the token.
+func (e *TokenError) Error() string { return "auth: invalid token: " + e.Description }
+
+// Unwrap returns ErrTokenInvalid and Err.
+func (e *TokenError) Unwrap() []error {
+	if e.Err == nil {
+		return []error{ErrTokenInvalid}
+	}
+	return []error{ErrTokenInvalid, e.Err}
+}

@@ -1,0 +1,101 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"github.com/wsmw/wsmw/lifecycle"
+	"github.com/wsmw/wsmw/middleware"
+)
+
+// JWT returns the policy for key: every WebSocket upgrade needs a valid
+// token (401 before the upgrade otherwise), and each connection is bound to
+// its token (see Authenticator.Middleware). Requests that are not upgrades
+// pass unchanged. A key or option error is logged and every upgrade is then
+// refused with 500: the policy fails closed. Use New to get the error.
+func JWT(key Key, opts ...Option) func(http.Handler) http.Handler {
+	a, err := New(key, opts...)
+	if err != nil {
+		log := slog.Default()
+		var cfg config
+		for _, o := range opts {
+			o(&cfg)
+		}
+		if cfg.log != nil {
+			log = cfg.log
+		}
+		log.Error("wsmw/auth: unusable configuration; refusing every upgrade", "err", err)
+		return func(next http.Handler) http.Handler {
+			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if !middleware.IsUpgrade(r) {
+					next.ServeHTTP(w, r)
+					return
+				}
+				http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
+			})
+		}
+	}
+	return a.Middleware
+}
+
+// Middleware is the policy. For an upgrade request it finds the token,
+// validates it and, when it is good, lets the upgrade go on with the claims
+// in the request context, the token's subject as the connection's subject
+// (so Registry.Revoke finds it), and an attachment that ends the
+// connection at exp + leeway with 1008 "token expired". A missing or
+// refused token gets 401 with WWW-Authenticate, or, with CloseAfterUpgrade,
+// an upgrade followed by a Close frame. A client that offers the "bearer"
+// subprotocol gets "bearer" selected when none of the application's
+// subprotocols matches, never the token.
+func (a *Authenticator) Middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !middleware.IsUpgrade(r) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		if offersBearer(r) {
+			r = middleware.WithFallbackSubprotocol(r, BearerSubprotocol)
+		}
+		token, source, found := Extract(r, a.cfg.sources)
+		if !found {
+			a.refuse(w, r, next, "", ErrTokenMissing)
+			return
+		}
+		claims, subject, exp, err := a.validate(r.Context(), token)
+		if err != nil {
+			a.refuse(w, r, next, source, err)
+			return
+		}
+		s := &session{a: a, claims: claims, subject: subject, expiresAt: exp}
+		r = r.WithContext(context.WithValue(r.Context(), sessionKey{}, s))
+		if subject != "" {
+			r = middleware.WithSubject(r, subject)
+		}
+		r = middleware.Attach(r, s.attach)
+		next.ServeHTTP(w, r)
+	})
+}
+
+// refuse logs a refused upgrade and answers it: 401, or an upgrade whose
+// attachment closes the connection before the handler runs.
+func (a *Authenticator) refuse(w http.ResponseWriter, r *http.Request, next http.Handler, source string, err error) {
+	desc := "no token"
+	var te *TokenError
+	if errors.As(err, &te) {
+		desc = te.Description
+	}
+	attrs := []slog.Attr{slog.String("reason", desc), slog.String("remote", r.RemoteAddr), slog.String("path", r.URL.Path)}
+	if source != "" {
+		attrs = append(attrs, slog.String("source", source))
+	}
+	a.cfg.log.LogAttrs(r.Context(), slog.LevelInfo, "ws auth refused", attrs...)
+	if !a.cfg.closeAfter {
+		unauthorized(w, a.cfg.realm, err)
+		return
+	}
+	end := &lifecycle.CloseError{Code: a.cfg.rejectCode, Reason: a.cfg.rejectReason, Cause: err}
+	r = middleware.Attach(r, func(*lifecycle.Conn) error { return end })
+	next.ServeHTTP(w, r)
+}

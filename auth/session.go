@@ -1,0 +1,135 @@
+package auth
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/wsmw/wsmw/lifecycle"
+)
+
+// session binds one connection to its current token.
+type session struct {
+	a *Authenticator
+
+	mu        sync.Mutex
+	conn      *lifecycle.Conn
+	claims    jwt.Claims
+	subject   string
+	expiresAt time.Time        // the token's exp
+	expiry    *lifecycle.Timer // fires at exp + leeway
+	warn      *lifecycle.Timer // fires warnBefore before exp
+	recheck   *lifecycle.Timer // periodic revalidation
+}
+
+// attach runs right after the upgrade, before the handler.
+func (s *session) attach(c *lifecycle.Conn) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.conn = c
+	c.SetValue(sessionKey{}, s)
+	now := time.Now()
+	s.expiry = c.AfterFunc(s.deadline().Sub(now), s.expire)
+	if s.a.cfg.onExpiring != nil {
+		s.warn = c.AfterFunc(s.warnAt().Sub(now), s.warnFire)
+	}
+	if s.a.cfg.revalidate != nil && s.a.cfg.revalidateInt > 0 {
+		s.recheck = c.AfterFunc(s.a.cfg.revalidateInt, s.recheckFire)
+	}
+	return nil
+}
+
+// deadline is when the session ends: exp + leeway. Callers hold s.mu.
+func (s *session) deadline() time.Time { return s.expiresAt.Add(s.a.cfg.leeway) }
+
+// warnAt is when the expiry warning is due. Callers hold s.mu.
+func (s *session) warnAt() time.Time { return s.expiresAt.Add(-s.a.cfg.warnBefore) }
+
+// expire ends the connection unless a refresh moved the deadline.
+func (s *session) expire() {
+	s.mu.Lock()
+	c, due := s.conn, !time.Now().Before(s.deadline())
+	s.mu.Unlock()
+	if due {
+		c.CloseWith(ErrTokenExpired, lifecycle.StatusPolicyViolation, "token expired")
+	}
+}
+
+func (s *session) warnFire() {
+	s.mu.Lock()
+	c, exp, due := s.conn, s.expiresAt, !time.Now().Before(s.warnAt())
+	s.mu.Unlock()
+	if due {
+		s.a.cfg.onExpiring(c, exp)
+	}
+}
+
+func (s *session) recheckFire() {
+	s.mu.Lock()
+	c, claims, t := s.conn, s.claims, s.recheck
+	s.mu.Unlock()
+	if err := s.a.cfg.revalidate(c.Context(), claims); err != nil {
+		c.CloseWith(fmt.Errorf("%w: %w", lifecycle.ErrSessionRevoked, err), lifecycle.StatusPolicyViolation, "session revoked")
+		return
+	}
+	t.Reset(s.a.cfg.revalidateInt)
+}
+
+func (s *session) current() jwt.Claims {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.claims
+}
+
+// refresh validates token and, when it is good and names the same
+// subject, makes it the connection's token.
+func (s *session) refresh(ctx context.Context, token string) error {
+	claims, subject, exp, err := s.a.validate(ctx, token)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if subject != s.subject {
+		return ErrSubjectMismatch
+	}
+	if s.conn == nil {
+		return ErrNoSession
+	}
+	if s.conn.Closing() {
+		return context.Cause(s.conn.Context())
+	}
+	s.claims, s.expiresAt = claims, exp
+	now := time.Now()
+	s.expiry.Reset(s.deadline().Sub(now))
+	if s.warn != nil {
+		s.warn.Reset(s.warnAt().Sub(now))
+	}
+	return nil
+}
+
+// Refresh replaces c's token with token, without reconnecting: the new
+// token is validated under the same rules as at the upgrade, must name the
+// same subject (else ErrSubjectMismatch), and moves the end of the session
+// to its exp + leeway. A refused refresh leaves the connection and its
+// current token as they were. It returns ErrNoSession for a connection
+// that this package did not authenticate.
+func Refresh(c *lifecycle.Conn, token string) error {
+	s := sessionOf(c)
+	if s == nil {
+		return ErrNoSession
+	}
+	return s.refresh(c.Context(), token)
+}
+
+// Refresh is the package's Refresh for a connection of this Authenticator.
+func (a *Authenticator) Refresh(c *lifecycle.Conn, token string) error {
+	s := sessionOf(c)
+	if s == nil || s.a != a {
+		return ErrNoSession
+	}
+	return s.refresh(c.Context(), token)
+}
