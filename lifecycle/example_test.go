@@ -1,0 +1,68 @@
+package lifecycle_test
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/wsmw/wsmw/lifecycle"
+)
+
+// Codes that may not appear on the wire are replaced by a Close frame
+// without a status.
+func ExampleStatusCode_Sendable() {
+	for _, code := range []lifecycle.StatusCode{1000, 1005, 1006, 1008, 1015, 2000, 4408} {
+		fmt.Println(code, code.Sendable())
+	}
+	// Output:
+	// 1000 normal closure true
+	// 1005 no status false
+	// 1006 abnormal closure false
+	// 1008 policy violation true
+	// 1015 TLS handshake false
+	// 2000 false
+	// 4408 true
+}
+
+// Reasons are cut to 123 bytes without splitting a UTF-8 sequence.
+func ExampleTruncateReason() {
+	r := lifecycle.TruncateReason(strings.Repeat("é", 100))
+	fmt.Println(len(r), strings.Count(r, "é"))
+	// Output: 122 61
+}
+
+var errSessionExpired = errors.New("session expired")
+
+// Reads and writes after closing started return a *CloseError: errors.As
+// gives the code, errors.Is matches the cause.
+func ExampleCloseError() {
+	var err error = &lifecycle.CloseError{
+		Code: lifecycle.StatusPolicyViolation, Reason: "session expired",
+		Initiator: lifecycle.InitiatorLocal, Cause: errSessionExpired,
+	}
+	var ce *lifecycle.CloseError
+	if errors.As(err, &ce) {
+		fmt.Println(ce.Code, ce.Initiator)
+	}
+	fmt.Println(errors.Is(err, errSessionExpired))
+	fmt.Println(err)
+	// Output:
+	// 1008 policy violation local
+	// true
+	// websocket closed (local): 1008 policy violation: session expired
+}
+
+// A read check sees every data message; a prebuilt *CloseError closes the
+// connection with its code without allocating.
+func ExampleConn_AddReadCheck() {
+	tooChatty := &lifecycle.CloseError{Code: lifecycle.StatusPolicyViolation, Reason: "binary only"}
+	check := func(mt lifecycle.MessageType, data []byte) error {
+		if mt == lifecycle.TextMessage {
+			return tooChatty
+		}
+		return nil
+	}
+	// In a policy's attachment: c.AddReadCheck(check)
+	fmt.Println(check(lifecycle.TextMessage, []byte("hi")) != nil, check(lifecycle.BinaryMessage, nil))
+	// Output: true <nil>
+}
