@@ -1,0 +1,44 @@
+// Package ratelimit protects WebSocket endpoints against floods: of
+// connects (ConnectRate), of open connections (MaxConns, MaxTotalConns), of
+// messages on a connection (MessageRate) and of oversized or malformed
+// messages (MaxMessageSize, ValidUTF8).
+//
+// The policies are net/http middleware in the wsmw style: requests that are
+// not WebSocket upgrades pass through untouched. Before the upgrade, a
+// refused request gets an HTTP answer that follows go-chi/httprate's
+// conventions: 429 Too Many Requests (503 Service Unavailable for the
+// global connection cap) with Retry-After, X-RateLimit-Limit,
+// X-RateLimit-Remaining and X-RateLimit-Reset (a Unix time). After the
+// upgrade, a connection that breaks a limit is closed through the
+// connection's close arbiter with the code of DESIGN.md's table: 1008 "rate
+// limit exceeded", 1009 "message too big", 1007 "invalid utf-8", each with
+// a sentinel cause (ErrRateLimited, ErrMessageTooBig, ErrInvalidUTF8) that
+// OnClose hooks can match with errors.Is.
+//
+// # Keys and proxies
+//
+// ConnectRate and MaxConns count per key; the default key is the client IP
+// (KeyByIP). The IP is the one chi's ClientIPFromXFF, ClientIPFromHeader or
+// ClientIPFromXFFTrustedProxies middleware stored in the request context,
+// and otherwise the TCP peer address: no forwarding header is ever trusted
+// unless you put one of chi's middleware, configured with your proxies'
+// addresses, in front of these policies. KeyBySubject counts per
+// authenticated subject instead.
+//
+// # Stores
+//
+// The counters and connection slots live in a Store. The default is a
+// MemoryStore per policy: token buckets from golang.org/x/time/rate, with
+// idle keys evicted so that memory stays bounded. NewRedisStore shares the
+// limits between servers through Redis (go-redis/v9): every update is one
+// atomic Lua script that reads Redis's own clock, and connection slots are
+// leases with a TTL that the store refreshes while the connections live, so
+// the slots of a server that dies expire on their own. When the store
+// fails (Redis unreachable), the policies fail open by default: the
+// request goes through and the failure is logged with log/slog; FailClosed
+// answers 503 instead.
+//
+// Message rates are always counted on the server that holds the
+// connection, without any store: the check costs tens of nanoseconds and
+// allocates nothing.
+package ratelimit

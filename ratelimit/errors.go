@@ -1,0 +1,31 @@
+package ratelimit
+
+import (
+	"errors"
+
+	"github.com/wsmw/wsmw/lifecycle"
+)
+
+// Causes reported by the policies, usable with errors.Is on a connection's
+// CloseInfo.Cause or on the cause given to an OnReject hook.
+var (
+	// ErrRateLimited: a connection sent messages faster than MessageRate
+	// allows (closed with 1008 "rate limit exceeded" by default).
+	ErrRateLimited = errors.New("message rate limit exceeded")
+	// ErrConnectRateLimited: an upgrade was refused by ConnectRate (429).
+	ErrConnectRateLimited = errors.New("connect rate limit exceeded")
+	// ErrTooManyConnections: an upgrade was refused because its key holds
+	// all the slots of MaxConns (429).
+	ErrTooManyConnections = errors.New("too many connections")
+	// ErrServerFull: an upgrade was refused because MaxTotalConns is
+	// reached (503).
+	ErrServerFull = errors.New("server connection limit reached")
+	// ErrStoreUnavailable wraps a Store failure: with FailClosed the
+	// upgrade is refused with 503 and this cause.
+	ErrStoreUnavailable = errors.New("rate limit store unavailable")
+	// ErrInvalidUTF8: a text message was not valid UTF-8 (1007).
+	ErrInvalidUTF8 = errors.New("invalid utf-8 in text message")
+	// ErrMessageTooBig: a message exceeded MaxMessageSize (1009). It is the
+	// core's lifecycle.ErrMessageTooBig.
+	ErrMessageTooBig = lifecycle.ErrMessageTooBig
+)

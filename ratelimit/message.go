@@ -1,0 +1,130 @@
+package ratelimit
+
+import (
+	"net/http"
+	"sync"
+
+	"golang.org/x/time/rate"
+
+	"github.com/wsmw/wsmw/lifecycle"
+	"github.com/wsmw/wsmw/middleware"
+)
+
+// MessageRate limits each connection to perSecond data messages per second
+// with bursts of up to burst: a golang.org/x/time/rate token bucket checked
+// on every message the handler reads (pings, pongs and Close frames are not
+// counted). A message over the limit closes the connection with 1008 "rate
+// limit exceeded", cause ErrRateLimited. The check costs a few tens of
+// nanoseconds and allocates nothing.
+//
+// Options: WithCloseCode (for example 1013 "try again later"), Drop (skip
+// the messages over the limit instead of closing), OnExceeded (decide per
+// message), PerSubject (one bucket for all of a subject's connections on
+// this server). perSecond ≤ 0 or burst ≤ 0 disables the policy.
+func MessageRate(perSecond float64, burst int, opts ...Option) func(http.Handler) http.Handler {
+	cfg := newMessageConfig(opts)
+	if perSecond <= 0 || burst <= 0 {
+		return func(next http.Handler) http.Handler { return next }
+	}
+	m := &messageRate{limit: rate.Limit(perSecond), burst: burst, cfg: cfg}
+	if cfg.perSubject {
+		m.shared = make(map[string]*sharedLimiter)
+	}
+	return middleware.Policy(m.attach)
+}
+
+// newMessageConfig is newConfig without the Store the message policies do
+// not use.
+func newMessageConfig(opts []Option) *config {
+	cfg := &config{}
+	for _, o := range opts {
+		o(cfg)
+	}
+	if cfg.closeErr == nil {
+		cfg.closeErr = &lifecycle.CloseError{
+			Code:   lifecycle.StatusPolicyViolation,
+			Reason: "rate limit exceeded",
+			Cause:  ErrRateLimited,
+		}
+	}
+	return cfg
+}
+
+type messageRate struct {
+	limit rate.Limit
+	burst int
+	cfg   *config
+
+	mu     sync.Mutex
+	shared map[string]*sharedLimiter // by subject, with PerSubject
+}
+
+type sharedLimiter struct {
+	lim  *rate.Limiter
+	refs int
+}
+
+// attach gives c its limiter and installs the read check.
+func (m *messageRate) attach(c *lifecycle.Conn) error {
+	var lim *rate.Limiter
+	if subject := c.Subject(); m.shared != nil && subject != "" {
+		lim = m.acquireShared(subject)
+		c.OnClose(func(*lifecycle.Conn, lifecycle.CloseInfo) { m.releaseShared(subject) })
+	} else {
+		lim = rate.NewLimiter(m.limit, m.burst)
+	}
+	c.AddReadCheck(m.check(c, lim))
+	return nil
+}
+
+// check returns the read check: one Allow on the limiter, and on excess
+// the prebuilt answer, so that the hot path allocates nothing.
+func (m *messageRate) check(c *lifecycle.Conn, lim *rate.Limiter) lifecycle.ReadCheck {
+	switch {
+	case m.cfg.onExceeded != nil:
+		hook := m.cfg.onExceeded
+		return func(mt lifecycle.MessageType, data []byte) error {
+			if lim.Allow() {
+				return nil
+			}
+			return hook(c, mt, data)
+		}
+	case m.cfg.drop:
+		return func(lifecycle.MessageType, []byte) error {
+			if lim.Allow() {
+				return nil
+			}
+			return lifecycle.ErrDropMessage
+		}
+	default:
+		exceeded := m.cfg.closeErr
+		return func(lifecycle.MessageType, []byte) error {
+			if lim.Allow() {
+				return nil
+			}
+			return exceeded
+		}
+	}
+}
+
+func (m *messageRate) acquireShared(subject string) *rate.Limiter {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s := m.shared[subject]
+	if s == nil {
+		s = &sharedLimiter{lim: rate.NewLimiter(m.limit, m.burst)}
+		m.shared[subject] = s
+	}
+	s.refs++
+	return s.lim
+}
+
+func (m *messageRate) releaseShared(subject string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if s := m.shared[subject]; s != nil {
+		if s.refs--; s.refs <= 0 {
+			delete(m.shared, subject)
+		}
+	}
+}

@@ -1,0 +1,87 @@
+package ratelimit
+
+import (
+	"fmt"
+	"net/http"
+	"strconv"
+	"sync/atomic"
+	"time"
+)
+
+// Header names, as go-chi/httprate writes them.
+const (
+	HeaderLimit     = "X-RateLimit-Limit"
+	HeaderRemaining = "X-RateLimit-Remaining"
+	HeaderReset     = "X-RateLimit-Reset"
+	HeaderRetry     = "Retry-After"
+)
+
+// setLimitHeaders writes the X-RateLimit-* fields: the limit, what remains
+// and the Unix time at which the quota is whole again.
+func setLimitHeaders(w http.ResponseWriter, limit, remaining int, reset time.Duration) {
+	h := w.Header()
+	h.Set(HeaderLimit, strconv.Itoa(limit))
+	h.Set(HeaderRemaining, strconv.Itoa(max(remaining, 0)))
+	h.Set(HeaderReset, strconv.FormatInt(time.Now().Add(reset).Unix(), 10))
+}
+
+// retrySeconds rounds d up to whole seconds, at least 1.
+func retrySeconds(d time.Duration) string {
+	s := int64((d + time.Second - 1) / time.Second)
+	return strconv.FormatInt(max(s, 1), 10)
+}
+
+// refuse answers an upgrade request with status, Retry-After and a plain
+// text body, after telling the OnReject hook.
+func (cfg *config) refuse(w http.ResponseWriter, r *http.Request, status int, cause error, retry time.Duration) {
+	if cfg.onReject != nil {
+		cfg.onReject(r, status, cause)
+	}
+	w.Header().Set(HeaderRetry, retrySeconds(retry))
+	http.Error(w, http.StatusText(status), status)
+}
+
+// storeFailure logs a Store error, at most once every failureLogEvery per
+// policy, and answers 503 when the policy fails closed. It reports whether
+// the request was answered.
+func (cfg *config) storeFailure(w http.ResponseWriter, r *http.Request, policy string, fl *failureLog, err error) bool {
+	if n, ok := fl.due(); ok {
+		mode := "failing open: upgrades are not counted"
+		if cfg.failClosed {
+			mode = "failing closed: upgrades are refused with 503"
+		}
+		cfg.log.Error("wsmw: rate limit store unavailable; "+mode,
+			"policy", policy, "err", err, "failures", n)
+	}
+	if !cfg.failClosed {
+		return false
+	}
+	cfg.refuse(w, r, http.StatusServiceUnavailable, fmt.Errorf("%w: %w", ErrStoreUnavailable, err), cfg.retryAfter)
+	return true
+}
+
+// failureLogEvery is the least time between two log lines about a failing
+// Store from one policy.
+const failureLogEvery = 10 * time.Second
+
+// failureLog throttles the log lines about a failing Store.
+type failureLog struct {
+	last  atomic.Int64 // unix nanoseconds of the last line
+	count atomic.Int64 // failures since the last line
+}
+
+// due counts a failure and reports whether to log it, with the number of
+// failures the line stands for.
+func (f *failureLog) due() (int64, bool) {
+	n := f.count.Add(1)
+	now := time.Now().UnixNano()
+	last := f.last.Load()
+	if last != 0 && now-last < int64(failureLogEvery) {
+		return 0, false
+	}
+	if !f.last.CompareAndSwap(last, now) {
+		return 0, false
+	}
+	f.count.Add(-n)
+	return n, true
+}
