@@ -1,0 +1,95 @@
+package timeout_test
+
+import (
+	"errors"
+	"net/http"
+	"testing"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/wsmw/wsmw/internal/wstest"
+	"github.com/wsmw/wsmw/lifecycle"
+	"github.com/wsmw/wsmw/middleware"
+	"github.com/wsmw/wsmw/timeout"
+)
+
+// peer is one in-memory connection: gorilla's client end and the server's
+// Conn, for synctest bubbles.
+type peer struct {
+	t    *testing.T
+	ws   *websocket.Conn
+	c    *lifecycle.Conn
+	msgs chan []byte    // messages the client read, when reading
+	end  chan clientEnd // how the client's reads ended
+}
+
+// clientEnd is the error that ended the client's reads.
+type clientEnd struct {
+	code int // the server's close code, 0 when there was no Close frame
+	text string
+	err  error
+}
+
+// serve returns a handler running fn behind policies, reporting each
+// connection on conns.
+func serve(reg *lifecycle.Registry, fn func(*lifecycle.Conn), conns chan<- *lifecycle.Conn, policies ...func(http.Handler) http.Handler) http.Handler {
+	var h http.Handler = middleware.Handler(reg, fn)
+	h = middleware.OnOpen(func(c *lifecycle.Conn) { conns <- c })(h)
+	for i := len(policies) - 1; i >= 0; i-- {
+		h = policies[i](h)
+	}
+	return h
+}
+
+// dialPipe opens one in-memory connection to fn behind policies.
+func dialPipe(t *testing.T, reg *lifecycle.Registry, fn func(*lifecycle.Conn), policies ...func(http.Handler) http.Handler) *peer {
+	t.Helper()
+	conns := make(chan *lifecycle.Conn, 1)
+	ws, _, err := wstest.PipeDial(serve(reg, fn, conns, policies...), "/ws", nil)
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	return &peer{t: t, ws: ws, c: <-conns, msgs: make(chan []byte, 1024), end: make(chan clientEnd, 1)}
+}
+
+// read starts the client's reader: it answers pings (unless told
+// otherwise with SetPingHandler before), collects messages and records the
+// end.
+func (p *peer) read() {
+	go func() {
+		for {
+			_, msg, err := p.ws.ReadMessage()
+			if err != nil {
+				var ce *websocket.CloseError
+				e := clientEnd{err: err}
+				if errors.As(err, &ce) {
+					e.code, e.text = ce.Code, ce.Text
+				}
+				p.end <- e
+				close(p.msgs)
+				return
+			}
+			p.msgs <- msg
+		}
+	}()
+}
+
+// finish closes the client's socket and waits for the server's end.
+func (p *peer) finish() lifecycle.CloseInfo {
+	p.ws.NetConn().Close()
+	return p.c.Wait()
+}
+
+func echo(c *lifecycle.Conn) {
+	for {
+		mt, msg, err := c.ReadMessage()
+		if err != nil {
+			return
+		}
+		if c.WriteMessage(mt, msg) != nil {
+			return
+		}
+	}
+}
+
+func discard(c *lifecycle.Conn) { timeout.DiscardMessages(c) }
