@@ -1,0 +1,77 @@
+package bench
+
+import (
+	"bufio"
+	"bytes"
+	"os"
+	"runtime"
+	"strconv"
+	"syscall"
+	"time"
+)
+
+// Stats is a snapshot of the server process, taken inside it.
+type Stats struct {
+	CPU        time.Duration // user + system CPU time of the whole process
+	RSS        int64         // resident set size, bytes (VmRSS)
+	Heap       int64         // bytes of live and not yet swept heap objects (HeapAlloc)
+	Stacks     int64         // bytes of goroutine stacks (StackInuse)
+	Goroutines int64
+	Mallocs    uint64 // heap allocations so far
+	AllocBytes uint64 // bytes allocated so far
+	Opened     int64  // connections upgraded
+	Closed     int64  // connections whose handler finished
+	Clean      int64  // of those, ended by our 1001 with a complete handshake (wsmw rows)
+}
+
+// TakeStats reads the process's figures and s's counters (s may be nil).
+func TakeStats(s *Server) Stats {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	st := Stats{
+		CPU:        processCPU(),
+		RSS:        residentBytes(),
+		Heap:       int64(ms.HeapAlloc),
+		Stacks:     int64(ms.StackInuse),
+		Goroutines: int64(runtime.NumGoroutine()),
+		Mallocs:    ms.Mallocs,
+		AllocBytes: ms.TotalAlloc,
+	}
+	if s != nil {
+		st.Opened, st.Closed, st.Clean = s.Counts()
+	}
+	return st
+}
+
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// residentBytes returns VmRSS from /proc/self/status, 0 where there is none.
+func residentBytes() int64 {
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := sc.Bytes()
+		if rest, ok := bytes.CutPrefix(line, []byte("VmRSS:")); ok {
+			fields := bytes.Fields(rest)
+			if len(fields) == 0 {
+				return 0
+			}
+			kb, err := strconv.ParseInt(string(fields[0]), 10, 64)
+			if err != nil {
+				return 0
+			}
+			return kb << 10
+		}
+	}
+	return 0
+}
