@@ -49,6 +49,9 @@ func dialPipe(t *testing.T, reg *lifecycle.Registry, fn func(*lifecycle.Conn), p
 	if err != nil {
 		t.Fatalf("dial: %v", err)
 	}
+	// Inside a bubble cleanups run before the bubble ends: closing the
+	// client lets every goroutine of a failed test exit.
+	t.Cleanup(func() { ws.NetConn().Close() })
 	return &peer{t: t, ws: ws, c: <-conns, msgs: make(chan []byte, 1024), end: make(chan clientEnd, 1)}
 }
 
@@ -93,3 +96,8 @@ func echo(c *lifecycle.Conn) {
 }
 
 func discard(c *lifecycle.Conn) { timeout.DiscardMessages(c) }
+
+// policyFunc is a policy that runs fn on each connection.
+func policyFunc(fn func(*lifecycle.Conn)) func(http.Handler) http.Handler {
+	return middleware.Policy(func(c *lifecycle.Conn) error { fn(c); return nil })
+}

@@ -1,0 +1,186 @@
+package timeout_test
+
+import (
+	"errors"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/wsmw/wsmw/lifecycle"
+	"github.com/wsmw/wsmw/timeout"
+)
+
+// wantDead checks the end of a peer found dead by the heartbeat.
+func wantDead(t *testing.T, p *peer) lifecycle.CloseInfo {
+	t.Helper()
+	info := p.c.Wait()
+	if info.Code != lifecycle.StatusAbnormalClosure || info.Initiator != lifecycle.InitiatorAbnormal ||
+		!errors.Is(info.Cause, timeout.ErrPongTimeout) || info.Reason != "keepalive ping timeout" {
+		t.Fatalf("info = %+v", info)
+	}
+	checkSent(t, info, lifecycle.StatusInternalError, "keepalive ping timeout")
+	return info
+}
+
+func TestHeartbeatAnsweredPingsKeepAlive(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var rtts atomic.Int64
+		p := dialPipe(t, nil, echo, timeout.Heartbeat(10*time.Second, 5*time.Second,
+			timeout.OnRTT(func(*lifecycle.Conn, time.Duration) { rtts.Add(1) })))
+		p.read() // gorilla's client answers pings while it reads
+		start := p.c.OpenedAt()
+		at(start, 100*10*time.Second+9*time.Second)
+		if p.c.Closing() {
+			t.Fatal("a peer that answers pings was cut")
+		}
+		if n := rtts.Load(); n != 100 {
+			t.Fatalf("%d pongs in 100 intervals", n)
+		}
+		if info := p.finish(); errors.Is(info.Cause, timeout.ErrPongTimeout) {
+			t.Fatalf("info = %+v", info)
+		}
+	})
+}
+
+func TestHeartbeatRTT(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		release := make(chan struct{})
+		p := dialPipe(t, nil, echo, timeout.Heartbeat(10*time.Second, 5*time.Second))
+		if got := timeout.RTT(p.c); got != 0 {
+			t.Fatalf("RTT before any ping = %v", got)
+		}
+		p.ws.SetPingHandler(func(data string) error {
+			<-release // answer late, by 1.5 s of the bubble's clock
+			return p.ws.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(time.Second))
+		})
+		p.read()
+		start := p.c.OpenedAt()
+		at(start, 10*time.Second)
+		at(start, 11500*time.Millisecond)
+		close(release)
+		synctest.Wait()
+		if got := timeout.RTT(p.c); got != 1500*time.Millisecond {
+			t.Fatalf("RTT = %v", got)
+		}
+		p.finish()
+	})
+}
+
+func TestHeartbeatDeadPeerAtDeadline(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := dialPipe(t, nil, echo, timeout.Heartbeat(10*time.Second, 5*time.Second))
+		var pings atomic.Int64
+		p.ws.SetPingHandler(func(string) error { pings.Add(1); return nil }) // ignores pings
+		p.read()
+		start := p.c.OpenedAt()
+		at(start, 10*time.Second)
+		if pings.Load() != 1 {
+			t.Fatalf("%d pings at the first interval", pings.Load())
+		}
+		at(start, 15*time.Second-time.Nanosecond)
+		if p.c.Closing() {
+			t.Fatal("declared dead before interval + timeout")
+		}
+		at(start, 15*time.Second)
+		info := wantDead(t, p)
+		if info.Duration != 15*time.Second {
+			t.Fatalf("duration %v", info.Duration)
+		}
+		if e := <-p.end; e.code != 1011 || e.text != "keepalive ping timeout" {
+			t.Fatalf("client saw %+v", e)
+		}
+	})
+}
+
+func TestHeartbeatTimeoutLongerThanInterval(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := dialPipe(t, nil, echo, timeout.Heartbeat(10*time.Second, 25*time.Second))
+		var pings atomic.Int64
+		p.ws.SetPingHandler(func(string) error { pings.Add(1); return nil })
+		p.read()
+		start := p.c.OpenedAt()
+		at(start, 35*time.Second-time.Nanosecond)
+		if p.c.Closing() {
+			t.Fatal("declared dead early")
+		}
+		at(start, 35*time.Second)
+		wantDead(t, p)
+		if n := pings.Load(); n != 1 {
+			t.Fatalf("%d pings outstanding, want 1", n)
+		}
+	})
+}
+
+func TestHeartbeatAnyInboundFrameKeepsAlive(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := dialPipe(t, nil, echo, timeout.Heartbeat(10*time.Second, 5*time.Second))
+		p.ws.SetPingHandler(func(string) error { return nil }) // never pongs
+		p.read()
+		start := p.c.OpenedAt()
+		for i := 1; i <= 60; i++ { // a message every 3 s for 3 minutes
+			at(start, time.Duration(i)*3*time.Second)
+			if err := p.ws.WriteMessage(websocket.TextMessage, []byte("x")); err != nil {
+				t.Fatalf("at %d: %v", i, err)
+			}
+		}
+		synctest.Wait()
+		if p.c.Closing() {
+			t.Fatal("a peer that keeps sending was cut")
+		}
+		// Then it falls silent: the next ping's deadline finds it.
+		at(start, 180*time.Second+15*time.Second)
+		wantDead(t, p)
+	})
+}
+
+func TestHeartbeatNotReadingMeansDead(t *testing.T) {
+	// gorilla handles pongs only inside reads: a handler that never reads
+	// loses a healthy peer. WriteOnly keeps a reader going.
+	for _, tc := range []struct {
+		name    string
+		handler func(*lifecycle.Conn)
+		dead    bool
+	}{
+		{"never reads", func(c *lifecycle.Conn) { <-c.Done() }, true},
+		{"WriteOnly", timeout.WriteOnly(func(c *lifecycle.Conn) { <-c.Done() }), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				p := dialPipe(t, nil, tc.handler, timeout.Heartbeat(10*time.Second, 5*time.Second))
+				p.read()
+				at(p.c.OpenedAt(), time.Minute)
+				if p.c.Closing() != tc.dead {
+					t.Fatalf("closing = %v", p.c.Closing())
+				}
+				if tc.dead {
+					wantDead(t, p)
+					return
+				}
+				p.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(1000, ""), time.Now().Add(time.Second))
+				if info := p.c.Wait(); info.Initiator != lifecycle.InitiatorPeer || !info.HandshakeComplete {
+					t.Fatalf("info = %+v", info)
+				}
+			})
+		})
+	}
+}
+
+func TestNotifyRTT(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		got := make(chan time.Duration, 10)
+		// NotifyRTT may be registered before Heartbeat's attachment runs.
+		reg := lifecycle.NewRegistry()
+		p := dialPipe(t, reg, echo,
+			policyFunc(func(c *lifecycle.Conn) { timeout.NotifyRTT(c, func(d time.Duration) { got <- d }) }),
+			timeout.Heartbeat(time.Second, time.Second))
+		p.read()
+		at(p.c.OpenedAt(), 3*time.Second)
+		if len(got) != 3 {
+			t.Fatalf("%d notifications", len(got))
+		}
+		p.finish()
+	})
+}

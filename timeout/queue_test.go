@@ -1,0 +1,193 @@
+package timeout_test
+
+import (
+	"encoding/binary"
+	"errors"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/wsmw/wsmw/lifecycle"
+	"github.com/wsmw/wsmw/timeout"
+)
+
+const msgSize = 8 << 10
+
+func numbered(i int) []byte {
+	b := make([]byte, msgSize)
+	binary.BigEndian.PutUint64(b, uint64(i))
+	return b
+}
+
+func number(b []byte) int { return int(binary.BigEndian.Uint64(b)) }
+
+// fill sends numbered messages to a peer that does not read, letting the
+// writer run between sends, until Send fails or limit is reached. It
+// returns the numbers accepted and the first error.
+func fill(t *testing.T, q *timeout.SendQueue, maxMsgs, maxBytes, limit int) ([]int, error) {
+	t.Helper()
+	var accepted []int
+	for i := range limit {
+		err := q.Send(lifecycle.BinaryMessage, numbered(i))
+		if msgs, bytes := q.Len(); msgs > maxMsgs || bytes > maxBytes {
+			t.Fatalf("queue holds %d messages, %d bytes: past its bounds", msgs, bytes)
+		}
+		if err != nil {
+			return accepted, err
+		}
+		accepted = append(accepted, i)
+		synctest.Wait()
+	}
+	return accepted, nil
+}
+
+// drain reads the client's messages until its reads end.
+func drain(p *peer) []int {
+	var got []int
+	for m := range p.msgs {
+		got = append(got, number(m))
+	}
+	return got
+}
+
+func TestSlowConsumerClosed(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := dialPipe(t, nil, discard, timeout.SlowConsumer(timeout.MaxMessages(8), timeout.MaxBytes(1<<20)))
+		q := timeout.QueueOf(p.c)
+		accepted, err := fill(t, q, 8, 1<<20, 1000)
+		if !errors.Is(err, timeout.ErrSlowConsumer) {
+			t.Fatalf("Send after %d messages: %v", len(accepted), err)
+		}
+		synctest.Wait()
+		if !p.c.Closing() {
+			t.Fatal("not closing after the overflow")
+		}
+		if msgs, bytes := q.Len(); msgs > 1 || bytes > msgSize {
+			t.Fatalf("queue not freed: %d messages, %d bytes", msgs, bytes)
+		}
+		if err := q.Send(lifecycle.TextMessage, []byte("late")); err == nil {
+			t.Fatal("Send accepted a message after the overflow")
+		}
+		// The client catches up within the close timeout: it reads what
+		// was written, then the Close frame, and answers it.
+		p.read()
+		got := drain(p)
+		for i, n := range got {
+			if n != i {
+				t.Fatalf("message %d is #%d", i, n)
+			}
+		}
+		if len(got) > len(accepted) {
+			t.Fatalf("read %d, accepted %d", len(got), len(accepted))
+		}
+		wantClose(t, p, lifecycle.StatusPolicyViolation, "slow consumer", timeout.ErrSlowConsumer)
+		if q.Dropped() == 0 {
+			t.Fatal("Dropped = 0")
+		}
+	})
+}
+
+func TestSlowConsumerDropNewest(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := dialPipe(t, nil, discard, timeout.SlowConsumer(timeout.MaxMessages(4), timeout.OnOverflow(timeout.OverflowDropNewest)))
+		q := timeout.QueueOf(p.c)
+		accepted, err := fill(t, q, 4, timeout.DefaultQueueBytes, 1000)
+		if !errors.Is(err, timeout.ErrSlowConsumer) {
+			t.Fatalf("overflow: %v", err)
+		}
+		for i := len(accepted) + 1; i < len(accepted)+10; i++ {
+			if err := q.Send(lifecycle.BinaryMessage, numbered(i)); !errors.Is(err, timeout.ErrSlowConsumer) {
+				t.Fatalf("Send %d: %v", i, err)
+			}
+		}
+		synctest.Wait()
+		if p.c.Closing() || q.Dropped() != 10 {
+			t.Fatalf("closing %v, dropped %d", p.c.Closing(), q.Dropped())
+		}
+		p.read()
+		// Everything accepted arrives, in order.
+		for _, want := range accepted {
+			if got := number(<-p.msgs); got != want {
+				t.Fatalf("got #%d, want #%d", got, want)
+			}
+		}
+		p.finish()
+	})
+}
+
+func TestSlowConsumerDropOldest(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := dialPipe(t, nil, discard, timeout.SlowConsumer(timeout.MaxMessages(4), timeout.OnOverflow(timeout.OverflowDropOldest)))
+		q := timeout.QueueOf(p.c)
+		const total = 100
+		if _, err := fill(t, q, 4, timeout.DefaultQueueBytes, total); err != nil {
+			t.Fatal(err)
+		}
+		if p.c.Closing() || q.Dropped() == 0 {
+			t.Fatalf("closing %v, dropped %d", p.c.Closing(), q.Dropped())
+		}
+		p.read()
+		var got []int
+		for len(got) < total-int(q.Dropped()) {
+			got = append(got, number(<-p.msgs))
+		}
+		for i := 1; i < len(got); i++ {
+			if got[i] <= got[i-1] {
+				t.Fatalf("out of order: %v", got)
+			}
+		}
+		// The newest messages survive; the oldest queued ones were dropped.
+		if got[len(got)-1] != total-1 || got[len(got)-3] != total-3 {
+			t.Fatalf("tail = %v", got[len(got)-3:])
+		}
+		p.finish()
+	})
+}
+
+func TestSendAfterClose(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := dialPipe(t, nil, echo)
+		p.read()
+		p.c.Close(lifecycle.StatusNormalClosure, "")
+		p.c.Wait()
+		var ce *lifecycle.CloseError
+		if err := timeout.Send(p.c, lifecycle.TextMessage, []byte("x")); !errors.As(err, &ce) {
+			t.Fatalf("Send after close: %v", err)
+		}
+	})
+}
+
+func TestBroadcastSkipsSlowPeer(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		reg := lifecycle.NewRegistry()
+		policy := timeout.SlowConsumer(timeout.MaxMessages(16))
+		slow := dialPipe(t, reg, discard, policy)
+		fast := dialPipe(t, reg, discard, policy)
+		fast.read()
+		const total = 200
+		for i := range total {
+			start := time.Now()
+			n := timeout.Broadcast(reg, lifecycle.BinaryMessage, numbered(i))
+			if time.Since(start) != 0 {
+				t.Fatal("Broadcast waited")
+			}
+			if n < 1 {
+				t.Fatalf("broadcast %d reached %d peers", i, n)
+			}
+			synctest.Wait()
+		}
+		for i := range total {
+			if got := number(<-fast.msgs); got != i {
+				t.Fatalf("fast peer got #%d, want #%d", got, i)
+			}
+		}
+		if info := slow.c.Wait(); !errors.Is(info.Cause, timeout.ErrSlowConsumer) || info.Code != lifecycle.StatusPolicyViolation {
+			t.Fatalf("slow peer: %+v", info)
+		}
+		if reg.Len() != 1 {
+			t.Fatalf("registry holds %d", reg.Len())
+		}
+		slow.finish()
+		fast.finish()
+	})
+}
