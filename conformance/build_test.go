@@ -1,0 +1,54 @@
+package conformance
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"testing"
+)
+
+var build struct {
+	once sync.Once
+	dir  string
+	bin  string
+	err  error
+	out  []byte
+}
+
+// exampleBinary builds ../example once per test run and returns the
+// binary's path.
+func exampleBinary(t *testing.T) string {
+	t.Helper()
+	build.once.Do(func() {
+		goTool, err := exec.LookPath("go")
+		if err != nil {
+			goTool = filepath.Join(runtime.GOROOT(), "bin", "go")
+		}
+		build.dir, build.err = os.MkdirTemp("", "wsmw-conformance-")
+		if build.err != nil {
+			return
+		}
+		root, err := filepath.Abs("..")
+		if err != nil {
+			build.err = err
+			return
+		}
+		build.bin = filepath.Join(build.dir, "example")
+		cmd := exec.Command(goTool, "build", "-o", build.bin, "./example")
+		cmd.Dir = root
+		build.out, build.err = cmd.CombinedOutput()
+	})
+	if build.err != nil {
+		t.Fatalf("go build ./example: %v\n%s", build.err, build.out)
+	}
+	return build.bin
+}
+
+// cleanupBuild removes the built example; TestMain calls it.
+func cleanupBuild() {
+	if build.dir != "" {
+		os.RemoveAll(build.dir)
+	}
+}

@@ -1,0 +1,185 @@
+package conformance
+
+import (
+	"io"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wsmw/wsmw/internal/wstest"
+)
+
+// debianChromium is the browser the suite drives; playwright-core never
+// downloads one of its own.
+const debianChromium = "/usr/bin/chromium"
+
+// pageConfig is node/page.js's config.
+type pageConfig struct {
+	URL        string   `json:"url"`
+	Send       string   `json:"send,omitempty"`
+	WaitFor    []string `json:"wait_for,omitempty"`
+	Screenshot string   `json:"screenshot,omitempty"`
+	Chromium   string   `json:"chromium"`
+	TimeoutMS  int      `json:"timeout_ms"`
+}
+
+// chromiumDriver returns node/page.js (playwright-core driving Debian's
+// headless Chromium), or skips (fails when integration is required).
+func chromiumDriver(t *testing.T) client {
+	t.Helper()
+	if _, err := os.Stat(debianChromium); err != nil {
+		wstest.Missing(t, "chromium", "apt-get install chromium")
+	}
+	node := nodeModule(t, "playwright-core")
+	script, err := filepath.Abs(filepath.Join(nodeDir, "page.js"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return client{
+		name: "chromium",
+		argv: []string{node, script},
+		env:  []string{"PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1"},
+	}
+}
+
+// pageURL is the demo page preset for subject sub (?query=1 switches the
+// page to the ?access_token= form).
+func pageURL(ex *example, sub string, query bool) string {
+	q := url.Values{"sub": {sub}, "ttl": {"1m"}}
+	if query {
+		q.Set("query", "1")
+	}
+	return ex.base + "/?" + q.Encode()
+}
+
+// TestChromium opens the demo page in headless Chromium: it connects
+// (token by subprotocol), the server expires the session, and the page's
+// log shows 1008 "session expired" wasClean=true and no reconnect; then,
+// with the token in the query, SIGTERM closes it with 1001 and the page
+// schedules a jittered reconnect. Screenshots go to the artifacts folder;
+// WSMW_UPDATE_SCREENSHOT=1 also copies the first to docs/demo.png.
+func TestChromium(t *testing.T) {
+	t.Parallel()
+	pw := chromiumDriver(t)
+	ex := startExample(t, "chromium", withContractFlags(t,
+		"-session-expiry", "3s",
+		"-idle-timeout", "1m",
+		"-connect-rate", "600",
+		"-shutdown-timeout", "5s",
+	)...)
+	dir := artifactsDir(t)
+
+	t.Run("session expiry", func(t *testing.T) {
+		sub := "chromium-expiry"
+		shot := filepath.Join(dir, "chromium-session-expiry.png")
+		r := pw.start(t, pageConfig{
+			URL:        pageURL(ex, sub, false),
+			Send:       "hello",
+			WaitFor:    []string{"close code=", "not reconnecting"},
+			Screenshot: shot,
+			Chromium:   debianChromium,
+			TimeoutMS:  20000,
+		}, 45*time.Second)
+		lines := pageLines(t, r)
+		expectLine(t, lines, "open protocol=bearer")
+		expectLine(t, lines, "token by subprotocol")
+		expectLine(t, lines, `close code=1008 reason="session expired" wasClean=true`)
+		expectLine(t, lines, "not reconnecting: 1008 is final")
+		if n := countLines(lines, "close code="); n != 1 {
+			t.Errorf("%d close lines, want 1:\n%s", n, strings.Join(lines, "\n"))
+		}
+		line := ex.closed(t, sub)
+		if line.Code != 1008 || line.Initiator != "local" || !strings.Contains(line.Cause, "session expired") {
+			t.Errorf("server logged %s; want code=1008 initiator=local cause \"session expired\"", line)
+		}
+		t.Logf("screenshot: %s", shot)
+		if os.Getenv("WSMW_UPDATE_SCREENSHOT") == "1" {
+			copyFile(t, shot, filepath.Join("..", "docs", "demo.png"))
+		}
+	})
+
+	t.Run("token in query, SIGTERM, reconnect", func(t *testing.T) {
+		sub := "chromium-shutdown"
+		r := pw.start(t, pageConfig{
+			URL:        pageURL(ex, sub, true),
+			Send:       "hello",
+			WaitFor:    []string{"close code=", "reconnecting in"},
+			Screenshot: filepath.Join(dir, "chromium-shutdown.png"),
+			Chromium:   debianChromium,
+			TimeoutMS:  20000,
+		}, 45*time.Second)
+		r.next(t, "ready", 30*time.Second)
+		ex.sigterm(t)
+		lines := pageLines(t, r)
+		expectLine(t, lines, "token by query ?access_token=")
+		expectLine(t, lines, `close code=1001 reason="server shutting down" wasClean=true`)
+		expectLine(t, lines, "reconnecting in")
+		line := ex.closed(t, sub)
+		if line.Code != 1001 || line.Initiator != "local" || !strings.Contains(line.Cause, "server shutting down") {
+			t.Errorf("server logged %s; want code=1001 initiator=local cause \"server shutting down\"", line)
+		}
+		if code := ex.waitExit(t, 10*time.Second); code != 0 {
+			t.Errorf("exit code after SIGTERM = %d, want 0", code)
+		}
+	})
+	ex.finish(t)
+}
+
+// pageLines waits for page.js to finish and returns the page's log lines.
+func pageLines(t *testing.T, r *run) []string {
+	t.Helper()
+	evs := r.wait(t, 45*time.Second)
+	for _, e := range find(evs, "pageerror") {
+		t.Errorf("page error: %s", e.Error)
+	}
+	for _, e := range find(evs, "error") {
+		t.Errorf("driver error: %s", e.Error)
+	}
+	pages := find(evs, "page")
+	if len(pages) == 0 {
+		t.Fatalf("no page log; events:\n%s", r.transcript())
+	}
+	return pages[len(pages)-1].Lines
+}
+
+func expectLine(t *testing.T, lines []string, want string) {
+	t.Helper()
+	if countLines(lines, want) == 0 {
+		t.Errorf("the page's log has no line with %q:\n%s", want, strings.Join(lines, "\n"))
+	}
+}
+
+func countLines(lines []string, sub string) int {
+	n := 0
+	for _, l := range lines {
+		if strings.Contains(l, sub) {
+			n++
+		}
+	}
+	return n
+}
+
+func copyFile(t *testing.T, from, to string) {
+	t.Helper()
+	src, err := os.Open(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	dst, err := os.Create(to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.Copy(dst, src); err != nil {
+		t.Fatal(err)
+	}
+	if err := dst.Close(); err != nil {
+		t.Fatal(err)
+	}
+}

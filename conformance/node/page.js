@@ -1,0 +1,90 @@
+#!/usr/bin/env node
+// Drives the example's demo page in Debian's headless Chromium through
+// playwright-core (which never downloads a browser). Usage:
+//   node page.js '<JSON config>'
+// Config: url (the page, e.g. http://127.0.0.1:PORT/?sub=NAME&ttl=1m[&query=1]),
+// send (text to send once open; its echo is awaited), wait_for (log
+// substrings awaited in order after "ready"), screenshot (PNG path),
+// chromium (executable, default /usr/bin/chromium), timeout_ms.
+// Prints JSON lines: ready, console, pageerror, page {lines, status}, error.
+'use strict';
+
+const fs = require('fs');
+const os = require('os');
+const path = require('path');
+const { chromium } = require('playwright-core');
+
+const cfg = JSON.parse(process.argv[2]);
+const emit = (event, fields = {}) => process.stdout.write(JSON.stringify({ ...fields, event }) + '\n');
+const timeout = cfg.timeout_ms || 20000;
+
+const ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+function logLines(page) {
+  return page.$$eval('#log li', (items) => items.map((li) => li.textContent));
+}
+
+function waitLog(page, text) {
+  return page.waitForFunction(
+    (s) => Array.from(document.querySelectorAll('#log li')).some((li) => li.textContent.includes(s)),
+    text,
+    { timeout },
+  );
+}
+
+async function main() {
+  // A fresh profile every run: no cache, no state from an earlier run.
+  const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'wsmw-chromium-'));
+  let ctx;
+  let page;
+  try {
+    ctx = await chromium.launchPersistentContext(profile, {
+      executablePath: cfg.chromium || '/usr/bin/chromium',
+      headless: true,
+      args: ARGS,
+      viewport: { width: 1000, height: 860 },
+      timeout,
+    });
+    page = ctx.pages()[0] || (await ctx.newPage());
+    page.setDefaultTimeout(timeout);
+    page.on('console', (m) => emit('console', { type: m.type(), text: m.text() }));
+    page.on('pageerror', (e) => emit('pageerror', { error: String(e) }));
+    await page.goto(cfg.url);
+    await page.click('#connect');
+    await waitLog(page, 'open protocol=');
+    if (cfg.send) {
+      await page.fill('#message', cfg.send);
+      await page.click('#send');
+      await waitLog(page, 'message: ' + cfg.send);
+    }
+    emit('ready');
+    for (const s of cfg.wait_for || []) await waitLog(page, s);
+    if (cfg.screenshot) await page.screenshot({ path: cfg.screenshot, fullPage: true });
+    emit('page', { lines: await logLines(page), status: await page.textContent('#status') });
+  } catch (err) {
+    emit('error', { error: String(err && err.message) });
+    if (page) {
+      try {
+        if (cfg.screenshot) await page.screenshot({ path: cfg.screenshot, fullPage: true });
+        emit('page', { lines: await logLines(page), status: await page.textContent('#status') });
+      } catch {
+        // the page is gone; the error above says why
+      }
+    }
+    process.exitCode = 4;
+  } finally {
+    if (ctx) await ctx.close().catch(() => {});
+    fs.rmSync(profile, { recursive: true, force: true });
+  }
+}
+
+main();

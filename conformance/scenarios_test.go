@@ -1,0 +1,305 @@
+package conformance
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// closeGroupFlags are the example's short timings for the socket clients'
+// close scenarios: sessions end after 3 s, idle connections after 1 s, the
+// server pings every 500 ms (real clients answer on their own; pongs must
+// not count as activity), messages over 1 KiB are too big, and more than
+// 10 messages in a burst (5/s sustained) is a flood.
+var closeGroupFlags = []string{
+	"-session-expiry", "3s",
+	"-idle-timeout", "1s",
+	"-ping-interval", "500ms",
+	"-pong-timeout", "2s",
+	"-max-message-size", "1024",
+	"-msg-rate", "5",
+	"-msg-burst", "10",
+	"-connect-rate", "600",
+	"-max-conns-per-ip", "50",
+	"-shutdown-timeout", "5s",
+}
+
+// closeWant is what a scenario expects on both sides of a close.
+type closeWant struct {
+	code      int
+	reason    string
+	initiator string // in the server's "ws closed" line
+	cause     string // substring of the line's cause
+}
+
+// scenario is one connection played by a socket client (python or node).
+type scenario struct {
+	name string
+	ttl  string // token lifetime; default 1m
+	// config builds the client's config; tok is a fresh token for sub.
+	config func(t *testing.T, ex *example, sub, tok string) clientConfig
+	// during runs after the client reports "ready" (revoke, SIGTERM).
+	during func(t *testing.T, ex *example, sub string)
+	want   closeWant
+	// status, when not 0, means the handshake must fail with this HTTP
+	// status and no connection (so no "ws closed" line) exists.
+	status int
+	// check adds scenario-specific checks on the client's events.
+	check func(t *testing.T, evs []event, line closedLine)
+	// subject overrides the subject expected in the server's line.
+	subject func(t *testing.T, ex *example, sub string) string
+}
+
+// bearer is the token-by-subprotocol form: "bearer" and the token as two
+// offers.
+func bearer(ex *example, tok string) clientConfig {
+	return clientConfig{URL: ex.wsURL, Protocols: []string{"bearer", tok}}
+}
+
+// closeScenarios are the scenarios every socket client plays against one
+// example started with closeGroupFlags.
+var closeScenarios = []scenario{
+	{
+		name: "session expiry",
+		config: func(t *testing.T, ex *example, sub, tok string) clientConfig {
+			c := bearer(ex, tok)
+			c.Hello, c.TickMS = true, 250 // stay active: only the session's lifetime may end it
+			return c
+		},
+		want: closeWant{1008, "session expired", "local", "session expired"},
+		check: func(t *testing.T, evs []event, line closedLine) {
+			if open := find(evs, "open"); len(open) == 1 && open[0].Protocol != "bearer" {
+				t.Errorf("selected subprotocol = %q, want bearer (the token must never be echoed)", open[0].Protocol)
+			}
+			if line.Duration < 2500*time.Millisecond {
+				t.Errorf("session lasted %v, want about 3s", line.Duration)
+			}
+		},
+	},
+	{
+		name: "idle timeout",
+		config: func(t *testing.T, ex *example, sub, tok string) clientConfig {
+			c := bearer(ex, tok)
+			c.Hello = true // then silent; the server's pings and our pongs must not count
+			return c
+		},
+		want: closeWant{1001, "idle timeout", "local", "idle"},
+		check: func(t *testing.T, evs []event, line closedLine) {
+			if line.Duration > 2500*time.Millisecond {
+				t.Errorf("idle close after %v, want about 1s", line.Duration)
+			}
+		},
+	},
+	{
+		name: "oversize message",
+		config: func(t *testing.T, ex *example, sub, tok string) clientConfig {
+			c := bearer(ex, tok)
+			c.Hello, c.PayloadSize = true, 4096
+			return c
+		},
+		want: closeWant{1009, "message too big", "local", "too big"},
+	},
+	{
+		name: "message flood",
+		config: func(t *testing.T, ex *example, sub, tok string) clientConfig {
+			c := bearer(ex, tok)
+			c.Hello, c.Flood = true, 100
+			return c
+		},
+		want: closeWant{1008, "rate limit exceeded", "local", "rate limit"},
+	},
+	{
+		name: "refresh keeps the session",
+		ttl:  "2s", // expires before the 3s session unless the refresh works
+		config: func(t *testing.T, ex *example, sub, tok string) clientConfig {
+			c := bearer(ex, tok)
+			c.Hello, c.RefreshBad, c.Refresh, c.TickMS = true, true, ex.token(t, sub, "1m"), 250
+			return c
+		},
+		// Not "token expired": the refreshed token outlives the session.
+		want: closeWant{1008, "session expired", "local", "session expired"},
+		check: func(t *testing.T, evs []event, line closedLine) {
+			var refused, refreshed bool
+			for _, e := range find(evs, "message") {
+				refused = refused || strings.Contains(e.Data, `"error"`)
+				refreshed = refreshed || strings.Contains(e.Data, `"refreshed"`)
+			}
+			if !refused || !refreshed {
+				t.Errorf("want a refused bad refresh and a good one; got refused=%v refreshed=%v", refused, refreshed)
+			}
+		},
+	},
+	{
+		name: "token expiry",
+		ttl:  "2s",
+		config: func(t *testing.T, ex *example, sub, tok string) clientConfig {
+			c := bearer(ex, tok)
+			c.Hello, c.TickMS = true, 250
+			return c
+		},
+		want: closeWant{1008, "token expired", "local", "expired"},
+	},
+	{
+		name: "revoke",
+		config: func(t *testing.T, ex *example, sub, tok string) clientConfig {
+			c := bearer(ex, tok)
+			c.Hello, c.TickMS = true, 250
+			return c
+		},
+		during: func(t *testing.T, ex *example, sub string) { ex.revoke(t, sub) },
+		want:   closeWant{1008, "session revoked", "local", "session revoked"},
+	},
+	{
+		name: "client closes, token in query",
+		config: func(t *testing.T, ex *example, sub, tok string) clientConfig {
+			return clientConfig{URL: ex.wsURL + "?access_token=" + tok, Hello: true, Close: []any{1000, "bye"}}
+		},
+		want: closeWant{1000, "bye", "peer", "peer"},
+	},
+	{
+		name: "banner token by header",
+		config: func(t *testing.T, ex *example, sub, tok string) clientConfig {
+			return clientConfig{
+				URL:     ex.wsURL,
+				Headers: map[string]string{"Authorization": "Bearer " + ex.bannerToken(t)},
+				Hello:   true,
+				Close:   []any{1000, "done"},
+			}
+		},
+		subject: func(t *testing.T, ex *example, sub string) string { return jwtSubject(ex.bannerToken(t)) },
+		want:    closeWant{1000, "done", "peer", "peer"},
+	},
+	{
+		name: "no token",
+		config: func(t *testing.T, ex *example, sub, tok string) clientConfig {
+			return clientConfig{URL: ex.wsURL}
+		},
+		status: 401,
+		check: func(t *testing.T, evs []event, _ closedLine) {
+			if r := find(evs, "unexpected-response"); len(r) == 1 && !strings.HasPrefix(r[0].WWWAuthenticate, "Bearer") {
+				t.Errorf("WWW-Authenticate = %q, want a Bearer challenge", r[0].WWWAuthenticate)
+			}
+		},
+	},
+	{
+		name: "bad token",
+		config: func(t *testing.T, ex *example, sub, tok string) clientConfig {
+			return clientConfig{URL: ex.wsURL, Protocols: []string{"bearer", "not.a.token"}}
+		},
+		status: 401,
+	},
+	{
+		name: "foreign origin",
+		config: func(t *testing.T, ex *example, sub, tok string) clientConfig {
+			c := bearer(ex, tok)
+			c.Origin = "http://evil.example"
+			return c
+		},
+		status: 403,
+	},
+}
+
+// shutdownScenario is played last: SIGTERM while the client is connected.
+var shutdownScenario = scenario{
+	name: "SIGTERM",
+	config: func(t *testing.T, ex *example, sub, tok string) clientConfig {
+		c := bearer(ex, tok)
+		c.Hello = true
+		return c
+	},
+	during: func(t *testing.T, ex *example, sub string) { ex.sigterm(t) },
+	want:   closeWant{1001, "server shutting down", "local", "server shutting down"},
+}
+
+// runCloseGroup plays every close scenario with c against one example, in
+// parallel, then SIGTERM, then checks the example's whole log and exit.
+func runCloseGroup(t *testing.T, c client, prefix string) {
+	ex := startExample(t, prefix, withContractFlags(t, closeGroupFlags...)...)
+	t.Run("close", func(t *testing.T) {
+		for _, sc := range closeScenarios {
+			t.Run(sc.name, func(t *testing.T) {
+				t.Parallel()
+				play(t, ex, c, sc, prefix+"-"+slug(sc.name))
+			})
+		}
+	})
+	t.Run(shutdownScenario.name, func(t *testing.T) {
+		play(t, ex, c, shutdownScenario, prefix+"-shutdown")
+		if code := ex.waitExit(t, 10*time.Second); code != 0 {
+			t.Errorf("exit code after SIGTERM = %d, want 0", code)
+		}
+	})
+	ex.finish(t)
+}
+
+// play runs one scenario: fresh token, client run, both sides checked.
+func play(t *testing.T, ex *example, c client, sc scenario, sub string) {
+	ttl := sc.ttl
+	if ttl == "" {
+		ttl = "1m"
+	}
+	tok := ex.token(t, sub, ttl)
+	cfg := sc.config(t, ex, sub, tok)
+	cfg.TimeoutMS = 12000
+	r := c.start(t, cfg, 15*time.Second)
+	if sc.status != 0 {
+		evs := r.wait(t, 15*time.Second)
+		resp := find(evs, "unexpected-response")
+		if len(resp) != 1 || resp[0].Status != sc.status {
+			t.Fatalf("want the handshake refused with HTTP %d; events:\n%s", sc.status, r.transcript())
+		}
+		if len(find(evs, "open")) != 0 {
+			t.Errorf("the connection opened; want HTTP %d", sc.status)
+		}
+		if sc.check != nil {
+			sc.check(t, evs, closedLine{})
+		}
+		return
+	}
+	if sc.during != nil {
+		r.next(t, "ready", 10*time.Second)
+		sc.during(t, ex, sub)
+	}
+	evs := r.wait(t, 15*time.Second)
+	closes := find(evs, "close")
+	if len(closes) != 1 {
+		t.Fatalf("want one close event; events:\n%s", r.transcript())
+	}
+	for _, e := range find(evs, "error") {
+		t.Errorf("client error: %s", e.Error)
+	}
+	got := closes[0]
+	clientReason := sc.want.reason
+	if sc.want.initiator == "peer" && got.Reason == "" {
+		clientReason = "" // the server may echo the client's code without its reason (RFC 6455 §5.5.1)
+	}
+	if got.Code != sc.want.code || got.Reason != clientReason || !got.WasClean {
+		t.Errorf("client saw close code=%d reason=%q wasClean=%v; want code=%d reason=%q wasClean=true",
+			got.Code, got.Reason, got.WasClean, sc.want.code, sc.want.reason)
+	}
+	subject := sub
+	if sc.subject != nil {
+		subject = sc.subject(t, ex, sub)
+	}
+	line := ex.closed(t, subject)
+	if line.Code != sc.want.code || line.Reason != sc.want.reason || line.Initiator != sc.want.initiator ||
+		!strings.Contains(line.Cause, sc.want.cause) {
+		t.Errorf("server logged %s; want code=%d reason=%q initiator=%s cause containing %q",
+			line, sc.want.code, sc.want.reason, sc.want.initiator, sc.want.cause)
+	}
+	if sc.check != nil {
+		sc.check(t, evs, line)
+	}
+}
+
+func slug(s string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9':
+			return r
+		case r >= 'A' && r <= 'Z':
+			return r + 'a' - 'A'
+		}
+		return '-'
+	}, s)
+}
