@@ -1,0 +1,19 @@
+// Package metrics records Prometheus metrics for wsmw's WebSocket
+// connections: how many are open and have been opened, how they ended (by
+// close code, initiator and cause), which upgrade requests were refused
+// before the upgrade (by HTTP status), how long sessions lasted, heartbeat
+// round-trip times, and data messages and bytes in and out.
+//
+// One middleware does it all; put it first (outermost) in front of the
+// WebSocket route, so that it sees the refusals of every other policy:
+//
+//	m, err := metrics.New(prometheus.DefaultRegisterer)
+//	if err != nil { … }
+//	r.With(m.Middleware, auth, limits).Get("/ws", wsmw.Handler(reg, echo))
+//
+// Every label has a bounded set of values: no subject, IP or path labels.
+// The cause of a close is a short name for a known sentinel error (see
+// CauseName) and "other" for anything else; close codes that only a peer
+// can choose (3000-4999) are folded into "3xxx" and "4xxx" unless allowed
+// with WithPeerCodes.
+package metrics
