@@ -14,6 +14,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
+	"strconv"
 	"time"
 )
 
@@ -27,6 +28,9 @@ const (
 	// EnvProfile is a path prefix: the child writes PREFIX.cpu.pprof for its
 	// whole life and PREFIX.heap.pprof at each Settle. Empty for none.
 	EnvProfile = "WSMW_BENCH_PROFILE"
+	// EnvMemProfileRate sets runtime.MemProfileRate in the child (1 records
+	// every allocation); empty keeps Go's default.
+	EnvMemProfileRate = "WSMW_BENCH_MEMPROFILERATE"
 )
 
 // Secret is the HS256 key of the wsmw-full row; the benchmarks sign their
@@ -73,6 +77,13 @@ func serveChild(name string, in io.Reader, out io.Writer) error {
 	s, err := NewServer(name, o)
 	if err != nil {
 		return err
+	}
+	if v := os.Getenv(EnvMemProfileRate); v != "" {
+		rate, err := strconv.Atoi(v)
+		if err != nil {
+			return fmt.Errorf("%s: %w", EnvMemProfileRate, err)
+		}
+		runtime.MemProfileRate = rate
 	}
 	prefix := os.Getenv(EnvProfile)
 	if prefix != "" {

@@ -1,0 +1,50 @@
+package bench_test
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/wsmw/wsmw/bench"
+)
+
+// BenchmarkIdle measures what an idle connection costs the server: growth of
+// the server process's RSS, heap and goroutine stacks per connection, and
+// goroutines per connection, with -wsmw.conns connections open (5,000 by
+// default). Each figure is taken after a GC with freed memory returned to
+// the OS. ns/op is suppressed: one op is one whole measurement.
+func BenchmarkIdle(b *testing.B) {
+	n := *flagConns
+	for _, name := range rows(b) {
+		b.Run(fmt.Sprintf("conns=%d/impl=%s", n, name), func(b *testing.B) {
+			for range b.N {
+				benchIdle(b, name, n)
+			}
+			b.ReportMetric(0, "ns/op")
+		})
+	}
+}
+
+func benchIdle(b *testing.B, name string, n int) {
+	c := startChild(b, name, bench.ChildConfig{})
+	defer c.Close()
+	base, err := c.Settle()
+	if err != nil {
+		b.Fatal(err)
+	}
+	conns := dialMany(b, c.URL(), header(b, name), n)
+	defer closeConns(conns)
+	waitStats(b, c, "every upgrade", func(s bench.Stats) bool { return s.Opened >= int64(n) })
+	after, err := c.Settle()
+	if err != nil {
+		b.Fatal(err)
+	}
+	reportMemory(b, base, after, n)
+}
+
+// reportMemory reports the growth from base to after per connection.
+func reportMemory(b *testing.B, base, after bench.Stats, n int) {
+	perConn(b, base.RSS, after.RSS, n, "rss-B/conn")
+	perConn(b, base.Heap, after.Heap, n, "heap-B/conn")
+	perConn(b, base.Stacks, after.Stacks, n, "stack-B/conn")
+	perConn(b, base.Goroutines, after.Goroutines, n, "goroutines/conn")
+}
