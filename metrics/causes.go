@@ -6,6 +6,7 @@ import (
 	"github.com/wsmw/wsmw/auth"
 	"github.com/wsmw/wsmw/lifecycle"
 	"github.com/wsmw/wsmw/middleware"
+	"github.com/wsmw/wsmw/ratelimit"
 	"github.com/wsmw/wsmw/timeout"
 )
 
@@ -43,6 +44,8 @@ var knownCauses = []namedCause{
 	{timeout.ErrSlowConsumer, "slow_consumer"},
 	{auth.ErrTokenExpired, "token_expired"},
 	{auth.ErrTokenInvalid, "token_invalid"},
+	{ratelimit.ErrRateLimited, "rate_limited"},
+	{ratelimit.ErrInvalidUTF8, "invalid_utf8"},
 }
 
 // CauseName returns the cause label value for a close cause: the short name

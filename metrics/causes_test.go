@@ -7,6 +7,7 @@ import (
 	"github.com/wsmw/wsmw/auth"
 	"github.com/wsmw/wsmw/lifecycle"
 	"github.com/wsmw/wsmw/metrics"
+	"github.com/wsmw/wsmw/ratelimit"
 	"github.com/wsmw/wsmw/timeout"
 )
 
@@ -18,6 +19,7 @@ func TestCauseName(t *testing.T) {
 		timeout.ErrPongTimeout:                            "ping_timeout",
 		timeout.ErrSessionExpired:                         "session_expired",
 		auth.ErrTokenExpired:                              "token_expired",
+		ratelimit.ErrRateLimited:                          "rate_limited",
 		&auth.TokenError{Description: "x"}:                "token_invalid",
 		fmt.Errorf("%w: boom", lifecycle.ErrHandlerPanic): "handler_panic",
 		fmt.Errorf("wrapped twice: %w", fmt.Errorf("%w: reset", lifecycle.ErrConnectionLost)): "connection_lost",
