@@ -242,3 +242,7 @@ func (s *syncBuffer) String() string {
 }
 
 func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+func middlewareHandler(reg *lifecycle.Registry, fn func(*lifecycle.Conn)) http.Handler {
+	return middleware.Handler(reg, fn)
+}

@@ -1,0 +1,92 @@
+package auth_test
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/wsmw/wsmw/auth"
+	"github.com/wsmw/wsmw/lifecycle"
+	"github.com/wsmw/wsmw/middleware"
+)
+
+// An upgrade without a token is refused before the upgrade.
+func ExampleJWT() {
+	reg := lifecycle.NewRegistry()
+	policy := auth.JWT(auth.HMAC([]byte("a 32-byte secret for the example")))
+	h := policy(middleware.Handler(reg, func(c *lifecycle.Conn) {
+		fmt.Println("hello", c.Subject()) // the token's sub
+	}))
+
+	r := httptest.NewRequest("GET", "/ws", nil)
+	r.Header.Set("Connection", "Upgrade")
+	r.Header.Set("Upgrade", "websocket")
+	r.Header.Set("Sec-WebSocket-Version", "13")
+	r.Header.Set("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	fmt.Println(w.Code, w.Header().Get("WWW-Authenticate"))
+	// Output: 401 Bearer
+}
+
+// Refresh from a handler: the example server's {"type":"refresh"} message.
+func ExampleRefresh() {
+	handler := func(c *lifecycle.Conn, token string) string {
+		switch err := auth.Refresh(c, token); {
+		case err == nil:
+			return `{"type":"refreshed"}`
+		case errors.Is(err, auth.ErrSubjectMismatch):
+			return `{"type":"error","error":"another subject"}`
+		default:
+			return `{"type":"error","error":"invalid token"}`
+		}
+	}
+	_ = handler
+	fmt.Println(auth.Refresh(nil, "x") == auth.ErrNoSession)
+	// Output: true
+}
+
+func ExampleChallenge() {
+	fmt.Println(auth.Challenge("", auth.ErrTokenMissing))
+	fmt.Println(auth.Challenge("chat", &auth.TokenError{Description: "token expired", Err: jwt.ErrTokenExpired}))
+	// Output:
+	// Bearer
+	// Bearer realm="chat", error="invalid_token", error_description="token expired"
+}
+
+func ExampleExtract() {
+	r := httptest.NewRequest("GET", "/ws", nil)
+	r.Header.Set("Sec-WebSocket-Protocol", "chat, bearer, eyJ.eyJ.sig")
+	token, source, found := auth.Extract(r, auth.DefaultSources())
+	fmt.Println(token, source, found)
+	// Output: eyJ.eyJ.sig subprotocol true
+}
+
+// Custom claims, an issuer and audience, leeway, a warning before expiry
+// and a revocation check every minute.
+func ExampleNew() {
+	type myClaims struct {
+		Role string `json:"role"`
+		jwt.RegisteredClaims
+	}
+	a, err := auth.New(auth.HMAC([]byte("a 32-byte secret for the example")),
+		auth.WithIssuer("https://auth.example.com"),
+		auth.WithAudience("chat"),
+		auth.WithLeeway(5*time.Second),
+		auth.WithClaims(func() jwt.Claims { return new(myClaims) }),
+		auth.WithExpiryWarning(time.Minute, func(c *lifecycle.Conn, exp time.Time) {
+			c.WriteMessage(lifecycle.TextMessage, []byte(`{"type":"token_expiring"}`))
+		}),
+	)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	var _ func(http.Handler) http.Handler = a.Middleware
+	fmt.Println(a.Algorithms())
+	// Output: [HS256 HS384 HS512]
+}
