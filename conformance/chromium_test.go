@@ -81,8 +81,8 @@ func TestChromium(t *testing.T) {
 			WaitFor:    []string{"close code=", "not reconnecting"},
 			Screenshot: shot,
 			Chromium:   debianChromium,
-			TimeoutMS:  20000,
-		}, 45*time.Second)
+			TimeoutMS:  30000,
+		}, 60*time.Second)
 		lines := pageLines(t, r)
 		expectLine(t, lines, "open protocol=bearer")
 		expectLine(t, lines, "token by subprotocol")
@@ -109,8 +109,8 @@ func TestChromium(t *testing.T) {
 			WaitFor:    []string{"close code=", "reconnecting in"},
 			Screenshot: filepath.Join(dir, "chromium-shutdown.png"),
 			Chromium:   debianChromium,
-			TimeoutMS:  20000,
-		}, 45*time.Second)
+			TimeoutMS:  30000,
+		}, 60*time.Second)
 		r.next(t, "ready", 30*time.Second)
 		ex.sigterm(t)
 		lines := pageLines(t, r)
@@ -131,7 +131,7 @@ func TestChromium(t *testing.T) {
 // pageLines waits for page.js to finish and returns the page's log lines.
 func pageLines(t *testing.T, r *run) []string {
 	t.Helper()
-	evs := r.wait(t, 45*time.Second)
+	evs := r.wait(t, 60*time.Second)
 	for _, e := range find(evs, "pageerror") {
 		t.Errorf("page error: %s", e.Error)
 	}

@@ -36,6 +36,7 @@ type event struct {
 	Error           string   `json:"error"`
 	Lines           []string `json:"lines"`
 	Text            string   `json:"text"`
+	State           string   `json:"state"`
 	raw             string
 }
 

@@ -45,5 +45,9 @@ func (p *pagePart) setup(a *app, r chi.Router, ws *[]func(http.Handler) http.Han
 	r.Get("/", serve)
 	r.Get("/app.js", serve)
 	r.Get("/style.css", serve)
+	r.Get("/favicon.svg", serve)
+	r.Get("/favicon.ico", func(w http.ResponseWriter, req *http.Request) {
+		http.Redirect(w, req, "/favicon.svg", http.StatusMovedPermanently)
+	})
 	return nil
 }

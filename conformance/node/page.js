@@ -6,7 +6,7 @@
 // send (text to send once open; its echo is awaited), wait_for (log
 // substrings awaited in order after "ready"), screenshot (PNG path),
 // chromium (executable, default /usr/bin/chromium), timeout_ms.
-// Prints JSON lines: ready, console, pageerror, page {lines, status}, error.
+// Prints JSON lines: ready, console, pageerror, page {lines, state}, error.
 'use strict';
 
 const fs = require('fs');
@@ -69,13 +69,13 @@ async function main() {
     emit('ready');
     for (const s of cfg.wait_for || []) await waitLog(page, s);
     if (cfg.screenshot) await page.screenshot({ path: cfg.screenshot, fullPage: true });
-    emit('page', { lines: await logLines(page), status: await page.textContent('#status') });
+    emit('page', { lines: await logLines(page), state: await page.textContent('#status') });
   } catch (err) {
     emit('error', { error: String(err && err.message) });
     if (page) {
       try {
         if (cfg.screenshot) await page.screenshot({ path: cfg.screenshot, fullPage: true });
-        emit('page', { lines: await logLines(page), status: await page.textContent('#status') });
+        emit('page', { lines: await logLines(page), state: await page.textContent('#status') });
       } catch {
         // the page is gone; the error above says why
       }
