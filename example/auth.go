@@ -1,18 +1,166 @@
 package main
 
 import (
+	"encoding/json"
+	"errors"
 	"flag"
+	"fmt"
+	"io"
+	"net"
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/wsmw/wsmw"
+	"github.com/wsmw/wsmw/auth"
 )
 
-// authPart is the example's JWT auth: -secret, GET /token, POST /admin/revoke, the refresh command (issue 3).
-// Not wired yet.
-type authPart struct{}
+// demoSecret signs demo tokens unless -secret is given. Anyone who reads
+// this file can mint tokens with it: never use it outside a demo.
+const demoSecret = "wsmw-demo-secret-do-not-use-in-production"
 
-func (p *authPart) flags(fs *flag.FlagSet) {}
+// Demo token limits.
+const (
+	demoIssuer     = "wsmw-example"
+	bannerTokenTTL = time.Hour
+	defaultTTL     = 10 * time.Minute
+	maxTTL         = 24 * time.Hour
+	maxSubjectLen  = 64
+)
+
+// authPart is the example's JWT auth: -secret, GET /token, POST
+// /admin/revoke and the {"type":"refresh","token":"…"} command on /ws.
+type authPart struct {
+	secret string
+	a      *auth.Authenticator
+}
+
+func (p *authPart) flags(fs *flag.FlagSet) {
+	fs.StringVar(&p.secret, "secret", demoSecret, "HS256 key for demo tokens (the default is a fixed, public demo secret)")
+}
 
 func (p *authPart) setup(a *app, r chi.Router, ws *[]func(http.Handler) http.Handler) error {
+	if p.secret == demoSecret {
+		a.log.Warn("using the fixed demo secret: anyone can mint tokens; pass -secret for anything but a demo")
+	} else if len(p.secret) < 32 {
+		a.log.Warn("the -secret is shorter than 32 bytes; HS256 wants at least 32 random bytes")
+	}
+	var err error
+	p.a, err = auth.New(auth.HMAC([]byte(p.secret)), auth.WithIssuer(demoIssuer), auth.WithLogger(a.log))
+	if err != nil {
+		return err
+	}
+	*ws = append(*ws, p.a.Middleware)
+	r.Get("/token", p.token)
+	r.Post("/admin/revoke", func(w http.ResponseWriter, req *http.Request) { p.revoke(a.reg, w, req) })
 	return nil
+}
+
+// mint signs a demo token for sub that expires after ttl.
+func (p *authPart) mint(sub string, ttl time.Duration) (string, error) {
+	now := time.Now()
+	return jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.RegisteredClaims{
+		Issuer:    demoIssuer,
+		Subject:   sub,
+		IssuedAt:  jwt.NewNumericDate(now),
+		ExpiresAt: jwt.NewNumericDate(now.Add(ttl)),
+	}).SignedString([]byte(p.secret))
+}
+
+// token answers GET /token?sub=NAME&ttl=DURATION with a demo token:
+// {"token":"…","token_type":"Bearer","expires_in":600,"note":"demo only…"}.
+func (p *authPart) token(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	sub := q.Get("sub")
+	if sub == "" {
+		sub = "demo"
+	}
+	if len(sub) > maxSubjectLen {
+		http.Error(w, "sub: at most "+strconv.Itoa(maxSubjectLen)+" bytes", http.StatusBadRequest)
+		return
+	}
+	ttl := defaultTTL
+	if s := q.Get("ttl"); s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil || d < time.Second || d > maxTTL {
+			http.Error(w, "ttl: a duration from 1s to 24h, such as 30s or 10m", http.StatusBadRequest)
+			return
+		}
+		ttl = d
+	}
+	tok, err := p.mint(sub, ttl)
+	if err != nil {
+		http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	json.NewEncoder(w).Encode(struct {
+		Token     string `json:"token"`
+		TokenType string `json:"token_type"`
+		ExpiresIn int64  `json:"expires_in"`
+		Subject   string `json:"sub"`
+		Note      string `json:"note"`
+	}{tok, "Bearer", int64(ttl / time.Second), sub, "demo only: this endpoint hands a token to anyone"})
+}
+
+// revoke answers POST /admin/revoke?sub=NAME, from loopback only: every
+// connection of sub closes with 1008 "session revoked".
+func (p *authPart) revoke(reg *wsmw.Registry, w http.ResponseWriter, r *http.Request) {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
+		http.Error(w, http.StatusText(http.StatusForbidden), http.StatusForbidden)
+		return
+	}
+	sub := r.URL.Query().Get("sub")
+	if sub == "" {
+		http.Error(w, "sub is required", http.StatusBadRequest)
+		return
+	}
+	n := reg.Revoke(sub)
+	w.Header().Set("Content-Type", "application/json")
+	fmt.Fprintf(w, "{\"revoked\":%d}\n", n)
+}
+
+// command handles {"type":"refresh","token":"…"}: {"type":"refreshed"}, or
+// {"type":"error","error":"…"} with the connection left open.
+func (p *authPart) command(c *wsmw.Conn, msg []byte) ([]byte, bool) {
+	var cmd struct {
+		Type  string `json:"type"`
+		Token string `json:"token"`
+	}
+	if json.Unmarshal(msg, &cmd) != nil || cmd.Type != "refresh" {
+		return nil, false
+	}
+	err := p.a.Refresh(c, cmd.Token)
+	if err != nil {
+		reason := "invalid token"
+		var te *auth.TokenError
+		switch {
+		case errors.As(err, &te):
+			reason = "invalid token: " + te.Description
+		case errors.Is(err, auth.ErrSubjectMismatch):
+			reason = "the token is for another subject"
+		}
+		c.Logger().Info("token refresh refused", "subject", c.Subject(), "reason", reason)
+		reply, _ := json.Marshal(map[string]string{"type": "error", "error": reason})
+		return reply, true
+	}
+	exp, _ := auth.ExpiresAt(c)
+	c.Logger().Info("token refreshed", "subject", c.Subject(), "expires", exp.UTC().Format(time.RFC3339))
+	return []byte(`{"type":"refreshed"}`), true
+}
+
+// banner prints a demo token, so `websocat -H "Authorization: Bearer …"`
+// works at once.
+func (p *authPart) banner(w io.Writer, addr string) {
+	tok, err := p.mint("demo", bannerTokenTTL)
+	if err != nil {
+		return
+	}
+	fmt.Fprintf(w, "Demo token (sub=demo, valid 1h; demo only): %s\n", tok)
+	fmt.Fprintf(w, "More tokens: http://%s/token?sub=NAME&ttl=10m  Revoke: curl -X POST 'http://%s/admin/revoke?sub=NAME'\n", addr, addr)
 }
