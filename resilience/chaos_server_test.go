@@ -1,0 +1,157 @@
+package resilience_test
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/wsmw/wsmw/auth"
+	"github.com/wsmw/wsmw/lifecycle"
+	"github.com/wsmw/wsmw/middleware"
+	"github.com/wsmw/wsmw/ratelimit"
+	"github.com/wsmw/wsmw/timeout"
+)
+
+// Timings of the chaos server: short, so that a wave takes seconds.
+const (
+	chaosPingInterval = time.Second
+	chaosPongTimeout  = 1500 * time.Millisecond
+	chaosCloseTimeout = 500 * time.Millisecond
+	chaosMaxMessage   = 4096
+	chaosMsgRate      = 100 // per second
+	chaosMsgBurst     = 30
+	chaosMaxConns     = 5000
+)
+
+var chaosSecret = []byte("chaos-test-secret-0123456789abcdef")
+
+// slowPayload is what the server pushes to slow consumers; Send keeps
+// the slice, so one is shared by all.
+var slowPayload = make([]byte, 16<<10)
+
+var discardLog = slog.New(slog.DiscardHandler)
+
+// record is one chaos connection: its fate, and how it ended on both
+// sides.
+type record struct {
+	id      string
+	fate    fate
+	subject string
+	code    int    // fateClean: the code the client closes with
+	reason  string // fateClean: its reason
+	early   bool   // fateClean, fateReset: act before any message
+
+	hooks atomic.Int32        // OnClose calls
+	info  lifecycle.CloseInfo // set by the first OnClose, before ended is closed
+	ended chan struct{}
+
+	// Written by the client goroutine.
+	status     int    // 101, or the HTTP status of a refused upgrade
+	clientCode int    // the close code the client read, 0 for none
+	clientErr  string // what went wrong on the client side
+}
+
+func (rec *record) onClose(_ *lifecycle.Conn, info lifecycle.CloseInfo) {
+	if rec.hooks.Add(1) == 1 {
+		rec.info = info
+		close(rec.ended)
+	}
+}
+
+type recordKey struct{}
+
+// recorder is the outermost middleware: it finds the request's record by
+// its X-Chaos-Id header and hooks the connection's end, whether or not the
+// other attachments ran (a Registry that started draining after the
+// upgrade refuses the connection before them).
+func recorder(recs map[string]*record) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			rec := recs[r.Header.Get("X-Chaos-Id")]
+			if rec == nil {
+				http.Error(w, "unknown chaos id", http.StatusBadRequest)
+				return
+			}
+			r = r.WithContext(context.WithValue(r.Context(), recordKey{}, rec))
+			attached := false
+			r = middleware.Attach(r, func(c *lifecycle.Conn) error {
+				attached = true
+				c.OnClose(rec.onClose)
+				return nil
+			})
+			next.ServeHTTP(w, r)
+			if c := middleware.Conn(r); c != nil && !attached {
+				c.OnClose(rec.onClose)
+			}
+		})
+	}
+}
+
+// chaosHandler is every policy in front of the chaos handler, as an
+// application would stack them.
+func chaosHandler(reg *lifecycle.Registry, recs map[string]*record, slots ratelimit.Store) http.Handler {
+	policies := []func(http.Handler) http.Handler{
+		recorder(recs),
+		auth.JWT(auth.HMAC(chaosSecret), auth.WithLogger(discardLog)),
+		ratelimit.MaxTotalConns(chaosMaxConns, ratelimit.WithStore(slots), ratelimit.WithLogger(discardLog)),
+		ratelimit.MaxConns(chaosMaxConns, ratelimit.WithStore(slots), ratelimit.WithLogger(discardLog)),
+		timeout.SessionExpiry(time.Minute),
+		timeout.IdleTimeout(time.Minute),
+		timeout.Heartbeat(chaosPingInterval, chaosPongTimeout),
+		timeout.SlowConsumer(timeout.MaxMessages(16), timeout.MaxBytes(256<<10)),
+		ratelimit.MaxMessageSize(chaosMaxMessage),
+		ratelimit.MessageRate(chaosMsgRate, chaosMsgBurst),
+		ratelimit.ValidUTF8(),
+	}
+	var h http.Handler = middleware.Handler(reg, serveChaos,
+		middleware.WithCloseTimeout(chaosCloseTimeout), middleware.WithLogger(discardLog))
+	for i := len(policies) - 1; i >= 0; i-- {
+		h = policies[i](h)
+	}
+	return h
+}
+
+// serveChaos is the connection handler: an echo, except for the fates
+// that need the server to act.
+func serveChaos(c *lifecycle.Conn) {
+	rec := c.Context().Value(recordKey{}).(*record)
+	switch rec.fate {
+	case fateReturn:
+		if mt, msg, err := c.ReadMessage(); err == nil {
+			c.WriteMessage(mt, msg)
+		}
+		return // 1000
+	case fateClosers:
+		start := make(chan struct{})
+		for i, cause := range closerErrs {
+			go func() {
+				<-start
+				c.CloseWith(cause, lifecycle.StatusCode(4000+i), "closer "+strconv.Itoa(i))
+			}()
+		}
+		close(start)
+	case fateSlow:
+		go timeout.DiscardMessages(c)
+		for range 100_000 {
+			if timeout.Send(c, lifecycle.BinaryMessage, slowPayload) != nil {
+				break
+			}
+		}
+		// Send's overflow close is decided in the background: wait for it
+		// rather than race it with the handler's own 1000.
+		<-c.Context().Done()
+		return
+	}
+	for {
+		mt, msg, err := c.ReadMessage()
+		if err != nil {
+			return
+		}
+		if c.WriteMessage(mt, msg) != nil {
+			return
+		}
+	}
+}
