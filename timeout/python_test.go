@@ -1,0 +1,106 @@
+package timeout_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"os/exec"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/wsmw/wsmw/internal/wstest"
+	"github.com/wsmw/wsmw/lifecycle"
+	"github.com/wsmw/wsmw/timeout"
+)
+
+const python = "/usr/bin/python3"
+
+// pyClient runs testdata/client.py and decodes its JSON line.
+func pyClient(t *testing.T, out any, args ...string) {
+	t.Helper()
+	if err := exec.Command(python, "-c", "import websockets").Run(); err != nil {
+		wstest.Missing(t, "python3-websockets", python+" cannot import websockets: "+err.Error())
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, python, append([]string{"testdata/client.py"}, args...)...)
+	b, err := cmd.Output()
+	if err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			t.Fatalf("client.py: %v\n%s", err, ee.Stderr)
+		}
+		t.Fatalf("client.py: %v", err)
+	}
+	if err := json.Unmarshal(b, out); err != nil {
+		t.Fatalf("client.py output %q: %v", b, err)
+	}
+}
+
+// Python websockets answers pings itself and stays connected through ten
+// intervals and more.
+func TestHeartbeatPythonClientStays(t *testing.T) {
+	const interval = 100 * time.Millisecond
+	var pongs atomic.Int64
+	s := newTCPServer(t, echo, timeout.Heartbeat(interval, 5*interval,
+		timeout.OnRTT(func(*lifecycle.Conn, time.Duration) { pongs.Add(1) })))
+	var out struct{ Reply string }
+	pyClient(t, &out, "stay", s.url, "1.2") // 12 intervals
+	info := s.end(t)
+	rtt := timeout.RTT(s.conn(t))
+	if out.Reply != "still here" {
+		t.Fatalf("reply %q", out.Reply)
+	}
+	if info.Initiator != lifecycle.InitiatorPeer || info.Code != lifecycle.StatusNormalClosure {
+		t.Fatalf("info = %+v", info)
+	}
+	if rtt <= 0 {
+		t.Fatalf("RTT = %v", rtt)
+	}
+	if n := pongs.Load(); n < 10 {
+		t.Fatalf("%d pongs in 1.2s of 100ms intervals", n)
+	}
+	t.Logf("%d pings answered, last RTT %v", pongs.Load(), rtt)
+}
+
+// Real clients see each timer's close with a clean handshake.
+func TestPythonClientSeesTimeoutCloses(t *testing.T) {
+	const d = 300 * time.Millisecond
+	cases := []struct {
+		name   string
+		server *tcpServer
+		code   int
+		reason string
+		cause  error
+	}{
+		{"session expiry", newTCPServer(t, echo, timeout.SessionExpiry(d)), 1008, "session expired", timeout.ErrSessionExpired},
+		{"idle timeout", newTCPServer(t, echo, timeout.IdleTimeout(d)), 1001, "idle timeout", timeout.ErrIdleTimeout},
+		{"init timeout", newTCPServer(t, echo, timeout.InitTimeout(d)), 4408, "connection initialisation timeout", timeout.ErrInitTimeout},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var out struct {
+				Code         *int
+				Reason       string
+				Sent         *int
+				RcvdThenSent bool `json:"rcvd_then_sent"`
+			}
+			pyClient(t, &out, "wait", tc.server.url)
+			if out.Code == nil || *out.Code != tc.code || out.Reason != tc.reason {
+				t.Fatalf("client received %+v, want %d %q", out, tc.code, tc.reason)
+			}
+			if out.Sent == nil || *out.Sent != tc.code || !out.RcvdThenSent {
+				t.Fatalf("client did not complete the handshake: %+v", out)
+			}
+			info := tc.server.end(t)
+			if info.Code != lifecycle.StatusCode(tc.code) || info.Initiator != lifecycle.InitiatorLocal ||
+				!errors.Is(info.Cause, tc.cause) || info.Received == nil {
+				t.Fatalf("server info = %+v", info)
+			}
+			if info.Duration < d {
+				t.Fatalf("closed after %v, before %v", info.Duration, d)
+			}
+		})
+	}
+}

@@ -1,0 +1,186 @@
+package timeout_test
+
+import (
+	"errors"
+	"runtime"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/wsmw/wsmw/lifecycle"
+	"github.com/wsmw/wsmw/timeout"
+)
+
+// A client that stops reading while the server sends is closed with 1008
+// "slow consumer" before its queue passes the bound, and sees that close
+// once it reads again.
+func TestSlowConsumerOverTCP(t *testing.T) {
+	const maxMsgs, maxBytes = 64, 1 << 20
+	s := newTCPServer(t, discard, timeout.SlowConsumer(timeout.MaxMessages(maxMsgs), timeout.MaxBytes(maxBytes)))
+	raw := s.dialRaw(t)
+	c := s.conn(t)
+	q := timeout.QueueOf(c)
+	msg := make([]byte, 64<<10)
+	var err error
+	sent := 0
+	for deadline := time.Now().Add(20 * time.Second); err == nil && time.Now().Before(deadline); sent++ {
+		err = q.Send(lifecycle.BinaryMessage, msg)
+		if msgs, bytes := q.Len(); msgs > maxMsgs || bytes > maxBytes {
+			t.Fatalf("queue holds %d messages, %d bytes", msgs, bytes)
+		}
+	}
+	if !errors.Is(err, timeout.ErrSlowConsumer) {
+		t.Fatalf("after %d sends: %v", sent, err)
+	}
+	t.Logf("overflow after %d messages of 64 KiB (kernel buffers took the rest)", sent)
+	// Reading again, the client gets the data, then the Close frame.
+	cf, before, err := raw.ReadUntilClose(10 * time.Second)
+	if err != nil || cf.CloseCode() != 1008 || cf.CloseReason() != "slow consumer" {
+		t.Fatalf("close frame %d %q after %d frames: %v", cf.CloseCode(), cf.CloseReason(), len(before), err)
+	}
+	raw.WriteClose(1008, "")
+	info := s.end(t)
+	if info.Code != lifecycle.StatusPolicyViolation || info.Initiator != lifecycle.InitiatorLocal ||
+		!errors.Is(info.Cause, timeout.ErrSlowConsumer) || info.Received == nil {
+		t.Fatalf("info = %+v", info)
+	}
+}
+
+// Memory stays bounded when a producer keeps sending to peers that do not
+// read: a queue never holds more than its bound (dropping the oldest), and
+// an overflowed one holds nothing (closing).
+func TestSlowConsumerMemoryBounded(t *testing.T) {
+	for _, overflow := range []timeout.Overflow{timeout.OverflowClose, timeout.OverflowDropOldest} {
+		name := map[timeout.Overflow]string{timeout.OverflowClose: "close", timeout.OverflowDropOldest: "drop oldest"}[overflow]
+		t.Run(name, func(t *testing.T) {
+			const peers, maxBytes, perPeer = 20, 256 << 10, 400 // 400 x 64 KiB = 25 MiB offered per peer
+			s := newTCPServer(t, discard, timeout.SlowConsumer(timeout.MaxBytes(maxBytes), timeout.OnOverflow(overflow)))
+			conns := make([]*lifecycle.Conn, peers)
+			for i := range conns {
+				s.dialRaw(t)
+				conns[i] = s.conn(t)
+			}
+			before := heapAlloc()
+			for range perPeer {
+				for _, c := range conns {
+					// A fresh buffer each time, as a real producer's.
+					timeout.Send(c, lifecycle.BinaryMessage, make([]byte, 64<<10))
+				}
+			}
+			grown := int64(heapAlloc()) - int64(before)
+			t.Logf("offered %d MiB to %d stuck peers; heap grew %d KiB (bound %d KiB)",
+				peers*perPeer*64>>10, peers, grown>>10, peers*maxBytes>>10)
+			if limit := int64(peers*maxBytes) + 8<<20; grown > limit {
+				t.Fatalf("heap grew %d bytes, bound %d", grown, limit)
+			}
+			for _, c := range conns {
+				if m, b := timeout.QueueOf(c).Len(); b > maxBytes {
+					t.Fatalf("queue holds %d messages, %d bytes", m, b)
+				}
+			}
+		})
+	}
+}
+
+func heapAlloc() uint64 {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapAlloc
+}
+
+// Broadcast never waits on a stuck peer, and once the queues drain the
+// process is back to one goroutine per connection: the writers exit.
+func TestBroadcastDrainsToOneGoroutinePerConn(t *testing.T) {
+	const readers, messages, size = 50, 500, 4 << 10
+	reg := lifecycle.NewRegistry()
+	// Healthy readers may fall behind by the whole burst (2 MB) without
+	// overflowing; the stuck peer's queue holds 16 KiB, so it overflows
+	// once the kernel's buffers for it are full.
+	fast := newTCPServerIn(t, reg, discard, timeout.SlowConsumer(timeout.MaxMessages(messages), timeout.MaxBytes(messages*size)))
+	slow := newTCPServerIn(t, reg, discard, timeout.SlowConsumer(timeout.MaxMessages(4), timeout.MaxBytes(4*size)))
+	slow.dialRaw(t) // never reads
+	stuck := slow.conn(t)
+	g0 := runtime.NumGoroutine()
+	clients := make([]*websocket.Conn, readers)
+	got := make(chan int, readers)
+	for i := range clients {
+		ws, _, err := websocket.DefaultDialer.Dial(fast.url, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		clients[i] = ws
+		fast.conn(t)
+		go func() {
+			n := 0
+			for {
+				if _, _, err := ws.ReadMessage(); err != nil {
+					if n != messages {
+						got <- n
+					}
+					return
+				}
+				if n++; n == messages {
+					got <- n
+				}
+			}
+		}()
+	}
+	// Each reader costs two goroutines in this process: the server's
+	// handler and the test's client reader.
+	waitGoroutines(t, g0+2*readers)
+	msg := make([]byte, size)
+	took := make([]time.Duration, messages)
+	for i := range messages {
+		start := time.Now()
+		timeout.Broadcast(reg, lifecycle.BinaryMessage, msg)
+		took[i] = time.Since(start)
+	}
+	slices.Sort(took)
+	t.Logf("%d Broadcasts to %d peers: median %v, p99 %v, max %v", messages, readers+1,
+		took[messages/2], took[messages*99/100], took[messages-1])
+	// A Broadcast that waited on the stuck peer would wait for ever; the
+	// bound only absorbs a loaded machine's scheduling stalls.
+	if took[messages-1] > 2*time.Second {
+		t.Fatalf("a Broadcast took %v", took[messages-1])
+	}
+	for range readers {
+		if n := <-got; n != messages {
+			t.Fatalf("a reader got %d of %d", n, messages)
+		}
+	}
+	select {
+	case <-stuck.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("the stuck peer was not closed")
+	}
+	if info := stuck.Wait(); !errors.Is(info.Cause, timeout.ErrSlowConsumer) {
+		t.Fatalf("stuck peer: %+v", info)
+	}
+	// The writers exit once their queues drain; the stuck peer's handler
+	// is gone too.
+	waitGoroutines(t, g0+2*readers-1)
+	for _, ws := range clients {
+		ws.Close()
+	}
+}
+
+// waitGoroutines polls until the process runs exactly want goroutines.
+func waitGoroutines(t *testing.T, want int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		n := runtime.NumGoroutine()
+		if n == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<20)
+			t.Fatalf("%d goroutines, want %d\n%s", n, want, buf[:runtime.Stack(buf, true)])
+		}
+		runtime.Gosched()
+		time.Sleep(5 * time.Millisecond) // polling interval, not synchronisation
+	}
+}
