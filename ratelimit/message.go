@@ -22,15 +22,26 @@ import (
 // message), PerSubject (one bucket for all of a subject's connections on
 // this server). perSecond ≤ 0 or burst ≤ 0 disables the policy.
 func MessageRate(perSecond float64, burst int, opts ...Option) func(http.Handler) http.Handler {
-	cfg := newMessageConfig(opts)
 	if perSecond <= 0 || burst <= 0 {
 		return func(next http.Handler) http.Handler { return next }
 	}
+	return middleware.Policy(newMessageRate(perSecond, burst, opts).attach)
+}
+
+func newMessageRate(perSecond float64, burst int, opts []Option) *messageRate {
+	cfg := newMessageConfig(opts)
 	m := &messageRate{limit: rate.Limit(perSecond), burst: burst, cfg: cfg}
 	if cfg.perSubject {
 		m.shared = make(map[string]*sharedLimiter)
 	}
-	return middleware.Policy(m.attach)
+	return m
+}
+
+// sharedLen returns the number of subjects with a shared bucket.
+func (m *messageRate) sharedLen() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.shared)
 }
 
 // newMessageConfig is newConfig without the Store the message policies do
