@@ -1,6 +1,7 @@
 package auth_test
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -33,21 +34,29 @@ func ExampleJWT() {
 	// Output: 401 Bearer
 }
 
-// Refresh from a handler: the example server's {"type":"refresh"} message.
+// Refresh from a handler, as the example server's {"type":"refresh"}
+// message does: a refused refresh leaves the connection open.
 func ExampleRefresh() {
-	handler := func(c *lifecycle.Conn, token string) string {
-		switch err := auth.Refresh(c, token); {
-		case err == nil:
-			return `{"type":"refreshed"}`
-		case errors.Is(err, auth.ErrSubjectMismatch):
-			return `{"type":"error","error":"another subject"}`
-		default:
-			return `{"type":"error","error":"invalid token"}`
+	handler := func(c *lifecycle.Conn) {
+		for {
+			_, msg, err := c.ReadMessage()
+			if err != nil {
+				return // includes 1008 "token expired" when no refresh came
+			}
+			var cmd struct{ Type, Token string }
+			if json.Unmarshal(msg, &cmd) != nil || cmd.Type != "refresh" {
+				continue
+			}
+			reply := `{"type":"refreshed"}`
+			if err := auth.Refresh(c, cmd.Token); errors.Is(err, auth.ErrSubjectMismatch) {
+				reply = `{"type":"error","error":"another subject"}`
+			} else if err != nil {
+				reply = `{"type":"error","error":"invalid token"}`
+			}
+			c.WriteMessage(lifecycle.TextMessage, []byte(reply))
 		}
 	}
-	_ = handler
-	fmt.Println(auth.Refresh(nil, "x") == auth.ErrNoSession)
-	// Output: true
+	_ = middleware.Handler(lifecycle.NewRegistry(), handler)
 }
 
 func ExampleChallenge() {
