@@ -27,7 +27,7 @@ func TestConnectRateFlood(t *testing.T) {
 	for range 8 {
 		wg.Go(func() {
 			for range work {
-				c, err := s.dial(addr("127.0.0.1"), nil)
+				c, err := s.dial(from("127.0.0.1"), nil)
 				switch {
 				case err == nil:
 					ok.Add(1)
@@ -64,7 +64,7 @@ func TestConnectRateFlood(t *testing.T) {
 	if n := limited.Load(); n != 1000-ok.Load() || rejected.Load() != n {
 		t.Errorf("%d limited, %d reported to OnReject, of %d refused", n, rejected.Load(), 1000-ok.Load())
 	}
-	c := s.mustDial(addr("127.0.0.2"), nil)
+	c := s.mustDial(from("127.0.0.2"), nil)
 	if err := c.WriteText("hi"); err != nil {
 		t.Fatal(err)
 	}
@@ -74,17 +74,17 @@ func TestConnectRateFlood(t *testing.T) {
 }
 
 // exhaust spends the bucket of the address dialled from.
-func exhaust(t *testing.T, s *testServer, from string, header http.Header, n int) {
+func exhaust(t *testing.T, s *testServer, ip string, header http.Header, n int) {
 	t.Helper()
 	for i := range n {
-		c, err := s.dial(addr(from), header)
+		c, err := s.dial(from(ip), header)
 		if err != nil {
-			t.Fatalf("upgrade %d from %s: %v", i, from, err)
+			t.Fatalf("upgrade %d from %s: %v", i, ip, err)
 		}
 		c.Close()
 	}
-	if c, err := s.dial(addr(from), header); statusOf(c) != http.StatusTooManyRequests {
-		t.Fatalf("upgrade %d from %s: %v, want 429", n, from, err)
+	if c, err := s.dial(from(ip), header); statusOf(c) != http.StatusTooManyRequests {
+		t.Fatalf("upgrade %d from %s: %v, want 429", n, ip, err)
 	}
 }
 
@@ -95,7 +95,7 @@ func TestConnectRateIgnoresXFFByDefault(t *testing.T) {
 	exhaust(t, s, "127.0.0.1", nil, 3)
 	for _, spoof := range []string{"10.0.0.1", "127.0.0.2", "10.0.0.1, 10.0.0.2"} {
 		h := http.Header{"X-Forwarded-For": {spoof}, "X-Real-Ip": {spoof}, "True-Client-Ip": {spoof}, "Forwarded": {"for=" + spoof}}
-		if c, err := s.dial(addr("127.0.0.1"), h); statusOf(c) != http.StatusTooManyRequests {
+		if c, err := s.dial(from("127.0.0.1"), h); statusOf(c) != http.StatusTooManyRequests {
 			t.Errorf("spoofed %q: %v, want 429", spoof, err)
 		}
 	}

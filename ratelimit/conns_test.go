@@ -69,9 +69,9 @@ func waitZero(t *testing.T, st *countingStore, how string) {
 func TestMaxConnsRefusesOverTheLimit(t *testing.T) {
 	st := newCountingStore()
 	s := newTestServer(t, nil, MaxConns(2, WithStore(st), WithRetryAfter(3*time.Second)))
-	s.mustDial(addr("127.0.0.1"), nil)
-	c2 := s.mustDial(addr("127.0.0.1"), nil)
-	c, err := s.dial(addr("127.0.0.1"), nil)
+	s.mustDial(from("127.0.0.1"), nil)
+	c2 := s.mustDial(from("127.0.0.1"), nil)
+	c, err := s.dial(from("127.0.0.1"), nil)
 	if statusOf(c) != http.StatusTooManyRequests {
 		t.Fatalf("third connection: %v, want 429", err)
 	}
@@ -79,18 +79,18 @@ func TestMaxConnsRefusesOverTheLimit(t *testing.T) {
 	if h.Get("Retry-After") != "3" || h.Get("X-RateLimit-Limit") != "2" || h.Get("X-RateLimit-Remaining") != "0" {
 		t.Fatalf("headers: %v", h)
 	}
-	s.mustDial(addr("127.0.0.2"), nil) // another key
+	s.mustDial(from("127.0.0.2"), nil) // another key
 	c2.Reset()
 	waitFor(t, "a slot to free", func() bool { return st.held("conns:127.0.0.1") == 1 })
-	s.mustDial(addr("127.0.0.1"), nil)
+	s.mustDial(from("127.0.0.1"), nil)
 }
 
 func TestMaxTotalConns(t *testing.T) {
 	st := newCountingStore()
 	s := newTestServer(t, nil, MaxTotalConns(2, WithStore(st)), MaxConns(5, WithStore(st)))
-	s.mustDial(addr("127.0.0.1"), nil)
-	s.mustDial(addr("127.0.0.2"), nil)
-	c, err := s.dial(addr("127.0.0.3"), nil)
+	s.mustDial(from("127.0.0.1"), nil)
+	s.mustDial(from("127.0.0.2"), nil)
+	c, err := s.dial(from("127.0.0.3"), nil)
 	if statusOf(c) != http.StatusServiceUnavailable || c.Response.Header.Get("Retry-After") == "" {
 		t.Fatalf("third connection: %v, want 503 with Retry-After", err)
 	}
@@ -110,14 +110,14 @@ func TestMaxConnsReleasedOnEveryEnd(t *testing.T) {
 		}
 	}
 
-	c := s.mustDial(addr("127.0.0.1"), nil)
+	c := s.mustDial(from("127.0.0.1"), nil)
 	s.conn()
 	held(1)
 	c.WriteClose(1000, "bye")
 	s.nextClose()
 	waitZero(t, st, "peer close")
 
-	c = s.mustDial(addr("127.0.0.1"), nil)
+	c = s.mustDial(from("127.0.0.1"), nil)
 	s.conn()
 	held(1)
 	c.Reset()
@@ -126,7 +126,7 @@ func TestMaxConnsReleasedOnEveryEnd(t *testing.T) {
 	}
 	waitZero(t, st, "reset")
 
-	c = s.mustDial(addr("127.0.0.1"), nil)
+	c = s.mustDial(from("127.0.0.1"), nil)
 	s.conn().Close(lifecycle.StatusNormalClosure, "server says bye")
 	c.ReadUntilClose(5 * time.Second)
 	c.WriteClose(1000, "")
@@ -136,7 +136,7 @@ func TestMaxConnsReleasedOnEveryEnd(t *testing.T) {
 	// Shutdown: the clients answer the server's Close.
 	var answered sync.WaitGroup
 	for range 3 {
-		c := s.mustDial(addr("127.0.0.1"), nil)
+		c := s.mustDial(from("127.0.0.1"), nil)
 		s.conn()
 		answered.Go(func() {
 			if _, _, err := c.ReadUntilClose(10 * time.Second); err == nil {
@@ -154,7 +154,7 @@ func TestMaxConnsReleasedOnEveryEnd(t *testing.T) {
 	waitZero(t, st, "shutdown")
 
 	// Draining: the Upgrader refuses with 503 after our slot was taken.
-	c, err := s.dial(addr("127.0.0.1"), nil)
+	c, err := s.dial(from("127.0.0.1"), nil)
 	if statusOf(c) != http.StatusServiceUnavailable {
 		t.Fatalf("upgrade while draining: %v, want 503", err)
 	}
@@ -190,23 +190,23 @@ func TestMaxConnsReleasedOnFailedUpgrade(t *testing.T) {
 	}
 	s := newTestServer(t, nil, failOuter, MaxTotalConns(100, WithStore(st)), MaxConns(10, WithStore(st)), inner)
 
-	if c, err := s.dial(addr("127.0.0.1"), http.Header{"X-Fail": {"401"}}); statusOf(c) != http.StatusUnauthorized {
+	if c, err := s.dial(from("127.0.0.1"), http.Header{"X-Fail": {"401"}}); statusOf(c) != http.StatusUnauthorized {
 		t.Fatalf("later policy: %v, want 401", err)
 	}
 	waitZero(t, st, "a later policy refused")
 
-	if c, err := s.dial(addr("127.0.0.1"), http.Header{"Origin": {"http://evil.example"}}); statusOf(c) != http.StatusForbidden {
+	if c, err := s.dial(from("127.0.0.1"), http.Header{"Origin": {"http://evil.example"}}); statusOf(c) != http.StatusForbidden {
 		t.Fatalf("foreign origin: %v, want 403", err)
 	}
 	waitZero(t, st, "the Upgrader refused")
 
-	if _, err := s.dial(addr("127.0.0.1"), http.Header{"X-Fail": {"panic"}}); err == nil {
+	if _, err := s.dial(from("127.0.0.1"), http.Header{"X-Fail": {"panic"}}); err == nil {
 		t.Fatal("panicking policy: upgraded")
 	}
 	waitZero(t, st, "a policy panicked")
 
 	for _, where := range []string{"inner", "outer"} {
-		c := s.mustDial(addr("127.0.0.1"), http.Header{"X-Fail": {where}})
+		c := s.mustDial(from("127.0.0.1"), http.Header{"X-Fail": {where}})
 		f, _, err := c.ReadUntilClose(5 * time.Second)
 		if err != nil || f.CloseCode() != 1011 {
 			t.Fatalf("%s attachment failure: close %d %v", where, f.CloseCode(), err)

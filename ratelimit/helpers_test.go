@@ -116,7 +116,7 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 	}
 }
 
-func addr(ip string) net.Addr { return &net.TCPAddr{IP: net.ParseIP(ip)} }
+func from(ip string) net.Addr { return &net.TCPAddr{IP: net.ParseIP(ip)} }
 
 func statusOf(c *wstest.RawClient) int {
 	if c == nil || c.Response == nil {
