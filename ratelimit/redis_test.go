@@ -96,7 +96,9 @@ func newRedisServer(t *testing.T, addr string, policies ...func(*RedisStore) fun
 func TestRedisSharedLimits(t *testing.T) {
 	addr, _ := wstest.StartRedis(t)
 	policies := []func(*RedisStore) func(http.Handler) http.Handler{
-		func(st *RedisStore) func(http.Handler) http.Handler { return ConnectRate(6, time.Minute, WithStore(st)) },
+		func(st *RedisStore) func(http.Handler) http.Handler {
+			return ConnectRate(6, time.Minute, WithStore(st))
+		},
 		func(st *RedisStore) func(http.Handler) http.Handler { return MaxConns(3, WithStore(st)) },
 	}
 	a, sa := newRedisServer(t, addr, policies...)
