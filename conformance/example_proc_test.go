@@ -176,10 +176,9 @@ func (ex *example) waitHealthy(t *testing.T) {
 	}
 }
 
-// bannerToken returns the demo token printed on stdout, waiting briefly
-// for it.
-func (ex *example) bannerToken(t *testing.T) string {
-	t.Helper()
+// bannerTokenErr returns the demo token printed on stdout, waiting
+// briefly for it.
+func (ex *example) bannerTokenErr() (string, error) {
 	var tok string
 	ex.stdout.await(5*time.Second, func(lines []string) bool {
 		for _, l := range lines {
@@ -193,10 +192,10 @@ func (ex *example) bannerToken(t *testing.T) string {
 		return false
 	})
 	if tok == "" {
-		t.Fatalf("example %s printed no demo token line on stdout: %q", ex.name, ex.stdout.snapshot())
+		return "", fmt.Errorf("example %s printed no demo token line on stdout: %q", ex.name, ex.stdout.snapshot())
 	}
 	ex.remember(tok)
-	return tok
+	return tok, nil
 }
 
 func (ex *example) remember(tok string) {
@@ -205,18 +204,17 @@ func (ex *example) remember(tok string) {
 	ex.mu.Unlock()
 }
 
-// token gets a demo token for sub from GET /token.
-func (ex *example) token(t *testing.T, sub, ttl string) string {
-	t.Helper()
+// tokenErr gets a demo token for sub from GET /token.
+func (ex *example) tokenErr(sub, ttl string) (string, error) {
 	q := url.Values{"sub": {sub}, "ttl": {ttl}}
 	res, err := http.Get(ex.base + "/token?" + q.Encode())
 	if err != nil {
-		t.Fatalf("GET /token: %v", err)
+		return "", fmt.Errorf("GET /token: %w", err)
 	}
 	defer res.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(res.Body, 64<<10))
 	if res.StatusCode != http.StatusOK {
-		t.Fatalf("GET /token?sub=%s&ttl=%s: %s %q (is the auth part wired?)", sub, ttl, res.Status, body)
+		return "", fmt.Errorf("GET /token?sub=%s&ttl=%s: %s %q (is the auth part wired?)", sub, ttl, res.Status, body)
 	}
 	tok := strings.TrimSpace(string(body))
 	if strings.HasPrefix(tok, "{") {
@@ -225,29 +223,29 @@ func (ex *example) token(t *testing.T, sub, ttl string) string {
 			AccessToken string `json:"access_token"`
 		}
 		if err := json.Unmarshal(body, &j); err != nil {
-			t.Fatalf("GET /token: %v in %q", err, body)
+			return "", fmt.Errorf("GET /token: %v in %q", err, body)
 		}
 		tok = j.Token + j.AccessToken
 	}
 	if tok == "" {
-		t.Fatalf("GET /token: no token in %q", body)
+		return "", fmt.Errorf("GET /token: no token in %q", body)
 	}
 	ex.remember(tok)
-	return tok
+	return tok, nil
 }
 
-// revoke asks the example to close every connection of sub.
-func (ex *example) revoke(t *testing.T, sub string) {
-	t.Helper()
+// revokeErr asks the example to close every connection of sub.
+func (ex *example) revokeErr(sub string) error {
 	res, err := http.Post(ex.base+"/admin/revoke?"+url.Values{"sub": {sub}}.Encode(), "text/plain", nil)
 	if err != nil {
-		t.Fatalf("POST /admin/revoke: %v", err)
+		return fmt.Errorf("POST /admin/revoke: %w", err)
 	}
 	body, _ := io.ReadAll(io.LimitReader(res.Body, 4<<10))
 	res.Body.Close()
 	if res.StatusCode/100 != 2 {
-		t.Fatalf("POST /admin/revoke?sub=%s: %s %q", sub, res.Status, body)
+		return fmt.Errorf("POST /admin/revoke?sub=%s: %s %q", sub, res.Status, body)
 	}
+	return nil
 }
 
 // closed waits for the next unmatched "ws closed" line of subject and marks
@@ -291,13 +289,18 @@ func parseClosed(l logLine) closedLine {
 	return c
 }
 
-// sigterm asks the example to shut down gracefully.
-func (ex *example) sigterm(t *testing.T) {
-	t.Helper()
+// sigtermErr asks the example to shut down gracefully.
+func (ex *example) sigtermErr() error {
 	ex.mu.Lock()
 	ex.signaled = true
 	ex.mu.Unlock()
-	if err := ex.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	return ex.cmd.Process.Signal(syscall.SIGTERM)
+}
+
+// sigterm is sigtermErr for the test goroutine.
+func (ex *example) sigterm(t *testing.T) {
+	t.Helper()
+	if err := ex.sigtermErr(); err != nil {
 		t.Fatalf("SIGTERM: %v", err)
 	}
 }

@@ -1,6 +1,7 @@
 package conformance
 
 import (
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -37,9 +38,9 @@ type scenario struct {
 	name string
 	ttl  string // token lifetime; default 1m
 	// config builds the client's config; tok is a fresh token for sub.
-	config func(t *testing.T, ex *example, sub, tok string) clientConfig
+	config func(ex *example, sub, tok string) (clientConfig, error)
 	// during runs after the client reports "ready" (revoke, SIGTERM).
-	during func(t *testing.T, ex *example, sub string)
+	during func(ex *example, sub string) error
 	want   closeWant
 	// status, when not 0, means the handshake must fail with this HTTP
 	// status and no connection (so no "ws closed" line) exists.
@@ -47,7 +48,7 @@ type scenario struct {
 	// check adds scenario-specific checks on the client's events.
 	check func(t *testing.T, evs []event, line closedLine)
 	// subject overrides the subject expected in the server's line.
-	subject func(t *testing.T, ex *example, sub string) string
+	subject func(ex *example, sub string) string
 }
 
 // bearer is the token-by-subprotocol form: "bearer" and the token as two
@@ -61,10 +62,10 @@ func bearer(ex *example, tok string) clientConfig {
 var closeScenarios = []scenario{
 	{
 		name: "session expiry",
-		config: func(t *testing.T, ex *example, sub, tok string) clientConfig {
+		config: func(ex *example, sub, tok string) (clientConfig, error) {
 			c := bearer(ex, tok)
 			c.Hello, c.TickMS = true, 250 // stay active: only the session's lifetime may end it
-			return c
+			return c, nil
 		},
 		want: closeWant{1008, "session expired", "local", "session expired"},
 		check: func(t *testing.T, evs []event, line closedLine) {
@@ -78,10 +79,10 @@ var closeScenarios = []scenario{
 	},
 	{
 		name: "idle timeout",
-		config: func(t *testing.T, ex *example, sub, tok string) clientConfig {
+		config: func(ex *example, sub, tok string) (clientConfig, error) {
 			c := bearer(ex, tok)
 			c.Hello = true // then silent; the server's pings and our pongs must not count
-			return c
+			return c, nil
 		},
 		want: closeWant{1001, "idle timeout", "local", "idle"},
 		check: func(t *testing.T, evs []event, line closedLine) {
@@ -92,29 +93,30 @@ var closeScenarios = []scenario{
 	},
 	{
 		name: "oversize message",
-		config: func(t *testing.T, ex *example, sub, tok string) clientConfig {
+		config: func(ex *example, sub, tok string) (clientConfig, error) {
 			c := bearer(ex, tok)
 			c.Hello, c.PayloadSize = true, 4096
-			return c
+			return c, nil
 		},
 		want: closeWant{1009, "message too big", "local", "too big"},
 	},
 	{
 		name: "message flood",
-		config: func(t *testing.T, ex *example, sub, tok string) clientConfig {
+		config: func(ex *example, sub, tok string) (clientConfig, error) {
 			c := bearer(ex, tok)
 			c.Hello, c.Flood = true, 100
-			return c
+			return c, nil
 		},
 		want: closeWant{1008, "rate limit exceeded", "local", "rate limit"},
 	},
 	{
 		name: "refresh keeps the session",
 		ttl:  "3s", // exp is cut to whole seconds: 2-3 s, before the 4 s session ends, unless refreshed
-		config: func(t *testing.T, ex *example, sub, tok string) clientConfig {
+		config: func(ex *example, sub, tok string) (clientConfig, error) {
 			c := bearer(ex, tok)
-			c.Hello, c.RefreshBad, c.Refresh, c.TickMS = true, true, ex.token(t, sub, "1m"), 250
-			return c
+			fresh, err := ex.tokenErr(sub, "1m")
+			c.Hello, c.RefreshBad, c.Refresh, c.TickMS = true, true, fresh, 250
+			return c, err
 		},
 		// Not "token expired": the refreshed token outlives the session.
 		want: closeWant{1008, "session expired", "local", "session expired"},
@@ -132,47 +134,51 @@ var closeScenarios = []scenario{
 	{
 		name: "token expiry",
 		ttl:  "3s", // 2-3 s: the token ends before the 4 s session
-		config: func(t *testing.T, ex *example, sub, tok string) clientConfig {
+		config: func(ex *example, sub, tok string) (clientConfig, error) {
 			c := bearer(ex, tok)
 			c.Hello, c.TickMS = true, 250
-			return c
+			return c, nil
 		},
 		want: closeWant{1008, "token expired", "local", "expired"},
 	},
 	{
 		name: "revoke",
-		config: func(t *testing.T, ex *example, sub, tok string) clientConfig {
+		config: func(ex *example, sub, tok string) (clientConfig, error) {
 			c := bearer(ex, tok)
 			c.Hello, c.TickMS = true, 250
-			return c
+			return c, nil
 		},
-		during: func(t *testing.T, ex *example, sub string) { ex.revoke(t, sub) },
+		during: func(ex *example, sub string) error { return ex.revokeErr(sub) },
 		want:   closeWant{1008, "session revoked", "local", "session revoked"},
 	},
 	{
 		name: "client closes, token in query",
-		config: func(t *testing.T, ex *example, sub, tok string) clientConfig {
-			return clientConfig{URL: ex.wsURL + "?access_token=" + tok, Hello: true, Close: []any{1000, "bye"}}
+		config: func(ex *example, sub, tok string) (clientConfig, error) {
+			return clientConfig{URL: ex.wsURL + "?access_token=" + tok, Hello: true, Close: []any{1000, "bye"}}, nil
 		},
 		want: closeWant{1000, "bye", "peer", "peer"},
 	},
 	{
 		name: "banner token by header",
-		config: func(t *testing.T, ex *example, sub, tok string) clientConfig {
+		config: func(ex *example, sub, tok string) (clientConfig, error) {
+			banner, err := ex.bannerTokenErr()
 			return clientConfig{
 				URL:     ex.wsURL,
-				Headers: map[string]string{"Authorization": "Bearer " + ex.bannerToken(t)},
+				Headers: map[string]string{"Authorization": "Bearer " + banner},
 				Hello:   true,
 				Close:   []any{1000, "done"},
-			}
+			}, err
 		},
-		subject: func(t *testing.T, ex *example, sub string) string { return jwtSubject(ex.bannerToken(t)) },
-		want:    closeWant{1000, "done", "peer", "peer"},
+		subject: func(ex *example, sub string) string {
+			tok, _ := ex.bannerTokenErr()
+			return jwtSubject(tok)
+		},
+		want: closeWant{1000, "done", "peer", "peer"},
 	},
 	{
 		name: "no token",
-		config: func(t *testing.T, ex *example, sub, tok string) clientConfig {
-			return clientConfig{URL: ex.wsURL}
+		config: func(ex *example, sub, tok string) (clientConfig, error) {
+			return clientConfig{URL: ex.wsURL}, nil
 		},
 		status: 401,
 		check: func(t *testing.T, evs []event, _ closedLine) {
@@ -183,17 +189,17 @@ var closeScenarios = []scenario{
 	},
 	{
 		name: "bad token",
-		config: func(t *testing.T, ex *example, sub, tok string) clientConfig {
-			return clientConfig{URL: ex.wsURL, Protocols: []string{"bearer", "not.a.token"}}
+		config: func(ex *example, sub, tok string) (clientConfig, error) {
+			return clientConfig{URL: ex.wsURL, Protocols: []string{"bearer", "not.a.token"}}, nil
 		},
 		status: 401,
 	},
 	{
 		name: "foreign origin",
-		config: func(t *testing.T, ex *example, sub, tok string) clientConfig {
+		config: func(ex *example, sub, tok string) (clientConfig, error) {
 			c := bearer(ex, tok)
 			c.Origin = "http://evil.example"
-			return c
+			return c, nil
 		},
 		status: 403,
 	},
@@ -202,29 +208,32 @@ var closeScenarios = []scenario{
 // shutdownScenario is played last: SIGTERM while the client is connected.
 var shutdownScenario = scenario{
 	name: "SIGTERM",
-	config: func(t *testing.T, ex *example, sub, tok string) clientConfig {
+	config: func(ex *example, sub, tok string) (clientConfig, error) {
 		c := bearer(ex, tok)
 		c.Hello = true
-		return c
+		return c, nil
 	},
-	during: func(t *testing.T, ex *example, sub string) { ex.sigterm(t) },
+	during: func(ex *example, sub string) error { return ex.sigtermErr() },
 	want:   closeWant{1001, "server shutting down", "local", "server shutting down"},
 }
 
-// runCloseGroup plays every close scenario with c against one example, in
-// parallel, then SIGTERM, then checks the example's whole log and exit.
+// runCloseGroup plays every close scenario with c against one example,
+// all at once (they mostly wait for timers, so -parallel must not
+// serialize them), then SIGTERM, then checks the example's whole log and
+// exit.
 func runCloseGroup(t *testing.T, c client, prefix string) {
 	ex := startExample(t, prefix, withContractFlags(t, closeGroupFlags...)...)
+	var runs []*launched
+	for _, sc := range closeScenarios {
+		runs = append(runs, launch(t, ex, c, sc, prefix+"-"+slug(sc.name)))
+	}
 	t.Run("close", func(t *testing.T) {
-		for _, sc := range closeScenarios {
-			t.Run(sc.name, func(t *testing.T) {
-				t.Parallel()
-				play(t, ex, c, sc, prefix+"-"+slug(sc.name))
-			})
+		for _, l := range runs {
+			t.Run(l.sc.name, func(t *testing.T) { l.verify(t, ex) })
 		}
 	})
 	t.Run(shutdownScenario.name, func(t *testing.T) {
-		play(t, ex, c, shutdownScenario, prefix+"-shutdown")
+		launch(t, ex, c, shutdownScenario, prefix+"-shutdown").verify(t, ex)
 		if code := ex.waitExit(t, 10*time.Second); code != 0 {
 			t.Errorf("exit code after SIGTERM = %d, want 0", code)
 		}
@@ -232,18 +241,61 @@ func runCloseGroup(t *testing.T, c client, prefix string) {
 	ex.finish(t)
 }
 
-// play runs one scenario: fresh token, client run, both sides checked.
-func play(t *testing.T, ex *example, c client, sc scenario, sub string) {
+// launched is a scenario whose client is running.
+type launched struct {
+	sc     scenario
+	sub    string
+	r      *run
+	err    error      // setting the scenario up failed
+	during chan error // the result of sc.during, when it has one
+}
+
+// launch gets a token, builds the config and starts the client; errors
+// are kept for verify, so one scenario's failure stays its own.
+func launch(t *testing.T, ex *example, c client, sc scenario, sub string) *launched {
+	l := &launched{sc: sc, sub: sub}
 	ttl := sc.ttl
 	if ttl == "" {
 		ttl = "1m"
 	}
-	tok := ex.token(t, sub, ttl)
-	cfg := sc.config(t, ex, sub, tok)
+	tok, err := ex.tokenErr(sub, ttl)
+	if err != nil {
+		l.err = err
+		return l
+	}
+	cfg, err := sc.config(ex, sub, tok)
+	if err != nil {
+		l.err = err
+		return l
+	}
 	cfg.TimeoutMS = 12000
-	r := c.start(t, cfg, 15*time.Second)
+	l.r = c.start(t, cfg, 20*time.Second)
+	// Start the clients one at a time: a dozen interpreters starting at once
+	// on two cores can take seconds, longer than the short tokens live.
+	l.r.events.await(10*time.Second, func(evs []event) bool { return len(evs) > 0 })
+	if sc.during != nil {
+		l.during = make(chan error, 1)
+		go func() {
+			if !l.r.events.await(10*time.Second, func(evs []event) bool { return len(find(evs, "ready")) > 0 }) {
+				l.during <- errors.New("the client never reported ready")
+				return
+			}
+			l.during <- sc.during(ex, sub)
+		}()
+	}
+	return l
+}
+
+// verify checks both sides of one launched scenario.
+func (l *launched) verify(t *testing.T, ex *example) {
+	t.Helper()
+	sc := l.sc
+	if l.err != nil {
+		t.Fatal(l.err)
+	}
+	r := l.r
 	if sc.status != 0 {
-		evs := r.wait(t, 15*time.Second)
+		evs := r.wait(t, 20*time.Second)
 		resp := find(evs, "unexpected-response")
 		if len(resp) != 1 || resp[0].Status != sc.status {
 			t.Fatalf("want the handshake refused with HTTP %d; events:\n%s", sc.status, r.transcript())
@@ -256,11 +308,12 @@ func play(t *testing.T, ex *example, c client, sc scenario, sub string) {
 		}
 		return
 	}
-	if sc.during != nil {
-		r.next(t, "ready", 10*time.Second)
-		sc.during(t, ex, sub)
+	evs := r.wait(t, 20*time.Second)
+	if l.during != nil {
+		if err := <-l.during; err != nil {
+			t.Errorf("during the connection: %v", err)
+		}
 	}
-	evs := r.wait(t, 15*time.Second)
 	closes := find(evs, "close")
 	if len(closes) != 1 {
 		t.Fatalf("want one close event; events:\n%s", r.transcript())
@@ -277,9 +330,9 @@ func play(t *testing.T, ex *example, c client, sc scenario, sub string) {
 		t.Errorf("client saw close code=%d reason=%q wasClean=%v; want code=%d reason=%q wasClean=true",
 			got.Code, got.Reason, got.WasClean, sc.want.code, sc.want.reason)
 	}
-	subject := sub
+	subject := l.sub
 	if sc.subject != nil {
-		subject = sc.subject(t, ex, sub)
+		subject = sc.subject(ex, l.sub)
 	}
 	line := ex.closed(t, subject)
 	if line.Code != sc.want.code || line.Reason != sc.want.reason || line.Initiator != sc.want.initiator ||
