@@ -1,18 +1,112 @@
 package main
 
 import (
+	"context"
 	"flag"
+	"fmt"
+	"log/slog"
 	"net/http"
+	"strings"
+	"time"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/wsmw/wsmw/ratelimit"
 )
 
-// limitsPart is the example's connect rate, connection caps, message rate and size: -connect-rate, -max-conns-per-ip, -msg-rate, -msg-burst, -max-message-size, -redis (issue 5).
-// Not wired yet.
-type limitsPart struct{}
+// limitsPart is the example's connect rate, connection cap, message rate,
+// message size and UTF-8 check (issue 5). Flags: -connect-rate (upgrades
+// per minute per client IP), -max-conns-per-ip, -msg-rate, -msg-burst,
+// -max-message-size; with -redis, the connect rate and connection cap are
+// shared through Redis (failing open, with a log line, while it is
+// unreachable). Zero turns a limit off. The client IP is the TCP peer: the
+// example trusts no forwarding header (behind a proxy, put chi's
+// middleware.ClientIPFromXFF with the proxy's addresses in front).
+type limitsPart struct {
+	connectRate    int
+	maxConnsPerIP  int
+	msgRate        float64
+	msgBurst       int
+	maxMessageSize int64
+}
 
-func (p *limitsPart) flags(fs *flag.FlagSet) {}
+func (p *limitsPart) flags(fs *flag.FlagSet) {
+	fs.IntVar(&p.connectRate, "connect-rate", 60, "WebSocket upgrades per minute per client IP (429 beyond); 0 = off")
+	fs.IntVar(&p.maxConnsPerIP, "max-conns-per-ip", 100, "open WebSocket connections per client IP (429 beyond); 0 = off")
+	fs.Float64Var(&p.msgRate, "msg-rate", 20, "messages per second per connection (1008 \"rate limit exceeded\" beyond); 0 = off")
+	fs.IntVar(&p.msgBurst, "msg-burst", 40, "message burst per connection")
+	fs.Int64Var(&p.maxMessageSize, "max-message-size", 65536, "largest message in bytes (1009 \"message too big\" beyond)")
+}
 
 func (p *limitsPart) setup(a *app, r chi.Router, ws *[]func(http.Handler) http.Handler) error {
+	switch {
+	case p.connectRate < 0, p.maxConnsPerIP < 0, p.msgRate < 0, p.msgBurst < 0:
+		return fmt.Errorf("-connect-rate, -max-conns-per-ip, -msg-rate and -msg-burst must not be negative")
+	case p.maxMessageSize <= 0:
+		return fmt.Errorf("-max-message-size must be positive")
+	case p.msgRate > 0 && p.msgBurst == 0:
+		return fmt.Errorf("-msg-burst must be positive when -msg-rate is set")
+	}
+	opts := []ratelimit.Option{ratelimit.WithLogger(a.log)}
+	store := "memory"
+	if a.redisAddr != "" {
+		client, err := p.redisClient(a.redisAddr)
+		if err != nil {
+			return err
+		}
+		redis.SetLogger(redisLog{a.log})
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		if err := client.Ping(ctx).Err(); err != nil {
+			a.log.Warn("redis unreachable at startup; the connect rate and connection cap fail open until it is back", "err", err)
+		}
+		rs := ratelimit.NewRedisStore(client, ratelimit.RedisLogger(a.log))
+		opts = append(opts, ratelimit.WithStore(rs))
+		store = "redis"
+	}
+	*ws = append(*ws,
+		ratelimit.ConnectRate(p.connectRate, time.Minute, opts...),
+		ratelimit.MaxConns(p.maxConnsPerIP, opts...),
+		ratelimit.MaxMessageSize(p.maxMessageSize),
+		ratelimit.ValidUTF8(),
+		ratelimit.MessageRate(p.msgRate, p.msgBurst),
+	)
+	a.log.Info("limits",
+		"connect_rate_per_minute", p.connectRate,
+		"max_conns_per_ip", p.maxConnsPerIP,
+		"msg_rate", p.msgRate,
+		"msg_burst", p.msgBurst,
+		"max_message_size", p.maxMessageSize,
+		"store", store,
+	)
 	return nil
+}
+
+// redisClient accepts a host:port or a redis:// URL. The address is never
+// logged: a URL may hold a password.
+func (p *limitsPart) redisClient(addr string) (*redis.Client, error) {
+	opt := &redis.Options{Addr: addr}
+	if strings.Contains(addr, "://") {
+		var err error
+		if opt, err = redis.ParseURL(addr); err != nil {
+			return nil, fmt.Errorf("-redis: %w", err)
+		}
+	}
+	// Fail fast while Redis is down: every upgrade waits for it.
+	opt.DialTimeout = time.Second
+	opt.ReadTimeout = time.Second
+	opt.WriteTimeout = time.Second
+	opt.MaxRetries = 1
+	opt.DialerRetries = 1
+	return redis.NewClient(opt), nil
+}
+
+// redisLog sends go-redis's own log lines (one per failed dial) to the
+// example's slog logger at debug level, so that -log-format json stays
+// JSON; the rate limit policies log a store failure themselves, throttled.
+type redisLog struct{ l *slog.Logger }
+
+func (r redisLog) Printf(ctx context.Context, format string, v ...any) {
+	r.l.DebugContext(ctx, fmt.Sprintf(format, v...))
 }
