@@ -20,6 +20,7 @@ const debianChromium = "/usr/bin/chromium"
 type pageConfig struct {
 	URL        string   `json:"url"`
 	Send       string   `json:"send,omitempty"`
+	Refresh    bool     `json:"refresh,omitempty"`
 	WaitFor    []string `json:"wait_for,omitempty"`
 	Screenshot string   `json:"screenshot,omitempty"`
 	Chromium   string   `json:"chromium"`
@@ -56,7 +57,8 @@ func pageURL(ex *example, sub string, query bool) string {
 }
 
 // TestChromium opens the demo page in headless Chromium: it connects
-// (token by subprotocol), the server expires the session, and the page's
+// (token by subprotocol), sends, refreshes its token, the server expires
+// the session, and the page's
 // log shows 1008 "session expired" wasClean=true and no reconnect; then,
 // with the token in the query, SIGTERM closes it with 1001 and the page
 // schedules a jittered reconnect. Screenshots go to the artifacts folder;
@@ -78,6 +80,7 @@ func TestChromium(t *testing.T) {
 		r := pw.start(t, pageConfig{
 			URL:        pageURL(ex, sub, false),
 			Send:       "hello",
+			Refresh:    true,
 			WaitFor:    []string{"close code=", "not reconnecting"},
 			Screenshot: shot,
 			Chromium:   debianChromium,
@@ -86,6 +89,7 @@ func TestChromium(t *testing.T) {
 		lines := pageLines(t, r)
 		expectLine(t, lines, "open protocol=bearer")
 		expectLine(t, lines, "token by subprotocol")
+		expectLine(t, lines, `message: {"type":"refreshed"}`)
 		expectLine(t, lines, `close code=1008 reason="session expired" wasClean=true`)
 		expectLine(t, lines, "not reconnecting: 1008 is final")
 		if n := countLines(lines, "close code="); n != 1 {

@@ -3,7 +3,8 @@
 // playwright-core (which never downloads a browser). Usage:
 //   node page.js '<JSON config>'
 // Config: url (the page, e.g. http://127.0.0.1:PORT/?sub=NAME&ttl=1m[&query=1]),
-// send (text to send once open; its echo is awaited), wait_for (log
+// send (text to send once open; its echo is awaited), refresh (press
+// "Refresh token" and await {"type":"refreshed"}), wait_for (log
 // substrings awaited in order after "ready"), screenshot (PNG path),
 // chromium (executable, default /usr/bin/chromium), timeout_ms.
 // Prints JSON lines: ready, console, pageerror, page {lines, state}, error.
@@ -65,6 +66,10 @@ async function main() {
       await page.fill('#message', cfg.send);
       await page.click('#send');
       await waitLog(page, 'message: ' + cfg.send);
+    }
+    if (cfg.refresh) {
+      await page.click('#refresh');
+      await waitLog(page, 'message: {"type":"refreshed"}');
     }
     emit('ready');
     for (const s of cfg.wait_for || []) await waitLog(page, s);
