@@ -9,6 +9,8 @@ import (
 	"time"
 
 	chimw "github.com/go-chi/chi/v5/middleware"
+
+	"github.com/wsmw/wsmw/middleware"
 )
 
 // A flood of 1,000 upgrades from 127.0.0.1 is cut at the burst with 429,
@@ -141,5 +143,8 @@ func TestKeys(t *testing.T) {
 	}
 	if got := KeyBySubject(r); got != "192.0.2.77" {
 		t.Errorf("KeyBySubject without subject = %q", got)
+	}
+	if got := KeyBySubject(middleware.WithSubject(r, "alice")); got != "sub:alice" {
+		t.Errorf("KeyBySubject = %q", got)
 	}
 }

@@ -92,15 +92,14 @@ func serveHoldingSlot(w http.ResponseWriter, r *http.Request, next http.Handler,
 		}
 	}
 	hook := func(*lifecycle.Conn, lifecycle.CloseInfo) { once() }
-	attached := false
+	var attached atomic.Bool
 	r = middleware.Attach(r, func(c *lifecycle.Conn) error {
-		attached = true
+		attached.Store(true)
 		c.OnClose(hook)
 		return nil
 	})
 	defer func() {
-		// Attachments run inside next, on this goroutine, so attached is
-		// settled here. An upgrade whose attachments did not reach ours (an
+		// Attachments run inside next, so attached is settled here. An upgrade whose attachments did not reach ours (an
 		// earlier one failed, or the Registry refused the connection)
 		// still yields a Conn that is closing: hook it now; a hook added
 		// after the end runs at once.
@@ -108,7 +107,7 @@ func serveHoldingSlot(w http.ResponseWriter, r *http.Request, next http.Handler,
 		switch {
 		case c == nil:
 			once()
-		case !attached:
+		case !attached.Load():
 			c.OnClose(hook)
 		}
 	}()
