@@ -52,7 +52,7 @@ async function main() {
       executablePath: cfg.chromium || '/usr/bin/chromium',
       headless: true,
       args: ARGS,
-      viewport: { width: 1000, height: 860 },
+      viewport: { width: 1000, height: 680 },
       timeout,
     });
     page = ctx.pages()[0] || (await ctx.newPage());
