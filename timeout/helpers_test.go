@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/gorilla/websocket"
 
@@ -33,7 +34,9 @@ type clientEnd struct {
 // serve returns a handler running fn behind policies, reporting each
 // connection on conns.
 func serve(reg *lifecycle.Registry, fn func(*lifecycle.Conn), conns chan<- *lifecycle.Conn, policies ...func(http.Handler) http.Handler) http.Handler {
-	var h http.Handler = middleware.Handler(reg, fn)
+	// A short close timeout: peers that never answer a Close (the stuck
+	// ones) end sooner; the real clients answer within milliseconds.
+	var h http.Handler = middleware.Handler(reg, fn, middleware.WithCloseTimeout(2*time.Second))
 	h = middleware.OnOpen(func(c *lifecycle.Conn) { conns <- c })(h)
 	for i := len(policies) - 1; i >= 0; i-- {
 		h = policies[i](h)

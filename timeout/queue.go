@@ -2,6 +2,7 @@ package timeout
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"sync/atomic"
 
@@ -74,6 +75,8 @@ type SendQueue struct {
 	bytes   int
 	running bool  // the writer goroutine is on
 	closed  error // set once the queue refuses messages
+	idle    *idleState
+	looked  bool // idle was looked up (policies attach before any Send)
 }
 
 type queued struct {
@@ -115,7 +118,7 @@ func NewSendQueue(c *lifecycle.Conn, opts ...Option) *SendQueue {
 // not fit and was dropped or the connection is being closed for it.
 func (q *SendQueue) Send(mt lifecycle.MessageType, data []byte) error {
 	if q.c.Closing() {
-		return context.Cause(q.c.Context())
+		return q.closeCause()
 	}
 	n := len(data)
 	q.mu.Lock()
@@ -139,9 +142,13 @@ func (q *SendQueue) Send(mt lifecycle.MessageType, data []byte) error {
 	q.items = append(q.items, queued{mt, data})
 	q.msgs++
 	q.bytes += n
+	if !q.looked {
+		q.idle, _ = q.c.Value(idleKey{}).(*idleState)
+		q.looked = true
+	}
 	if !q.running {
 		q.running = true
-		go q.run()
+		go q.run(q.idle)
 	}
 	q.mu.Unlock()
 	return nil
@@ -182,7 +189,7 @@ func (q *SendQueue) overflowed() error {
 
 // run is the writer goroutine: it writes until the queue is empty, then
 // exits.
-func (q *SendQueue) run() {
+func (q *SendQueue) run(idle *idleState) {
 	for {
 		q.mu.Lock()
 		if q.head == len(q.items) || q.closed != nil {
@@ -205,8 +212,8 @@ func (q *SendQueue) run() {
 			q.closed = err
 		}
 		q.mu.Unlock()
-		if err == nil {
-			Touch(q.c)
+		if err == nil && idle != nil {
+			idle.touch() // IdleTimeout with CountOutbound
 		}
 	}
 }
@@ -231,10 +238,22 @@ func (q *SendQueue) dropQueued() {
 func (q *SendQueue) release() {
 	q.mu.Lock()
 	if q.closed == nil {
-		q.closed = context.Cause(q.c.Context())
+		q.closed = q.closeCause()
 	}
 	q.dropQueued()
 	q.mu.Unlock()
+}
+
+// errClosing stands in for the connection's *CloseError in the instant
+// between closing starting and its context being cancelled.
+var errClosing = errors.New("timeout: connection is closing")
+
+// closeCause returns the connection's *CloseError once closing started.
+func (q *SendQueue) closeCause() error {
+	if err := context.Cause(q.c.Context()); err != nil {
+		return err
+	}
+	return errClosing
 }
 
 // Len returns the messages and payload bytes the queue holds, the one

@@ -1,7 +1,8 @@
 """A real WebSocket client (python websockets) for the timeout tests.
 
-usage: client.py stay URL SECONDS   stay connected (answering the server's
-                                     pings), then echo one message and close
+usage: client.py stay URL           stay connected (answering the server's
+                                     pings) until the server sends a message,
+                                     then close with 1000
        client.py wait URL           send nothing and wait for the server's
                                      close; print what was received and sent
 Prints one JSON object on stdout.
@@ -18,8 +19,6 @@ async def main():
     # ping_interval=None: only the server pings; the library answers them.
     async with websockets.connect(url, ping_interval=None, close_timeout=5) as ws:
         if mode == "stay":
-            await asyncio.sleep(float(sys.argv[3]))
-            await ws.send("still here")
             reply = await ws.recv()
             print(json.dumps({"reply": reply}))
             return
