@@ -1,0 +1,211 @@
+package resilience_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// The example binary is built once per test run, into binDir, which
+// TestMain removes.
+var (
+	binDir    string
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// exampleBinary builds ./example (as the working tree has it) once.
+func exampleBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		binDir, buildErr = os.MkdirTemp("", "wsmw-resilience-")
+		if buildErr != nil {
+			return
+		}
+		binPath = filepath.Join(binDir, "example")
+		out, err := exec.Command("go", "build", "-o", binPath, "../example").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build ../example: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binPath
+}
+
+// plainHTTP makes one connection per request, so that no keep-alive
+// goroutine outlives a test.
+var plainHTTP = &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 10 * time.Second}
+
+// example is a running example server.
+type example struct {
+	base   string // http://127.0.0.1:PORT/
+	host   string // 127.0.0.1:PORT
+	pid    int
+	logs   string // path of its stderr (JSON logs)
+	cmd    *exec.Cmd
+	waited chan error
+}
+
+// startExample runs the example with -addr 127.0.0.1:0, JSON logs and
+// args, and stops it (SIGINT, as a user would) when the test ends.
+func startExample(t *testing.T, args ...string) *example {
+	t.Helper()
+	bin := exampleBinary(t)
+	logs := filepath.Join(t.TempDir(), "stderr.json")
+	stderr, err := os.Create(logs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, append([]string{"-addr", "127.0.0.1:0", "-log-format", "json"}, args...)...)
+	cmd.Stderr = stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	stderr.Close() // the child has its own descriptor
+	ex := &example{pid: cmd.Process.Pid, logs: logs, cmd: cmd, waited: make(chan error, 1)}
+	banner := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		found := false
+		for sc.Scan() {
+			if rest, ok := strings.CutPrefix(sc.Text(), "wsmw example listening on "); ok && !found {
+				found = true
+				banner <- rest
+			}
+		}
+		close(banner)
+		ex.waited <- cmd.Wait() // after stdout is drained, as exec wants
+	}()
+	t.Cleanup(func() { ex.stop(t) })
+	select {
+	case base, ok := <-banner:
+		if !ok {
+			t.Fatalf("the example exited without a banner; stderr:\n%s", ex.tail())
+		}
+		ex.base = base
+		ex.host = strings.TrimSuffix(strings.TrimPrefix(base, "http://"), "/")
+	case <-time.After(30 * time.Second):
+		t.Fatal("no banner from the example within 30s")
+	}
+	return ex
+}
+
+// stop interrupts the example and waits for it to exit 0.
+func (ex *example) stop(t *testing.T) {
+	select {
+	case err := <-ex.waited:
+		t.Errorf("the example had exited before the end of the test: %v; stderr:\n%s", err, ex.tail())
+		return
+	default:
+	}
+	ex.cmd.Process.Signal(syscall.SIGINT)
+	select {
+	case err := <-ex.waited:
+		if err != nil {
+			t.Errorf("the example exited with %v; stderr:\n%s", err, ex.tail())
+		}
+	case <-time.After(20 * time.Second):
+		ex.cmd.Process.Kill()
+		<-ex.waited
+		t.Errorf("the example did not exit within 20s of SIGINT")
+	}
+}
+
+func (ex *example) wsURL() string { return "ws://" + ex.host + "/ws" }
+
+// token asks the example for a demo token.
+func (ex *example) token(t *testing.T, sub string) string {
+	t.Helper()
+	resp, err := plainHTTP.Get(ex.base + "token?sub=" + sub + "&ttl=10m")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Token string `json:"token"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || body.Token == "" {
+		t.Fatalf("GET /token: status %d, %v", resp.StatusCode, err)
+	}
+	return body.Token
+}
+
+// openFiles counts the example's open file descriptors.
+func (ex *example) openFiles(t *testing.T) int {
+	t.Helper()
+	entries, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", ex.pid))
+	if err != nil {
+		t.Skipf("cannot count the example's open files: %v", err)
+	}
+	return len(entries)
+}
+
+// logLines returns the example's JSON log records with message msg.
+func (ex *example) logLines(t *testing.T, msg string) []map[string]any {
+	t.Helper()
+	f, err := os.Open(ex.logs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out []map[string]any
+	sc := bufio.NewScanner(f)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		var rec map[string]any
+		if json.Unmarshal(sc.Bytes(), &rec) == nil && rec["msg"] == msg {
+			out = append(out, rec)
+		}
+	}
+	return out
+}
+
+// tail returns the end of the example's stderr.
+func (ex *example) tail() string {
+	f, err := os.Open(ex.logs)
+	if err != nil {
+		return err.Error()
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err == nil && st.Size() > 4096 {
+		f.Seek(-4096, io.SeekEnd)
+	}
+	b, _ := io.ReadAll(f)
+	return string(b)
+}
+
+// waitFor polls cond every 20 ms until it holds or d has passed.
+func waitFor(d time.Duration, cond func() bool) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if cond() {
+			return true
+		}
+		select {
+		case <-ctx.Done():
+			return cond()
+		case <-tick.C:
+		}
+	}
+}
