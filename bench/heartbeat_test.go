@@ -17,8 +17,11 @@ const heartbeatWarmup = 2 * time.Second
 // BenchmarkHeartbeat measures what a 1 s heartbeat costs with thousands of
 // connections whose clients answer every ping, against the same row with
 // no heartbeat: the server's CPU over a -wsmw.window (srv-cpu-ms/s, and per
-// connection per second), the pings the clients saw, and the memory per
-// connection as in BenchmarkIdle. ns/op is suppressed.
+// connection per second), the pings the clients saw and the server CPU per
+// ping (all of the window's CPU over the pings answered: a loaded machine
+// sends fewer pings than one per second, since a ping waits for the last
+// one's pong), and the memory per connection as in BenchmarkIdle. ns/op is
+// suppressed.
 func BenchmarkHeartbeat(b *testing.B) {
 	for _, n := range heartbeatConns(b) {
 		for _, ping := range []time.Duration{0, time.Second} {
@@ -88,5 +91,8 @@ func benchHeartbeat(b *testing.B, name string, n int, ping time.Duration) {
 	b.ReportMetric(cpu/float64(time.Millisecond)/elapsed, "srv-cpu-ms/s")
 	b.ReportMetric(cpu/elapsed/float64(n), "srv-cpu-ns/conn/s")
 	b.ReportMetric(float64(pings)/elapsed/float64(n), "pings/conn/s")
+	if pings > 0 {
+		b.ReportMetric(cpu/float64(pings), "srv-cpu-ns/ping")
+	}
 	reportMemory(b, base, settled, n)
 }
