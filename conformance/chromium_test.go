@@ -16,15 +16,22 @@ import (
 // downloads one of its own.
 const debianChromium = "/usr/bin/chromium"
 
-// pageConfig is node/page.js's config.
+// driverConfig is node/page.js's config: pages played one after the
+// other in one browser.
+type driverConfig struct {
+	Chromium  string       `json:"chromium"`
+	TimeoutMS int          `json:"timeout_ms"`
+	Pages     []pageConfig `json:"pages"`
+}
+
+// pageConfig is one page in node/page.js.
 type pageConfig struct {
+	Name       string   `json:"name"`
 	URL        string   `json:"url"`
 	Send       string   `json:"send,omitempty"`
 	Refresh    bool     `json:"refresh,omitempty"`
 	WaitFor    []string `json:"wait_for,omitempty"`
 	Screenshot string   `json:"screenshot,omitempty"`
-	Chromium   string   `json:"chromium"`
-	TimeoutMS  int      `json:"timeout_ms"`
 }
 
 // chromiumDriver returns node/page.js (playwright-core driving Debian's
@@ -73,20 +80,30 @@ func TestChromium(t *testing.T) {
 		"-shutdown-timeout", "5s",
 	)...)
 	dir := artifactsDir(t)
-
-	t.Run("session expiry", func(t *testing.T) {
-		sub := "chromium-expiry"
-		shot := filepath.Join(dir, "chromium-session-expiry.png")
-		r := pw.start(t, pageConfig{
-			URL:        pageURL(ex, sub, false),
+	const expiry, shutdown = "chromium-expiry", "chromium-shutdown"
+	expiryShot := filepath.Join(dir, "chromium-session-expiry.png")
+	// One browser for both pages: starting Chromium is the slow part.
+	r := pw.start(t, driverConfig{
+		Chromium:  debianChromium,
+		TimeoutMS: 30000,
+		Pages: []pageConfig{{
+			Name:       expiry,
+			URL:        pageURL(ex, expiry, false),
 			Send:       "hello",
 			Refresh:    true,
 			WaitFor:    []string{"close code=", "not reconnecting"},
-			Screenshot: shot,
-			Chromium:   debianChromium,
-			TimeoutMS:  30000,
-		}, 60*time.Second)
-		lines := pageLines(t, r)
+			Screenshot: expiryShot,
+		}, {
+			Name:       shutdown,
+			URL:        pageURL(ex, shutdown, true),
+			Send:       "hello",
+			WaitFor:    []string{"close code=", "reconnecting in"},
+			Screenshot: filepath.Join(dir, "chromium-shutdown.png"),
+		}},
+	}, 90*time.Second)
+
+	t.Run("session expiry", func(t *testing.T) {
+		lines := pageLines(t, r, expiry)
 		expectLine(t, lines, "open protocol=bearer")
 		expectLine(t, lines, "token by subprotocol")
 		expectLine(t, lines, `message: {"type":"refreshed"}`)
@@ -95,33 +112,24 @@ func TestChromium(t *testing.T) {
 		if n := countLines(lines, "close code="); n != 1 {
 			t.Errorf("%d close lines, want 1:\n%s", n, strings.Join(lines, "\n"))
 		}
-		line := ex.closed(t, sub)
+		line := ex.closed(t, expiry)
 		if line.Code != 1008 || line.Initiator != "local" || !strings.Contains(line.Cause, "session expired") {
 			t.Errorf("server logged %s; want code=1008 initiator=local cause \"session expired\"", line)
 		}
-		t.Logf("screenshot: %s", shot)
+		t.Logf("screenshot: %s", expiryShot)
 		if os.Getenv("WSMW_UPDATE_SCREENSHOT") == "1" {
-			copyFile(t, shot, filepath.Join("..", "docs", "demo.png"))
+			copyFile(t, expiryShot, filepath.Join("..", "docs", "demo.png"))
 		}
 	})
 
 	t.Run("token in query, SIGTERM, reconnect", func(t *testing.T) {
-		sub := "chromium-shutdown"
-		r := pw.start(t, pageConfig{
-			URL:        pageURL(ex, sub, true),
-			Send:       "hello",
-			WaitFor:    []string{"close code=", "reconnecting in"},
-			Screenshot: filepath.Join(dir, "chromium-shutdown.png"),
-			Chromium:   debianChromium,
-			TimeoutMS:  30000,
-		}, 60*time.Second)
-		r.next(t, "ready", 30*time.Second)
+		r.nextNamed(t, "ready", shutdown, 60*time.Second)
 		ex.sigterm(t)
-		lines := pageLines(t, r)
+		lines := pageLines(t, r, shutdown)
 		expectLine(t, lines, "token by query ?access_token=")
 		expectLine(t, lines, `close code=1001 reason="server shutting down" wasClean=true`)
 		expectLine(t, lines, "reconnecting in")
-		line := ex.closed(t, sub)
+		line := ex.closed(t, shutdown)
 		if line.Code != 1001 || line.Initiator != "local" || !strings.Contains(line.Cause, "server shutting down") {
 			t.Errorf("server logged %s; want code=1001 initiator=local cause \"server shutting down\"", line)
 		}
@@ -129,26 +137,22 @@ func TestChromium(t *testing.T) {
 			t.Errorf("exit code after SIGTERM = %d, want 0", code)
 		}
 	})
+	evs := r.wait(t, 30*time.Second)
+	for _, e := range find(evs, "pageerror") {
+		t.Errorf("page error (%s): %s", e.Name, e.Error)
+	}
+	for _, e := range find(evs, "error") {
+		t.Errorf("driver error (%s): %s", e.Name, e.Error)
+	}
 	ex.finish(t)
 }
 
-// pageLines waits for page.js to finish and returns the page's log lines.
-func pageLines(t *testing.T, r *run) []string {
+// pageLines waits for page.js to report the page name and returns its log
+// lines.
+func pageLines(t *testing.T, r *run, name string) []string {
 	t.Helper()
-	evs := r.wait(t, 60*time.Second)
-	for _, e := range find(evs, "pageerror") {
-		t.Errorf("page error: %s", e.Error)
-	}
-	for _, e := range find(evs, "error") {
-		t.Errorf("driver error: %s", e.Error)
-	}
-	pages := find(evs, "page")
-	if len(pages) == 0 {
-		t.Fatalf("no page log; events:\n%s", r.transcript())
-	}
-	return pages[len(pages)-1].Lines
+	return r.nextNamed(t, "page", name, 60*time.Second).Lines
 }
-
 func expectLine(t *testing.T, lines []string, want string) {
 	t.Helper()
 	if countLines(lines, want) == 0 {

@@ -23,6 +23,7 @@ type client struct {
 // event is one JSON line a client printed.
 type event struct {
 	Event           string   `json:"event"`
+	Name            string   `json:"name"`
 	Protocol        string   `json:"protocol"`
 	Data            string   `json:"data"`
 	Size            int      `json:"size"`
@@ -124,6 +125,25 @@ func (r *run) next(t *testing.T, name string, within time.Duration) event {
 		return false
 	}) {
 		t.Fatalf("%s: no %q event within %v; events:\n%s", r.name, name, within, r.transcript())
+	}
+	return found
+}
+
+// nextNamed waits for the first event named kind from page name
+// (node/page.js tags its events with the page's name).
+func (r *run) nextNamed(t *testing.T, kind, name string, within time.Duration) event {
+	t.Helper()
+	var found event
+	if !r.events.await(within, func(evs []event) bool {
+		for _, e := range evs {
+			if e.Event == kind && e.Name == name {
+				found = e
+				return true
+			}
+		}
+		return false
+	}) {
+		t.Fatalf("%s: no %q event for %s within %v; events:\n%s", r.name, kind, name, within, r.transcript())
 	}
 	return found
 }
