@@ -13,7 +13,6 @@ type Option func(*options)
 type options struct {
 	code          lifecycle.StatusCode
 	reason        string
-	reasonSet     bool
 	countOutbound bool
 	onRTT         func(*lifecycle.Conn, time.Duration)
 	maxMessages   int
@@ -29,7 +28,7 @@ func WithCode(code lifecycle.StatusCode) Option { return func(o *options) { o.co
 // WithReason sets the close reason the policy sends instead of its
 // default (cut to 123 bytes).
 func WithReason(reason string) Option {
-	return func(o *options) { o.reason, o.reasonSet = reason, true }
+	return func(o *options) { o.reason = reason }
 }
 
 // CountOutbound makes IdleTimeout count outbound messages as activity too:
