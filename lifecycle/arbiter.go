@@ -115,10 +115,7 @@ func (c *Conn) begin(req closeRequest, inline bool) bool {
 		if req.sendLimit > 0 {
 			sendDeadline = time.Now().Add(req.sendLimit)
 		}
-		payload := closePayload(req.send.Code, req.send.Reason)
-		if err := c.ws.WriteControl(websocket.CloseMessage, payload, sendDeadline); err == nil {
-			c.sent.Store(req.send)
-		} else {
+		if !c.writeClose(req.send, sendDeadline) {
 			req.wait = false // no handshake without our frame
 		}
 	}
@@ -163,13 +160,22 @@ func (c *Conn) handlePeerClose(code int, text string) error {
 	frame := &CloseFrame{Code: StatusCode(code), Reason: text}
 	c.received.Store(frame)
 	if c.decide(&CloseError{Code: frame.Code, Reason: text, Initiator: InitiatorPeer, Cause: ErrPeerClosed}) {
-		echo := &CloseFrame{Code: frame.Code}
-		err := c.ws.WriteControl(websocket.CloseMessage, closePayload(echo.Code, ""), time.Now().Add(c.closeTimeout))
-		if err == nil {
-			c.sent.Store(echo)
-		}
+		c.writeClose(&CloseFrame{Code: frame.Code}, time.Now().Add(c.closeTimeout))
 	}
 	return nil
+}
+
+// writeClose writes our one Close frame and records it. finish takes
+// sendMu after closing TCP, so it never reads c.sent while a Close frame is
+// on its way: the peer's answer can be read before WriteControl returns.
+func (c *Conn) writeClose(f *CloseFrame, deadline time.Time) bool {
+	c.sendMu.Lock()
+	defer c.sendMu.Unlock()
+	if c.ws.WriteControl(websocket.CloseMessage, closePayload(f.Code, f.Reason), deadline) != nil {
+		return false
+	}
+	c.sent.Store(f)
+	return true
 }
 
 // readEnded handles the error that ended the gorilla reader and ends the
@@ -208,6 +214,8 @@ func (c *Conn) finish() {
 		return
 	}
 	c.netConn.Close()
+	c.sendMu.Lock() // wait for a Close frame being written (it fails fast now)
+	c.sendMu.Unlock()
 	end := c.decision.Load()
 	info := CloseInfo{
 		Code:      end.Code,

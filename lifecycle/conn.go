@@ -74,7 +74,9 @@ type Conn struct {
 	done         chan struct{}
 	info         CloseInfo // written before done is closed
 
-	writeMu sync.Mutex
+	writeMu  sync.Mutex
+	sendMu   sync.Mutex // held while our Close frame is written
+	outbound atomic.Uint64
 
 	// Set up by policies before the handler starts reading.
 	checks []ReadCheck

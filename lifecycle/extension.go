@@ -39,6 +39,10 @@ func (c *Conn) SetWriteTimeout(d time.Duration) { c.writeTimeout = d }
 // anything arrived in between.
 func (c *Conn) InboundFrames() uint64 { return c.inbound.Load() }
 
+// OutboundMessages counts the data messages written so far. A policy
+// compares two readings to learn whether anything was sent in between.
+func (c *Conn) OutboundMessages() uint64 { return c.outbound.Load() }
+
 // OnClose adds a hook that runs once when the connection has ended, after
 // TCP is closed, in the order added. A hook added after the end runs at
 // once. A panicking hook is recovered and logged; the others still run.

@@ -26,6 +26,7 @@ func (c *Conn) WriteMessage(mt MessageType, data []byte) error {
 	if err != nil {
 		return c.writeFailed(err)
 	}
+	c.outbound.Add(1)
 	return nil
 }
 
@@ -35,7 +36,9 @@ func (c *Conn) WriteText(s string) error { return c.WriteMessage(TextMessage, []
 // Ping writes a ping control frame with data (at most 125 bytes), which must
 // be written by deadline. Pongs arrive through OnPong, and only while some
 // goroutine reads. A ping that cannot be written in time returns the timeout
-// error and leaves the connection open; any other failure ends it.
+// error and leaves the decision to the caller (the heartbeat treats it as a
+// dead peer; if part of the frame reached the network, gorilla fails every
+// later write anyway); any other failure ends the connection.
 func (c *Conn) Ping(data []byte, deadline time.Time) error {
 	if c.decision.Load() != nil {
 		return c.closeErr()
