@@ -1,0 +1,223 @@
+package cluster
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/wsmw/wsmw/lifecycle"
+)
+
+// Defaults of a Node.
+const (
+	DefaultPrefix      = "wsmw:cluster:"
+	DefaultTimeout     = time.Second
+	DefaultRetention   = 10000
+	DefaultClockSkew   = time.Second
+	DefaultMaxPending  = 10000
+	DefaultHealthCheck = 15 * time.Second
+)
+
+// Backoff between attempts to reach Redis again.
+const (
+	minBackoff = 50 * time.Millisecond
+	maxBackoff = time.Second
+)
+
+// Errors returned by Revoke.
+var (
+	// ErrPending: Redis could not be reached; the revocation was applied
+	// locally and is queued until Redis is back. The Redis error is wrapped
+	// with it.
+	ErrPending = errors.New("cluster: revocation applied locally, queued for the other servers")
+	// ErrClosed: the Node is closed; the revocation was applied locally
+	// only.
+	ErrClosed = errors.New("cluster: node closed")
+)
+
+// Node is one server's share of cluster revocation: it publishes this
+// server's revocations and applies everyone's to its Registry. Make one per
+// Registry with New and Close it on shutdown.
+type Node struct {
+	client    redis.UniversalClient
+	reg       *lifecycle.Registry
+	id        string
+	channel   string
+	stream    string
+	timeout   time.Duration
+	retention int64
+	skew      time.Duration
+	health    time.Duration
+	maxPend   int
+	log       *slog.Logger
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	subscribed atomic.Bool
+
+	// The subscriber goroutine's own state.
+	from    streamID // the next stream entry to read
+	started bool     // subscribed at least once
+	down    bool     // a loss of the subscription was logged
+
+	mu      sync.Mutex
+	ps      *redis.PubSub    // the current subscription, closed by Close
+	pending map[string]int64 // subject → revocation time (Unix ms) not yet published
+	kick    chan struct{}    // wakes the publisher
+}
+
+// Option configures a Node.
+type Option func(*Node)
+
+// WithPrefix sets the prefix of the Redis stream and channel names
+// (DefaultPrefix). Nodes that share a prefix form one cluster.
+func WithPrefix(p string) Option {
+	return func(n *Node) { n.channel, n.stream = p+"revoke", p+"revocations" }
+}
+
+// WithTimeout bounds every Redis call the Node makes (DefaultTimeout).
+func WithTimeout(d time.Duration) Option {
+	return func(n *Node) {
+		if d > 0 {
+			n.timeout = d
+		}
+	}
+}
+
+// WithRetention sets about how many revocations the stream keeps for
+// catching up (DefaultRetention). A Node cut off for longer than it takes
+// to make that many revocations misses the oldest of them.
+func WithRetention(entries int64) Option {
+	return func(n *Node) {
+		if entries > 0 {
+			n.retention = entries
+		}
+	}
+}
+
+// WithClockSkew sets how far the servers' clocks may disagree
+// (DefaultClockSkew): a revocation made at time T closes the connections
+// opened before T plus the skew. Larger values err on the side of closing a
+// connection opened just after the revocation.
+func WithClockSkew(d time.Duration) Option {
+	return func(n *Node) {
+		if d >= 0 {
+			n.skew = d
+		}
+	}
+}
+
+// WithHealthCheck sets how long the subscription may stay silent before the
+// Node pings Redis, and then how long it waits for the answer before it
+// subscribes again (DefaultHealthCheck).
+func WithHealthCheck(d time.Duration) Option {
+	return func(n *Node) {
+		if d > 0 {
+			n.health = d
+		}
+	}
+}
+
+// WithMaxPending bounds the revocations queued while Redis is unreachable
+// (DefaultMaxPending); beyond it the oldest is dropped, and logged.
+func WithMaxPending(max int) Option {
+	return func(n *Node) {
+		if max > 0 {
+			n.maxPend = max
+		}
+	}
+}
+
+// WithLogger sets the Node's logger (slog.Default).
+func WithLogger(l *slog.Logger) Option { return func(n *Node) { n.log = l } }
+
+// New starts a Node that applies the cluster's revocations to reg through
+// client (a *redis.Client, a *redis.ClusterClient or a failover client). It
+// never waits for Redis: when Redis is down, the Node keeps trying in the
+// background. Closing client stays the caller's job, after Close.
+func New(client redis.UniversalClient, reg *lifecycle.Registry, opts ...Option) *Node {
+	var id [8]byte
+	rand.Read(id[:])
+	n := &Node{
+		client:    client,
+		reg:       reg,
+		id:        hex.EncodeToString(id[:]),
+		timeout:   DefaultTimeout,
+		retention: DefaultRetention,
+		skew:      DefaultClockSkew,
+		health:    DefaultHealthCheck,
+		maxPend:   DefaultMaxPending,
+		log:       slog.Default(),
+		pending:   make(map[string]int64),
+		kick:      make(chan struct{}, 1),
+	}
+	WithPrefix(DefaultPrefix)(n)
+	for _, o := range opts {
+		o(n)
+	}
+	// Catch up from a little before now: revocations older than this Node
+	// cannot concern connections it will hold.
+	n.from = streamID{ms: uint64(max(time.Now().Add(-n.skew).UnixMilli(), 0))}
+	n.ctx, n.cancel = context.WithCancel(context.Background())
+	n.wg.Add(2)
+	go n.subscribeLoop()
+	go n.publishLoop()
+	return n
+}
+
+// ID returns the Node's random identity, carried by its revocations.
+func (n *Node) ID() string { return n.id }
+
+// Subscribed reports whether the Node is listening to the cluster's
+// revocations right now (its subscription is up and has caught up).
+func (n *Node) Subscribed() bool { return n.subscribed.Load() }
+
+// Pending returns how many revocations wait for Redis to be published.
+func (n *Node) Pending() int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return len(n.pending)
+}
+
+// Close stops the Node and waits for its goroutines. Queued revocations
+// that were never published are dropped, and logged. It does not close the
+// Redis client.
+func (n *Node) Close() error {
+	n.mu.Lock()
+	n.cancel()
+	ps := n.ps
+	n.ps = nil
+	dropped := len(n.pending)
+	n.mu.Unlock()
+	if ps != nil {
+		ps.Close() // unblocks the subscriber's read
+	}
+	n.wg.Wait()
+	if dropped > 0 {
+		n.log.Warn("cluster: node closed with unpublished revocations", "count", dropped)
+	}
+	return nil
+}
+
+// sleep waits for d or for Close; it reports whether the Node still runs.
+func (n *Node) sleep(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-n.ctx.Done():
+		return false
+	}
+}
+
+func nextBackoff(d time.Duration) time.Duration { return min(2*d, maxBackoff) }
