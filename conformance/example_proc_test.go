@@ -234,6 +234,16 @@ func (ex *example) tokenErr(sub, ttl string) (string, error) {
 	return tok, nil
 }
 
+// token is tokenErr for the test goroutine.
+func (ex *example) token(t *testing.T, sub, ttl string) string {
+	t.Helper()
+	tok, err := ex.tokenErr(sub, ttl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
 // revokeErr asks the example to close every connection of sub.
 func (ex *example) revokeErr(sub string) error {
 	res, err := http.Post(ex.base+"/admin/revoke?"+url.Values{"sub": {sub}}.Encode(), "text/plain", nil)
