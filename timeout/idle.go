@@ -13,8 +13,9 @@ import (
 // IdleTimeout closes a connection that received no data message for d with
 // 1001 "idle timeout" (cause ErrIdleTimeout). Pings and pongs never count as
 // activity: a peer that only keeps the socket alive is still idle. With
-// CountOutbound, messages written by the connection's SendQueue and calls
-// to Touch count too. d <= 0 turns it off.
+// CountOutbound, messages written by the connection's SendQueue, calls to
+// Touch and (noticed when the timer fires) direct WriteMessage calls count
+// too. d <= 0 turns it off.
 //
 // Activity costs one clock read per message: the read check records the
 // time, and the single timer, when it fires, re-arms itself for whatever is
@@ -48,6 +49,8 @@ type idleState struct {
 	last atomic.Int64 // nanoseconds from base to the latest activity
 	o    options
 
+	outSeen uint64 // OutboundMessages at the last firing; only fire uses it
+
 	mu sync.Mutex // guards t against a timer firing before it is stored
 	t  *lifecycle.Timer
 }
@@ -60,8 +63,16 @@ func (s *idleState) check(lifecycle.MessageType, []byte) error {
 }
 
 // fire closes the connection if it has been idle for d, and otherwise
-// re-arms the timer for the rest.
+// re-arms the timer for the rest. With CountOutbound, messages written
+// directly with WriteMessage since the last firing count as activity now:
+// never early, at most d late (Touch and SendQueue are exact).
 func (s *idleState) fire() {
+	if s.o.countOutbound {
+		if n := s.c.OutboundMessages(); n != s.outSeen {
+			s.outSeen = n
+			s.touch()
+		}
+	}
 	idle := time.Since(s.base) - time.Duration(s.last.Load())
 	if idle >= s.d {
 		s.c.CloseWith(ErrIdleTimeout, s.o.code, s.o.reason)

@@ -135,6 +135,29 @@ func TestIdleTimeoutCountOutbound(t *testing.T) {
 	})
 }
 
+// A direct WriteMessage is noticed when the idle timer fires: the close
+// comes one full period after that firing, never before.
+func TestIdleTimeoutCountOutboundDirectWrites(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		start := time.Now()
+		p := dialPipe(t, nil, discard, timeout.IdleTimeout(time.Minute, timeout.CountOutbound()))
+		p.read()
+		at(start, 40*time.Second)
+		if err := p.c.WriteMessage(lifecycle.TextMessage, []byte("direct")); err != nil {
+			t.Fatal(err)
+		}
+		at(start, 120*time.Second-time.Nanosecond)
+		if p.c.Closing() {
+			t.Fatal("a direct write did not count")
+		}
+		at(start, 120*time.Second)
+		wantClose(t, p, lifecycle.StatusGoingAway, "idle timeout", timeout.ErrIdleTimeout)
+		if got := string(<-p.msgs); got != "direct" {
+			t.Fatalf("client read %q", got)
+		}
+	})
+}
+
 func TestInitTimeoutFiresAtDeadline(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		start := time.Now()
