@@ -2,7 +2,7 @@
 // connections: how many are open and have been opened, how they ended (by
 // close code, initiator and cause), which upgrade requests were refused
 // before the upgrade (by HTTP status), how long sessions lasted, heartbeat
-// round-trip times, and data messages and bytes in and out.
+// round-trip times, and data messages in and out and their bytes in.
 //
 // One middleware does it all; put it first (outermost) in front of the
 // WebSocket route, so that it sees the refusals of every other policy:

@@ -30,14 +30,12 @@ type Metrics struct {
 	pingRTT    prometheus.Histogram
 	msgsIn     prometheus.Counter
 	bytesIn    prometheus.Counter
-	msgsOut    prometheus.Counter
-	bytesOut   prometheus.Counter
+	out        *outbound
 
 	// Method values bound once, so that a new connection costs no closure.
-	countInFn  lifecycle.ReadCheck
-	countOutFn func(lifecycle.MessageType, int)
-	rttFn      func(time.Duration)
-	closedFn   func(*lifecycle.Conn, lifecycle.CloseInfo)
+	countInFn lifecycle.ReadCheck
+	rttFn     func(time.Duration)
+	closedFn  func(*lifecycle.Conn, lifecycle.CloseInfo)
 }
 
 // Option configures New.
@@ -127,21 +125,11 @@ func New(reg prometheus.Registerer, opts ...Option) (*Metrics, error) {
 			Name: "wsmw_bytes_in_total",
 			Help: "Payload bytes of the data messages read from peers.",
 		}),
-		msgsOut: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "wsmw_messages_out_total",
-			Help: "Data messages written to peers.",
-		}),
-		bytesOut: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "wsmw_bytes_out_total",
-			Help: "Payload bytes of the data messages written to peers.",
-		}),
+		out: newOutbound(),
 	}
-	m.countInFn, m.countOutFn, m.rttFn, m.closedFn = m.countIn, m.countOut, m.observeRTT, m.closed
+	m.countInFn, m.rttFn, m.closedFn = m.countIn, m.observeRTT, m.closed
 	collectors := []prometheus.Collector{
-		m.active, m.total, m.closes, m.rejections, m.sessions, m.pingRTT, m.msgsIn, m.bytesIn,
-	}
-	if outboundSupported {
-		collectors = append(collectors, m.msgsOut, m.bytesOut)
+		m.active, m.total, m.closes, m.rejections, m.sessions, m.pingRTT, m.msgsIn, m.bytesIn, m.out,
 	}
 	for i, c := range collectors {
 		if err := reg.Register(c); err != nil {

@@ -102,6 +102,12 @@ func TestScriptedRun(t *testing.T) {
 	h.refused(503)
 
 	got := h.scrape()
+	// Four echoes: hello, hello, ready, ready. lifecycle counts a message
+	// after its write returns, so a connection closed right after an echo
+	// (revoke, shutdown) may end before its count is taken: at least 2.
+	if out, _ := strconv.Atoi(got["wsmw_messages_out_total"]); out < 2 || out > 4 {
+		t.Errorf("wsmw_messages_out_total = %d, want 4 (at least 2)", out)
+	}
 	wantCloses := map[string]string{
 		`wsmw_closes_total{cause="handler_returned",code="1000",initiator="local"}`:   "2",
 		`wsmw_closes_total{cause="peer_closed",code="1001",initiator="peer"}`:         "1",
@@ -156,10 +162,18 @@ func TestActiveWhileOpen(t *testing.T) {
 	if got["wsmw_connections_active"] != "2" || got["wsmw_connections_total"] != "2" {
 		t.Fatalf("active %q total %q, want 2 and 2", got["wsmw_connections_active"], got["wsmw_connections_total"])
 	}
+	// lifecycle counts a message just after its write returns: poll.
+	deadline := time.Now().Add(5 * time.Second)
+	for h.scrape()["wsmw_messages_out_total"] != "2" {
+		if time.Now().After(deadline) {
+			t.Fatalf("messages out %q while open, want 2", h.scrape()["wsmw_messages_out_total"])
+		}
+		time.Sleep(5 * time.Millisecond) // poll interval, not synchronisation
+	}
 	peerClose(t, a, 1000)
 	h.next()
-	if got := h.scrape(); got["wsmw_connections_active"] != "1" {
-		t.Fatalf("active %q after one close, want 1", got["wsmw_connections_active"])
+	if got := h.scrape(); got["wsmw_connections_active"] != "1" || got["wsmw_messages_out_total"] != "2" {
+		t.Fatalf("after one close: active %q, messages out %q; want 1 and 2", got["wsmw_connections_active"], got["wsmw_messages_out_total"])
 	}
 	peerClose(t, b, 1000)
 	h.next()

@@ -18,7 +18,8 @@ import (
 // that counts inbound data messages and bytes (no allocation per message),
 // feeds wsmw_ping_rtt_seconds when the heartbeat reports round trips, and
 // adds an OnClose hook that records the close, its cause and the session's
-// duration.
+// duration. Outbound messages are read from the connections' own counters
+// (lifecycle.Conn.OutboundMessages) when Prometheus scrapes.
 func (m *Metrics) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !middleware.IsUpgrade(r) {
@@ -55,7 +56,7 @@ func (m *Metrics) Middleware(next http.Handler) http.Handler {
 func (m *Metrics) attach(c *lifecycle.Conn) error {
 	m.opened()
 	c.AddReadCheck(m.countInFn)
-	m.observeOutbound(c)
+	m.out.add(c)
 	m.observePings(c)
 	c.OnClose(m.closedFn)
 	return nil
@@ -73,8 +74,9 @@ func (m *Metrics) countIn(_ lifecycle.MessageType, data []byte) error {
 	return nil
 }
 
-func (m *Metrics) closed(_ *lifecycle.Conn, info lifecycle.CloseInfo) {
+func (m *Metrics) closed(c *lifecycle.Conn, info lifecycle.CloseInfo) {
 	m.active.Dec()
+	m.out.ended(c)
 	m.closes.WithLabelValues(m.codeLabel(info), info.Initiator.String(), causeName(m.cfg.causes, info.Cause)).Inc()
 	m.sessions.Observe(info.Duration.Seconds())
 }
