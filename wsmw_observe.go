@@ -21,7 +21,7 @@ type MetricsOption = metrics.Option
 // NewMetrics registers wsmw's collectors (wsmw_connections_active,
 // wsmw_connections_total, wsmw_closes_total{code,initiator,cause},
 // wsmw_rejections_total{status}, wsmw_session_duration_seconds,
-// wsmw_ping_rtt_seconds, messages and bytes in) on reg.
+// wsmw_ping_rtt_seconds, messages in and out, bytes in) on reg.
 func NewMetrics(reg prometheus.Registerer, opts ...MetricsOption) (*Metrics, error) {
 	return metrics.New(reg, opts...)
 }
