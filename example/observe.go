@@ -78,7 +78,7 @@ func (p *observePart) setup(a *app, r chi.Router, ws *[]func(http.Handler) http.
 func (p *observePart) banner(w io.Writer, addr string) {
 	fmt.Fprintf(w, "Prometheus metrics: http://%s/metrics\n", addr)
 	if p.node != nil {
-		fmt.Fprintf(w, "Cluster revocation on Redis: POST /admin/revoke?sub=NAME closes NAME's connections on every server\n")
+		fmt.Fprintf(w, "Cluster node %s: revocations reach every server on the same -redis\n", p.node.ID())
 	}
 }
 
