@@ -94,8 +94,12 @@ func (c *Conn) decide(end *CloseError) bool {
 	if !c.decision.CompareAndSwap(nil, end) {
 		return false
 	}
-	c.cancel(end)
-	c.stopTimers()
+	c.mu.Lock()
+	if c.cancel != nil {
+		c.cancel(end)
+	}
+	c.stopTimersLocked()
+	c.mu.Unlock()
 	return true
 }
 
@@ -108,7 +112,7 @@ func (c *Conn) begin(req closeRequest, inline bool) bool {
 	deadline := time.Now().Add(c.closeTimeout)
 	if req.wait {
 		// Bounds the reader, whoever it is, before anyone looks at it.
-		c.netConn.SetReadDeadline(deadline)
+		c.ws.NetConn().SetReadDeadline(deadline)
 	}
 	if req.send != nil {
 		sendDeadline := deadline
@@ -213,11 +217,11 @@ func (c *Conn) finish() {
 	if !c.finished.CompareAndSwap(false, true) {
 		return
 	}
-	c.netConn.Close()
+	c.ws.NetConn().Close()
 	c.sendMu.Lock() // wait for a Close frame being written (it fails fast now)
 	c.sendMu.Unlock()
 	end := c.decision.Load()
-	info := CloseInfo{
+	info := &CloseInfo{
 		Code:      end.Code,
 		Reason:    end.Reason,
 		Initiator: end.Initiator,
@@ -227,9 +231,9 @@ func (c *Conn) finish() {
 		Duration:  time.Since(c.openedAt),
 	}
 	info.HandshakeComplete = info.Sent != nil && info.Received != nil
-	c.info = info
 
 	c.mu.Lock()
+	c.info = info
 	hooks := c.onClose
 	c.onClose = nil
 	c.hooksTaken = true
@@ -240,9 +244,14 @@ func (c *Conn) finish() {
 	c.mu.Unlock()
 
 	for _, h := range hooks {
-		c.runHook(h, info)
+		c.runHook(h, *info)
 	}
-	close(c.done)
+	c.mu.Lock()
+	c.ended = true
+	if c.done != nil {
+		close(c.done)
+	}
+	c.mu.Unlock()
 	if reg != nil {
 		reg.ended()
 	}

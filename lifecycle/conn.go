@@ -55,9 +55,7 @@ type Config struct {
 // *CloseError.
 type Conn struct {
 	ws           *websocket.Conn
-	netConn      net.Conn
-	ctx          context.Context
-	cancel       context.CancelCauseFunc
+	parent       context.Context // Context's parent; Context is made on first use
 	log          *slog.Logger
 	closeTimeout time.Duration
 	readLimit    int64
@@ -71,25 +69,32 @@ type Conn struct {
 	sent         atomic.Pointer[CloseFrame]
 	received     atomic.Pointer[CloseFrame]
 	inbound      atomic.Uint64
-	done         chan struct{}
-	info         CloseInfo // written before done is closed
+	outbound     atomic.Uint64
 
-	writeMu  sync.Mutex
-	sendMu   sync.Mutex // held while our Close frame is written
-	outbound atomic.Uint64
+	writeMu sync.Mutex
+	sendMu  sync.Mutex // held while our Close frame is written
 
 	// Set up by policies before the handler starts reading.
 	checks []ReadCheck
 	onPong []func(appData string)
 
 	mu         sync.Mutex // guards the fields below; taken before Registry.mu
-	hooksTaken bool       // finish has taken the OnClose hooks
+	ctx        context.Context
+	cancel     context.CancelCauseFunc
+	done       chan struct{} // made on first use
+	info       *CloseInfo    // set by finish before it takes the hooks
+	hooksTaken bool          // finish has taken the OnClose hooks
+	ended      bool          // finish is complete
 	reg        *Registry
 	subject    string
-	values     map[any]any
+	values     []keyValue
 	onClose    []func(*Conn, CloseInfo)
 	timers     []*Timer
+	wake       *time.Timer   // one runtime timer for all of timers
+	armedFor   time.Duration // the deadline wake is armed for
 }
+
+type keyValue struct{ key, value any }
 
 // NewConn takes over ws. From now on the Conn owns ws's close, ping, pong
 // and close handlers; use only the Conn.
@@ -100,14 +105,12 @@ func NewConn(ws *websocket.Conn, cfg Config) *Conn {
 	}
 	c := &Conn{
 		ws:           ws,
-		netConn:      ws.NetConn(),
+		parent:       parent,
 		log:          cfg.Logger,
 		closeTimeout: cfg.CloseTimeout,
 		readLimit:    cfg.ReadLimit,
 		openedAt:     time.Now(),
-		done:         make(chan struct{}),
 	}
-	c.ctx, c.cancel = context.WithCancelCause(parent)
 	if c.log == nil {
 		c.log = slog.Default()
 	}
@@ -124,37 +127,66 @@ func NewConn(ws *websocket.Conn, cfg Config) *Conn {
 }
 
 // Context returns a context that keeps the values of Config.Context and is
-// cancelled when closing starts; context.Cause returns the *CloseError.
-func (c *Conn) Context() context.Context { return c.ctx }
+// cancelled when closing starts; context.Cause returns the *CloseError. It is
+// made on first use.
+func (c *Conn) Context() context.Context {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ctx == nil {
+		c.ctx, c.cancel = context.WithCancelCause(c.parent)
+		if end := c.decision.Load(); end != nil {
+			c.cancel(end)
+		}
+	}
+	return c.ctx
+}
+
+// closedChan is the Done channel of connections that ended before anyone
+// asked for it.
+var closedChan = func() chan struct{} {
+	ch := make(chan struct{})
+	close(ch)
+	return ch
+}()
 
 // Done is closed when the connection has ended: TCP is closed and every
 // OnClose hook has run.
-func (c *Conn) Done() <-chan struct{} { return c.done }
+func (c *Conn) Done() <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.done == nil {
+		if c.ended {
+			return closedChan
+		}
+		c.done = make(chan struct{})
+	}
+	return c.done
+}
 
 // Wait blocks until the connection has ended and returns how.
 func (c *Conn) Wait() CloseInfo {
-	<-c.done
-	return c.info
+	<-c.Done()
+	return *c.info
 }
 
 // CloseInfo returns how the connection ended, and false while it has not.
 func (c *Conn) CloseInfo() (CloseInfo, bool) {
-	select {
-	case <-c.done:
-		return c.info, true
-	default:
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.ended {
 		return CloseInfo{}, false
 	}
+	return *c.info, true
 }
 
 // Closing reports whether closing has started.
 func (c *Conn) Closing() bool { return c.decision.Load() != nil }
 
 // RemoteAddr returns the peer's network address.
-func (c *Conn) RemoteAddr() net.Addr { return c.netConn.RemoteAddr() }
+func (c *Conn) RemoteAddr() net.Addr { return c.ws.RemoteAddr() }
 
 // LocalAddr returns the local network address.
-func (c *Conn) LocalAddr() net.Addr { return c.netConn.LocalAddr() }
+func (c *Conn) LocalAddr() net.Addr { return c.ws.LocalAddr() }
 
 // Subprotocol returns the negotiated subprotocol, "" if none.
 func (c *Conn) Subprotocol() string { return c.ws.Subprotocol() }

@@ -53,8 +53,9 @@ func (c *Conn) OnClose(hook func(*Conn, CloseInfo)) {
 		c.mu.Unlock()
 		return
 	}
+	info := *c.info // set by finish before it took the hooks
 	c.mu.Unlock()
-	c.runHook(hook, c.info) // finish wrote info before it took the hooks
+	c.runHook(hook, info)
 
 }
 
@@ -70,18 +71,26 @@ func (c *Conn) runHook(hook func(*Conn, CloseInfo), info CloseInfo) {
 // SetValue stores a per-connection value, such as a policy's state.
 func (c *Conn) SetValue(key, value any) {
 	c.mu.Lock()
-	if c.values == nil {
-		c.values = make(map[any]any, 1)
+	defer c.mu.Unlock()
+	for i := range c.values {
+		if c.values[i].key == key {
+			c.values[i].value = value
+			return
+		}
 	}
-	c.values[key] = value
-	c.mu.Unlock()
+	c.values = append(c.values, keyValue{key, value})
 }
 
 // Value returns the value stored under key, or nil.
 func (c *Conn) Value(key any) any {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.values[key]
+	for _, kv := range c.values {
+		if kv.key == key {
+			return kv.value
+		}
+	}
+	return nil
 }
 
 // SetSubject names who the connection belongs to (a JWT subject, a user

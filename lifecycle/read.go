@@ -98,7 +98,7 @@ func (c *Conn) readAfterClose() error {
 	if !c.finished.Load() && c.drainClaimed.CompareAndSwap(false, true) {
 		c.drain()
 	}
-	<-c.done
+	<-c.Done()
 	return c.closeErr()
 }
 

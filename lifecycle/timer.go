@@ -1,14 +1,19 @@
 package lifecycle
 
-import "time"
+import (
+	"slices"
+	"time"
+)
 
-// Timer is a connection-scoped time.AfterFunc: it never fires once closing
-// has started, and all of a Conn's timers are stopped when it does. Reset
-// re-arms it without allocating.
+// Timer is a connection-scoped AfterFunc: it never fires once closing has
+// started, and all of a Conn's timers stop when it does. All the timers of
+// one Conn share a single runtime timer armed for the earliest deadline, so
+// a policy's timer costs a few words, and Reset to a later deadline than
+// the earliest one touches no runtime timer at all.
 type Timer struct {
-	c *Conn
-	t *time.Timer // nil when made after closing started
-	f func()
+	c    *Conn
+	f    func()
+	when time.Duration // deadline, measured from c.openedAt; 0 when stopped
 }
 
 // AfterFunc calls f in its own goroutine after d, unless the connection has
@@ -20,41 +25,96 @@ func (c *Conn) AfterFunc(d time.Duration, f func()) *Timer {
 	if c.decision.Load() != nil {
 		return t
 	}
-	t.t = time.AfterFunc(d, t.fire)
+	t.when = max(c.sinceOpen()+d, 1)
 	c.timers = append(c.timers, t)
+	c.armLocked()
 	return t
-}
-
-func (t *Timer) fire() {
-	if t.c.decision.Load() == nil {
-		t.f()
-	}
 }
 
 // Reset re-arms the timer to fire after d. It reports false, and does
 // nothing, once the connection is closing.
 func (t *Timer) Reset(d time.Duration) bool {
-	if t.t == nil || t.c.decision.Load() != nil {
+	c := t.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.decision.Load() != nil || !slices.Contains(c.timers, t) {
 		return false
 	}
-	t.t.Reset(d)
+	t.when = max(c.sinceOpen()+d, 1)
+	c.armLocked()
 	return true
 }
 
 // Stop stops the timer; it reports whether that prevented a call.
 func (t *Timer) Stop() bool {
-	if t.t == nil {
-		return false
-	}
-	return t.t.Stop()
+	c := t.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	active := t.when != 0
+	t.when = 0 // the shared timer, if armed for it, wakes and finds nothing due
+	return active
 }
 
-func (c *Conn) stopTimers() {
+func (c *Conn) sinceOpen() time.Duration { return time.Since(c.openedAt) }
+
+// armLocked arms the shared runtime timer for the earliest deadline, unless
+// it is armed for exactly that already. c.mu is held.
+func (c *Conn) armLocked() {
+	var earliest time.Duration
+	for _, t := range c.timers {
+		if t.when != 0 && (earliest == 0 || t.when < earliest) {
+			earliest = t.when
+		}
+	}
+	if earliest == 0 || earliest == c.armedFor {
+		return
+	}
+	c.armedFor = earliest
+	d := earliest - c.sinceOpen()
+	if c.wake == nil {
+		c.wake = time.AfterFunc(d, c.runTimers)
+		return
+	}
+	c.wake.Reset(d)
+}
+
+// runTimers runs on the shared runtime timer: it calls every timer that is
+// due, in deadline order, and re-arms for the next.
+func (c *Conn) runTimers() {
 	c.mu.Lock()
-	timers := c.timers
-	c.timers = nil
+	c.armedFor = 0
+	if c.decision.Load() != nil {
+		c.mu.Unlock()
+		return
+	}
+	now := c.sinceOpen()
+	var due []*Timer
+	for _, t := range c.timers {
+		if t.when != 0 && t.when <= now {
+			due = append(due, t)
+		}
+	}
+	slices.SortFunc(due, func(a, b *Timer) int { return int(a.when - b.when) })
+	for _, t := range due {
+		t.when = 0
+	}
+	c.armLocked()
 	c.mu.Unlock()
-	for _, t := range timers {
-		t.t.Stop()
+	for _, t := range due {
+		if c.decision.Load() != nil {
+			return
+		}
+		t.f()
+	}
+}
+
+// stopTimersLocked stops the shared runtime timer for good. c.mu is held.
+func (c *Conn) stopTimersLocked() {
+	for _, t := range c.timers {
+		t.when = 0
+	}
+	c.timers = nil
+	if c.wake != nil {
+		c.wake.Stop()
 	}
 }

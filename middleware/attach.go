@@ -23,16 +23,26 @@ type requestState struct {
 	fallbackSubprotocol atomic.Pointer[string]
 }
 
-// node is one attachment in an immutable list: adding one never changes
-// what a parent request's context sees.
+// node is one attachment in an immutable list, and the context value that
+// carries it: adding one never changes what a parent request's context
+// sees, and costs one allocation.
 type node struct {
+	context.Context
 	fn     Attachment
-	onOpen bool
 	prev   *node
 	state  *requestState
+	onOpen bool
 }
 
 type ctxKey struct{}
+
+// Value returns the node itself for ctxKey and asks the parent otherwise.
+func (n *node) Value(key any) any {
+	if key == (ctxKey{}) {
+		return n
+	}
+	return n.Context.Value(key)
+}
 
 func head(r *http.Request) *node {
 	n, _ := r.Context().Value(ctxKey{}).(*node)
@@ -41,13 +51,13 @@ func head(r *http.Request) *node {
 
 func push(r *http.Request, fn Attachment, onOpen bool) *http.Request {
 	prev := head(r)
-	n := &node{fn: fn, onOpen: onOpen, prev: prev}
+	n := &node{Context: r.Context(), fn: fn, onOpen: onOpen, prev: prev}
 	if prev != nil {
 		n.state = prev.state
 	} else {
 		n.state = new(requestState)
 	}
-	return r.WithContext(context.WithValue(r.Context(), ctxKey{}, n))
+	return r.WithContext(n)
 }
 
 // state returns the request's shared state, adding an empty node when the

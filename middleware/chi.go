@@ -6,7 +6,8 @@ import (
 	"github.com/go-chi/chi/v5"
 )
 
-// snapshotChi replaces chi's route context in ctx with a copy. chi returns
+// snapshotChi replaces chi's route context in ctx with a copy (or with nil
+// when the route has no URL parameters). chi returns
 // its *chi.Context to a pool when the router's ServeHTTP returns, which for
 // a WebSocket is right after the upgrade, so chi.URLParamFromCtx on a
 // connection's context would otherwise read another request's parameters.
@@ -14,6 +15,10 @@ func snapshotChi(ctx context.Context) context.Context {
 	rc := chi.RouteContext(ctx)
 	if rc == nil {
 		return ctx
+	}
+	if len(rc.URLParams.Keys) == 0 {
+		// Nothing worth copying: hide the pooled context instead.
+		return context.WithValue(ctx, chi.RouteCtxKey, (*chi.Context)(nil))
 	}
 	cp := chi.NewRouteContext()
 	cp.Routes = rc.Routes

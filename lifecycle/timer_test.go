@@ -1,0 +1,131 @@
+package lifecycle_test
+
+import (
+	"net/http"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/wsmw/wsmw/internal/wstest"
+	"github.com/wsmw/wsmw/lifecycle"
+)
+
+// pipeConn upgrades one in-memory connection inside a synctest bubble and
+// returns the server's Conn and the client.
+func pipeConn(t *testing.T) (*lifecycle.Conn, *websocket.Conn) {
+	t.Helper()
+	conns := make(chan *lifecycle.Conn, 1)
+	up := websocket.Upgrader{}
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ws, err := up.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		conns <- lifecycle.NewConn(ws, lifecycle.Config{})
+	})
+	client, _, err := wstest.PipeDial(h, "/", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return <-conns, client
+}
+
+// TestTimersShareOneRuntimeTimer drives several timers of one connection,
+// re-armed earlier and later and stopped, and checks that each fires at its
+// deadline, not before, in deadline order.
+func TestTimersShareOneRuntimeTimer(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c, client := pipeConn(t)
+		start := time.Now()
+		var mu sync.Mutex
+		var fired []string
+		at := map[string]time.Duration{}
+		mark := func(name string) func() {
+			return func() {
+				mu.Lock()
+				fired = append(fired, name)
+				at[name] = time.Since(start)
+				mu.Unlock()
+			}
+		}
+		a := c.AfterFunc(10*time.Second, mark("a"))
+		b := c.AfterFunc(20*time.Second, mark("b"))
+		s := c.AfterFunc(5*time.Second, mark("stopped"))
+		e := c.AfterFunc(30*time.Second, mark("earlier"))
+		c.AfterFunc(15*time.Second, mark("same")) // never touched
+
+		if !s.Stop() {
+			t.Fatal("Stop of an armed timer reported false")
+		}
+		e.Reset(3 * time.Second) // earlier than every other deadline
+		b.Reset(40 * time.Second)
+		time.Sleep(10*time.Second - time.Nanosecond) // fake time: moves the clock
+		synctest.Wait()
+		mu.Lock()
+		if len(fired) != 1 || fired[0] != "earlier" {
+			t.Fatalf("by 10s-1ns fired %v", fired)
+		}
+		mu.Unlock()
+		a.Reset(25 * time.Second) // from now: fires at 35s
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		mu.Lock()
+		defer mu.Unlock()
+		want := []string{"earlier", "same", "a", "b"}
+		if len(fired) != len(want) {
+			t.Fatalf("fired %v, want %v", fired, want)
+		}
+		for i, name := range want {
+			if fired[i] != name {
+				t.Fatalf("fired %v, want %v", fired, want)
+			}
+		}
+		wantAt := map[string]time.Duration{"earlier": 3 * time.Second, "same": 15 * time.Second, "a": 10*time.Second - time.Nanosecond + 25*time.Second, "b": 40 * time.Second}
+		for name, d := range wantAt {
+			if at[name] != d {
+				t.Errorf("%s fired at %v, want %v", name, at[name], d)
+			}
+		}
+		client.Close()
+		c.Abort(nil, 0, "")
+	})
+}
+
+// TestTimerResetFromItsCallback re-arms a timer from inside its own
+// callback, as a heartbeat does.
+func TestTimerResetFromItsCallback(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c, client := pipeConn(t)
+		var mu sync.Mutex
+		ticks := 0
+		var tm *lifecycle.Timer
+		count := func() int {
+			mu.Lock()
+			defer mu.Unlock()
+			return ticks
+		}
+		mu.Lock()
+		tm = c.AfterFunc(time.Second, func() {
+			mu.Lock()
+			defer mu.Unlock()
+			ticks++
+			tm.Reset(time.Second)
+		})
+		mu.Unlock()
+		time.Sleep(10*time.Second + time.Millisecond)
+		synctest.Wait()
+		if n := count(); n != 10 {
+			t.Fatalf("%d ticks in 10s", n)
+		}
+		c.Abort(nil, 0, "")
+		time.Sleep(10 * time.Second)
+		synctest.Wait()
+		if n := count(); n != 10 {
+			t.Fatalf("ticked after the end: %d", n)
+		}
+		client.Close()
+	})
+}
