@@ -62,14 +62,15 @@ type Conn struct {
 	writeTimeout time.Duration
 	openedAt     time.Time
 
-	decision     atomic.Pointer[CloseError] // nil while open; the first cause
-	reading      atomic.Bool                // the application is inside the gorilla reader
-	drainClaimed atomic.Bool                // someone reads until the peer's Close
-	finished     atomic.Bool
-	sent         atomic.Pointer[CloseFrame]
-	received     atomic.Pointer[CloseFrame]
-	inbound      atomic.Uint64
-	outbound     atomic.Uint64
+	decision      atomic.Pointer[CloseError] // nil while open; the first cause
+	reading       atomic.Bool                // the application is inside the gorilla reader
+	drainClaimed  atomic.Bool                // someone reads until the peer's Close
+	finished      atomic.Bool
+	sent          atomic.Pointer[CloseFrame]
+	received      atomic.Pointer[CloseFrame]
+	inbound       atomic.Uint64
+	outbound      atomic.Uint64
+	outboundBytes atomic.Uint64
 
 	writeMu sync.Mutex
 	sendMu  sync.Mutex // held while our Close frame is written

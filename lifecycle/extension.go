@@ -39,9 +39,14 @@ func (c *Conn) SetWriteTimeout(d time.Duration) { c.writeTimeout = d }
 // anything arrived in between.
 func (c *Conn) InboundFrames() uint64 { return c.inbound.Load() }
 
-// OutboundMessages counts the data messages written so far. A policy
-// compares two readings to learn whether anything was sent in between.
+// OutboundMessages counts the data messages written (or being written) so
+// far. A policy compares two readings to learn whether anything was sent in
+// between.
 func (c *Conn) OutboundMessages() uint64 { return c.outbound.Load() }
+
+// OutboundBytes counts the payload bytes of the data messages written (or
+// being written) so far.
+func (c *Conn) OutboundBytes() uint64 { return c.outboundBytes.Load() }
 
 // OnClose adds a hook that runs once when the connection has ended, after
 // TCP is closed, in the order added. A hook added after the end runs at

@@ -21,12 +21,15 @@ func (c *Conn) WriteMessage(mt MessageType, data []byte) error {
 	if c.writeTimeout > 0 {
 		c.ws.SetWriteDeadline(time.Now().Add(c.writeTimeout))
 	}
+	// Counted before the write: once the peer has the message the
+	// connection may end, and its OnClose hooks must see the count.
+	c.outbound.Add(1)
+	c.outboundBytes.Add(uint64(len(data)))
 	err := c.ws.WriteMessage(int(mt), data)
 	c.writeMu.Unlock()
 	if err != nil {
 		return c.writeFailed(err)
 	}
-	c.outbound.Add(1)
 	return nil
 }
 

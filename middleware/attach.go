@@ -101,10 +101,14 @@ func reverse(s []Attachment) {
 	}
 }
 
-// Upgraded reports whether the upgrade of r (as passed down a policy chain)
-// succeeded. A policy that reserves something before the upgrade, such as
-// a connection slot, calls it after next.ServeHTTP returns and releases the
-// reservation when it is false.
+// Upgraded reports whether a connection was made from r (as passed down a
+// policy chain). A policy that reserves something before the upgrade, such
+// as a connection slot, calls it after next.ServeHTTP returns: when it is
+// false, release the reservation at once; when it is true, release it from
+// an OnClose hook of Conn(r). Register that hook on Conn(r) itself, not only
+// from your attachment: the connection can be made and then closed before
+// your attachment runs (the Registry refused it while draining, or an
+// earlier attachment failed), and OnClose on an ended Conn runs at once.
 func Upgraded(r *http.Request) bool { return Conn(r) != nil }
 
 // Conn returns the connection made from r, or nil before or without a
