@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"time"
 
 	"github.com/wsmw/wsmw/auth"
 	"github.com/wsmw/wsmw/lifecycle"
@@ -133,8 +134,8 @@ func checkServerEnd(rec *record, midShutdown bool) string {
 	want := expected(rec)
 	ok := want.matches(info) || (midShutdown && shutdownOutcome.matches(info))
 	if !ok {
-		return fmt.Sprintf("want %v %v (%v), got %v %v %q (%v)",
-			want.initiator, want.code, want.cause, info.Initiator, info.Code, info.Reason, info.Cause)
+		return fmt.Sprintf("want %v %v (%v), got %v %v %q (%v) after %v",
+			want.initiator, want.code, want.cause, info.Initiator, info.Code, info.Reason, info.Cause, info.Duration.Round(time.Millisecond))
 	}
 	// What went on the wire must agree with what is reported.
 	switch info.Initiator {

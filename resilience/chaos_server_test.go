@@ -15,10 +15,12 @@ import (
 	"github.com/wsmw/wsmw/timeout"
 )
 
-// Timings of the chaos server: short, so that a wave takes seconds.
+// Timings of the chaos server: short, so that a wave takes seconds, but
+// with a pong timeout that a healthy peer meets even when the race
+// detector and a loaded 2-core machine delay it by seconds.
 const (
 	chaosPingInterval = time.Second
-	chaosPongTimeout  = 1500 * time.Millisecond
+	chaosPongTimeout  = 3 * time.Second
 	chaosCloseTimeout = 500 * time.Millisecond
 	chaosMaxMessage   = 4096
 	chaosMsgRate      = 100 // per second
