@@ -53,9 +53,11 @@ func (p *authPart) setup(a *app, r chi.Router, ws *[]func(http.Handler) http.Han
 	if err != nil {
 		return err
 	}
-	*ws = append(*ws, p.a.Middleware)
+	// The per-subject cap (with -redis -max-conns-per-subject) needs the
+	// subject, so it comes right after the JWT policy.
+	*ws = append(append(*ws, p.a.Middleware), a.subjectPolicies()...)
 	r.Get("/token", p.token)
-	r.Post("/admin/revoke", func(w http.ResponseWriter, req *http.Request) { p.revoke(a.reg, w, req) })
+	r.Post("/admin/revoke", func(w http.ResponseWriter, req *http.Request) { p.revoke(a, w, req) })
 	return nil
 }
 
@@ -108,8 +110,9 @@ func (p *authPart) token(w http.ResponseWriter, r *http.Request) {
 }
 
 // revoke answers POST /admin/revoke?sub=NAME, from loopback only: every
-// connection of sub closes with 1008 "session revoked".
-func (p *authPart) revoke(reg *wsmw.Registry, w http.ResponseWriter, r *http.Request) {
+// connection of sub closes with 1008 "session revoked", on every server
+// sharing -redis.
+func (p *authPart) revoke(a *app, w http.ResponseWriter, r *http.Request) {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
 		http.Error(w, http.StatusText(http.StatusForbidden), http.StatusForbidden)
@@ -120,7 +123,7 @@ func (p *authPart) revoke(reg *wsmw.Registry, w http.ResponseWriter, r *http.Req
 		http.Error(w, "sub is required", http.StatusBadRequest)
 		return
 	}
-	n := reg.Revoke(sub)
+	n := a.revokeSubject(r.Context(), sub)
 	w.Header().Set("Content-Type", "application/json")
 	fmt.Fprintf(w, "{\"revoked\":%d}\n", n)
 }

@@ -167,6 +167,14 @@ func TestExampleAuthContract(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The client has its 101 before the server has registered the
+	// connection; an echo proves the handler, so the registration, is there.
+	if err := dave.WriteMessage(websocket.TextMessage, []byte("here")); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := dave.ReadMessage(); err != nil {
+		t.Fatal(err)
+	}
 	rev, err := http.Post(base+"admin/revoke?sub=dave", "text/plain", nil)
 	if err != nil {
 		t.Fatal(err)

@@ -119,6 +119,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		a.log.Warn("shutdown forced", "err", err)
 	}
 	<-served
+	a.observe().close()
 	a.log.Info("stopped")
 	return 0
 }
