@@ -74,7 +74,7 @@ func TestChromium(t *testing.T) {
 	t.Parallel()
 	pw := chromiumDriver(t)
 	ex := startExample(t, "chromium", withContractFlags(t,
-		"-session-expiry", "3s",
+		"-session-expiry", "6s",
 		"-idle-timeout", "1m",
 		"-connect-rate", "600",
 		"-shutdown-timeout", "5s",
