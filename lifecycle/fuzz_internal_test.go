@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -129,9 +130,14 @@ func FuzzPeerClose(f *testing.F) {
 			t.Fatalf("write: %v", err)
 		}
 		frames, err := c.WaitEOF(5 * time.Second)
-		if err != nil {
-			t.Fatalf("the server did not close TCP: %v", err)
+		if err != nil && !(len(frames) > 0 && errors.Is(err, syscall.ECONNRESET)) {
+			// A reset after the Close frame is tolerated: on a protocol
+			// error the server closes TCP at once, and bytes of ours that
+			// it never read (a long control frame) turn its FIN into an
+			// RST. The Close frame itself must have arrived.
+			t.Fatalf("the server did not close TCP cleanly: %v (frames read before: %d)", err, len(frames))
 		}
+		c.Close() // as a client does on EOF: a server that lingers may stop
 		info, calls := srv.result(c.Conn.LocalAddr().String())
 		if calls != 1 {
 			t.Fatalf("%d OnClose calls", calls)
