@@ -198,9 +198,27 @@ func (c *Conn) readEnded(err error) {
 		reason := TruncateReason(strings.TrimPrefix(err.Error(), "websocket: "))
 		if c.decide(&CloseError{Code: StatusProtocolError, Reason: reason, Initiator: InitiatorLocal, Cause: fmt.Errorf("%w: %w", ErrProtocol, err)}) {
 			c.sent.Store(&CloseFrame{Code: StatusProtocolError, Reason: reason})
+			c.linger()
 		}
 	}
 	c.finish()
+}
+
+// lingerLimit bounds what linger discards.
+const lingerLimit = 1 << 20
+
+// linger half-closes TCP and discards what the peer still sends, until it
+// closes, the close timeout or lingerLimit bytes. gorilla's reader is dead
+// after a protocol error, but the peer may be mid-frame: closing with unread
+// bytes makes the kernel reset the connection, and the reset can destroy
+// the 1002 before the peer reads it.
+func (c *Conn) linger() {
+	nc := c.ws.NetConn()
+	if hc, ok := nc.(interface{ CloseWrite() error }); ok {
+		hc.CloseWrite() // our 1002, then FIN
+	}
+	nc.SetReadDeadline(time.Now().Add(c.closeTimeout))
+	io.Copy(io.Discard, io.LimitReader(nc, lingerLimit))
 }
 
 func isTransportError(err error) bool {

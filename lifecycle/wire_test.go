@@ -171,6 +171,11 @@ func TestProtocolErrorIsALocal1002(t *testing.T) {
 	if f.CloseCode() != 1002 {
 		t.Fatalf("gorilla's close: %d", f.CloseCode())
 	}
+	// The server half-closes after its 1002 and lingers until we close.
+	if _, err := c.WaitEOF(5 * time.Second); err != nil {
+		t.Fatalf("no FIN after the 1002: %v", err)
+	}
+	c.Close()
 	info := h.next()
 	if info.Code != lifecycle.StatusProtocolError || info.Initiator != lifecycle.InitiatorLocal || !errors.Is(info.Cause, lifecycle.ErrProtocol) {
 		t.Fatalf("info = %+v", info)
