@@ -75,6 +75,23 @@ func (c *Conn) Abort(cause error, code StatusCode, reason string) bool {
 	return c.begin(req, true)
 }
 
+// CloseAsync is CloseWith that never waits: the cause wins (or loses) at
+// once, and the Close frame and the handshake are carried out in a new
+// goroutine. Use it where the caller must not block, such as a send queue
+// that overflows while a write to the same peer is stuck. It reports
+// whether this cause won.
+func (c *Conn) CloseAsync(cause error, code StatusCode, reason string) bool {
+	if cause == nil {
+		cause = ErrApplicationClose
+	}
+	req := localRequest(cause, code, reason)
+	if !c.decide(req.end) {
+		return false
+	}
+	go c.carryOut(req, true)
+	return true
+}
+
 // closeAsync starts a local close and returns as soon as the Close frame is
 // written; the handshake, if nobody is reading, finishes in a new goroutine.
 // The Registry uses it to close many connections without waiting on each.
@@ -103,12 +120,18 @@ func (c *Conn) decide(end *CloseError) bool {
 	return true
 }
 
-// begin runs a close request: decide, write the Close frame, then either
-// hand the wait for the peer's Close to whoever reads, or end now.
+// begin runs a close request: decide, then carry it out.
 func (c *Conn) begin(req closeRequest, inline bool) bool {
 	if !c.decide(req.end) {
 		return false
 	}
+	c.carryOut(req, inline)
+	return true
+}
+
+// carryOut runs a close request that has won: it writes the Close frame,
+// then hands the wait for the peer's Close to whoever reads, or ends now.
+func (c *Conn) carryOut(req closeRequest, inline bool) {
 	deadline := time.Now().Add(c.closeTimeout)
 	if req.wait {
 		// Bounds the reader, whoever it is, before anyone looks at it.
@@ -125,7 +148,7 @@ func (c *Conn) begin(req closeRequest, inline bool) bool {
 	}
 	if !req.wait {
 		c.finish()
-		return true
+		return
 	}
 	// The reading flag and the decision are both sequentially consistent
 	// atomics: either the reader sees the decision after leaving the gorilla
@@ -138,7 +161,6 @@ func (c *Conn) begin(req closeRequest, inline bool) bool {
 			go c.drain()
 		}
 	}
-	return true
 }
 
 // drain reads and discards until the peer's Close, the deadline or an

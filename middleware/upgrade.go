@@ -47,6 +47,9 @@ func NewUpgrader(reg *lifecycle.Registry, opts ...Option) *Upgrader {
 		EnableCompression: u.cfg.compression,
 		CheckOrigin:       func(*http.Request) bool { return true }, // checked before
 		Error: func(w http.ResponseWriter, _ *http.Request, status int, _ error) {
+			// As gorilla does without a custom Error: a refused version must
+			// name the one we speak (RFC 6455 §4.4).
+			w.Header().Set("Sec-WebSocket-Version", "13")
 			http.Error(w, http.StatusText(status), status)
 		},
 	}

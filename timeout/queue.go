@@ -182,8 +182,10 @@ func (q *SendQueue) overflowed() error {
 	q.closed = ErrSlowConsumer
 	q.dropQueued()
 	q.mu.Unlock()
-	// CloseWith may wait for the handshake; Send must not.
-	go q.c.CloseWith(ErrSlowConsumer, q.code, q.reason)
+	// The cause wins now, so a handler that returns on this error cannot
+	// beat it with its own 1000; the frame waits for the stuck writer in
+	// another goroutine, and Send does not.
+	q.c.CloseAsync(ErrSlowConsumer, q.code, q.reason)
 	return ErrSlowConsumer
 }
 

@@ -202,3 +202,28 @@ func waitGoroutines(t *testing.T, want int) {
 		time.Sleep(5 * time.Millisecond) // polling interval, not synchronisation
 	}
 }
+
+// A handler that returns as soon as Send reports a slow consumer must not
+// win with its own 1000: the overflow's cause is decided before Send
+// returns.
+func TestSlowConsumerCauseBeatsHandlerReturn(t *testing.T) {
+	for range 10 {
+		overflowed := make(chan struct{})
+		s := newTCPServer(t, func(c *lifecycle.Conn) {
+			msg := make([]byte, 16<<10)
+			for timeout.Send(c, lifecycle.BinaryMessage, msg) == nil {
+			}
+			close(overflowed)
+		}, timeout.SlowConsumer(timeout.MaxMessages(4), timeout.MaxBytes(64<<10)))
+		raw := s.dialRaw(t) // does not read until the queue overflowed
+		<-overflowed
+		if cf, _, err := raw.ReadUntilClose(10 * time.Second); err == nil {
+			raw.WriteClose(cf.CloseCode(), "")
+		}
+		info := s.end(t)
+		if info.Code != lifecycle.StatusPolicyViolation || !errors.Is(info.Cause, timeout.ErrSlowConsumer) {
+			t.Fatalf("info = %+v", info)
+		}
+		raw.Close()
+	}
+}
