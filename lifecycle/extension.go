@@ -9,7 +9,12 @@ import "time"
 
 // AddReadCheck adds a check that runs on every data message, in the order
 // added. Call it before the handler starts reading.
-func (c *Conn) AddReadCheck(check ReadCheck) { c.checks = append(c.checks, check) }
+func (c *Conn) AddReadCheck(check ReadCheck) {
+	if c.checks == nil {
+		c.checks = make([]ReadCheck, 0, 4)
+	}
+	c.checks = append(c.checks, check)
+}
 
 // OnPong adds a function called with each pong's application data, inside
 // the reader. Call it before the handler starts reading.

@@ -26,6 +26,9 @@ func (c *Conn) AfterFunc(d time.Duration, f func()) *Timer {
 		return t
 	}
 	t.when = max(c.sinceOpen()+d, 1)
+	if c.timers == nil {
+		c.timers = make([]*Timer, 0, 4) // a full policy stack arms four
+	}
 	c.timers = append(c.timers, t)
 	c.armLocked()
 	return t

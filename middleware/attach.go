@@ -81,6 +81,11 @@ func attachments(r *http.Request) (attach, onOpen []Attachment, st *requestState
 		return nil, nil, nil
 	}
 	st = n.state
+	count := 0
+	for m := n; m != nil; m = m.prev {
+		count++
+	}
+	attach = make([]Attachment, 0, count)
 	for ; n != nil; n = n.prev {
 		switch {
 		case n.fn == nil:
