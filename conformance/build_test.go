@@ -1,10 +1,10 @@
 package conformance
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"sync"
 	"testing"
 )
@@ -24,7 +24,8 @@ func exampleBinary(t *testing.T) string {
 	build.once.Do(func() {
 		goTool, err := exec.LookPath("go")
 		if err != nil {
-			goTool = filepath.Join(runtime.GOROOT(), "bin", "go")
+			build.err = fmt.Errorf("the go command is not on PATH: %w", err)
+			return
 		}
 		build.dir, build.err = os.MkdirTemp("", "wsmw-conformance-")
 		if build.err != nil {

@@ -258,7 +258,8 @@ func (c *Conn) finish() {
 		return
 	}
 	c.ws.NetConn().Close()
-	c.sendMu.Lock() // wait for a Close frame being written (it fails fast now)
+	c.sendMu.Lock() // after a Close frame being written (it fails fast now)
+	sent := c.sent.Load()
 	c.sendMu.Unlock()
 	end := c.decision.Load()
 	info := &CloseInfo{
@@ -266,7 +267,7 @@ func (c *Conn) finish() {
 		Reason:    end.Reason,
 		Initiator: end.Initiator,
 		Cause:     end.Cause,
-		Sent:      c.sent.Load(),
+		Sent:      sent,
 		Received:  c.received.Load(),
 		Duration:  time.Since(c.openedAt),
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"net"
 	"net/http"
-	"strings"
 	"testing"
 	"time"
 
@@ -124,5 +123,3 @@ func statusOf(c *wstest.RawClient) int {
 	}
 	return c.Response.StatusCode
 }
-
-func isRefused(err error) bool { return err != nil && strings.Contains(err.Error(), "status") }
