@@ -92,10 +92,12 @@ func (c *Conn) CloseAsync(cause error, code StatusCode, reason string) bool {
 	return true
 }
 
-// closeAsync starts a local close and returns as soon as the Close frame is
+// startClose starts a local close and returns as soon as the Close frame is
 // written; the handshake, if nobody is reading, finishes in a new goroutine.
-// The Registry uses it to close many connections without waiting on each.
-func (c *Conn) closeAsync(cause error, code StatusCode, reason string) bool {
+// The Registry uses it to close many connections without waiting on each
+// handshake while bounding how many frames are written at once (unlike
+// CloseAsync, whose frame is written in a goroutine of its own).
+func (c *Conn) startClose(cause error, code StatusCode, reason string) bool {
 	return c.begin(localRequest(cause, code, reason), false)
 }
 

@@ -198,7 +198,7 @@ func (r *Registry) closeAll(conns []*Conn, cause error, code StatusCode, reason 
 		wg.Go(func() {
 			n := 0
 			for c := range next {
-				if c.closeAsync(cause, code, reason) {
+				if c.startClose(cause, code, reason) {
 					n++
 				}
 			}
