@@ -26,8 +26,10 @@
 //
 // # Goroutines
 //
-// A Conn starts no goroutine of its own. Timers are time.AfterFunc; the
-// goroutine that reads is the application's; the close handshake is finished
-// by whichever goroutine is reading, or by the goroutine that asked for the
-// close when nobody is.
+// An open Conn costs one goroutine, the application's reader. All of its
+// timers share one time.AfterFunc, which runs a goroutine only while it
+// fires. The close handshake is finished by whichever goroutine is reading,
+// or by the goroutine that asked for the close when nobody is; only
+// CloseAsync and the Registry's bulk closes start a short-lived goroutine
+// for it.
 package lifecycle
