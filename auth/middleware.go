@@ -1,7 +1,6 @@
 package auth
 
 import (
-	"context"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -69,7 +68,7 @@ func (a *Authenticator) Middleware(next http.Handler) http.Handler {
 			return
 		}
 		s := &session{a: a, claims: claims, subject: subject, expiresAt: exp}
-		r = r.WithContext(context.WithValue(r.Context(), sessionKey{}, s))
+		r = middleware.WithValue(r, sessionKey{}, s)
 		if subject != "" {
 			r = middleware.WithSubject(r, subject)
 		}

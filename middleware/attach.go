@@ -16,94 +16,111 @@ import (
 // code; anything else is 1011) and the handler does not run.
 type Attachment func(c *lifecycle.Conn) error
 
-// requestState is shared by every attachment node of one request; it is
-// the only mutable part.
+// requestState is what the policies of one upgrade request leave for
+// Upgrade: the attachments in order, the subject, the fallback subprotocol
+// and a few context values. The first policy puts it in the request's
+// context (one allocation and one request copy per request, however many
+// policies run); the others add to it. It is the context value itself, so
+// after the upgrade a connection's context holds one node for all of it.
+//
+// Policies run one after another on the request's goroutine, so only conn,
+// which Upgrade sets and OnClose hooks may read from anywhere, is atomic.
+// The list of attachments is dropped once they have run.
 type requestState struct {
-	conn                atomic.Pointer[lifecycle.Conn]
-	fallbackSubprotocol atomic.Pointer[string]
+	context.Context
+	steps    []step
+	conn     atomic.Pointer[lifecycle.Conn]
+	subject  string
+	fallback string // subprotocol to select when the application's don't match
+	values   []keyValue
 }
 
-// node is one attachment in an immutable list, and the context value that
-// carries it: adding one never changes what a parent request's context
-// sees, and costs one allocation.
-type node struct {
-	context.Context
+type step struct {
 	fn     Attachment
-	prev   *node
-	state  *requestState
-	onOpen bool
+	onOpen bool // runs after every attachment
 }
+
+type keyValue struct{ key, value any }
 
 type ctxKey struct{}
 
-// Value returns the node itself for ctxKey and asks the parent otherwise.
-func (n *node) Value(key any) any {
+// Value answers for the request state and its values, and asks the parent
+// otherwise.
+func (s *requestState) Value(key any) any {
 	if key == (ctxKey{}) {
-		return n
+		return s
 	}
-	return n.Context.Value(key)
+	for i := range s.values {
+		if s.values[i].key == key {
+			return s.values[i].value
+		}
+	}
+	return s.Context.Value(key)
 }
 
-func head(r *http.Request) *node {
-	n, _ := r.Context().Value(ctxKey{}).(*node)
-	return n
+func stateOf(ctx context.Context) *requestState {
+	s, _ := ctx.Value(ctxKey{}).(*requestState)
+	return s
+}
+
+// state returns r's state, giving r one first when it has none.
+func state(r *http.Request) (*requestState, *http.Request) {
+	if s := stateOf(r.Context()); s != nil {
+		return s, r
+	}
+	s := &requestState{Context: r.Context()}
+	return s, r.WithContext(s)
 }
 
 func push(r *http.Request, fn Attachment, onOpen bool) *http.Request {
-	prev := head(r)
-	n := &node{Context: r.Context(), fn: fn, onOpen: onOpen, prev: prev}
-	if prev != nil {
-		n.state = prev.state
-	} else {
-		n.state = new(requestState)
+	s, r := state(r)
+	if s.steps == nil {
+		s.steps = make([]step, 0, 8) // a full policy stack adds about six
 	}
-	return r.WithContext(n)
-}
-
-// state returns the request's shared state, adding an empty node when the
-// request has none yet.
-func state(r *http.Request) (*requestState, *http.Request) {
-	if n := head(r); n != nil {
-		return n.state, r
-	}
-	r = push(r, nil, false)
-	return head(r).state, r
+	s.steps = append(s.steps, step{fn: fn, onOpen: onOpen})
+	return r
 }
 
 // Attach returns r with fn added to the attachments that run after the
-// upgrade, after those already attached (outer middleware first).
+// upgrade, after those already attached (outer middleware first). The
+// attachments belong to the request: r, the request returned and every
+// request derived from either share them. Call it before passing the
+// request on, from the request's goroutine.
 func Attach(r *http.Request, fn Attachment) *http.Request { return push(r, fn, false) }
 
-// attachments returns the list in the order it was attached.
-func attachments(r *http.Request) (attach, onOpen []Attachment, st *requestState) {
-	n := head(r)
-	if n == nil {
-		return nil, nil, nil
-	}
-	st = n.state
-	count := 0
-	for m := n; m != nil; m = m.prev {
-		count++
-	}
-	attach = make([]Attachment, 0, count)
-	for ; n != nil; n = n.prev {
-		switch {
-		case n.fn == nil:
-		case n.onOpen:
-			onOpen = append(onOpen, n.fn)
-		default:
-			attach = append(attach, n.fn)
+// WithValue returns r whose context, and later the connection's
+// (Conn.Context), carries val under key, like context.WithValue but
+// without copying the request again when a policy already gave it wsmw's
+// state. Like Attach, it changes the state that r and the request returned
+// share; call it from the request's goroutine before passing r on. key
+// must be comparable and should be of an unexported type.
+func WithValue(r *http.Request, key, val any) *http.Request {
+	s, r := state(r)
+	for i := range s.values {
+		if s.values[i].key == key {
+			s.values[i].value = val
+			return r
 		}
 	}
-	reverse(attach)
-	reverse(onOpen)
-	return attach, onOpen, st
+	s.values = append(s.values, keyValue{key, val})
+	return r
 }
 
-func reverse(s []Attachment) {
-	for i, j := 0, len(s)-1; i < j; i, j = i+1, j-1 {
-		s[i], s[j] = s[j], s[i]
+// takeSteps returns the attachments and OnOpen functions in the order they
+// were added, and forgets them.
+func (s *requestState) takeSteps() (attach, onOpen []Attachment) {
+	attach = make([]Attachment, 0, len(s.steps))
+	for _, st := range s.steps {
+		switch {
+		case st.fn == nil:
+		case st.onOpen:
+			onOpen = append(onOpen, st.fn)
+		default:
+			attach = append(attach, st.fn)
+		}
 	}
+	s.steps = nil
+	return attach, onOpen
 }
 
 // Upgraded reports whether a connection was made from r (as passed down a
@@ -119,8 +136,8 @@ func Upgraded(r *http.Request) bool { return Conn(r) != nil }
 // Conn returns the connection made from r, or nil before or without a
 // successful upgrade.
 func Conn(r *http.Request) *lifecycle.Conn {
-	if n := head(r); n != nil {
-		return n.state.conn.Load()
+	if s := stateOf(r.Context()); s != nil {
+		return s.conn.Load()
 	}
 	return nil
 }
@@ -130,8 +147,8 @@ func Conn(r *http.Request) *lifecycle.Conn {
 // if the client offered it. The auth policy uses it for "bearer", so that a
 // token carried in Sec-WebSocket-Protocol is never echoed back.
 func WithFallbackSubprotocol(r *http.Request, proto string) *http.Request {
-	st, r := state(r)
-	st.fallbackSubprotocol.Store(&proto)
+	s, r := state(r)
+	s.fallback = proto
 	return r
 }
 

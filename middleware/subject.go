@@ -5,14 +5,15 @@ import (
 	"net/http"
 )
 
-type subjectKey struct{}
-
 // WithSubject returns r carrying subject: who the request is from, as an
 // authentication policy established it before the upgrade. Upgrade sets it
 // on the connection (Conn.SetSubject), so the Registry can find it, and
-// policies such as per-subject limits read it with Subject.
+// policies such as per-subject limits read it with Subject. Like Attach, it
+// changes the state that r and the request returned share.
 func WithSubject(r *http.Request, subject string) *http.Request {
-	return r.WithContext(context.WithValue(r.Context(), subjectKey{}, subject))
+	s, r := state(r)
+	s.subject = subject
+	return r
 }
 
 // Subject returns the subject carried by r, "" if none.
@@ -21,6 +22,8 @@ func Subject(r *http.Request) string { return SubjectFromContext(r.Context()) }
 // SubjectFromContext returns the subject carried by ctx (a request's or a
 // connection's context), "" if none.
 func SubjectFromContext(ctx context.Context) string {
-	s, _ := ctx.Value(subjectKey{}).(string)
-	return s
+	if s := stateOf(ctx); s != nil {
+		return s.subject
+	}
+	return ""
 }

@@ -111,7 +111,7 @@ func (u *Upgrader) Upgrade(w http.ResponseWriter, r *http.Request) (*lifecycle.C
 		http.Error(w, http.StatusText(http.StatusForbidden), http.StatusForbidden)
 		return nil, ErrOrigin
 	}
-	attach, onOpen, st := attachments(r)
+	st := stateOf(r.Context())
 	var header http.Header
 	if proto := u.selectSubprotocol(r, st); proto != "" {
 		header = http.Header{"Sec-Websocket-Protocol": {proto}}
@@ -126,11 +126,13 @@ func (u *Upgrader) Upgrade(w http.ResponseWriter, r *http.Request) (*lifecycle.C
 		ReadLimit:    u.cfg.readLimit,
 		Logger:       u.cfg.logger,
 	})
-	if subject := Subject(r); subject != "" {
-		c.SetSubject(subject)
-	}
+	var attach, onOpen []Attachment
 	if st != nil {
+		if st.subject != "" {
+			c.SetSubject(st.subject)
+		}
 		st.conn.Store(c)
+		attach, onOpen = st.takeSteps()
 	}
 	if u.reg != nil {
 		if err := u.reg.Add(c); err != nil {
@@ -174,14 +176,12 @@ func (u *Upgrader) selectSubprotocol(r *http.Request, st *requestState) string {
 			}
 		}
 	}
-	if st == nil {
+	if st == nil || st.fallback == "" {
 		return ""
 	}
-	if fb := st.fallbackSubprotocol.Load(); fb != nil {
-		for _, o := range offered {
-			if o == *fb {
-				return o
-			}
+	for _, o := range offered {
+		if o == st.fallback {
+			return o
 		}
 	}
 	return ""
