@@ -114,8 +114,8 @@ func (c *Conn) decide(end *CloseError) bool {
 		return false
 	}
 	c.mu.Lock()
-	if c.cancel != nil {
-		c.cancel(end)
+	if c.waiters != nil && c.waiters.cancel != nil {
+		c.waiters.cancel(end)
 	}
 	c.stopTimersLocked()
 	c.mu.Unlock()
@@ -156,7 +156,7 @@ func (c *Conn) carryOut(req closeRequest, inline bool) {
 	// atomics: either the reader sees the decision after leaving the gorilla
 	// reader, or we see that nobody is reading; whoever claims the drain
 	// reads until the peer's Close.
-	if !c.reading.Load() && c.drainClaimed.CompareAndSwap(false, true) {
+	if !c.hasFlag(flagReading) && c.claimFlag(flagDrainClaimed) {
 		if inline {
 			c.drain()
 		} else {
@@ -256,7 +256,7 @@ func isTransportError(err error) bool {
 // finish closes TCP, settles the CloseInfo, leaves the Registry and runs the
 // OnClose hooks; only its first call does anything.
 func (c *Conn) finish() {
-	if !c.finished.CompareAndSwap(false, true) {
+	if !c.claimFlag(flagFinished) {
 		return
 	}
 	c.ws.NetConn().Close()
@@ -271,7 +271,7 @@ func (c *Conn) finish() {
 		Cause:     end.Cause,
 		Sent:      sent,
 		Received:  c.received.Load(),
-		Duration:  time.Since(c.openedAt),
+		Duration:  c.sinceOpen(),
 	}
 	info.HandshakeComplete = info.Sent != nil && info.Received != nil
 
@@ -291,8 +291,8 @@ func (c *Conn) finish() {
 	}
 	c.mu.Lock()
 	c.ended = true
-	if c.done != nil {
-		close(c.done)
+	if c.waiters != nil && c.waiters.done != nil {
+		close(c.waiters.done)
 	}
 	c.mu.Unlock()
 	if reg != nil {

@@ -60,12 +60,12 @@ type Conn struct {
 	closeTimeout time.Duration
 	readLimit    int64
 	writeTimeout time.Duration
-	openedAt     time.Time
+	openedAt     time.Duration // monotonic, since epoch
 
 	decision      atomic.Pointer[CloseError] // nil while open; the first cause
-	reading       atomic.Bool                // the application is inside the gorilla reader
-	drainClaimed  atomic.Bool                // someone reads until the peer's Close
-	finished      atomic.Bool
+	flags         atomic.Uint32              // reading, drainClaimed, finished
+	hooksTaken    bool                       // finish has taken the OnClose hooks; guarded by mu
+	ended         bool                       // finish is complete; guarded by mu
 	sent          atomic.Pointer[CloseFrame]
 	received      atomic.Pointer[CloseFrame]
 	inbound       atomic.Uint64
@@ -77,25 +77,44 @@ type Conn struct {
 
 	// Set up by policies before the handler starts reading.
 	checks []ReadCheck
-	onPong []func(appData string)
+	onPong func(appData string) // every OnPong function, chained
 
-	mu         sync.Mutex // guards the fields below; taken before Registry.mu
-	ctx        context.Context
-	cancel     context.CancelCauseFunc
-	done       chan struct{} // made on first use
-	info       *CloseInfo    // set by finish before it takes the hooks
-	hooksTaken bool          // finish has taken the OnClose hooks
-	ended      bool          // finish is complete
-	reg        *Registry
-	subject    string
-	values     []keyValue
-	onClose    []func(*Conn, CloseInfo)
-	timers     []*Timer
-	wake       *time.Timer   // one runtime timer for all of timers
-	armedFor   time.Duration // the deadline wake is armed for
+	mu       sync.Mutex // guards the fields below; taken before Registry.mu
+	waiters  *waiters   // made on first use of Context or Done
+	info     *CloseInfo // set by finish before it takes the hooks
+	reg      *Registry
+	subject  string
+	values   []keyValue
+	onClose  []func(*Conn, CloseInfo)
+	timers   []*Timer
+	wake     *time.Timer   // one runtime timer for all of timers
+	armedFor time.Duration // the deadline wake is armed for
 }
 
 type keyValue struct{ key, value any }
+
+// Flags of Conn.flags.
+const (
+	flagReading      = 1 << iota // the application is inside the gorilla reader
+	flagDrainClaimed             // someone reads until the peer's Close
+	flagFinished                 // finish has started
+)
+
+func (c *Conn) hasFlag(f uint32) bool { return c.flags.Load()&f != 0 }
+
+// claimFlag sets f and reports whether this call set it.
+func (c *Conn) claimFlag(f uint32) bool { return c.flags.Or(f)&f == 0 }
+
+// waiters are made for the few connections whose Context or Done is asked
+// for.
+type waiters struct {
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+	done   chan struct{}
+}
+
+// epoch is the origin of the Conns' monotonic clock readings.
+var epoch = time.Now()
 
 // NewConn takes over ws. From now on the Conn owns ws's close, ping, pong
 // and close handlers; use only the Conn.
@@ -110,7 +129,7 @@ func NewConn(ws *websocket.Conn, cfg Config) *Conn {
 		log:          cfg.Logger,
 		closeTimeout: cfg.CloseTimeout,
 		readLimit:    cfg.ReadLimit,
-		openedAt:     time.Now(),
+		openedAt:     time.Since(epoch),
 	}
 	if c.log == nil {
 		c.log = slog.Default()
@@ -133,13 +152,21 @@ func NewConn(ws *websocket.Conn, cfg Config) *Conn {
 func (c *Conn) Context() context.Context {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.ctx == nil {
-		c.ctx, c.cancel = context.WithCancelCause(c.parent)
+	w := c.waitersLocked()
+	if w.ctx == nil {
+		w.ctx, w.cancel = context.WithCancelCause(c.parent)
 		if end := c.decision.Load(); end != nil {
-			c.cancel(end)
+			w.cancel(end)
 		}
 	}
-	return c.ctx
+	return w.ctx
+}
+
+func (c *Conn) waitersLocked() *waiters {
+	if c.waiters == nil {
+		c.waiters = new(waiters)
+	}
+	return c.waiters
 }
 
 // closedChan is the Done channel of connections that ended before anyone
@@ -155,13 +182,14 @@ var closedChan = func() chan struct{} {
 func (c *Conn) Done() <-chan struct{} {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.done == nil {
-		if c.ended {
-			return closedChan
-		}
-		c.done = make(chan struct{})
+	if c.ended {
+		return closedChan
 	}
-	return c.done
+	w := c.waitersLocked()
+	if w.done == nil {
+		w.done = make(chan struct{})
+	}
+	return w.done
 }
 
 // Wait blocks until the connection has ended and returns how.
@@ -193,7 +221,7 @@ func (c *Conn) LocalAddr() net.Addr { return c.ws.LocalAddr() }
 func (c *Conn) Subprotocol() string { return c.ws.Subprotocol() }
 
 // OpenedAt returns when the Conn was made (right after the upgrade).
-func (c *Conn) OpenedAt() time.Time { return c.openedAt }
+func (c *Conn) OpenedAt() time.Time { return epoch.Add(c.openedAt) }
 
 // Logger returns the Conn's logger.
 func (c *Conn) Logger() *slog.Logger { return c.log }

@@ -18,7 +18,17 @@ func (c *Conn) AddReadCheck(check ReadCheck) {
 
 // OnPong adds a function called with each pong's application data, inside
 // the reader. Call it before the handler starts reading.
-func (c *Conn) OnPong(f func(appData string)) { c.onPong = append(c.onPong, f) }
+func (c *Conn) OnPong(f func(appData string)) {
+	prev := c.onPong
+	if prev == nil {
+		c.onPong = f
+		return
+	}
+	c.onPong = func(appData string) {
+		prev(appData)
+		f(appData)
+	}
+}
 
 // SetReadLimit sets the largest data message accepted, in bytes; a larger
 // one closes the connection with 1009 "message too big" (cause

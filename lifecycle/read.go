@@ -32,19 +32,19 @@ var readBuffers = sync.Pool{New: func() any {
 // nobody else is, and returns a *CloseError.
 func (c *Conn) ReadMessage() (MessageType, []byte, error) {
 	for {
-		c.reading.Store(true)
+		c.flags.Or(flagReading)
 		if c.decision.Load() != nil {
-			c.reading.Store(false)
+			c.flags.And(^uint32(flagReading))
 			return 0, nil, c.readAfterClose()
 		}
 		mt, r, err := c.ws.NextReader()
 		if err != nil {
-			c.reading.Store(false)
+			c.flags.And(^uint32(flagReading))
 			c.readEnded(err)
 			return 0, nil, c.closeErr()
 		}
 		data, err := c.readPayload(r)
-		c.reading.Store(false)
+		c.flags.And(^uint32(flagReading))
 		if err != nil {
 			if err == errTooBig {
 				c.CloseWith(ErrMessageTooBig, StatusMessageTooBig, "message too big")
@@ -95,7 +95,7 @@ func (c *Conn) reject(err error) {
 // readAfterClose finishes the handshake if nobody else is reading it, waits
 // for the end and returns the winning cause.
 func (c *Conn) readAfterClose() error {
-	if !c.finished.Load() && c.drainClaimed.CompareAndSwap(false, true) {
+	if !c.hasFlag(flagFinished) && c.claimFlag(flagDrainClaimed) {
 		c.drain()
 	}
 	<-c.Done()
@@ -144,8 +144,8 @@ func (c *Conn) readPayload(r io.Reader) ([]byte, error) {
 
 func (c *Conn) handlePong(appData string) error {
 	c.inbound.Add(1)
-	for _, f := range c.onPong {
-		f(appData)
+	if c.onPong != nil {
+		c.onPong(appData)
 	}
 	return nil
 }

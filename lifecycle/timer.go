@@ -58,7 +58,7 @@ func (t *Timer) Stop() bool {
 	return active
 }
 
-func (c *Conn) sinceOpen() time.Duration { return time.Since(c.openedAt) }
+func (c *Conn) sinceOpen() time.Duration { return time.Since(epoch) - c.openedAt }
 
 // armLocked arms the shared runtime timer for the earliest deadline, unless
 // it is armed for exactly that already. c.mu is held.
