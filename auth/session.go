@@ -20,7 +20,7 @@ type session struct {
 	claims    jwt.Claims
 	subject   string
 	expiresAt time.Time        // the token's exp
-	expiry    *lifecycle.Timer // fires at exp + leeway
+	expiry    lifecycle.Timer  // fires at exp + leeway
 	warn      *lifecycle.Timer // fires warnBefore before exp
 	recheck   *lifecycle.Timer // periodic revalidation
 }
@@ -32,7 +32,7 @@ func (s *session) attach(c *lifecycle.Conn) error {
 	s.conn = c
 	c.SetValue(sessionKey{}, s)
 	now := time.Now()
-	s.expiry = c.AfterFunc(s.deadline().Sub(now), s.expire)
+	c.StartTimer(&s.expiry, s.deadline().Sub(now), s.expire)
 	if s.a.cfg.onExpiring != nil {
 		s.warn = c.AfterFunc(s.warnAt().Sub(now), s.warnFire)
 	}

@@ -19,25 +19,39 @@ type Timer struct {
 // AfterFunc calls f in its own goroutine after d, unless the connection has
 // started closing by then. It starts no goroutine until it fires.
 func (c *Conn) AfterFunc(d time.Duration, f func()) *Timer {
-	t := &Timer{c: c, f: f}
+	t := new(Timer)
+	c.StartTimer(t, d, f)
+	return t
+}
+
+// StartTimer is AfterFunc for a Timer that the caller provides, usually a
+// field of a policy's per-connection state, which saves an allocation per
+// connection. The zero Timer is ready; a Timer belongs to one Conn. Starting
+// it again replaces f and the deadline.
+func (c *Conn) StartTimer(t *Timer, d time.Duration, f func()) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	t.c, t.f = c, f
 	if c.decision.Load() != nil {
-		return t
+		return
 	}
 	t.when = max(c.sinceOpen()+d, 1)
-	if c.timers == nil {
-		c.timers = make([]*Timer, 0, 4) // a full policy stack arms four
+	if !slices.Contains(c.timers, t) {
+		if c.timers == nil {
+			c.timers = make([]*Timer, 0, 4) // a full policy stack arms four
+		}
+		c.timers = append(c.timers, t)
 	}
-	c.timers = append(c.timers, t)
 	c.armLocked()
-	return t
 }
 
 // Reset re-arms the timer to fire after d. It reports false, and does
 // nothing, once the connection is closing.
 func (t *Timer) Reset(d time.Duration) bool {
 	c := t.c
+	if c == nil {
+		return false // never started
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.decision.Load() != nil || !slices.Contains(c.timers, t) {
@@ -51,6 +65,9 @@ func (t *Timer) Reset(d time.Duration) bool {
 // Stop stops the timer; it reports whether that prevented a call.
 func (t *Timer) Stop() bool {
 	c := t.c
+	if c == nil {
+		return false // never started
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	active := t.when != 0

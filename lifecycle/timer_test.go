@@ -129,3 +129,41 @@ func TestTimerResetFromItsCallback(t *testing.T) {
 		client.Close()
 	})
 }
+
+// TestStartTimerOnAnEmbeddedTimer drives a Timer that lives in the caller's
+// own state: started, restarted with a new function, stopped.
+func TestStartTimerOnAnEmbeddedTimer(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c, client := pipeConn(t)
+		var state struct {
+			t     lifecycle.Timer
+			fired []string
+		}
+		if state.t.Stop() || state.t.Reset(time.Second) {
+			t.Fatal("a Timer never started reports being active")
+		}
+		start := time.Now()
+		var firedAt time.Duration
+		c.StartTimer(&state.t, 10*time.Second, func() { state.fired = append(state.fired, "first") })
+		c.StartTimer(&state.t, 20*time.Second, func() {
+			state.fired = append(state.fired, "second")
+			firedAt = time.Since(start)
+		})
+		time.Sleep(30 * time.Second) // moves the bubble's clock
+		synctest.Wait()
+		if len(state.fired) != 1 || state.fired[0] != "second" || firedAt != 20*time.Second {
+			t.Fatalf("fired %v at %v, want [second] at 20s", state.fired, firedAt)
+		}
+		if !state.t.Reset(5*time.Second) || !state.t.Stop() {
+			t.Fatal("a fired timer could not be re-armed and stopped")
+		}
+		time.Sleep(10 * time.Second)
+		synctest.Wait()
+		if len(state.fired) != 1 {
+			t.Fatalf("a stopped timer fired: %v", state.fired)
+		}
+		c.Close(lifecycle.StatusNormalClosure, "")
+		client.Close()
+		c.Wait()
+	})
+}

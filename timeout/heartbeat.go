@@ -38,14 +38,15 @@ func Heartbeat(interval, timeout time.Duration, opts ...Option) func(http.Handle
 		s := heartbeatOf(c)
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		if s.t != nil {
+		if s.started {
 			return nil // one heartbeat per connection: the first wins
 		}
+		s.started = true
 		s.interval, s.timeout, s.o = interval, timeout, o
 		if o.onRTT != nil {
 			s.notify = append(s.notify, func(d time.Duration) { o.onRTT(c, d) })
 		}
-		s.t = c.AfterFunc(interval, s.fire)
+		c.StartTimer(&s.t, interval, s.fire)
 		c.OnPong(s.pong)
 		return nil
 	})
@@ -58,10 +59,11 @@ type heartbeat struct {
 	c *lifecycle.Conn
 
 	mu       sync.Mutex
-	t        *lifecycle.Timer
+	started  bool
+	t        lifecycle.Timer
 	interval time.Duration
 	timeout  time.Duration
-	o        options
+	o        *options
 	notify   []func(time.Duration)
 
 	seq       uint64

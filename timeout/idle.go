@@ -2,7 +2,6 @@ package timeout
 
 import (
 	"net/http"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -28,9 +27,7 @@ func IdleTimeout(d time.Duration, opts ...Option) func(http.Handler) http.Handle
 	o := newOptions(lifecycle.StatusGoingAway, ReasonIdleTimeout, opts)
 	return middleware.Policy(func(c *lifecycle.Conn) error {
 		s := &idleState{c: c, d: d, base: c.OpenedAt(), o: o}
-		s.mu.Lock()
-		s.t = c.AfterFunc(d-time.Since(s.base), s.fire)
-		s.mu.Unlock()
+		c.StartTimer(&s.t, d-time.Since(s.base), s.fire)
 		c.AddReadCheck(s.check)
 		if o.countOutbound {
 			c.SetValue(idleKey{}, s)
@@ -47,12 +44,10 @@ type idleState struct {
 	d    time.Duration
 	base time.Time    // the upgrade; last is measured from it
 	last atomic.Int64 // nanoseconds from base to the latest activity
-	o    options
+	o    *options
 
 	outSeen uint64 // OutboundMessages at the last firing; only fire uses it
-
-	mu sync.Mutex // guards t against a timer firing before it is stored
-	t  *lifecycle.Timer
+	t       lifecycle.Timer
 }
 
 func (s *idleState) touch() { s.last.Store(int64(time.Since(s.base))) }
@@ -78,9 +73,7 @@ func (s *idleState) fire() {
 		s.c.CloseWith(ErrIdleTimeout, s.o.code, s.o.reason)
 		return
 	}
-	s.mu.Lock()
 	s.t.Reset(s.d - idle)
-	s.mu.Unlock()
 }
 
 // Touch records outbound activity for IdleTimeout when it was given

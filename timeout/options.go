@@ -43,11 +43,13 @@ func OnRTT(fn func(c *lifecycle.Conn, rtt time.Duration)) Option {
 	return func(o *options) { o.onRTT = fn }
 }
 
-func newOptions(code lifecycle.StatusCode, reason string, opts []Option) options {
-	o := options{code: code, reason: reason}
+// newOptions returns the options of one policy; every connection shares
+// them.
+func newOptions(code lifecycle.StatusCode, reason string, opts []Option) *options {
+	o := &options{code: code, reason: reason}
 	for _, opt := range opts {
 		if opt != nil {
-			opt(&o)
+			opt(o)
 		}
 	}
 	return o

@@ -19,12 +19,20 @@ func SessionExpiry(d time.Duration, opts ...Option) func(http.Handler) http.Hand
 	}
 	o := newOptions(lifecycle.StatusPolicyViolation, ReasonSessionExpired, opts)
 	return middleware.Policy(func(c *lifecycle.Conn) error {
-		c.AfterFunc(d-time.Since(c.OpenedAt()), func() {
-			c.CloseWith(ErrSessionExpired, o.code, o.reason)
-		})
+		s := &sessionState{c: c, o: o}
+		c.StartTimer(&s.t, d-time.Since(c.OpenedAt()), s.expire)
 		return nil
 	})
 }
+
+// sessionState is one connection's session clock.
+type sessionState struct {
+	c *lifecycle.Conn
+	o *options
+	t lifecycle.Timer
+}
+
+func (s *sessionState) expire() { s.c.CloseWith(ErrSessionExpired, s.o.code, s.o.reason) }
 
 // passThrough is the middleware of a policy that is turned off.
 func passThrough(next http.Handler) http.Handler { return next }
