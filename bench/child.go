@@ -26,7 +26,8 @@ const (
 	// EnvPing is Options.Ping as a time.Duration ("1s"), empty for none.
 	EnvPing = "WSMW_BENCH_PING"
 	// EnvProfile is a path prefix: the child writes PREFIX.cpu.pprof for its
-	// whole life and PREFIX.heap.pprof at each Settle. Empty for none.
+	// whole life and PREFIX.heap.pprof at each Settle and
+	// PREFIX.allocs.pprof when told to quit. Empty for none.
 	EnvProfile = "WSMW_BENCH_PROFILE"
 	// EnvMemProfileRate sets runtime.MemProfileRate in the child (1 records
 	// every allocation); empty keeps Go's default.
@@ -141,6 +142,11 @@ func serveChild(name string, in io.Reader, out io.Writer) error {
 			}
 			r.Stats = TakeStats(s)
 		case "quit":
+			if prefix != "" {
+				// Every allocation of the child's life, for alloc_space and
+				// alloc_objects.
+				return writeHeapProfile(prefix + ".allocs.pprof")
+			}
 			return nil
 		default:
 			r.Err = fmt.Sprintf("unknown command %q", cmd)
