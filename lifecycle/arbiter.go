@@ -52,8 +52,8 @@ func (c *Conn) CloseWith(cause error, code StatusCode, reason string) error {
 	if cause == nil {
 		cause = ErrApplicationClose
 	}
-	if !c.begin(localRequest(cause, code, reason), true) {
-		return c.closeErr()
+	if c.decision.Load() != nil || !c.begin(localRequest(cause, code, reason), true) {
+		return c.closeErr() // lost, without building a request
 	}
 	return nil
 }
@@ -209,9 +209,8 @@ func (c *Conn) writeClose(f *CloseFrame, deadline time.Time) bool {
 // readEnded handles the error that ended the gorilla reader and ends the
 // connection.
 func (c *Conn) readEnded(err error) {
-	var ce *websocket.CloseError
 	switch {
-	case errors.As(err, &ce) && ce.Code != websocket.CloseAbnormalClosure:
+	case peerClosed(err):
 		// The peer's Close frame, recorded by handlePeerClose.
 	case c.decision.Load() != nil:
 		// Already closing: the handshake ended without the peer's Close.
@@ -245,12 +244,35 @@ func (c *Conn) linger() {
 	io.Copy(io.Discard, io.LimitReader(nc, lingerLimit))
 }
 
+// peerClosed reports whether gorilla's read error is the peer's Close
+// frame.
+func peerClosed(err error) bool {
+	ce, ok := find[*websocket.CloseError](err)
+	return ok && ce.Code != websocket.CloseAbnormalClosure
+}
+
 func isTransportError(err error) bool {
-	var ne net.Error
-	var ce *websocket.CloseError
-	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
-		errors.Is(err, net.ErrClosed) || errors.As(err, &ne) ||
-		(errors.As(err, &ce) && ce.Code == websocket.CloseAbnormalClosure)
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) {
+		return true
+	}
+	if _, ok := find[net.Error](err); ok {
+		return true
+	}
+	ce, ok := find[*websocket.CloseError](err)
+	return ok && ce.Code == websocket.CloseAbnormalClosure
+}
+
+// find is errors.As without its allocation, for the chains of single
+// wrapping that gorilla and net return; it runs on every connection's end.
+func find[E error](err error) (E, bool) {
+	for err != nil {
+		if e, ok := err.(E); ok {
+			return e, true
+		}
+		err = errors.Unwrap(err)
+	}
+	var zero E
+	return zero, false
 }
 
 // finish closes TCP, settles the CloseInfo, leaves the Registry and runs the

@@ -2,7 +2,6 @@ package lifecycle
 
 import (
 	"errors"
-	"fmt"
 	"time"
 )
 
@@ -133,6 +132,11 @@ var (
 	ErrDropMessage = errors.New("drop message")
 )
 
-func lostConnection(err error) error {
-	return fmt.Errorf("%w: %w", ErrConnectionLost, err)
-}
+// lostConnection wraps the transport error that ended a connection. Its
+// text is made only if asked for: most are never printed.
+func lostConnection(err error) error { return connectionLost{err} }
+
+type connectionLost struct{ err error }
+
+func (e connectionLost) Error() string   { return ErrConnectionLost.Error() + ": " + e.err.Error() }
+func (e connectionLost) Unwrap() []error { return []error{ErrConnectionLost, e.err} }
