@@ -45,6 +45,7 @@ func benchIdle(b *testing.B, name string, n int) {
 func reportMemory(b *testing.B, base, after bench.Stats, n int) {
 	perConn(b, base.RSS, after.RSS, n, "rss-B/conn")
 	perConn(b, base.Heap, after.Heap, n, "heap-B/conn")
+	perConn(b, base.Spans, after.Spans, n, "spans-B/conn")
 	perConn(b, base.Stacks, after.Stacks, n, "stack-B/conn")
 	perConn(b, base.Goroutines, after.Goroutines, n, "goroutines/conn")
 }

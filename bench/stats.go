@@ -15,6 +15,7 @@ type Stats struct {
 	CPU        time.Duration // user + system CPU time of the whole process
 	RSS        int64         // resident set size, bytes (VmRSS)
 	Heap       int64         // bytes of live and not yet swept heap objects (HeapAlloc)
+	Spans      int64         // bytes of in-use heap spans (HeapInuse): Heap plus the free slots of partly used spans
 	Stacks     int64         // bytes of goroutine stacks (StackInuse)
 	Goroutines int64
 	Mallocs    uint64 // heap allocations so far
@@ -32,6 +33,7 @@ func TakeStats(s *Server) Stats {
 		CPU:        processCPU(),
 		RSS:        residentBytes(),
 		Heap:       int64(ms.HeapAlloc),
+		Spans:      int64(ms.HeapInuse),
 		Stacks:     int64(ms.StackInuse),
 		Goroutines: int64(runtime.NumGoroutine()),
 		Mallocs:    ms.Mallocs,

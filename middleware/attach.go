@@ -106,23 +106,6 @@ func WithValue(r *http.Request, key, val any) *http.Request {
 	return r
 }
 
-// takeSteps returns the attachments and OnOpen functions in the order they
-// were added, and forgets them.
-func (s *requestState) takeSteps() (attach, onOpen []Attachment) {
-	attach = make([]Attachment, 0, len(s.steps))
-	for _, st := range s.steps {
-		switch {
-		case st.fn == nil:
-		case st.onOpen:
-			onOpen = append(onOpen, st.fn)
-		default:
-			attach = append(attach, st.fn)
-		}
-	}
-	s.steps = nil
-	return attach, onOpen
-}
-
 // Upgraded reports whether a connection was made from r (as passed down a
 // policy chain). A policy that reserves something before the upgrade, such
 // as a connection slot, calls it after next.ServeHTTP returns: when it is

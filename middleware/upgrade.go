@@ -126,13 +126,13 @@ func (u *Upgrader) Upgrade(w http.ResponseWriter, r *http.Request) (*lifecycle.C
 		ReadLimit:    u.cfg.readLimit,
 		Logger:       u.cfg.logger,
 	})
-	var attach, onOpen []Attachment
+	var steps []step
 	if st != nil {
 		if st.subject != "" {
 			c.SetSubject(st.subject)
 		}
 		st.conn.Store(c)
-		attach, onOpen = st.takeSteps()
+		steps, st.steps = st.steps, nil // the connection does not keep them
 	}
 	if u.reg != nil {
 		if err := u.reg.Add(c); err != nil {
@@ -140,9 +140,12 @@ func (u *Upgrader) Upgrade(w http.ResponseWriter, r *http.Request) (*lifecycle.C
 			return nil, err
 		}
 	}
-	for _, list := range [][]Attachment{attach, onOpen} {
-		for _, fn := range list {
-			if err := runAttachment(c, fn); err != nil {
+	for _, onOpen := range [2]bool{false, true} { // attachments, then OnOpen
+		for _, s := range steps {
+			if s.fn == nil || s.onOpen != onOpen {
+				continue
+			}
+			if err := runAttachment(c, s.fn); err != nil {
 				var ce *lifecycle.CloseError
 				if errors.As(err, &ce) {
 					c.CloseWith(err, ce.Code, ce.Reason)
