@@ -3,7 +3,12 @@ package lifecycle_test
 import (
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"time"
+
+	"github.com/gorilla/websocket"
 
 	"github.com/wsmw/wsmw/lifecycle"
 )
@@ -65,4 +70,48 @@ func ExampleConn_AddReadCheck() {
 	// In a policy's attachment: c.AddReadCheck(check)
 	fmt.Println(check(lifecycle.TextMessage, []byte("hi")) != nil, check(lifecycle.BinaryMessage, nil))
 	// Output: true <nil>
+}
+
+// quietCheck is a policy's per-connection state: its Timer lives inside it,
+// so the policy costs one allocation per connection.
+type quietCheck struct {
+	c *lifecycle.Conn
+	t lifecycle.Timer
+}
+
+func (q *quietCheck) fire() { q.c.Close(4000, "too quiet") }
+
+// StartTimer arms a Timer kept in the policy's own state. Like every Conn
+// timer it never fires once closing has started, and all of a Conn's
+// timers share one runtime timer.
+func ExampleConn_StartTimer() {
+	up := websocket.Upgrader{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ws, err := up.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		c := lifecycle.NewConn(ws, lifecycle.Config{})
+		q := &quietCheck{c: c}
+		c.StartTimer(&q.t, 50*time.Millisecond, q.fire)
+		go func() {
+			for {
+				if _, _, err := c.ReadMessage(); err != nil {
+					return
+				}
+				q.t.Reset(50 * time.Millisecond) // any message re-arms it
+			}
+		}()
+	}))
+	defer srv.Close()
+
+	ws, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer ws.Close()
+	_, _, err = ws.ReadMessage()
+	fmt.Println(err)
+	// Output: websocket: close 4000: too quiet
 }

@@ -1,6 +1,7 @@
 package middleware_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -70,4 +71,38 @@ func ExampleWithOrigins() {
 	// Output:
 	// https://app.example.com 400
 	// https://evil.test 403
+}
+
+type tenantKey struct{}
+
+// A policy leaves a value for the connection's context before the upgrade.
+// WithValue and WithSubject write into the one wsmw state the request
+// carries, so a chain of policies copies the request once, not once each.
+func ExampleWithValue() {
+	reg := lifecycle.NewRegistry()
+	defer reg.Shutdown(context.Background())
+	tenant := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if middleware.IsUpgrade(r) {
+				r = middleware.WithValue(r, tenantKey{}, r.URL.Query().Get("tenant"))
+				r = middleware.WithSubject(r, "alice")
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+	seen := make(chan string, 1)
+	h := middleware.Handler(reg, func(c *lifecycle.Conn) {
+		seen <- fmt.Sprintf("tenant %v, subject %s", c.Context().Value(tenantKey{}), middleware.SubjectFromContext(c.Context()))
+	})
+	srv := httptest.NewServer(tenant(h))
+	defer srv.Close()
+
+	ws, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(srv.URL, "http")+"?tenant=acme", nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer ws.Close()
+	fmt.Println(<-seen)
+	// Output: tenant acme, subject alice
 }
