@@ -83,6 +83,8 @@ type Conn struct {
 	waiters  *waiters   // made on first use of Context or Done
 	info     *CloseInfo // set by finish before it takes the hooks
 	reg      *Registry
+	subjPrev *Conn // neighbours in reg's list of subject; guarded by reg.mu
+	subjNext *Conn
 	subject  string
 	values   []keyValue
 	onClose  []func(*Conn, CloseInfo)

@@ -15,7 +15,7 @@ var ErrDraining = errors.New("wsmw: registry is draining for shutdown")
 type Registry struct {
 	mu          sync.Mutex
 	conns       map[*Conn]struct{}
-	bySubject   map[string]map[*Conn]struct{}
+	bySubject   map[string]*Conn // the first of the subject's list (Conn.subjNext)
 	draining    bool
 	live        sync.WaitGroup // connections whose OnClose hooks have not finished
 	parallelism int
@@ -39,7 +39,7 @@ func WithCloseParallelism(n int) RegistryOption {
 func NewRegistry(opts ...RegistryOption) *Registry {
 	r := &Registry{
 		conns:       make(map[*Conn]struct{}),
-		bySubject:   make(map[string]map[*Conn]struct{}),
+		bySubject:   make(map[string]*Conn),
 		parallelism: 16 * runtime.GOMAXPROCS(0),
 	}
 	for _, o := range opts {
@@ -90,25 +90,40 @@ func (r *Registry) reindex(c *Conn, old, subject string) {
 	r.mu.Unlock()
 }
 
+// index puts c first in subject's list. The lists run through the Conns
+// themselves, so a subject costs one map entry, not a set of its own.
 func (r *Registry) index(c *Conn, subject string) {
 	if subject == "" {
 		return
 	}
-	set := r.bySubject[subject]
-	if set == nil {
-		set = make(map[*Conn]struct{}, 1)
-		r.bySubject[subject] = set
+	head := r.bySubject[subject]
+	c.subjPrev, c.subjNext = nil, head
+	if head != nil {
+		head.subjPrev = c
 	}
-	set[c] = struct{}{}
+	r.bySubject[subject] = c
 }
 
+// unindex takes c out of subject's list. c is indexed under subject (its
+// current one) or under none.
 func (r *Registry) unindex(c *Conn, subject string) {
-	if set := r.bySubject[subject]; set != nil {
-		delete(set, c)
-		if len(set) == 0 {
-			delete(r.bySubject, subject)
-		}
+	if subject == "" {
+		return
 	}
+	switch {
+	case c.subjPrev != nil:
+		c.subjPrev.subjNext = c.subjNext
+	case r.bySubject[subject] != c:
+		return // not indexed under subject
+	case c.subjNext != nil:
+		r.bySubject[subject] = c.subjNext
+	default:
+		delete(r.bySubject, subject)
+	}
+	if c.subjNext != nil {
+		c.subjNext.subjPrev = c.subjPrev
+	}
+	c.subjPrev, c.subjNext = nil, nil
 }
 
 // Len returns the number of live connections.
@@ -140,9 +155,8 @@ func (r *Registry) Range(fn func(*Conn) bool) {
 func (r *Registry) Subject(subject string) []*Conn {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	set := r.bySubject[subject]
-	out := make([]*Conn, 0, len(set))
-	for c := range set {
+	var out []*Conn
+	for c := r.bySubject[subject]; c != nil; c = c.subjNext {
 		out = append(out, c)
 	}
 	return out
