@@ -38,7 +38,7 @@ func TestApplyOnlyOlderConnections(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	waitRegistered(t, reg, 1)
+	wstest.WaitFor(t, "connections registered", 5*time.Second, func() bool { return reg.Len() == 1 })
 	opened := reg.Subject("alice")[0].OpenedAt()
 
 	n := &Node{reg: reg, id: "me", skew: 0, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
@@ -59,17 +59,6 @@ func TestApplyOnlyOlderConnections(t *testing.T) {
 		t.Fatalf("close: %v %d %q", err, f.CloseCode(), f.CloseReason())
 	}
 	c.WriteClose(1008, "")
-}
-
-func waitRegistered(t *testing.T, reg *lifecycle.Registry, n int) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for reg.Len() != n {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d connections registered, want %d", reg.Len(), n)
-		}
-		time.Sleep(5 * time.Millisecond) // poll interval, not synchronisation
-	}
 }
 
 func TestMessages(t *testing.T) {

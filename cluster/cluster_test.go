@@ -17,7 +17,7 @@ func TestRevokeAcrossNodes(t *testing.T) {
 	addr, _ := wstest.StartRedis(t)
 	a := startServer(t, addr, serverConfig{})
 	b := startServer(t, addr, serverConfig{})
-	waitFor(t, "both nodes subscribed", 5*time.Second, func() bool { return a.node.Subscribed() && b.node.Subscribed() })
+	wstest.WaitFor(t, "both nodes subscribed", 5*time.Second, func() bool { return a.node.Subscribed() && b.node.Subscribed() })
 
 	aliceB := b.dial("alice")
 	aliceA := a.dial("alice")
@@ -61,7 +61,7 @@ func TestCapAcrossNodes(t *testing.T) {
 	first.WriteClose(1000, "")
 	first.ReadUntilClose(5 * time.Second)
 	<-a.ended
-	waitFor(t, "alice's slot released", 5*time.Second, func() bool {
+	wstest.WaitFor(t, "alice's slot released", 5*time.Second, func() bool {
 		c, err := b.tryDial("alice")
 		if err == nil {
 			c.WriteClose(1000, "")
@@ -75,7 +75,7 @@ func TestCapAcrossNodes(t *testing.T) {
 func TestCatchUpOnStart(t *testing.T) {
 	addr, _ := wstest.StartRedis(t)
 	a := startServer(t, addr, serverConfig{})
-	waitFor(t, "node A subscribed", 5*time.Second, subscribed(a))
+	wstest.WaitFor(t, "node A subscribed", 5*time.Second, subscribed(a))
 	// Node B's connections exist before B listens: simulate it with a
 	// Registry whose Node starts after the revocation.
 	b := startServer(t, "127.0.0.1:1", serverConfig{}) // no Redis there

@@ -157,16 +157,4 @@ func expectRevoked(t *testing.T, c *wstest.RawClient, within time.Duration) time
 	return took
 }
 
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, what string, within time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %v", what, within)
-		}
-		time.Sleep(5 * time.Millisecond) // poll interval, not synchronisation
-	}
-}
-
 func subscribed(s *server) func() bool { return s.node.Subscribed }

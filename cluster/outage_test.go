@@ -18,14 +18,14 @@ func TestRedisOutage(t *testing.T) {
 	opts := []cluster.Option{cluster.WithTimeout(300 * time.Millisecond)}
 	a := startServer(t, addr, serverConfig{capPerSubject: 2, opts: opts})
 	b := startServer(t, addr, serverConfig{capPerSubject: 2, opts: opts})
-	waitFor(t, "both nodes subscribed", 5*time.Second, func() bool { return a.node.Subscribed() && b.node.Subscribed() })
+	wstest.WaitFor(t, "both nodes subscribed", 5*time.Second, func() bool { return a.node.Subscribed() && b.node.Subscribed() })
 
 	alice := b.dial("alice")
 	carol := b.dial("carol")
 	dave := a.dial("dave")
 
 	stop()
-	waitFor(t, "node B notices the outage", 5*time.Second, func() bool { return !b.node.Subscribed() })
+	wstest.WaitFor(t, "node B notices the outage", 5*time.Second, func() bool { return !b.node.Subscribed() })
 	for _, c := range []*wstest.RawClient{alice, carol, dave} {
 		alive(t, c)
 	}
@@ -45,7 +45,7 @@ func TestRedisOutage(t *testing.T) {
 	wstest.RestartRedis(t, addr)
 	took := expectRevoked(t, alice, 10*time.Second)
 	t.Logf("revocation made during the outage applied %v after Redis restarted", took)
-	waitFor(t, "both nodes subscribed again", 5*time.Second, func() bool { return a.node.Subscribed() && b.node.Subscribed() })
+	wstest.WaitFor(t, "both nodes subscribed again", 5*time.Second, func() bool { return a.node.Subscribed() && b.node.Subscribed() })
 	if a.node.Pending() != 0 {
 		t.Fatalf("%d revocations still pending", a.node.Pending())
 	}
@@ -66,7 +66,7 @@ func TestSubscriptionKilled(t *testing.T) {
 	addr, _ := wstest.StartRedis(t)
 	a := startServer(t, addr, serverConfig{})
 	b := startServer(t, addr, serverConfig{})
-	waitFor(t, "both nodes subscribed", 5*time.Second, func() bool { return a.node.Subscribed() && b.node.Subscribed() })
+	wstest.WaitFor(t, "both nodes subscribed", 5*time.Second, func() bool { return a.node.Subscribed() && b.node.Subscribed() })
 	alice := b.dial("alice")
 
 	admin := newClient(addr)
@@ -81,5 +81,5 @@ func TestSubscriptionKilled(t *testing.T) {
 		t.Fatal(err)
 	}
 	expectRevoked(t, alice, 5*time.Second)
-	waitFor(t, "node B subscribed again", 5*time.Second, subscribed(b))
+	wstest.WaitFor(t, "node B subscribed again", 5*time.Second, subscribed(b))
 }

@@ -1,11 +1,10 @@
 package lifecycle_test
 
 import (
-	"runtime"
-	"strings"
 	"testing"
 	"time"
 
+	"github.com/wsmw/wsmw/internal/wstest"
 	"github.com/wsmw/wsmw/lifecycle"
 )
 
@@ -27,39 +26,19 @@ func TestOneGoroutinePerConnection(t *testing.T) {
 	for range n {
 		<-opened
 	}
-	// net/http's connection goroutines exit on their own after the hijack:
-	// poll until they have, within a bound.
-	var handlers, others int
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); runtime.Gosched() {
-		if handlers, others = connectionGoroutines("TestOneGoroutinePerConnection"); handlers == n && others == 0 {
-			return
-		}
+	// net/http's connection goroutines exit on their own after the hijack.
+	var got []int
+	count := func() bool {
+		got = wstest.CountGoroutines(
+			"lifecycle_test.TestOneGoroutinePerConnection.func1(", // the handlers
+			"net/http.(*conn).serve",
+			"github.com/gorilla/websocket.",
+			"github.com/wsmw/wsmw/lifecycle.",
+		)
+		return got[0] == n && got[1]+got[2]+got[3] == 0
 	}
-	t.Fatalf("%d idle connections: %d handler goroutines and %d other connection goroutines", n, handlers, others)
-}
-
-// connectionGoroutines counts the goroutines running test's handlers and,
-// separately, any other goroutine of this package's connections: net/http's
-// per-connection goroutine, gorilla or lifecycle code outside a handler.
-func connectionGoroutines(test string) (handlers, others int) {
-	buf := make([]byte, 1<<20)
-	for {
-		n := runtime.Stack(buf, true)
-		if n < len(buf) {
-			buf = buf[:n]
-			break
-		}
-		buf = make([]byte, 2*len(buf))
+	if !wstest.Eventually(10*time.Second, count) {
+		t.Fatalf("%d idle connections: %d handler goroutines; net/http %d, gorilla %d, lifecycle %d outside a handler",
+			n, got[0], got[1], got[2], got[3])
 	}
-	for _, g := range strings.Split(string(buf), "\n\n") {
-		switch {
-		case strings.Contains(g, "lifecycle_test."+test+".func"):
-			handlers++
-		case strings.Contains(g, "net/http.(*conn).serve"),
-			strings.Contains(g, "github.com/gorilla/websocket."),
-			strings.Contains(g, "github.com/wsmw/wsmw/lifecycle."):
-			others++
-		}
-	}
-	return handlers, others
 }

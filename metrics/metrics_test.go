@@ -14,6 +14,7 @@ import (
 	"github.com/wsmw/wsmw/internal/wstest"
 	"github.com/wsmw/wsmw/lifecycle"
 	"github.com/wsmw/wsmw/metrics"
+	"github.com/wsmw/wsmw/middleware"
 	"github.com/wsmw/wsmw/timeout"
 )
 
@@ -160,13 +161,10 @@ func TestActiveWhileOpen(t *testing.T) {
 	if got["wsmw_connections_active"] != "2" || got["wsmw_connections_total"] != "2" {
 		t.Fatalf("active %q total %q, want 2 and 2", got["wsmw_connections_active"], got["wsmw_connections_total"])
 	}
-	// lifecycle counts a message just after its write returns: poll.
-	deadline := time.Now().Add(5 * time.Second)
-	for h.scrape()["wsmw_messages_out_total"] != "2" {
-		if time.Now().After(deadline) {
-			t.Fatalf("messages out %q while open, want 2", h.scrape()["wsmw_messages_out_total"])
-		}
-		time.Sleep(5 * time.Millisecond) // poll interval, not synchronisation
+	// lifecycle counts a message before writing it, so both echoes are
+	// counted by the time the clients have read them.
+	if out := got["wsmw_messages_out_total"]; out != "2" {
+		t.Fatalf("messages out %q while open, want 2", out)
 	}
 	peerClose(t, a, 1000)
 	h.next()
@@ -179,7 +177,19 @@ func TestActiveWhileOpen(t *testing.T) {
 
 // TestPingRTT checks that the heartbeat's round trips reach the histogram.
 func TestPingRTT(t *testing.T) {
-	h := newHarness(t, nil, timeout.Heartbeat(20*time.Millisecond, 5*time.Second))
+	// The metrics' RTT hook is added first (outermost policy); this one,
+	// from OnOpen, runs after it, so each value received here has been
+	// observed by the histogram.
+	observed := make(chan time.Duration, 64)
+	seeRTT := middleware.OnOpen(func(c *lifecycle.Conn) {
+		timeout.NotifyRTT(c, func(rtt time.Duration) {
+			select {
+			case observed <- rtt:
+			default:
+			}
+		})
+	})
+	h := newHarness(t, nil, timeout.Heartbeat(20*time.Millisecond, 5*time.Second), seeRTT)
 	c := h.dial()
 	defer c.Close()
 	c.WriteText("x") // the handler reads, so pongs are processed
@@ -194,17 +204,16 @@ func TestPingRTT(t *testing.T) {
 			pongs++
 		}
 	}
-	// The pongs are processed on the server's reader; poll the count.
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		n, _ := strconv.Atoi(h.scrape()["wsmw_ping_rtt_seconds_count"])
-		if n >= 3 {
-			break
+	// The pongs are processed on the server's reader.
+	for range 3 {
+		select {
+		case <-observed:
+		case <-time.After(5 * time.Second):
+			t.Fatal("fewer than 3 round trips observed")
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("ping rtt count %d, want >= 3", n)
-		}
-		time.Sleep(10 * time.Millisecond) // poll interval, not synchronisation
+	}
+	if n, _ := strconv.Atoi(h.scrape()["wsmw_ping_rtt_seconds_count"]); n < 3 {
+		t.Fatalf("ping rtt count %d, want >= 3", n)
 	}
 	peerClose(t, c, 1000)
 	h.next()

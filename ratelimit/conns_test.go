@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wsmw/wsmw/internal/wstest"
 	"github.com/wsmw/wsmw/lifecycle"
 	"github.com/wsmw/wsmw/middleware"
 )
@@ -61,7 +62,7 @@ func (s *countingStore) held(key string) int { return s.Store.(*MemoryStore).Hel
 // held.
 func waitZero(t *testing.T, st *countingStore, how string) {
 	t.Helper()
-	waitFor(t, "slots to return to zero after "+how, func() bool {
+	wstest.WaitFor(t, "slots to return to zero after "+how, 10*time.Second, func() bool {
 		return st.settled(t) && st.held("conns:127.0.0.1") == 0 && st.held(totalKey) == 0
 	})
 }
@@ -81,7 +82,7 @@ func TestMaxConnsRefusesOverTheLimit(t *testing.T) {
 	}
 	s.mustDial(from("127.0.0.2"), nil) // another key
 	c2.Reset()
-	waitFor(t, "a slot to free", func() bool { return st.held("conns:127.0.0.1") == 1 })
+	wstest.WaitFor(t, "a slot to free", 10*time.Second, func() bool { return st.held("conns:127.0.0.1") == 1 })
 	s.mustDial(from("127.0.0.1"), nil)
 }
 

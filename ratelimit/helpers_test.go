@@ -103,18 +103,6 @@ func (s *testServer) nextClose() lifecycle.CloseInfo {
 	return lifecycle.CloseInfo{}
 }
 
-// waitFor polls cond until it holds or 10 s pass.
-func waitFor(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond) // polling interval on an observable condition
-	}
-}
-
 func from(ip string) net.Addr { return &net.TCPAddr{IP: net.ParseIP(ip)} }
 
 func statusOf(c *wstest.RawClient) int {

@@ -131,7 +131,7 @@ func TestMessageRatePerSubject(t *testing.T) {
 	}
 	hold.WriteClose(1000, "")
 	s.nextClose()
-	waitFor(t, "the shared buckets to go", func() bool { return m.sharedLen() == 0 })
+	wstest.WaitFor(t, "the shared buckets to go", 10*time.Second, func() bool { return m.sharedLen() == 0 })
 }
 
 // The per-message check allocates nothing, on both paths.

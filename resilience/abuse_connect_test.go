@@ -133,10 +133,10 @@ func TestConnectFloodAgainstExample(t *testing.T) {
 	res := connectFlood(ex.wsURL(), header)
 	upgraded := res.check(t, exampleConnectRate)
 
-	if !waitFor(10*time.Second, func() bool { return ex.openFiles(t) <= files }) {
+	if !wstest.Eventually(10*time.Second, func() bool { return ex.openFiles(t) <= files }) {
 		t.Errorf("the example holds %d open files after the flood, %d before", ex.openFiles(t), files)
 	}
-	waitFor(10*time.Second, func() bool { return len(ex.logLines(t, "ws closed")) >= upgraded })
+	wstest.Eventually(10*time.Second, func() bool { return len(ex.logLines(t, "ws closed")) >= upgraded })
 	if n := len(ex.logLines(t, "ws closed")); n != upgraded {
 		t.Errorf("%d connections logged as closed, want %d", n, upgraded)
 	}
@@ -169,7 +169,7 @@ func TestConnectFloodInProcess(t *testing.T) {
 	res := connectFlood(url, nil)
 	res.check(t, exampleConnectRate)
 
-	if !waitFor(10*time.Second, func() bool { return reg.Len() == 0 }) {
+	if !wstest.Eventually(10*time.Second, func() bool { return reg.Len() == 0 }) {
 		t.Errorf("%d connections still registered", reg.Len())
 	}
 	if n := slots.Held("conns:127.0.0.1"); n != 0 || slots.Len() != 0 {

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/wsmw/wsmw/internal/wstest"
 )
 
 // The example's http.Server settings (example/main.go) that these tests
@@ -176,7 +178,7 @@ func TestHandshakeAbuse(t *testing.T) {
 	})
 	// Only the three upgraded connections existed, and each ended once.
 	const upgraded = 3
-	waitFor(10*time.Second, func() bool { return len(ex.logLines(t, "ws closed")) >= upgraded })
+	wstest.Eventually(10*time.Second, func() bool { return len(ex.logLines(t, "ws closed")) >= upgraded })
 	if n := len(ex.logLines(t, "ws closed")); n != upgraded {
 		t.Errorf("%d connections logged as closed, want the %d upgraded ones", n, upgraded)
 	}

@@ -2,7 +2,6 @@ package resilience_test
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -190,22 +189,4 @@ func (ex *example) tail() string {
 	}
 	b, _ := io.ReadAll(f)
 	return string(b)
-}
-
-// waitFor polls cond every 20 ms until it holds or d has passed.
-func waitFor(d time.Duration, cond func() bool) bool {
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	defer cancel()
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		if cond() {
-			return true
-		}
-		select {
-		case <-ctx.Done():
-			return cond()
-		case <-tick.C:
-		}
-	}
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/wsmw/wsmw/internal/wstest"
 	"github.com/wsmw/wsmw/lifecycle"
 	"github.com/wsmw/wsmw/timeout"
 )
@@ -101,7 +102,6 @@ func TestBroadcastDrainsToOneGoroutinePerConn(t *testing.T) {
 	// once the kernel's buffers for it are full.
 	fast := newTCPServerIn(t, reg, discard, timeout.SlowConsumer(timeout.MaxMessages(messages), timeout.MaxBytes(messages*size)))
 	slow := newTCPServerIn(t, reg, discard, timeout.SlowConsumer(timeout.MaxMessages(4), timeout.MaxBytes(4*size)))
-	base := stableGoroutines(t)
 	slow.dialRaw(t) // never reads
 	stuck := slow.conn(t)
 	clients := make([]*websocket.Conn, readers)
@@ -128,9 +128,8 @@ func TestBroadcastDrainsToOneGoroutinePerConn(t *testing.T) {
 			}
 		}()
 	}
-	// Each connection costs one goroutine on the server, its handler; each
-	// reader another in this process, the test's client reader.
-	waitGoroutines(t, base+1+2*readers)
+	// Each connection costs one goroutine on the server, its handler.
+	waitServerGoroutines(t, readers+1)
 	msg := make([]byte, size)
 	took := make([]time.Duration, messages)
 	for i := range messages {
@@ -163,43 +162,25 @@ func TestBroadcastDrainsToOneGoroutinePerConn(t *testing.T) {
 	}
 	// The writers exit once their queues drain; the stuck peer's handler
 	// is gone too.
-	waitGoroutines(t, base+2*readers)
+	waitServerGoroutines(t, readers)
 	for _, ws := range clients {
 		ws.Close()
 	}
 }
 
-// stableGoroutines returns the goroutine count once it holds still.
-func stableGoroutines(t *testing.T) int {
+// waitServerGoroutines waits until the servers run exactly handlers
+// goroutines, every one a connection's handler: no send-queue writer, no
+// net/http connection goroutine. Goroutines are counted by what they run,
+// so this test's own client readers, and other tests' goroutines winding
+// down, do not count.
+func waitServerGoroutines(t *testing.T, handlers int) {
 	t.Helper()
-	last := -1
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
-		n := runtime.NumGoroutine()
-		if n == last {
-			return n
-		}
-		last = n
-		time.Sleep(50 * time.Millisecond) // polling interval, not synchronisation
-	}
-	t.Fatal("goroutine count never settled")
-	return 0
-}
-
-// waitGoroutines polls until the process runs exactly want goroutines.
-func waitGoroutines(t *testing.T, want int) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		n := runtime.NumGoroutine()
-		if n == want {
-			return
-		}
-		if time.Now().After(deadline) {
-			buf := make([]byte, 1<<20)
-			t.Fatalf("%d goroutines, want %d\n%s", n, want, buf[:runtime.Stack(buf, true)])
-		}
-		runtime.Gosched()
-		time.Sleep(5 * time.Millisecond) // polling interval, not synchronisation
+	var got []int
+	if !wstest.Eventually(10*time.Second, func() bool {
+		got = wstest.CountGoroutines("timeout.(*SendQueue).run(", "timeout.DiscardMessages(", "net/http.(*conn).serve(")
+		return got[0] == 0 && got[1] == handlers && got[2] == 0
+	}) {
+		t.Fatalf("server goroutines: %d send-queue writers, %d handlers (want %d), %d net/http", got[0], got[1], handlers, got[2])
 	}
 }
 
