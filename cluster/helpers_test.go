@@ -12,6 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/wsmw/wsmw/cluster"
+	"github.com/wsmw/wsmw/internal/conntest"
 	"github.com/wsmw/wsmw/internal/wstest"
 	"github.com/wsmw/wsmw/lifecycle"
 	"github.com/wsmw/wsmw/middleware"
@@ -58,7 +59,7 @@ func startServer(t *testing.T, addr string, cfg serverConfig) *server {
 	log := testLogger()
 	s := &server{t: t, reg: lifecycle.NewRegistry(), client: newClient(addr), ended: make(chan lifecycle.CloseInfo, 16)}
 	s.node = cluster.New(s.client, s.reg, append([]cluster.Option{cluster.WithLogger(log)}, cfg.opts...)...)
-	var h http.Handler = middleware.Handler(s.reg, echo, middleware.WithLogger(log))
+	var h http.Handler = middleware.Handler(s.reg, conntest.Echo, middleware.WithLogger(log))
 	h = middleware.OnClose(func(_ *lifecycle.Conn, info lifecycle.CloseInfo) { s.ended <- info })(h)
 	var store *ratelimit.RedisStore
 	if cfg.capPerSubject > 0 {
@@ -92,18 +93,6 @@ func subjectFromHeader(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
-}
-
-func echo(c *lifecycle.Conn) {
-	for {
-		mt, msg, err := c.ReadMessage()
-		if err != nil {
-			return
-		}
-		if c.WriteMessage(mt, msg) != nil {
-			return
-		}
-	}
 }
 
 // dial connects as subject and waits until the connection is registered

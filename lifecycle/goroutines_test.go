@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wsmw/wsmw/internal/conntest"
 	"github.com/wsmw/wsmw/internal/wstest"
 	"github.com/wsmw/wsmw/lifecycle"
 )
@@ -18,7 +19,7 @@ func TestOneGoroutinePerConnection(t *testing.T) {
 	h := newHarness(t, lifecycle.Config{}, func(c *lifecycle.Conn) {
 		c.AfterFunc(time.Hour, func() {}) // timers add no goroutine
 		opened <- struct{}{}
-		echo(c)
+		conntest.Echo(c)
 	})
 	for range n {
 		h.dial()

@@ -74,15 +74,3 @@ func (h *harness) next() lifecycle.CloseInfo {
 	}
 	return lifecycle.CloseInfo{}
 }
-
-func echo(c *lifecycle.Conn) {
-	for {
-		mt, msg, err := c.ReadMessage()
-		if err != nil {
-			return
-		}
-		if c.WriteMessage(mt, msg) != nil {
-			return
-		}
-	}
-}

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wsmw/wsmw/internal/conntest"
 	"github.com/wsmw/wsmw/internal/wstest"
 	"github.com/wsmw/wsmw/lifecycle"
 )
@@ -16,7 +17,7 @@ func TestShutdownClosesEveryConnectionWith1001(t *testing.T) {
 	opened := make(chan struct{}, total)
 	h := newHarness(t, lifecycle.Config{}, func(c *lifecycle.Conn) {
 		opened <- struct{}{}
-		echo(c)
+		conntest.Echo(c)
 	})
 	type seen struct {
 		code   int
@@ -74,7 +75,7 @@ func TestShutdownIsNotHeldByAPeerThatIgnoresClose(t *testing.T) {
 	opened := make(chan struct{}, 2)
 	h := newHarness(t, lifecycle.Config{CloseTimeout: time.Hour}, func(c *lifecycle.Conn) {
 		opened <- struct{}{}
-		echo(c)
+		conntest.Echo(c)
 	})
 	polite := h.dial()
 	deaf := h.dial() // never reads, never answers
@@ -111,7 +112,7 @@ func TestShutdownIsNotHeldByAPeerThatIgnoresClose(t *testing.T) {
 }
 
 func TestAddAfterShutdownIsRefused(t *testing.T) {
-	h := newHarness(t, lifecycle.Config{}, echo)
+	h := newHarness(t, lifecycle.Config{}, conntest.Echo)
 	h.reg.Shutdown(context.Background())
 	c, err := wstest.DialRaw(h.url, nil)
 	if err != nil {

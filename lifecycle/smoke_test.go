@@ -4,12 +4,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wsmw/wsmw/internal/conntest"
 	"github.com/wsmw/wsmw/internal/wstest"
 	"github.com/wsmw/wsmw/lifecycle"
 )
 
 func TestEchoThenPeerClose(t *testing.T) {
-	h := newHarness(t, lifecycle.Config{}, echo)
+	h := newHarness(t, lifecycle.Config{}, conntest.Echo)
 	c := h.dial()
 	c.WriteText("hello")
 	f, err := c.ReadFrame(5 * time.Second)

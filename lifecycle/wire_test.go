@@ -7,6 +7,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/wsmw/wsmw/internal/conntest"
 	"github.com/wsmw/wsmw/internal/wstest"
 	"github.com/wsmw/wsmw/lifecycle"
 )
@@ -139,7 +140,7 @@ func TestPeerCloseIsEchoed(t *testing.T) {
 		want lifecycle.StatusCode
 	}{{"with code", 4321, 4321}, {"normal", 1000, 1000}, {"no status", -1, lifecycle.StatusNoStatusRcvd}} {
 		t.Run(tc.name, func(t *testing.T) {
-			h := newHarness(t, lifecycle.Config{}, echo)
+			h := newHarness(t, lifecycle.Config{}, conntest.Echo)
 			c := h.dial()
 			c.WriteClose(tc.code, "client leaving")
 			f, _, err := c.ReadUntilClose(5 * time.Second)
@@ -161,7 +162,7 @@ func TestPeerCloseIsEchoed(t *testing.T) {
 }
 
 func TestProtocolErrorIsALocal1002(t *testing.T) {
-	h := newHarness(t, lifecycle.Config{}, echo)
+	h := newHarness(t, lifecycle.Config{}, conntest.Echo)
 	c := h.dial()
 	c.WriteFrame(0x3, true, []byte("x")) // reserved opcode
 	f, _, err := c.ReadUntilClose(5 * time.Second)
@@ -183,7 +184,7 @@ func TestProtocolErrorIsALocal1002(t *testing.T) {
 }
 
 func TestMessageTooBigIsALocal1009(t *testing.T) {
-	h := newHarness(t, lifecycle.Config{ReadLimit: 16}, echo)
+	h := newHarness(t, lifecycle.Config{ReadLimit: 16}, conntest.Echo)
 	c := h.dial()
 	c.WriteText(strings.Repeat("x", 16)) // at the limit: echoed
 	if f, err := c.ReadFrame(5 * time.Second); err != nil || len(f.Payload) != 16 {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/wsmw/wsmw/internal/conntest"
 	"github.com/wsmw/wsmw/internal/wstest"
 	"github.com/wsmw/wsmw/lifecycle"
 	"github.com/wsmw/wsmw/middleware"
@@ -32,7 +33,7 @@ func newTestServer(t testing.TB, handler func(*lifecycle.Conn), policies ...func
 		conns:  make(chan *lifecycle.Conn, 4096),
 	}
 	if handler == nil {
-		handler = echo
+		handler = conntest.Echo
 	}
 	r := chi.NewRouter()
 	all := append([]func(http.Handler) http.Handler{
@@ -47,18 +48,6 @@ func newTestServer(t testing.TB, handler func(*lifecycle.Conn), policies ...func
 		s.reg.Shutdown(ctx)
 	})
 	return s
-}
-
-func echo(c *lifecycle.Conn) {
-	for {
-		mt, msg, err := c.ReadMessage()
-		if err != nil {
-			return
-		}
-		if c.WriteMessage(mt, msg) != nil {
-			return
-		}
-	}
 }
 
 // dial opens a raw client from local (nil for any) with header.

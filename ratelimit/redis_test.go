@@ -19,6 +19,7 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/wsmw/wsmw/internal/conntest"
 	"github.com/wsmw/wsmw/internal/wstest"
 	"github.com/wsmw/wsmw/middleware"
 )
@@ -225,7 +226,7 @@ func TestRedisChildServer(t *testing.T) {
 	ttl, _ := time.ParseDuration(os.Getenv("WSMW_RL_CHILD_TTL"))
 	st := NewRedisStore(redis.NewClient(&redis.Options{Addr: addr}), LeaseTTL(ttl))
 	r := chi.NewRouter()
-	r.With(MaxConns(3, WithStore(st))).Get("/ws", middleware.Handler(nil, echo).ServeHTTP)
+	r.With(MaxConns(3, WithStore(st))).Get("/ws", middleware.Handler(nil, conntest.Echo).ServeHTTP)
 	srv := httptest.NewServer(r)
 	fmt.Printf("URL ws%s/ws\n", strings.TrimPrefix(srv.URL, "http"))
 	select {} // until killed

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wsmw/wsmw/internal/conntest"
 	"github.com/wsmw/wsmw/internal/wstest"
 	"github.com/wsmw/wsmw/lifecycle"
 	"github.com/wsmw/wsmw/timeout"
@@ -17,7 +18,7 @@ func TestHeartbeatDetectsSilentSocket(t *testing.T) {
 	for _, reads := range []bool{true, false} {
 		name := map[bool]string{true: "reads and ignores", false: "never reads"}[reads]
 		t.Run(name, func(t *testing.T) {
-			s := newTCPServer(t, echo, timeout.Heartbeat(interval, wait))
+			s := newTCPServer(t, conntest.Echo, timeout.Heartbeat(interval, wait))
 			raw := s.dialRaw(t)
 			s.conn(t)
 			if !reads {

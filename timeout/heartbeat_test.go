@@ -9,6 +9,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/wsmw/wsmw/internal/conntest"
 	"github.com/wsmw/wsmw/lifecycle"
 	"github.com/wsmw/wsmw/timeout"
 )
@@ -28,7 +29,7 @@ func wantDead(t *testing.T, p *peer) lifecycle.CloseInfo {
 func TestHeartbeatAnsweredPingsKeepAlive(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var rtts atomic.Int64
-		p := dialPipe(t, nil, echo, timeout.Heartbeat(10*time.Second, 5*time.Second,
+		p := dialPipe(t, nil, conntest.Echo, timeout.Heartbeat(10*time.Second, 5*time.Second,
 			timeout.OnRTT(func(*lifecycle.Conn, time.Duration) { rtts.Add(1) })))
 		p.read() // gorilla's client answers pings while it reads
 		start := p.c.OpenedAt()
@@ -48,7 +49,7 @@ func TestHeartbeatAnsweredPingsKeepAlive(t *testing.T) {
 func TestHeartbeatRTT(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		release := make(chan struct{})
-		p := dialPipe(t, nil, echo, timeout.Heartbeat(10*time.Second, 5*time.Second))
+		p := dialPipe(t, nil, conntest.Echo, timeout.Heartbeat(10*time.Second, 5*time.Second))
 		if got := timeout.RTT(p.c); got != 0 {
 			t.Fatalf("RTT before any ping = %v", got)
 		}
@@ -71,7 +72,7 @@ func TestHeartbeatRTT(t *testing.T) {
 
 func TestHeartbeatDeadPeerAtDeadline(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p := dialPipe(t, nil, echo, timeout.Heartbeat(10*time.Second, 5*time.Second))
+		p := dialPipe(t, nil, conntest.Echo, timeout.Heartbeat(10*time.Second, 5*time.Second))
 		var pings atomic.Int64
 		p.ws.SetPingHandler(func(string) error { pings.Add(1); return nil }) // ignores pings
 		p.read()
@@ -97,7 +98,7 @@ func TestHeartbeatDeadPeerAtDeadline(t *testing.T) {
 
 func TestHeartbeatTimeoutLongerThanInterval(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p := dialPipe(t, nil, echo, timeout.Heartbeat(10*time.Second, 25*time.Second))
+		p := dialPipe(t, nil, conntest.Echo, timeout.Heartbeat(10*time.Second, 25*time.Second))
 		var pings atomic.Int64
 		p.ws.SetPingHandler(func(string) error { pings.Add(1); return nil })
 		p.read()
@@ -116,7 +117,7 @@ func TestHeartbeatTimeoutLongerThanInterval(t *testing.T) {
 
 func TestHeartbeatAnyInboundFrameKeepsAlive(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p := dialPipe(t, nil, echo, timeout.Heartbeat(10*time.Second, 5*time.Second))
+		p := dialPipe(t, nil, conntest.Echo, timeout.Heartbeat(10*time.Second, 5*time.Second))
 		p.ws.SetPingHandler(func(string) error { return nil }) // never pongs
 		p.read()
 		start := p.c.OpenedAt()
@@ -173,7 +174,7 @@ func TestNotifyRTT(t *testing.T) {
 		got := make(chan time.Duration, 10)
 		// NotifyRTT may be registered before Heartbeat's attachment runs.
 		reg := lifecycle.NewRegistry()
-		p := dialPipe(t, reg, echo,
+		p := dialPipe(t, reg, conntest.Echo,
 			policyFunc(func(c *lifecycle.Conn) { timeout.NotifyRTT(c, func(d time.Duration) { got <- d }) }),
 			timeout.Heartbeat(time.Second, time.Second))
 		p.read()

@@ -86,18 +86,6 @@ func (p *peer) finish() lifecycle.CloseInfo {
 	return p.c.Wait()
 }
 
-func echo(c *lifecycle.Conn) {
-	for {
-		mt, msg, err := c.ReadMessage()
-		if err != nil {
-			return
-		}
-		if c.WriteMessage(mt, msg) != nil {
-			return
-		}
-	}
-}
-
 func discard(c *lifecycle.Conn) { timeout.DiscardMessages(c) }
 
 // policyFunc is a policy that runs fn on each connection.

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wsmw/wsmw/internal/conntest"
 	"github.com/wsmw/wsmw/internal/wstest"
 	"github.com/wsmw/wsmw/lifecycle"
 	"github.com/wsmw/wsmw/timeout"
@@ -45,7 +46,7 @@ func TestHeartbeatPythonClientStays(t *testing.T) {
 	var pongs atomic.Int64
 	// The pong timeout is generous: the point is that a real client's
 	// answers keep it alive, on a machine that may be heavily loaded.
-	s := newTCPServer(t, echo, timeout.Heartbeat(interval, 20*interval,
+	s := newTCPServer(t, conntest.Echo, timeout.Heartbeat(interval, 20*interval,
 		timeout.OnRTT(func(*lifecycle.Conn, time.Duration) { pongs.Add(1) })))
 	go func() {
 		c := s.conn(t)
@@ -89,9 +90,9 @@ func TestPythonClientSeesTimeoutCloses(t *testing.T) {
 		reason string
 		cause  error
 	}{
-		{"session expiry", newTCPServer(t, echo, timeout.SessionExpiry(d)), 1008, "session expired", timeout.ErrSessionExpired},
-		{"idle timeout", newTCPServer(t, echo, timeout.IdleTimeout(d)), 1001, "idle timeout", timeout.ErrIdleTimeout},
-		{"init timeout", newTCPServer(t, echo, timeout.InitTimeout(d)), 4408, "connection initialisation timeout", timeout.ErrInitTimeout},
+		{"session expiry", newTCPServer(t, conntest.Echo, timeout.SessionExpiry(d)), 1008, "session expired", timeout.ErrSessionExpired},
+		{"idle timeout", newTCPServer(t, conntest.Echo, timeout.IdleTimeout(d)), 1001, "idle timeout", timeout.ErrIdleTimeout},
+		{"init timeout", newTCPServer(t, conntest.Echo, timeout.InitTimeout(d)), 4408, "connection initialisation timeout", timeout.ErrInitTimeout},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

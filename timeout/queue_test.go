@@ -7,6 +7,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/wsmw/wsmw/internal/conntest"
 	"github.com/wsmw/wsmw/lifecycle"
 	"github.com/wsmw/wsmw/timeout"
 )
@@ -146,7 +147,7 @@ func TestSlowConsumerDropOldest(t *testing.T) {
 
 func TestSendAfterClose(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p := dialPipe(t, nil, echo)
+		p := dialPipe(t, nil, conntest.Echo)
 		p.read()
 		p.c.Close(lifecycle.StatusNormalClosure, "")
 		p.c.Wait()

@@ -8,6 +8,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/wsmw/wsmw/internal/conntest"
 	"github.com/wsmw/wsmw/lifecycle"
 	"github.com/wsmw/wsmw/timeout"
 )
@@ -46,7 +47,7 @@ func checkSent(t *testing.T, info lifecycle.CloseInfo, code lifecycle.StatusCode
 func TestSessionExpiryFiresAtDeadline(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		start := time.Now()
-		p := dialPipe(t, nil, echo, timeout.SessionExpiry(time.Minute))
+		p := dialPipe(t, nil, conntest.Echo, timeout.SessionExpiry(time.Minute))
 		p.read()
 		// Activity does not defer an absolute lifetime.
 		for i := range 5 {
@@ -67,7 +68,7 @@ func TestSessionExpiryFiresAtDeadline(t *testing.T) {
 
 func TestSessionExpiryOptions(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p := dialPipe(t, nil, echo, timeout.SessionExpiry(time.Second, timeout.WithCode(4001), timeout.WithReason("bye")))
+		p := dialPipe(t, nil, conntest.Echo, timeout.SessionExpiry(time.Second, timeout.WithCode(4001), timeout.WithReason("bye")))
 		p.read()
 		wantClose(t, p, 4001, "bye", timeout.ErrSessionExpired)
 	})
@@ -76,7 +77,7 @@ func TestSessionExpiryOptions(t *testing.T) {
 func TestIdleTimeoutDeferredByData(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		start := time.Now()
-		p := dialPipe(t, nil, echo, timeout.IdleTimeout(time.Minute))
+		p := dialPipe(t, nil, conntest.Echo, timeout.IdleTimeout(time.Minute))
 		p.read()
 		at(start, 30*time.Second)
 		p.ws.WriteMessage(websocket.TextMessage, []byte("a"))
@@ -101,7 +102,7 @@ func TestIdleTimeoutDeferredByData(t *testing.T) {
 func TestIdleTimeoutWithoutActivity(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		start := time.Now()
-		p := dialPipe(t, nil, echo, timeout.IdleTimeout(time.Minute))
+		p := dialPipe(t, nil, conntest.Echo, timeout.IdleTimeout(time.Minute))
 		p.read()
 		at(start, time.Minute-time.Nanosecond)
 		if p.c.Closing() {
@@ -161,7 +162,7 @@ func TestIdleTimeoutCountOutboundDirectWrites(t *testing.T) {
 func TestInitTimeoutFiresAtDeadline(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		start := time.Now()
-		p := dialPipe(t, nil, echo, timeout.InitTimeout(10*time.Second))
+		p := dialPipe(t, nil, conntest.Echo, timeout.InitTimeout(10*time.Second))
 		p.read()
 		// A ping is not initialisation.
 		p.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(time.Second))
@@ -177,7 +178,7 @@ func TestInitTimeoutFiresAtDeadline(t *testing.T) {
 func TestInitTimeoutSatisfied(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		start := time.Now()
-		p := dialPipe(t, nil, echo, timeout.InitTimeout(10*time.Second))
+		p := dialPipe(t, nil, conntest.Echo, timeout.InitTimeout(10*time.Second))
 		p.read()
 		at(start, 9*time.Second)
 		p.ws.WriteMessage(websocket.TextMessage, []byte(`{"type":"connection_init"}`))
