@@ -52,8 +52,8 @@ func (c *Conn) CloseWith(cause error, code StatusCode, reason string) error {
 	if cause == nil {
 		cause = ErrApplicationClose
 	}
-	if c.decision.Load() != nil || !c.begin(localRequest(cause, code, reason), true) {
-		return c.closeErr() // lost, without building a request
+	if !c.beginLocal(cause, code, reason, true) {
+		return c.closeErr()
 	}
 	return nil
 }
@@ -84,6 +84,9 @@ func (c *Conn) CloseAsync(cause error, code StatusCode, reason string) bool {
 	if cause == nil {
 		cause = ErrApplicationClose
 	}
+	if c.decision.Load() != nil {
+		return false // lost already: build no request
+	}
 	req := localRequest(cause, code, reason)
 	if !c.decide(req.end) {
 		return false
@@ -98,7 +101,16 @@ func (c *Conn) CloseAsync(cause error, code StatusCode, reason string) bool {
 // handshake while bounding how many frames are written at once (unlike
 // CloseAsync, whose frame is written in a goroutine of its own).
 func (c *Conn) startClose(cause error, code StatusCode, reason string) bool {
-	return c.begin(localRequest(cause, code, reason), false)
+	return c.beginLocal(cause, code, reason, false)
+}
+
+// beginLocal runs a local close request, building it only when closing has
+// not started yet: losing a race costs no allocation.
+func (c *Conn) beginLocal(cause error, code StatusCode, reason string, inline bool) bool {
+	if c.decision.Load() != nil {
+		return false
+	}
+	return c.begin(localRequest(cause, code, reason), inline)
 }
 
 // kill closes TCP at once. The end is reported by whoever was closing, or as
