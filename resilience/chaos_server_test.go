@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/wsmw/wsmw/auth"
+	"github.com/wsmw/wsmw/internal/conntest"
 	"github.com/wsmw/wsmw/lifecycle"
 	"github.com/wsmw/wsmw/middleware"
 	"github.com/wsmw/wsmw/ratelimit"
@@ -146,13 +147,5 @@ func serveChaos(c *lifecycle.Conn) {
 		// reports it, so the handler's own 1000 cannot win.
 		return
 	}
-	for {
-		mt, msg, err := c.ReadMessage()
-		if err != nil {
-			return
-		}
-		if c.WriteMessage(mt, msg) != nil {
-			return
-		}
-	}
+	conntest.Echo(c)
 }
