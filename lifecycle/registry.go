@@ -19,6 +19,7 @@ type Registry struct {
 	draining    bool
 	live        sync.WaitGroup // connections whose OnClose hooks have not finished
 	parallelism int
+	revocations revocations
 }
 
 // RegistryOption configures a Registry.
@@ -41,6 +42,7 @@ func NewRegistry(opts ...RegistryOption) *Registry {
 		conns:       make(map[*Conn]struct{}),
 		bySubject:   make(map[string]*Conn),
 		parallelism: 16 * runtime.GOMAXPROCS(0),
+		revocations: revocations{ttl: DefaultRevocationTTL},
 	}
 	for _, o := range opts {
 		o(r)
@@ -180,12 +182,6 @@ func (r *Registry) CloseIf(pred func(*Conn) bool, cause error, code StatusCode, 
 // and cause, and returns how many it started closing.
 func (r *Registry) CloseSubject(subject string, cause error, code StatusCode, reason string) int {
 	return r.closeAll(r.Subject(subject), cause, code, reason)
-}
-
-// Revoke closes every live connection of subject with 1008 "session
-// revoked" (cause ErrSessionRevoked) and returns how many.
-func (r *Registry) Revoke(subject string) int {
-	return r.CloseSubject(subject, ErrSessionRevoked, StatusPolicyViolation, "session revoked")
 }
 
 func (r *Registry) snapshot() []*Conn {
