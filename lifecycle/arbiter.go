@@ -13,10 +13,10 @@ import (
 
 // closeRequest is one cause asking the arbiter to end the connection.
 type closeRequest struct {
-	end       *CloseError   // what CloseInfo will report
+	end       *CloseError   // what the decision reports
 	send      *CloseFrame   // the Close frame to write, nil for none
 	wait      bool          // wait for the peer's Close before closing TCP
-	sendLimit time.Duration // write deadline of the Close frame
+	sendLimit time.Duration // bounds the Close frame's write when set
 }
 
 func localRequest(cause error, code StatusCode, reason string) closeRequest {
@@ -40,8 +40,8 @@ func (c *Conn) Close(code StatusCode, reason string) error {
 
 // CloseWith starts the close handshake with code and reason and records
 // cause as the reason for the end (errors.Is works on CloseInfo.Cause). A
-// code that may not be sent (1005, 1006, 1015, outside 1000-4999) becomes a
-// Close frame without a status; the reason is cut to 123 bytes.
+// code that may not be sent (1005, 1006, 1014, 1015, outside 1000-4999)
+// becomes a Close frame without a status; the reason is cut to 123 bytes.
 //
 // Only the first close takes effect: CloseWith returns nil when it won, and
 // otherwise the winner's *CloseError at once. It returns once the Close frame
@@ -84,22 +84,16 @@ func (c *Conn) CloseAsync(cause error, code StatusCode, reason string) bool {
 	if cause == nil {
 		cause = ErrApplicationClose
 	}
-	if c.decision.Load() != nil {
-		return false // lost already: build no request
-	}
-	req := localRequest(cause, code, reason)
-	if !c.decide(req.end) {
+	req, ok := c.decideLocal(cause, code, reason)
+	if !ok {
 		return false
 	}
-	go c.carryOut(req, true)
+	go c.carryOut(req, true, time.Time{})
 	return true
 }
 
 // startClose starts a local close and returns as soon as the Close frame is
 // written; the handshake, if nobody is reading, finishes in a new goroutine.
-// The Registry uses it to close many connections without waiting on each
-// handshake while bounding how many frames are written at once (unlike
-// CloseAsync, whose frame is written in a goroutine of its own).
 func (c *Conn) startClose(cause error, code StatusCode, reason string) bool {
 	return c.beginLocal(cause, code, reason, false)
 }
@@ -107,24 +101,36 @@ func (c *Conn) startClose(cause error, code StatusCode, reason string) bool {
 // beginLocal runs a local close request, building it only when closing has
 // not started yet: losing a race costs no allocation.
 func (c *Conn) beginLocal(cause error, code StatusCode, reason string, inline bool) bool {
-	if c.decision.Load() != nil {
-		return false
+	req, ok := c.decideLocal(cause, code, reason)
+	if ok {
+		c.carryOut(req, inline, time.Time{})
 	}
-	return c.begin(localRequest(cause, code, reason), inline)
+	return ok
+}
+
+// decideLocal makes a local close the decision, if nothing has won yet.
+func (c *Conn) decideLocal(cause error, code StatusCode, reason string) (closeRequest, bool) {
+	if c.decision.Load() != nil {
+		return closeRequest{}, false
+	}
+	req := localRequest(cause, code, reason)
+	return req, c.decide(req.end, req.send)
 }
 
 // kill closes TCP at once. The end is reported by whoever was closing, or as
 // abnormal with cause if nobody was.
 func (c *Conn) kill(cause error) {
-	c.decide(&CloseError{Code: StatusAbnormalClosure, Initiator: InitiatorAbnormal, Cause: cause})
+	c.decide(&CloseError{Code: StatusAbnormalClosure, Initiator: InitiatorAbnormal, Cause: cause}, nil)
 	c.finish()
 }
 
-// decide records end as the winning cause if nothing has won yet.
-func (c *Conn) decide(end *CloseError) bool {
+// decide records end as the winning cause if nothing has won yet, with the
+// Close frame that goes with it (nil for none).
+func (c *Conn) decide(end *CloseError, frame *CloseFrame) bool {
 	if !c.decision.CompareAndSwap(nil, end) {
 		return false
 	}
+	c.toSend.Store(frame)
 	c.mu.Lock()
 	if c.waiters != nil && c.waiters.cancel != nil {
 		c.waiters.cancel(end)
@@ -136,17 +142,23 @@ func (c *Conn) decide(end *CloseError) bool {
 
 // begin runs a close request: decide, then carry it out.
 func (c *Conn) begin(req closeRequest, inline bool) bool {
-	if !c.decide(req.end) {
+	if !c.decide(req.end, req.send) {
 		return false
 	}
-	c.carryOut(req, inline)
+	c.carryOut(req, inline, time.Time{})
 	return true
 }
 
 // carryOut runs a close request that has won: it writes the Close frame,
 // then hands the wait for the peer's Close to whoever reads, or ends now.
-func (c *Conn) carryOut(req closeRequest, inline bool) {
+// A zero limit means the close timeout from now; otherwise the Close frame
+// and the handshake are bounded by limit, which the Registry sets from its
+// caller's context.
+func (c *Conn) carryOut(req closeRequest, inline bool, limit time.Time) {
 	deadline := time.Now().Add(c.closeTimeout)
+	if !limit.IsZero() && limit.Before(deadline) {
+		deadline = limit
+	}
 	if req.wait {
 		// Bounds the reader, whoever it is, before anyone looks at it.
 		c.ws.NetConn().SetReadDeadline(deadline)
@@ -156,7 +168,7 @@ func (c *Conn) carryOut(req closeRequest, inline bool) {
 		if req.sendLimit > 0 {
 			sendDeadline = time.Now().Add(req.sendLimit)
 		}
-		if !c.writeClose(req.send, sendDeadline) {
+		if c.writeClose(sendDeadline) != nil {
 			req.wait = false // no handshake without our frame
 		}
 	}
@@ -194,29 +206,42 @@ func (c *Conn) drain() {
 }
 
 // handlePeerClose runs inside the gorilla reader when a Close frame
-// arrives. gorilla has already rejected invalid codes and reasons (1002).
+// arrives. gorilla has already refused invalid codes and reasons (1002),
+// and the frame guard payloads of one byte. The peer's close wins unless a
+// close had been decided already; either way a Close frame goes back now
+// if none has: the echo, or the frame of the close that was decided but
+// not written yet.
 func (c *Conn) handlePeerClose(code int, text string) error {
 	c.inbound.Add(1)
 	frame := &CloseFrame{Code: StatusCode(code), Reason: text}
 	c.received.Store(frame)
-	if c.decide(&CloseError{Code: frame.Code, Reason: text, Initiator: InitiatorPeer, Cause: ErrPeerClosed}) {
-		c.writeClose(&CloseFrame{Code: frame.Code}, time.Now().Add(c.closeTimeout))
-	}
+	c.decide(&CloseError{Code: frame.Code, Reason: text, Initiator: InitiatorPeer, Cause: ErrPeerClosed}, &CloseFrame{Code: frame.Code})
+	c.writeClose(time.Now().Add(c.closeTimeout))
 	return nil
 }
 
-// writeClose writes our one Close frame and records it. finish takes
-// sendMu after closing TCP, so it never reads c.sent while a Close frame is
-// on its way: the peer's answer can be read before WriteControl returns.
-func (c *Conn) writeClose(f *CloseFrame, deadline time.Time) bool {
+// writeClose writes the decided Close frame, unless one was written
+// already, and records it. finish takes sendMu after closing TCP, so it
+// never reads c.sent while a Close frame is on its way: the peer's answer
+// can be read before WriteControl returns.
+func (c *Conn) writeClose(deadline time.Time) error {
 	c.sendMu.Lock()
 	defer c.sendMu.Unlock()
-	if c.ws.WriteControl(websocket.CloseMessage, closePayload(f.Code, f.Reason), deadline) != nil {
-		return false
+	if c.sent.Load() != nil {
+		return nil
+	}
+	f := c.toSend.Load()
+	if f == nil {
+		return errNoCloseFrame
+	}
+	if err := c.ws.WriteControl(websocket.CloseMessage, closePayload(f.Code, f.Reason), deadline); err != nil {
+		return err
 	}
 	c.sent.Store(f)
-	return true
+	return nil
 }
+
+var errNoCloseFrame = errors.New("no Close frame to send")
 
 // readEnded handles the error that ended the gorilla reader and ends the
 // connection.
@@ -226,17 +251,89 @@ func (c *Conn) readEnded(err error) {
 		// The peer's Close frame, recorded by handlePeerClose.
 	case c.decision.Load() != nil:
 		// Already closing: the handshake ended without the peer's Close.
-	case isTransportError(err):
-		c.decide(&CloseError{Code: StatusAbnormalClosure, Initiator: InitiatorAbnormal, Cause: lostConnection(err)})
+		// gorilla may have answered a protocol error with its own 1002.
+		if gf := gorillaFrame(err); gf != nil && errors.Is(c.writeClose(time.Now().Add(abortWriteTimeout)), websocket.ErrCloseSent) {
+			c.recordSent(gf)
+		}
 	default:
-		// gorilla found a protocol violation and wrote 1002 itself.
-		reason := TruncateReason(strings.TrimPrefix(err.Error(), "websocket: "))
-		if c.decide(&CloseError{Code: StatusProtocolError, Reason: reason, Initiator: InitiatorLocal, Cause: fmt.Errorf("%w: %w", ErrProtocol, err)}) {
-			c.sent.Store(&CloseFrame{Code: StatusProtocolError, Reason: reason})
-			c.linger()
+		if end, gf := c.readFailure(err); end != nil {
+			c.failRead(end, gf)
+		} else {
+			c.decide(&CloseError{Code: StatusAbnormalClosure, Initiator: InitiatorAbnormal, Cause: lostConnection(err)}, nil)
 		}
 	}
 	c.finish()
+}
+
+// readFailure tells what ended the reader when it was not the peer's
+// Close: a broken rule (the guard's own, or a protocol error that gorilla
+// or its decompressor found), with the Close frame gorilla may have written
+// for it, or nil for a transport that failed.
+func (c *Conn) readFailure(err error) (*CloseError, *CloseFrame) {
+	if f := c.guard.failure; f != nil {
+		return f, nil
+	}
+	if gf := gorillaFrame(err); gf != nil {
+		return &CloseError{Code: StatusProtocolError, Reason: gf.Reason, Initiator: InitiatorLocal, Cause: fmt.Errorf("%w: %w", ErrProtocol, err)}, gf
+	}
+	if c.guard.transport != nil || isTransportError(err) && !errors.Is(err, io.ErrUnexpectedEOF) {
+		return nil, nil
+	}
+	// The transport is fine: the data was bad.
+	reason := "protocol error"
+	switch {
+	case errors.Is(err, websocket.ErrReadLimit):
+		reason = "invalid frame length" // a negative 64-bit length
+	case errors.Is(err, io.ErrUnexpectedEOF), strings.Contains(err.Error(), "flate"):
+		reason = "invalid compressed data"
+	}
+	return &CloseError{Code: StatusProtocolError, Reason: reason, Initiator: InitiatorLocal, Cause: fmt.Errorf("%w: %w", ErrProtocol, err)}, nil
+}
+
+// gorillaFrame returns the 1002 Close frame gorilla writes on its own for
+// a protocol error it finds (handleProtocolError: the error's text after
+// "websocket: ", cut to fit the frame), nil for any other error.
+func gorillaFrame(err error) *CloseFrame {
+	if err == nil || errors.Is(err, websocket.ErrReadLimit) || errors.Is(err, websocket.ErrCloseSent) {
+		return nil
+	}
+	if _, ok := find[*websocket.CloseError](err); ok {
+		return nil
+	}
+	msg, ok := strings.CutPrefix(err.Error(), "websocket: ")
+	if !ok || strings.Contains(msg, "flate") {
+		return nil
+	}
+	if len(msg) > MaxReasonBytes {
+		msg = msg[:MaxReasonBytes] // gorilla cuts bytes, not runes; its texts are ASCII
+	}
+	return &CloseFrame{Code: StatusProtocolError, Reason: msg}
+}
+
+// failRead ends the connection for a frame that broke the protocol or a
+// budget: its Close frame is written, unless gorilla wrote its own 1002
+// already (then that one is what was sent), and the peer is given the time
+// to read it (linger).
+func (c *Conn) failRead(end *CloseError, gorilla *CloseFrame) {
+	if !c.decide(end, &CloseFrame{Code: end.Code, Reason: end.Reason}) {
+		return
+	}
+	err := c.writeClose(time.Now().Add(c.closeTimeout))
+	if errors.Is(err, websocket.ErrCloseSent) && gorilla != nil {
+		c.recordSent(gorilla)
+	}
+	if c.sent.Load() != nil {
+		c.linger()
+	}
+}
+
+// recordSent records a Close frame that gorilla wrote on its own.
+func (c *Conn) recordSent(f *CloseFrame) {
+	c.sendMu.Lock()
+	if c.sent.Load() == nil {
+		c.sent.Store(f)
+	}
+	c.sendMu.Unlock()
 }
 
 // lingerLimit bounds what linger discards.
@@ -246,14 +343,18 @@ const lingerLimit = 1 << 20
 // closes, the close timeout or lingerLimit bytes. gorilla's reader is dead
 // after a protocol error, but the peer may be mid-frame: closing with unread
 // bytes makes the kernel reset the connection, and the reset can destroy
-// the 1002 before the peer reads it.
+// the Close frame before the peer reads it.
 func (c *Conn) linger() {
 	nc := c.ws.NetConn()
 	if hc, ok := nc.(interface{ CloseWrite() error }); ok {
-		hc.CloseWrite() // our 1002, then FIN
+		hc.CloseWrite() // our Close frame, then FIN
 	}
-	nc.SetReadDeadline(time.Now().Add(c.closeTimeout))
-	io.Copy(io.Discard, io.LimitReader(nc, lingerLimit))
+	raw := nc
+	if g, ok := nc.(*frameGuard); ok {
+		raw = g.Conn // past the guard: its verdict is given
+	}
+	raw.SetReadDeadline(time.Now().Add(c.closeTimeout))
+	io.Copy(io.Discard, io.LimitReader(raw, lingerLimit))
 }
 
 // peerClosed reports whether gorilla's read error is the peer's Close
@@ -297,17 +398,8 @@ func (c *Conn) finish() {
 	c.sendMu.Lock() // after a Close frame being written (it fails fast now)
 	sent := c.sent.Load()
 	c.sendMu.Unlock()
-	end := c.decision.Load()
-	info := &CloseInfo{
-		Code:      end.Code,
-		Reason:    end.Reason,
-		Initiator: end.Initiator,
-		Cause:     end.Cause,
-		Sent:      sent,
-		Received:  c.received.Load(),
-		Duration:  c.sinceOpen(),
-	}
-	info.HandshakeComplete = info.Sent != nil && info.Received != nil
+	info := settle(c.decision.Load(), sent, c.received.Load())
+	info.Duration = c.sinceOpen()
 
 	c.mu.Lock()
 	c.info = info
@@ -332,6 +424,31 @@ func (c *Conn) finish() {
 	if reg != nil {
 		reg.ended()
 	}
+}
+
+// settle turns the decision and the frames that went over the wire into
+// the CloseInfo: what it reports is what the wire carried. A local close
+// whose Close frame could not be written is reported as the abnormal end
+// it was (1006, with the reason and cause of the close that was asked for).
+func settle(end *CloseError, sent, received *CloseFrame) *CloseInfo {
+	info := &CloseInfo{
+		Code:      end.Code,
+		Reason:    end.Reason,
+		Initiator: end.Initiator,
+		Cause:     end.Cause,
+		Sent:      sent,
+		Received:  received,
+	}
+	if end.Initiator == InitiatorLocal {
+		switch {
+		case sent == nil:
+			info.Code, info.Initiator = StatusAbnormalClosure, InitiatorAbnormal
+		case sent.Code != end.Code || sent.Reason != end.Reason:
+			info.Code, info.Reason = sent.Code, sent.Reason // gorilla's own 1002 went first
+		}
+	}
+	info.HandshakeComplete = sent != nil && received != nil
+	return info
 }
 
 // closeErr returns the winning cause as an error.

@@ -46,19 +46,33 @@ func maskedTextFrame(payload []byte) []byte {
 	return f
 }
 
-// serverConn makes a server-side gorilla connection over conn through a
-// real upgrade, as net/http would.
-func serverConn(b *testing.B, conn net.Conn) *websocket.Conn {
-	up := websocket.Upgrader{ReadBufferSize: 1024, WriteBufferSize: 1024}
+// upgradeRequest is the request of a real upgrade, as net/http would read
+// it.
+func upgradeRequest() *http.Request {
 	req, _ := http.ReadRequest(bufio.NewReader(bytes.NewReader([]byte(
 		"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
 			"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"))))
-	w := &hijacker{conn: conn}
-	ws, err := up.Upgrade(w, req, nil)
+	return req
+}
+
+var benchUpgrader = websocket.Upgrader{ReadBufferSize: 1024, WriteBufferSize: 1024}
+
+// serverConn makes a server-side gorilla connection over conn.
+func serverConn(b *testing.B, conn net.Conn) *websocket.Conn {
+	ws, err := benchUpgrader.Upgrade(&hijacker{conn: conn}, upgradeRequest(), nil)
 	if err != nil {
 		b.Fatal(err)
 	}
 	return ws
+}
+
+// serverLifecycleConn makes a lifecycle.Conn over conn.
+func serverLifecycleConn(b *testing.B, conn net.Conn) *lifecycle.Conn {
+	c, err := lifecycle.Accept(&hijacker{conn: conn}, upgradeRequest(), &benchUpgrader, nil, lifecycle.Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return c
 }
 
 type hijacker struct {
@@ -85,7 +99,7 @@ func BenchmarkReadMessage(b *testing.B) {
 		}
 	})
 	b.Run("wsmw", func(b *testing.B) {
-		c := lifecycle.NewConn(serverConn(b, &frameConn{frame: frame}), lifecycle.Config{})
+		c := serverLifecycleConn(b, &frameConn{frame: frame})
 		b.ReportAllocs()
 		for b.Loop() {
 			if _, _, err := c.ReadMessage(); err != nil {
@@ -106,7 +120,7 @@ func BenchmarkWriteMessage(b *testing.B) {
 		}
 	})
 	b.Run("wsmw", func(b *testing.B) {
-		c := lifecycle.NewConn(serverConn(b, &frameConn{frame: []byte{0}}), lifecycle.Config{})
+		c := serverLifecycleConn(b, &frameConn{frame: []byte{0}})
 		b.ReportAllocs()
 		for b.Loop() {
 			c.WriteMessage(lifecycle.TextMessage, msg)

@@ -47,6 +47,18 @@ type Config struct {
 	// Logger receives the Conn's own log lines (recovered hook panics). Nil
 	// means slog.Default().
 	Logger *slog.Logger
+	// FrameLimits bounds the control frames and fragments the peer may
+	// send; nil means DefaultFrameLimits. The value is shared, not copied:
+	// don't change it once connections use it.
+	FrameLimits *FrameLimits
+	// Registry, when set, is the Registry the connection joins (see
+	// Accept), under Subject.
+	Registry *Registry
+	// Subject names who the connection belongs to (see Conn.SetSubject).
+	Subject string
+	// OnClose hooks are added to the Conn as soon as it exists, before
+	// anything can end it (see Conn.OnClose).
+	OnClose []func(*Conn, CloseInfo)
 }
 
 // Conn is a WebSocket connection with a managed lifecycle. Reads follow
@@ -55,6 +67,7 @@ type Config struct {
 // *CloseError.
 type Conn struct {
 	ws           *websocket.Conn
+	guard        frameGuard      // the net.Conn under ws's reader
 	parent       context.Context // Context's parent; Context is made on first use
 	log          *slog.Logger
 	closeTimeout time.Duration
@@ -66,6 +79,7 @@ type Conn struct {
 	flags         atomic.Uint32              // reading, drainClaimed, finished
 	hooksTaken    bool                       // finish has taken the OnClose hooks; guarded by mu
 	ended         bool                       // finish is complete; guarded by mu
+	toSend        atomic.Pointer[CloseFrame] // the decided Close frame, nil for none
 	sent          atomic.Pointer[CloseFrame]
 	received      atomic.Pointer[CloseFrame]
 	inbound       atomic.Uint64
@@ -118,21 +132,20 @@ type waiters struct {
 // epoch is the origin of the Conns' monotonic clock readings.
 var epoch = time.Now()
 
-// NewConn takes over ws. From now on the Conn owns ws's close, ping, pong
-// and close handlers; use only the Conn.
-func NewConn(ws *websocket.Conn, cfg Config) *Conn {
+// newConn makes a Conn for cfg; bind gives it its gorilla connection.
+func newConn(cfg Config) *Conn {
 	parent := cfg.Context
 	if parent == nil {
 		parent = context.Background()
 	}
 	c := &Conn{
-		ws:           ws,
 		parent:       parent,
 		log:          cfg.Logger,
 		closeTimeout: cfg.CloseTimeout,
 		readLimit:    cfg.ReadLimit,
-		openedAt:     time.Since(epoch),
+		subject:      cfg.Subject,
 	}
+	c.guard.limits = cfg.FrameLimits
 	if c.log == nil {
 		c.log = slog.Default()
 	}
@@ -142,10 +155,17 @@ func NewConn(ws *websocket.Conn, cfg Config) *Conn {
 	if c.readLimit == 0 {
 		c.readLimit = DefaultReadLimit
 	}
+	return c
+}
+
+// bind takes over ws, right after the handshake: from now on the Conn owns
+// ws's close, ping and pong handlers.
+func (c *Conn) bind(ws *websocket.Conn) {
+	c.ws = ws
+	c.openedAt = time.Since(epoch)
 	ws.SetCloseHandler(c.handlePeerClose)
 	ws.SetPongHandler(c.handlePong)
 	ws.SetPingHandler(c.handlePing)
-	return c
 }
 
 // Context returns a context that keeps the values of Config.Context and is
@@ -180,11 +200,13 @@ var closedChan = func() chan struct{} {
 }()
 
 // Done is closed when the connection has ended: TCP is closed and every
-// OnClose hook has run.
+// OnClose hook has run. Asked from inside an OnClose hook while the
+// connection's own hooks run, it returns a closed channel: the connection
+// has ended, and its hooks cannot wait for themselves.
 func (c *Conn) Done() <-chan struct{} {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.ended {
+	if c.ended || c.inOwnHookLocked() {
 		return closedChan
 	}
 	w := c.waitersLocked()
@@ -194,7 +216,15 @@ func (c *Conn) Done() <-chan struct{} {
 	return w.done
 }
 
-// Wait blocks until the connection has ended and returns how.
+// inOwnHookLocked reports whether c's OnClose hooks are running and the
+// caller is inside an OnClose hook. c.mu is held.
+func (c *Conn) inOwnHookLocked() bool {
+	return c.hooksTaken && !c.ended && inHook()
+}
+
+// Wait blocks until the connection has ended and returns how. Called from
+// inside one of the connection's OnClose hooks, it returns the final
+// CloseInfo at once.
 func (c *Conn) Wait() CloseInfo {
 	<-c.Done()
 	return *c.info

@@ -87,11 +87,10 @@ func (q *quietCheck) fire() { q.c.Close(4000, "too quiet") }
 func ExampleConn_StartTimer() {
 	up := websocket.Upgrader{}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ws, err := up.Upgrade(w, r, nil)
+		c, err := lifecycle.Accept(w, r, &up, nil, lifecycle.Config{})
 		if err != nil {
 			return
 		}
-		c := lifecycle.NewConn(ws, lifecycle.Config{})
 		q := &quietCheck{c: c}
 		c.StartTimer(&q.t, 50*time.Millisecond, q.fire)
 		go func() {

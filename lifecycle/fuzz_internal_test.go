@@ -179,16 +179,17 @@ func FuzzPeerClose(f *testing.F) {
 	})
 }
 
-// parsePeerClose tells whether gorilla/websocket v1.5.3 accepts p as the
-// payload of a peer's Close frame, and with what code and text. It accepts
-// an empty payload and, unlike RFC 6455 §5.5.1, a one-byte one, both as
-// "no status" (1005); it knows the registered codes up to 1013 (not 1014)
-// and 3000-4999, and wants the text to be UTF-8.
+// parsePeerClose tells whether a Conn accepts p as the payload of a
+// peer's Close frame, and with what code and text. An empty payload is "no
+// status" (1005); a one-byte payload is a protocol error (RFC 6455 §5.5.1;
+// gorilla/websocket v1.5.3 alone would take it for 1005, the frame guard
+// refuses it); the registered codes up to 1013 (not 1014) and 3000-4999 are
+// accepted, with a text that is UTF-8.
 func parsePeerClose(p []byte) (StatusCode, string, bool) {
-	if len(p) > 125 {
+	if len(p) > 125 || len(p) == 1 {
 		return 0, "", false
 	}
-	if len(p) < 2 {
+	if len(p) == 0 {
 		return StatusNoStatusRcvd, "", true
 	}
 	code := StatusCode(binary.BigEndian.Uint16(p))
@@ -217,11 +218,10 @@ func newFuzzServer() *fuzzServer {
 	s := &fuzzServer{results: map[string]*fuzzResult{}}
 	up := websocket.Upgrader{}
 	s.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ws, err := up.Upgrade(w, r, nil)
+		c, err := Accept(w, r, &up, nil, Config{CloseTimeout: 2 * time.Second})
 		if err != nil {
 			return
 		}
-		c := NewConn(ws, Config{CloseTimeout: 2 * time.Second})
 		res := s.slot(r.RemoteAddr)
 		c.OnClose(func(_ *Conn, info CloseInfo) {
 			if res.calls.Add(1) == 1 {

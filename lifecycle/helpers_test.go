@@ -28,19 +28,16 @@ func newHarness(t *testing.T, cfg lifecycle.Config, handler func(*lifecycle.Conn
 	h := &harness{t: t, reg: lifecycle.NewRegistry(), closed: make(chan lifecycle.CloseInfo, 10000), hooks: map[*lifecycle.Conn]int{}, cfg: cfg}
 	up := websocket.Upgrader{ReadBufferSize: 1024, WriteBufferSize: 1024}
 	h.url = wstest.Server(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ws, err := up.Upgrade(w, r, nil)
-		if err != nil {
-			return
-		}
-		c := lifecycle.NewConn(ws, h.cfg)
-		c.OnClose(func(c *lifecycle.Conn, info lifecycle.CloseInfo) {
+		cfg := h.cfg
+		cfg.Registry = h.reg
+		cfg.OnClose = []func(*lifecycle.Conn, lifecycle.CloseInfo){func(c *lifecycle.Conn, info lifecycle.CloseInfo) {
 			h.mu.Lock()
 			h.hooks[c]++
 			h.mu.Unlock()
 			h.closed <- info
-		})
-		if err := h.reg.Add(c); err != nil {
-			c.Close(lifecycle.StatusGoingAway, "draining")
+		}}
+		c, err := lifecycle.Accept(w, r, &up, nil, cfg)
+		if err != nil {
 			return
 		}
 		go func() {

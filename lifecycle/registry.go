@@ -2,23 +2,29 @@ package lifecycle
 
 import (
 	"errors"
+	"net"
 	"runtime"
 	"sync"
+	"time"
 )
 
 // ErrDraining is returned by Registry.Add once Shutdown has started.
 var ErrDraining = errors.New("wsmw: registry is draining for shutdown")
 
 // Registry is the set of live connections: it counts and ranges over them,
-// closes them by predicate or by subject, and shuts them all down
-// gracefully. The zero value is not usable; call NewRegistry.
+// closes them by predicate or by subject, revokes subjects, and shuts them
+// all down gracefully. The zero value is not usable; call NewRegistry.
 type Registry struct {
 	mu          sync.Mutex
 	conns       map[*Conn]struct{}
 	bySubject   map[string]*Conn // the first of the subject's list (Conn.subjNext)
+	pending     map[*ticket]struct{}
 	draining    bool
-	live        sync.WaitGroup // connections whose OnClose hooks have not finished
+	live        int            // reservations plus connections whose OnClose hooks have not finished
+	liveChanged chan struct{}  // closed when live drops, for waiters; nil when none wait
+	inHooks     map[uint64]int // goroutine → connections of this Registry whose hooks it runs
 	parallelism int
+	spread      time.Duration
 	revocations revocations
 }
 
@@ -26,8 +32,8 @@ type Registry struct {
 type RegistryOption func(*Registry)
 
 // WithCloseParallelism sets how many Close frames the Registry writes at
-// once when it closes many connections (Shutdown, CloseIf). The default is
-// 16 per CPU.
+// once when it closes many connections (Shutdown, CloseIf, Revoke). The
+// default is 16 per CPU.
 func WithCloseParallelism(n int) RegistryOption {
 	return func(r *Registry) {
 		if n > 0 {
@@ -41,6 +47,7 @@ func NewRegistry(opts ...RegistryOption) *Registry {
 	r := &Registry{
 		conns:       make(map[*Conn]struct{}),
 		bySubject:   make(map[string]*Conn),
+		pending:     make(map[*ticket]struct{}),
 		parallelism: 16 * runtime.GOMAXPROCS(0),
 		revocations: revocations{ttl: DefaultRevocationTTL},
 	}
@@ -50,8 +57,74 @@ func NewRegistry(opts ...RegistryOption) *Registry {
 	return r
 }
 
-// Add registers c until it ends. It returns ErrDraining once Shutdown has
-// started; the caller should then close c with 1001.
+// ticket reserves a place in the Registry for a connection whose handshake
+// is under way, so that Shutdown waits for it and Revoke reaches it before
+// its Conn exists. Its fields are guarded by the Registry's mu.
+type ticket struct {
+	r       *Registry
+	subject string
+	at      time.Time // when the handshake started
+	revoked bool
+	conn    net.Conn // once hijacked: what a forced shutdown closes
+}
+
+// reserve takes a ticket for an upgrade of subject.
+func (r *Registry) reserve(subject string) *ticket {
+	t := &ticket{r: r, subject: subject, at: time.Now()}
+	r.mu.Lock()
+	r.pending[t] = struct{}{}
+	r.live++
+	r.mu.Unlock()
+	return t
+}
+
+// hijacked records the connection of t's handshake.
+func (t *ticket) hijacked(nc net.Conn) {
+	t.r.mu.Lock()
+	t.conn = nc
+	t.r.mu.Unlock()
+}
+
+// cancel gives back the ticket of a handshake that failed.
+func (r *Registry) cancel(t *ticket) {
+	r.mu.Lock()
+	if _, ok := r.pending[t]; ok {
+		delete(r.pending, t)
+		r.dropLocked()
+	}
+	r.mu.Unlock()
+}
+
+// admit turns t into c's registration. c is registered even when it
+// returns an error (the Registry is draining, or t was revoked), so that
+// Shutdown waits for its close.
+func (r *Registry) admit(c *Conn, t *ticket) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, ok := r.pending[t]; !ok {
+		return errors.New("wsmw: unknown registry ticket")
+	}
+	delete(r.pending, t)
+	if c.hooksTaken {
+		r.dropLocked()
+		return c.closeErr()
+	}
+	r.registerLocked(c)
+	switch {
+	case r.draining:
+		return ErrDraining
+	case t.revoked:
+		return ErrRevokedDuringUpgrade
+	}
+	return nil
+}
+
+// Add registers c until it ends; Accept does it for the Conns it makes
+// with Config.Registry set. It returns ErrDraining once Shutdown has
+// started (c is registered all the same, so that Shutdown waits for it):
+// the caller should then close c with 1001.
 func (r *Registry) Add(c *Conn) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -63,14 +136,20 @@ func (r *Registry) Add(c *Conn) error {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.live++
+	r.registerLocked(c)
 	if r.draining {
 		return ErrDraining
 	}
+	return nil
+}
+
+// registerLocked adds c, whose unit of live is counted already. c.mu and
+// r.mu are held.
+func (r *Registry) registerLocked(c *Conn) {
 	c.reg = r
 	r.conns[c] = struct{}{}
 	r.index(c, c.subject)
-	r.live.Add(1)
-	return nil
 }
 
 // remove runs in Conn.finish with c.mu held.
@@ -82,7 +161,35 @@ func (r *Registry) remove(c *Conn, subject string) {
 }
 
 // ended runs after c's OnClose hooks.
-func (r *Registry) ended() { r.live.Done() }
+func (r *Registry) ended() {
+	r.mu.Lock()
+	r.dropLocked()
+	r.mu.Unlock()
+}
+
+// dropLocked counts one reservation or connection less and wakes the
+// waiters. r.mu is held.
+func (r *Registry) dropLocked() {
+	r.live--
+	if r.liveChanged != nil {
+		close(r.liveChanged)
+		r.liveChanged = nil
+	}
+}
+
+// liveAtMost returns nil when no more than target units are live, and
+// otherwise a channel closed at the next drop.
+func (r *Registry) liveAtMost(target int) <-chan struct{} {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.live <= target {
+		return nil
+	}
+	if r.liveChanged == nil {
+		r.liveChanged = make(chan struct{})
+	}
+	return r.liveChanged
+}
 
 // reindex runs in Conn.SetSubject with c.mu held.
 func (r *Registry) reindex(c *Conn, old, subject string) {
@@ -166,8 +273,10 @@ func (r *Registry) Subject(subject string) []*Conn {
 
 // CloseIf closes, with code and reason and cause, every live connection for
 // which pred returns true, and returns how many it started closing. It
-// returns once the Close frames are written; the handshakes finish on their
-// own.
+// returns at once: the connections are closing (their reads and writes
+// fail, their contexts are cancelled) and their Close frames are written in
+// the background, at most WithCloseParallelism at a time, each bounded by
+// its connection's close timeout.
 func (r *Registry) CloseIf(pred func(*Conn) bool, cause error, code StatusCode, reason string) int {
 	var picked []*Conn
 	for _, c := range r.snapshot() {
@@ -175,13 +284,14 @@ func (r *Registry) CloseIf(pred func(*Conn) bool, cause error, code StatusCode, 
 			picked = append(picked, c)
 		}
 	}
-	return r.closeAll(picked, cause, code, reason)
+	return r.closeAll(picked, cause, code, reason, time.Time{})
 }
 
 // CloseSubject closes every live connection of subject with code, reason
-// and cause, and returns how many it started closing.
+// and cause, and returns how many it started closing; like CloseIf, it
+// does not wait for the Close frames.
 func (r *Registry) CloseSubject(subject string, cause error, code StatusCode, reason string) int {
-	return r.closeAll(r.Subject(subject), cause, code, reason)
+	return r.closeAll(r.Subject(subject), cause, code, reason, time.Time{})
 }
 
 func (r *Registry) snapshot() []*Conn {
@@ -194,33 +304,55 @@ func (r *Registry) snapshot() []*Conn {
 	return out
 }
 
-// closeAll starts closing conns with at most r.parallelism Close frames
-// being written at once.
-func (r *Registry) closeAll(conns []*Conn, cause error, code StatusCode, reason string) int {
-	var (
-		wg      sync.WaitGroup
-		mu      sync.Mutex
-		started int
-		next    = make(chan *Conn)
-	)
-	workers := min(r.parallelism, len(conns))
-	for range workers {
+// closeAll decides a local close for each of conns now and writes their
+// Close frames in the background; it returns how many it decided. limit,
+// when set, bounds every frame and handshake.
+func (r *Registry) closeAll(conns []*Conn, cause error, code StatusCode, reason string, limit time.Time) int {
+	reqs := r.decideAll(conns, cause, code, reason)
+	if len(reqs) > 0 {
+		go r.carryOutAll(reqs, limit)
+	}
+	return len(reqs)
+}
+
+type pendingClose struct {
+	c   *Conn
+	req closeRequest
+}
+
+func (r *Registry) decideAll(conns []*Conn, cause error, code StatusCode, reason string) []pendingClose {
+	var reqs []pendingClose
+	for _, c := range conns {
+		if req, ok := c.decideLocal(cause, code, reason); ok {
+			reqs = append(reqs, pendingClose{c, req})
+		}
+	}
+	return reqs
+}
+
+// carryOutAll writes the Close frames of decided closes with at most
+// r.parallelism writes at once. A connection whose writer is busy (a data
+// write in progress, possibly stuck on a peer that does not read) gets a
+// goroutine of its own, so that it holds no worker while it waits for the
+// write lock; everything is bounded by limit or the close timeout.
+func (r *Registry) carryOutAll(reqs []pendingClose, limit time.Time) {
+	next := make(chan pendingClose)
+	var wg sync.WaitGroup
+	for range min(r.parallelism, len(reqs)) {
 		wg.Go(func() {
-			n := 0
-			for c := range next {
-				if c.startClose(cause, code, reason) {
-					n++
+			for p := range next {
+				if !p.c.writeMu.TryLock() {
+					go p.c.carryOut(p.req, true, limit)
+					continue
 				}
+				p.c.carryOut(p.req, false, limit)
+				p.c.writeMu.Unlock()
 			}
-			mu.Lock()
-			started += n
-			mu.Unlock()
 		})
 	}
-	for _, c := range conns {
-		next <- c
+	for _, p := range reqs {
+		next <- p
 	}
 	close(next)
 	wg.Wait()
-	return started
 }

@@ -30,13 +30,27 @@ func (r *Registry) Revoke(subject string) int { return r.RevokeAt(subject, time.
 
 // RevokeAt is Revoke for a revocation made at a given time, such as one
 // received from another server: it closes subject's connections opened
-// before at and remembers at. A later RevokeAt of the same subject with an
-// earlier time changes nothing that is remembered.
+// before at, including those whose handshake is under way, and remembers
+// at. A later RevokeAt of the same subject with an earlier time changes
+// nothing that is remembered.
 func (r *Registry) RevokeAt(subject string, at time.Time) int {
 	r.revocations.record(subject, at)
-	return r.CloseIf(func(c *Conn) bool {
-		return c.Subject() == subject && !c.OpenedAt().After(at)
-	}, ErrSessionRevoked, StatusPolicyViolation, "session revoked")
+	var conns []*Conn
+	upgrading := 0
+	r.mu.Lock()
+	for c := r.bySubject[subject]; c != nil; c = c.subjNext {
+		if !c.OpenedAt().After(at) {
+			conns = append(conns, c)
+		}
+	}
+	for t := range r.pending {
+		if t.subject == subject && !t.revoked && !t.at.After(at) {
+			t.revoked = true // Accept closes it as soon as its Conn exists
+			upgrading++
+		}
+	}
+	r.mu.Unlock()
+	return upgrading + r.closeAll(conns, ErrSessionRevoked, StatusPolicyViolation, "session revoked", time.Time{})
 }
 
 // RevokedAt returns the time of subject's latest revocation, and false when

@@ -3,14 +3,25 @@ package lifecycle
 import (
 	"context"
 	"errors"
+	"net"
 	"net/http"
+	"runtime"
+	"sync"
+	"time"
 )
 
 // Shutdown drains the Registry: new upgrades are refused (503), every live
 // connection is sent 1001 "server shutting down" (cause ErrServerShutdown),
-// and Shutdown waits for the close handshakes. At ctx's deadline whatever is
-// left is closed at once. Shutdown returns only after every connection's
-// OnClose hooks have run; it returns ctx's error if it had to force any.
+// and Shutdown waits for the close handshakes and the OnClose hooks. Every
+// Close frame is written by ctx's deadline or not at all (a connection
+// whose frame could not be written is reported as 1006 abnormal, with the
+// same cause). At the deadline, whatever is left has its TCP connection
+// closed at once, all of them in parallel; Shutdown then waits for their
+// hooks, at most forcedHookGrace, and returns ctx's error. It returns nil
+// when every connection ended in time.
+//
+// Called from inside an OnClose hook, Shutdown cannot wait for the hooks, its own among them: it starts the
+// drain, which goes on in the background bounded by ctx, and returns nil.
 //
 // net/http's Server.Shutdown does not know about hijacked connections, and
 // every WebSocket is one (golang/go#17721): call ShutdownServer, or call
@@ -28,7 +39,7 @@ func (r *Registry) Restart(ctx context.Context) error {
 // ShutdownServer shuts srv and the Registry down together: upgrades are
 // refused at once, srv stops accepting and waits for its plain HTTP
 // requests, and the WebSockets are drained as by Shutdown. It returns when
-// both are done.
+// both are done, by ctx's deadline.
 //
 //	go func() {
 //		<-ctx.Done() // SIGTERM
@@ -44,6 +55,29 @@ func (r *Registry) ShutdownServer(ctx context.Context, srv *http.Server) error {
 	return errors.Join(<-httpDone, err)
 }
 
+// WithDrainSpread makes Shutdown and Restart spread their closes over
+// window instead of closing every connection at once, so that clients do
+// not all reconnect to the remaining servers in the same second (Phoenix's
+// drainer does the same). The connections are closed in batches, evenly
+// over the window; a connection keeps working until its batch. The window
+// is cut to fit the shutdown's context: it ends at the latest a second (or
+// a quarter of the time left, if less) before the deadline, so that the
+// last handshakes can complete. Zero, the default, closes all at once.
+func WithDrainSpread(window time.Duration) RegistryOption {
+	return func(r *Registry) {
+		if window > 0 {
+			r.spread = window
+		}
+	}
+}
+
+// forcedHookGrace bounds how long Shutdown waits, after its deadline, for
+// the OnClose hooks of the connections it closed by force.
+const forcedHookGrace = 500 * time.Millisecond
+
+// spreadTick is the least time between two batches of a spread drain.
+const spreadTick = 20 * time.Millisecond
+
 func (r *Registry) startDraining() []*Conn {
 	r.mu.Lock()
 	r.draining = true
@@ -53,22 +87,119 @@ func (r *Registry) startDraining() []*Conn {
 
 func (r *Registry) drain(ctx context.Context, code StatusCode, reason string) error {
 	conns := r.startDraining()
-	if ctx.Err() == nil {
-		r.closeAll(conns, ErrServerShutdown, code, reason)
-	}
-	ended := make(chan struct{})
-	go func() {
-		r.live.Wait()
-		close(ended)
-	}()
-	select {
-	case <-ended:
+	if inHook() {
+		go r.drainAndWait(ctx, conns, code, reason)
 		return nil
-	case <-ctx.Done():
 	}
-	for _, c := range r.snapshot() {
-		c.kill(ErrServerShutdown)
+	return r.drainAndWait(ctx, conns, code, reason)
+}
+
+func (r *Registry) drainAndWait(ctx context.Context, conns []*Conn, code StatusCode, reason string) error {
+	limit, _ := ctx.Deadline()
+	closing, stop := context.WithCancel(ctx)
+	closed := make(chan struct{})
+	go func() {
+		defer close(closed)
+		if ctx.Err() == nil {
+			r.closeSpread(closing, conns, code, reason, limit)
+		}
+	}()
+	err := r.waitLive(ctx, 0)
+	stop()
+	if err == nil {
+		<-closed
+		return nil
 	}
-	<-ended
+	r.force() // also fails the Close frames still being written
+	<-closed
+	grace, cancel := context.WithTimeout(context.Background(), forcedHookGrace)
+	defer cancel()
+	r.waitLive(grace, 0)
 	return ctx.Err()
+}
+
+// closeSpread closes conns, all at once or in batches over the spread
+// window; limit bounds every Close frame and handshake.
+func (r *Registry) closeSpread(ctx context.Context, conns []*Conn, code StatusCode, reason string, limit time.Time) {
+	window := r.spread
+	if !limit.IsZero() {
+		left := time.Until(limit)
+		window = min(window, left-min(time.Second, left/4))
+	}
+	batches := 1
+	if window > 0 {
+		batches = max(1, min(len(conns), int(window/spreadTick)))
+	}
+	start := time.Now()
+	for i := range batches {
+		if i > 0 {
+			wait := time.NewTimer(time.Until(start.Add(window * time.Duration(i) / time.Duration(batches))))
+			select {
+			case <-ctx.Done():
+				wait.Stop()
+				return
+			case <-wait.C:
+			}
+		}
+		batch := conns[len(conns)*i/batches : len(conns)*(i+1)/batches]
+		reqs := r.decideAll(batch, ErrServerShutdown, code, reason)
+		r.carryOutAll(reqs, limit)
+	}
+}
+
+// waitLive waits until at most target reservations and connections are
+// live, or ctx is done.
+func (r *Registry) waitLive(ctx context.Context, target int) error {
+	for {
+		ch := r.liveAtMost(target)
+		if ch == nil {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// force ends everything still live: first every TCP connection is closed,
+// which fails every read and write in flight at once, then the
+// connections are finished (CloseInfo settled, hooks run) by a few
+// goroutines in parallel.
+func (r *Registry) force() {
+	r.mu.Lock()
+	conns := make([]*Conn, 0, len(r.conns))
+	for c := range r.conns {
+		conns = append(conns, c)
+	}
+	var upgrading []net.Conn
+	for t := range r.pending {
+		if t.conn != nil {
+			upgrading = append(upgrading, t.conn)
+		}
+	}
+	r.mu.Unlock()
+	for _, nc := range upgrading {
+		nc.Close()
+	}
+	workers := min(len(conns), 4*runtime.GOMAXPROCS(0))
+	var wg sync.WaitGroup
+	for w := range workers {
+		part := conns[len(conns)*w/workers : len(conns)*(w+1)/workers]
+		wg.Go(func() {
+			for _, c := range part {
+				c.ws.NetConn().Close()
+			}
+		})
+	}
+	wg.Wait()
+	for w := range workers {
+		part := conns[len(conns)*w/workers : len(conns)*(w+1)/workers]
+		go func() {
+			for _, c := range part {
+				c.kill(ErrServerShutdown)
+			}
+		}()
+	}
 }

@@ -60,12 +60,15 @@ func (c StatusCode) String() string {
 }
 
 // Sendable reports whether c may appear in a Close frame on the wire: the
-// registered codes other than 1004, 1005, 1006 and 1015, and the range
-// 3000-4999 for libraries and applications. Everything else, including the
-// unassigned 1016-2999, is rejected by conforming peers.
+// registered codes other than 1004, 1005, 1006, 1014 and 1015, and the
+// range 3000-4999 for libraries and applications. Everything else,
+// including the unassigned 1016-2999, is rejected by conforming peers.
+// 1014 (bad gateway) is registered, but gorilla/websocket refuses it from
+// a peer (with 1002), so wsmw neither accepts nor sends it: the two
+// directions agree.
 func (c StatusCode) Sendable() bool {
 	switch {
-	case c >= 1000 && c <= 1003, c >= 1007 && c <= 1014:
+	case c >= 1000 && c <= 1003, c >= 1007 && c <= 1013:
 		return true
 	case c >= 3000 && c <= 4999:
 		return true

@@ -1,6 +1,8 @@
 package lifecycle
 
 import (
+	"cmp"
+	"math"
 	"slices"
 	"time"
 )
@@ -16,8 +18,10 @@ type Timer struct {
 	when time.Duration // deadline, measured from c.openedAt; 0 when stopped
 }
 
-// AfterFunc calls f in its own goroutine after d, unless the connection has
-// started closing by then. It starts no goroutine until it fires.
+// AfterFunc calls f after d, unless the connection has started closing by
+// then. It starts no goroutine until it fires; the timers of a Conn that
+// are due together run one after another, in deadline order, in one
+// goroutine of the shared runtime timer, so f should not block for long.
 func (c *Conn) AfterFunc(d time.Duration, f func()) *Timer {
 	t := new(Timer)
 	c.StartTimer(t, d, f)
@@ -35,7 +39,7 @@ func (c *Conn) StartTimer(t *Timer, d time.Duration, f func()) {
 	if c.decision.Load() != nil {
 		return
 	}
-	t.when = max(c.sinceOpen()+d, 1)
+	t.when = c.deadlineAfter(d)
 	if !slices.Contains(c.timers, t) {
 		if c.timers == nil {
 			c.timers = make([]*Timer, 0, 4) // a full policy stack arms four
@@ -57,7 +61,7 @@ func (t *Timer) Reset(d time.Duration) bool {
 	if c.decision.Load() != nil || !slices.Contains(c.timers, t) {
 		return false
 	}
-	t.when = max(c.sinceOpen()+d, 1)
+	t.when = c.deadlineAfter(d)
 	c.armLocked()
 	return true
 }
@@ -76,6 +80,18 @@ func (t *Timer) Stop() bool {
 }
 
 func (c *Conn) sinceOpen() time.Duration { return time.Since(epoch) - c.openedAt }
+
+// deadlineAfter returns the timer deadline d from now, measured from the
+// open: at least 1 (0 means stopped), and saturated rather than wrapped
+// for a d so large (a token that expires in the year 9999) that the sum
+// overflows.
+func (c *Conn) deadlineAfter(d time.Duration) time.Duration {
+	now := c.sinceOpen()
+	if d > math.MaxInt64-now {
+		return math.MaxInt64
+	}
+	return max(now+d, 1)
+}
 
 // armLocked arms the shared runtime timer for the earliest deadline, unless
 // it is armed for exactly that already. c.mu is held.
@@ -108,23 +124,27 @@ func (c *Conn) runTimers() {
 		return
 	}
 	now := c.sinceOpen()
-	var due []*Timer
+	var dueBuf [4]*Timer // a full policy stack arms four
+	due := dueBuf[:0]
 	for _, t := range c.timers {
 		if t.when != 0 && t.when <= now {
 			due = append(due, t)
 		}
 	}
-	slices.SortFunc(due, func(a, b *Timer) int { return int(a.when - b.when) })
+	slices.SortFunc(due, func(a, b *Timer) int { return cmp.Compare(a.when, b.when) })
+	var callBuf [4]func()
+	calls := callBuf[:0]
 	for _, t := range due {
 		t.when = 0
+		calls = append(calls, t.f) // read under c.mu: StartTimer may replace it meanwhile
 	}
 	c.armLocked()
 	c.mu.Unlock()
-	for _, t := range due {
+	for _, f := range calls {
 		if c.decision.Load() != nil {
 			return
 		}
-		t.f()
+		f()
 	}
 }
 

@@ -20,11 +20,11 @@ func pipeConn(t *testing.T) (*lifecycle.Conn, *websocket.Conn) {
 	conns := make(chan *lifecycle.Conn, 1)
 	up := websocket.Upgrader{}
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ws, err := up.Upgrade(w, r, nil)
+		c, err := lifecycle.Accept(w, r, &up, nil, lifecycle.Config{})
 		if err != nil {
 			return
 		}
-		conns <- lifecycle.NewConn(ws, lifecycle.Config{})
+		conns <- c
 	})
 	client, _, err := wstest.PipeDial(h, "/", nil)
 	if err != nil {

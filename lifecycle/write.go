@@ -46,6 +46,7 @@ func (c *Conn) Ping(data []byte, deadline time.Time) error {
 	if c.decision.Load() != nil {
 		return c.closeErr()
 	}
+	c.guard.owePong() // before the write: the pong can arrive before it returns
 	err := c.ws.WriteControl(websocket.PingMessage, data, deadline)
 	if err == nil {
 		return nil
@@ -76,7 +77,7 @@ func (c *Conn) writeFailed(err error) error {
 		case isTimeout(err):
 			c.Abort(ErrWriteTimeout, 0, "write timeout")
 		default:
-			c.decide(&CloseError{Code: StatusAbnormalClosure, Initiator: InitiatorAbnormal, Cause: lostConnection(err)})
+			c.decide(&CloseError{Code: StatusAbnormalClosure, Initiator: InitiatorAbnormal, Cause: lostConnection(err)}, nil)
 			c.finish()
 		}
 	}

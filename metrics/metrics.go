@@ -33,6 +33,7 @@ type Metrics struct {
 	out        *outbound
 
 	// Method values bound once, so that a new connection costs no closure.
+	attachFn  func(*lifecycle.Conn) error
 	countInFn lifecycle.ReadCheck
 	rttFn     func(time.Duration)
 	closedFn  func(*lifecycle.Conn, lifecycle.CloseInfo)
@@ -127,7 +128,7 @@ func New(reg prometheus.Registerer, opts ...Option) (*Metrics, error) {
 		}),
 		out: newOutbound(),
 	}
-	m.countInFn, m.rttFn, m.closedFn = m.countIn, m.observeRTT, m.closed
+	m.attachFn, m.countInFn, m.rttFn, m.closedFn = m.attach, m.countIn, m.observeRTT, m.closed
 	collectors := []prometheus.Collector{
 		m.active, m.total, m.closes, m.rejections, m.sessions, m.pingRTT, m.msgsIn, m.bytesIn, m.out,
 	}

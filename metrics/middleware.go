@@ -27,17 +27,10 @@ func (m *Metrics) Middleware(next http.Handler) http.Handler {
 			return
 		}
 		rw := &statusWriter{ResponseWriter: w}
-		// Attaching first also gives the request the shared state that
-		// middleware.Upgraded reads after next returns.
-		r = middleware.Attach(r, rw.attachment(m))
+		r = middleware.Attach(r, m.attachFn)
+		r = middleware.AddCloseHook(r, m.closedFn)
 		next.ServeHTTP(rw, r)
 		if middleware.Upgraded(r) {
-			if !rw.attached {
-				// Upgraded, then closed before the attachments ran (the
-				// Registry started draining in between): count it still.
-				m.opened()
-				middleware.Conn(r).OnClose(m.closedFn)
-			}
 			return
 		}
 		if rw.hijacked {
@@ -58,7 +51,6 @@ func (m *Metrics) attach(c *lifecycle.Conn) error {
 	c.AddReadCheck(m.countInFn)
 	m.out.add(c)
 	m.observePings(c)
-	c.OnClose(m.closedFn)
 	return nil
 }
 
@@ -74,9 +66,15 @@ func (m *Metrics) countIn(_ lifecycle.MessageType, data []byte) error {
 	return nil
 }
 
+// closed runs once for every connection that got a 101. One that ended
+// before the attachments reached this policy's (the Registry refused it
+// while draining) was never counted as opened: count it now.
 func (m *Metrics) closed(c *lifecycle.Conn, info lifecycle.CloseInfo) {
-	m.active.Dec()
-	m.out.ended(c)
+	if m.out.ended(c) {
+		m.active.Dec()
+	} else {
+		m.total.Inc()
+	}
 	m.closes.WithLabelValues(m.codeLabel(info), info.Initiator.String(), causeName(m.cfg.causes, info.Cause)).Inc()
 	m.sessions.Observe(info.Duration.Seconds())
 }

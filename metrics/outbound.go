@@ -46,15 +46,18 @@ func (o *outbound) add(c *lifecycle.Conn) {
 	o.mu.Unlock()
 }
 
-// ended moves c's final counts to the totals of ended connections.
-func (o *outbound) ended(c *lifecycle.Conn) {
+// ended moves c's final counts to the totals of ended connections and
+// reports whether c was counted.
+func (o *outbound) ended(c *lifecycle.Conn) bool {
 	o.mu.Lock()
-	if _, ok := o.live[c]; ok {
-		delete(o.live, c)
-		o.closedMsgs += c.OutboundMessages()
-		o.closedBytes += bytesOf(c)
+	defer o.mu.Unlock()
+	if _, ok := o.live[c]; !ok {
+		return false
 	}
-	o.mu.Unlock()
+	delete(o.live, c)
+	o.closedMsgs += c.OutboundMessages()
+	o.closedBytes += bytesOf(c)
+	return true
 }
 
 func bytesOf(c *lifecycle.Conn) uint64 {

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"net"
 	"net/http"
-
-	"github.com/wsmw/wsmw/lifecycle"
 )
 
 // statusWriter remembers the status an upgrade request was answered with,
@@ -16,16 +14,6 @@ type statusWriter struct {
 	http.ResponseWriter
 	status   int
 	hijacked bool
-	attached bool // the metrics attachment ran on the connection
-}
-
-// attachment returns m's attachment for this request; it runs on the
-// request's goroutine, inside the upgrade.
-func (w *statusWriter) attachment(m *Metrics) func(*lifecycle.Conn) error {
-	return func(c *lifecycle.Conn) error {
-		w.attached = true
-		return m.attach(c)
-	}
 }
 
 func (w *statusWriter) WriteHeader(code int) {

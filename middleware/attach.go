@@ -29,6 +29,7 @@ type Attachment func(c *lifecycle.Conn) error
 type requestState struct {
 	context.Context
 	steps    []step
+	hooks    []func(*lifecycle.Conn, lifecycle.CloseInfo) // OnClose hooks, added when the Conn is made
 	conn     atomic.Pointer[lifecycle.Conn]
 	subject  string
 	fallback string // subprotocol to select when the application's don't match
@@ -109,12 +110,23 @@ func WithValue(r *http.Request, key, val any) *http.Request {
 // Upgraded reports whether a connection was made from r (as passed down a
 // policy chain). A policy that reserves something before the upgrade, such
 // as a connection slot, calls it after next.ServeHTTP returns: when it is
-// false, release the reservation at once; when it is true, release it from
-// an OnClose hook of Conn(r). Register that hook on Conn(r) itself, not only
-// from your attachment: the connection can be made and then closed before
-// your attachment runs (the Registry refused it while draining, or an
-// earlier attachment failed), and OnClose on an ended Conn runs at once.
+// false, release the reservation at once; when it is true, the connection
+// exists and the OnClose hook the policy added with AddCloseHook releases
+// it, exactly once, however the connection ends.
 func Upgraded(r *http.Request) bool { return Conn(r) != nil }
+
+// AddCloseHook returns r with hook added to the OnClose hooks of the
+// connection that r may become. The hooks are added to the Conn as soon as
+// it exists, before its Registry, attachments or handler can end it, so
+// they run exactly once for every connection that got a 101, however it
+// ends (even when an attachment refuses it); for a request that is never
+// upgraded they never run. Like Attach, it changes the state that r and the
+// request returned share; call it before passing r on.
+func AddCloseHook(r *http.Request, hook func(*lifecycle.Conn, lifecycle.CloseInfo)) *http.Request {
+	s, r := state(r)
+	s.hooks = append(s.hooks, hook)
+	return r
+}
 
 // Conn returns the connection made from r, or nil before or without a
 // successful upgrade.
@@ -166,10 +178,15 @@ func OnOpen(fn func(*lifecycle.Conn)) func(http.Handler) http.Handler {
 
 // OnClose returns a middleware that adds fn as an OnClose hook of each
 // connection: it runs exactly once, after TCP is closed, with the true
-// cause.
+// cause, for every connection that got a 101, even one that an attachment
+// or the Registry refused.
 func OnClose(fn func(*lifecycle.Conn, lifecycle.CloseInfo)) func(http.Handler) http.Handler {
-	return Policy(func(c *lifecycle.Conn) error {
-		c.OnClose(fn)
-		return nil
-	})
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if IsUpgrade(r) {
+				r = AddCloseHook(r, fn)
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"runtime/debug"
 
@@ -14,9 +15,10 @@ import (
 
 // Errors returned by Upgrade after it has answered the request itself.
 var (
-	ErrNotUpgrade      = errors.New("wsmw: not a WebSocket upgrade request") // 426
-	ErrOrigin          = errors.New("wsmw: origin not allowed")              // 403
-	ErrShuttingDown    = errors.New("wsmw: server shutting down")            // 503
+	ErrNotUpgrade      = errors.New("wsmw: not a WebSocket upgrade request")             // 426
+	ErrHTTPVersion     = errors.New("wsmw: a WebSocket upgrade needs HTTP/1.1 or later") // 400
+	ErrOrigin          = errors.New("wsmw: origin not allowed")                          // 403
+	ErrShuttingDown    = errors.New("wsmw: server shutting down")                        // 503
 	ErrAttachmentPanic = errors.New("wsmw: attachment panicked")
 )
 
@@ -90,10 +92,14 @@ func (u *Upgrader) serve(c *lifecycle.Conn, fn func(*lifecycle.Conn)) {
 }
 
 // Upgrade upgrades r, answering it with an HTTP error when it cannot: 426
-// when it is not an upgrade, 503 while the Registry drains, 403 for a
-// foreign Origin, gorilla's 400 for a malformed handshake. It then runs the
-// attachments and OnOpen hooks; if one fails, the connection is closed and
-// Upgrade returns the error. The caller owns the returned Conn and must end
+// when it is not an upgrade, 400 for HTTP/1.0 (RFC 6455 §4.1 wants 1.1),
+// 503 while the Registry drains, 403 for a foreign Origin, gorilla's 400
+// for a malformed handshake; each refusal is logged at Debug level (see
+// LogRefusal). After the 101 it adds the OnClose hooks of the policies
+// (AddCloseHook, OnClose) to the new Conn, then runs the attachments and
+// OnOpen hooks; if one fails, or the Registry refused the connection, the
+// connection is closing and Upgrade returns the error (the hooks still run,
+// once, when it has ended). The caller owns the returned Conn and must end
 // it (Close) when done.
 func (u *Upgrader) Upgrade(w http.ResponseWriter, r *http.Request) (*lifecycle.Conn, error) {
 	if !IsUpgrade(r) {
@@ -102,12 +108,20 @@ func (u *Upgrader) Upgrade(w http.ResponseWriter, r *http.Request) (*lifecycle.C
 		http.Error(w, http.StatusText(http.StatusUpgradeRequired), http.StatusUpgradeRequired)
 		return nil, ErrNotUpgrade
 	}
+	if !r.ProtoAtLeast(1, 1) {
+		LogRefusal(u.cfg.logger, r, http.StatusBadRequest, "HTTP version below 1.1", slog.String("proto", r.Proto))
+		http.Error(w, "WebSocket needs HTTP/1.1", http.StatusBadRequest)
+		return nil, ErrHTTPVersion
+	}
 	if u.reg != nil && u.reg.Draining() {
+		LogRefusal(u.cfg.logger, r, http.StatusServiceUnavailable, "draining for shutdown")
 		w.Header().Set("Retry-After", "5")
 		http.Error(w, http.StatusText(http.StatusServiceUnavailable), http.StatusServiceUnavailable)
 		return nil, ErrShuttingDown
 	}
 	if !u.origins.allowed(r) {
+		LogRefusal(u.cfg.logger, r, http.StatusForbidden, "origin not allowed",
+			slog.String("origin", r.Header.Get("Origin")), slog.String("host", r.Host), slog.Any("allowed", u.origins.patterns))
 		http.Error(w, http.StatusText(http.StatusForbidden), http.StatusForbidden)
 		return nil, ErrOrigin
 	}
@@ -116,29 +130,27 @@ func (u *Upgrader) Upgrade(w http.ResponseWriter, r *http.Request) (*lifecycle.C
 	if proto := u.selectSubprotocol(r, st); proto != "" {
 		header = http.Header{"Sec-Websocket-Protocol": {proto}}
 	}
-	ws, err := u.ws.Upgrade(w, r, header)
-	if err != nil {
-		return nil, err
-	}
-	c := lifecycle.NewConn(ws, lifecycle.Config{
+	cfg := lifecycle.Config{
 		Context:      connContext(r),
 		CloseTimeout: u.cfg.closeTimeout,
 		ReadLimit:    u.cfg.readLimit,
 		Logger:       u.cfg.logger,
-	})
+		Registry:     u.reg,
+	}
+	if st != nil {
+		cfg.Subject, cfg.OnClose = st.subject, st.hooks
+	}
+	c, err := lifecycle.Accept(w, r, &u.ws, header, cfg)
+	if c == nil {
+		return nil, err
+	}
 	var steps []step
 	if st != nil {
-		if st.subject != "" {
-			c.SetSubject(st.subject)
-		}
 		st.conn.Store(c)
-		steps, st.steps = st.steps, nil // the connection does not keep them
+		steps, st.steps, st.hooks = st.steps, nil, nil // the connection does not keep them
 	}
-	if u.reg != nil {
-		if err := u.reg.Add(c); err != nil {
-			c.CloseWith(lifecycle.ErrServerShutdown, lifecycle.StatusGoingAway, "server shutting down")
-			return nil, err
-		}
+	if err != nil {
+		return nil, err // the Registry refused it; it is closing
 	}
 	for _, onOpen := range [2]bool{false, true} { // attachments, then OnOpen
 		for _, s := range steps {
@@ -148,11 +160,14 @@ func (u *Upgrader) Upgrade(w http.ResponseWriter, r *http.Request) (*lifecycle.C
 			if err := runAttachment(c, s.fn); err != nil {
 				var ce *lifecycle.CloseError
 				if errors.As(err, &ce) {
-					c.CloseWith(err, ce.Code, ce.Reason)
+					c.CloseAsync(err, ce.Code, ce.Reason)
 				} else {
-					c.CloseWith(err, lifecycle.StatusInternalError, "internal error")
+					c.CloseAsync(err, lifecycle.StatusInternalError, "internal error")
 				}
 				return nil, err
+			}
+			if c.Closing() {
+				return nil, context.Cause(c.Context())
 			}
 		}
 	}

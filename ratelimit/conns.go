@@ -83,7 +83,9 @@ func slotPolicy(cfg *config, n int, name string, key func(*http.Request) string,
 
 // serveHoldingSlot runs next with a slot held and makes sure release runs
 // exactly once: from an OnClose hook of the connection when the upgrade
-// happened, at once when it did not (or when next panicked before it).
+// happened (the hook is added to the Conn when it is made, so it runs
+// however the connection ends), at once when it did not (or when next
+// panicked before it).
 func serveHoldingSlot(w http.ResponseWriter, r *http.Request, next http.Handler, release func()) {
 	var done atomic.Bool
 	once := func() {
@@ -91,24 +93,10 @@ func serveHoldingSlot(w http.ResponseWriter, r *http.Request, next http.Handler,
 			release()
 		}
 	}
-	hook := func(*lifecycle.Conn, lifecycle.CloseInfo) { once() }
-	var attached atomic.Bool
-	r = middleware.Attach(r, func(c *lifecycle.Conn) error {
-		attached.Store(true)
-		c.OnClose(hook)
-		return nil
-	})
+	r = middleware.AddCloseHook(r, func(*lifecycle.Conn, lifecycle.CloseInfo) { once() })
 	defer func() {
-		// Attachments run inside next, so attached is settled here. An upgrade whose attachments did not reach ours (an
-		// earlier one failed, or the Registry refused the connection)
-		// still yields a Conn that is closing: hook it now; a hook added
-		// after the end runs at once.
-		c := middleware.Conn(r)
-		switch {
-		case c == nil:
+		if !middleware.Upgraded(r) {
 			once()
-		case !attached.Load():
-			c.OnClose(hook)
 		}
 	}()
 	next.ServeHTTP(w, r)

@@ -1,0 +1,115 @@
+package lifecycle
+
+import (
+	"bufio"
+	"errors"
+	"net"
+	"net/http"
+
+	"github.com/gorilla/websocket"
+)
+
+// minOwnedReader is the smallest read buffer gorilla/websocket takes over
+// from the hijack (it silently allocates its own for 256 bytes or less).
+const minOwnedReader = 257
+
+// Accept upgrades r with u and returns the Conn that manages the new
+// connection. It is the only way to make a Conn:
+//
+//   - The Conn owns its read buffer (u.ReadBufferSize bytes; gorilla's
+//     default when zero) and sits under gorilla's reader, where it sees
+//     every frame the peer sends: see FrameLimits.
+//   - With cfg.Registry set, the connection joins it before the 101
+//     response is written, as a reservation under cfg.Subject that
+//     Registry.Revoke reaches; once the Conn exists it is registered.
+//     When the Registry is draining, or revoked cfg.Subject during the
+//     handshake, the Conn is returned already closing (1001 "server
+//     shutting down" or 1008 "session revoked") with ErrDraining or
+//     ErrRevokedDuringUpgrade.
+//   - cfg.OnClose hooks are added before anything can end the Conn, so
+//     they run exactly once however it ends.
+//
+// When the handshake fails, gorilla has answered r (400, 403 or 426, or
+// the connection is closed) and Accept returns its error and no Conn.
+func Accept(w http.ResponseWriter, r *http.Request, u *websocket.Upgrader, responseHeader http.Header, cfg Config) (*Conn, error) {
+	c := newConn(cfg)
+	var t *ticket
+	if cfg.Registry != nil {
+		t = cfg.Registry.reserve(cfg.Subject)
+	}
+	size := u.ReadBufferSize
+	if size <= 0 {
+		size = 4096
+	}
+	hj := &hijacker{ResponseWriter: w, c: c, size: max(size, minOwnedReader), t: t}
+	up := *u
+	up.ReadBufferSize = 0 // so that gorilla reads through the buffer we give it
+	ws, err := up.Upgrade(hj, r, responseHeader)
+	if err != nil {
+		if t != nil {
+			cfg.Registry.cancel(t)
+		}
+		return nil, err
+	}
+	c.bind(ws)
+	for _, hook := range cfg.OnClose {
+		c.OnClose(hook)
+	}
+	if cfg.Registry == nil {
+		return c, nil
+	}
+	switch err := cfg.Registry.admit(c, t); {
+	case err == nil:
+		return c, nil
+	case errors.Is(err, ErrDraining):
+		c.startClose(ErrServerShutdown, StatusGoingAway, "server shutting down")
+		return c, err
+	case errors.Is(err, ErrRevokedDuringUpgrade):
+		c.startClose(ErrSessionRevoked, StatusPolicyViolation, "session revoked")
+		return c, err
+	default:
+		return c, err
+	}
+}
+
+// ErrRevokedDuringUpgrade is returned by Accept for a connection whose
+// subject Registry.Revoke revoked while its handshake was under way; the
+// Conn is closing with 1008 "session revoked".
+var ErrRevokedDuringUpgrade = errors.New("wsmw: subject revoked during the upgrade")
+
+// hijacker hands gorilla a reader we own, over the Conn's frame guard.
+type hijacker struct {
+	http.ResponseWriter
+	c    *Conn
+	size int
+	t    *ticket
+}
+
+// Hijack takes the connection from net/http and gives gorilla the frame
+// guard as its net.Conn (gorilla resets the reader onto it) and a fresh
+// read buffer of the Conn's size. Bytes that net/http already buffered
+// mean the client spoke before the handshake completed: gorilla gets
+// net/http's reader and refuses the connection.
+func (h *hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	hj, ok := h.ResponseWriter.(http.Hijacker)
+	if !ok {
+		return nil, nil, errors.New("wsmw: the ResponseWriter does not implement http.Hijacker")
+	}
+	nc, brw, err := hj.Hijack()
+	if err != nil {
+		return nc, brw, err
+	}
+	if brw.Reader.Buffered() > 0 {
+		return nc, brw, nil
+	}
+	g := &h.c.guard
+	g.Conn = nc
+	if h.t != nil {
+		h.t.hijacked(g)
+	}
+	brw.Reader = bufio.NewReaderSize(g, h.size)
+	return g, brw, nil
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (h *hijacker) Unwrap() http.ResponseWriter { return h.ResponseWriter }
