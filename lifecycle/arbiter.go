@@ -151,14 +151,11 @@ func (c *Conn) begin(req closeRequest, inline bool) bool {
 
 // carryOut runs a close request that has won: it writes the Close frame,
 // then hands the wait for the peer's Close to whoever reads, or ends now.
-// A zero limit means the close timeout from now; otherwise the Close frame
-// and the handshake are bounded by limit, which the Registry sets from its
-// caller's context.
+// The handshake is bounded by the close timeout; the Close frame's write
+// also by limit when it is set (the Registry sets it from its caller's
+// context, whose deadline then ends what is left).
 func (c *Conn) carryOut(req closeRequest, inline bool, limit time.Time) {
 	deadline := time.Now().Add(c.closeTimeout)
-	if !limit.IsZero() && limit.Before(deadline) {
-		deadline = limit
-	}
 	if req.wait {
 		// Bounds the reader, whoever it is, before anyone looks at it.
 		c.ws.NetConn().SetReadDeadline(deadline)
@@ -167,6 +164,9 @@ func (c *Conn) carryOut(req closeRequest, inline bool, limit time.Time) {
 		sendDeadline := deadline
 		if req.sendLimit > 0 {
 			sendDeadline = time.Now().Add(req.sendLimit)
+		}
+		if !limit.IsZero() && limit.Before(sendDeadline) {
+			sendDeadline = limit
 		}
 		if c.writeClose(sendDeadline) != nil {
 			req.wait = false // no handshake without our frame
@@ -428,8 +428,10 @@ func (c *Conn) finish() {
 
 // settle turns the decision and the frames that went over the wire into
 // the CloseInfo: what it reports is what the wire carried. A local close
-// whose Close frame could not be written is reported as the abnormal end
-// it was (1006, with the reason and cause of the close that was asked for).
+// whose Close frame could not be written is reported as what happened
+// instead: the peer's close when its Close frame arrived (the two crossed,
+// and ours never left), otherwise the abnormal end it was (1006, with the
+// reason and cause of the close that was asked for).
 func settle(end *CloseError, sent, received *CloseFrame) *CloseInfo {
 	info := &CloseInfo{
 		Code:      end.Code,
@@ -441,6 +443,8 @@ func settle(end *CloseError, sent, received *CloseFrame) *CloseInfo {
 	}
 	if end.Initiator == InitiatorLocal {
 		switch {
+		case sent == nil && received != nil:
+			info.Code, info.Reason, info.Initiator, info.Cause = received.Code, received.Reason, InitiatorPeer, ErrPeerClosed
 		case sent == nil:
 			info.Code, info.Initiator = StatusAbnormalClosure, InitiatorAbnormal
 		case sent.Code != end.Code || sent.Reason != end.Reason:

@@ -16,7 +16,7 @@ import (
 // Codes that may not appear on the wire are replaced by a Close frame
 // without a status.
 func ExampleStatusCode_Sendable() {
-	for _, code := range []lifecycle.StatusCode{1000, 1005, 1006, 1008, 1015, 2000, 4408} {
+	for _, code := range []lifecycle.StatusCode{1000, 1005, 1006, 1008, 1014, 1015, 2000, 4408} {
 		fmt.Println(code, code.Sendable())
 	}
 	// Output:
@@ -24,6 +24,7 @@ func ExampleStatusCode_Sendable() {
 	// 1005 no status false
 	// 1006 abnormal closure false
 	// 1008 policy violation true
+	// 1014 bad gateway false
 	// 1015 TLS handshake false
 	// 2000 false
 	// 4408 true

@@ -143,6 +143,21 @@ func (g *frameGuard) CloseWrite() error {
 	return nil
 }
 
+// shutdown shuts the transport down both ways without closing it: blocked
+// reads and writes fail at once, and nobody waits for them to.
+func (g *frameGuard) shutdown() {
+	type halfCloser interface {
+		CloseRead() error
+		CloseWrite() error
+	}
+	if hc, ok := g.Conn.(halfCloser); ok {
+		hc.CloseRead()
+		hc.CloseWrite()
+		return
+	}
+	g.Conn.Close()
+}
+
 // scan follows the frame headers in b. When a frame breaks a rule it
 // returns how many bytes of b come before that frame's header.
 func (g *frameGuard) scan(b []byte) (int, *CloseError) {

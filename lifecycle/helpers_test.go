@@ -24,8 +24,8 @@ type harness struct {
 	cfg    lifecycle.Config
 }
 
-func newHarness(t *testing.T, cfg lifecycle.Config, handler func(*lifecycle.Conn)) *harness {
-	h := &harness{t: t, reg: lifecycle.NewRegistry(), closed: make(chan lifecycle.CloseInfo, 10000), hooks: map[*lifecycle.Conn]int{}, cfg: cfg}
+func newHarness(t *testing.T, cfg lifecycle.Config, handler func(*lifecycle.Conn), opts ...lifecycle.RegistryOption) *harness {
+	h := &harness{t: t, reg: lifecycle.NewRegistry(opts...), closed: make(chan lifecycle.CloseInfo, 10000), hooks: map[*lifecycle.Conn]int{}, cfg: cfg}
 	up := websocket.Upgrader{ReadBufferSize: 1024, WriteBufferSize: 1024}
 	h.url = wstest.Server(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		cfg := h.cfg

@@ -21,7 +21,7 @@ type Registry struct {
 	pending     map[*ticket]struct{}
 	draining    bool
 	live        int            // reservations plus connections whose OnClose hooks have not finished
-	liveChanged chan struct{}  // closed when live drops, for waiters; nil when none wait
+	liveZero    chan struct{}  // closed when live drops to zero, for waiters; nil when none wait
 	inHooks     map[uint64]int // goroutine → connections of this Registry whose hooks it runs
 	parallelism int
 	spread      time.Duration
@@ -168,27 +168,27 @@ func (r *Registry) ended() {
 }
 
 // dropLocked counts one reservation or connection less and wakes the
-// waiters. r.mu is held.
+// waiters when none is left. r.mu is held.
 func (r *Registry) dropLocked() {
 	r.live--
-	if r.liveChanged != nil {
-		close(r.liveChanged)
-		r.liveChanged = nil
+	if r.live == 0 && r.liveZero != nil {
+		close(r.liveZero)
+		r.liveZero = nil
 	}
 }
 
-// liveAtMost returns nil when no more than target units are live, and
-// otherwise a channel closed at the next drop.
-func (r *Registry) liveAtMost(target int) <-chan struct{} {
+// noneLive returns nil when nothing is live, and otherwise a channel
+// closed when nothing is.
+func (r *Registry) noneLive() <-chan struct{} {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.live <= target {
+	if r.live == 0 {
 		return nil
 	}
-	if r.liveChanged == nil {
-		r.liveChanged = make(chan struct{})
+	if r.liveZero == nil {
+		r.liveZero = make(chan struct{})
 	}
-	return r.liveChanged
+	return r.liveZero
 }
 
 // reindex runs in Conn.SetSubject with c.mu held.

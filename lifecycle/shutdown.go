@@ -6,7 +6,6 @@ import (
 	"net"
 	"net/http"
 	"runtime"
-	"sync"
 	"time"
 )
 
@@ -104,7 +103,7 @@ func (r *Registry) drainAndWait(ctx context.Context, conns []*Conn, code StatusC
 			r.closeSpread(closing, conns, code, reason, limit)
 		}
 	}()
-	err := r.waitLive(ctx, 0)
+	err := r.waitLive(ctx)
 	stop()
 	if err == nil {
 		<-closed
@@ -114,7 +113,7 @@ func (r *Registry) drainAndWait(ctx context.Context, conns []*Conn, code StatusC
 	<-closed
 	grace, cancel := context.WithTimeout(context.Background(), forcedHookGrace)
 	defer cancel()
-	r.waitLive(grace, 0)
+	r.waitLive(grace)
 	return ctx.Err()
 }
 
@@ -147,26 +146,27 @@ func (r *Registry) closeSpread(ctx context.Context, conns []*Conn, code StatusCo
 	}
 }
 
-// waitLive waits until at most target reservations and connections are
-// live, or ctx is done.
-func (r *Registry) waitLive(ctx context.Context, target int) error {
-	for {
-		ch := r.liveAtMost(target)
-		if ch == nil {
-			return nil
-		}
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
+// waitLive waits until no reservation or connection is live, or ctx is
+// done.
+func (r *Registry) waitLive(ctx context.Context) error {
+	ch := r.noneLive()
+	if ch == nil {
+		return nil
+	}
+	select {
+	case <-ch:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }
 
-// force ends everything still live: first every TCP connection is closed,
-// which fails every read and write in flight at once, then the
-// connections are finished (CloseInfo settled, hooks run) by a few
-// goroutines in parallel.
+// force ends everything still live: first every connection is shut down
+// for reading and writing (shutdown(2), which, unlike closing the socket,
+// does not wait for the goroutine blocked in a read to leave it), which
+// fails every read and write in flight at once; then the connections are
+// finished (TCP closed, CloseInfo settled, hooks run) by a few goroutines
+// in parallel, and by their own readers as they wake.
 func (r *Registry) force() {
 	r.mu.Lock()
 	conns := make([]*Conn, 0, len(r.conns))
@@ -183,17 +183,10 @@ func (r *Registry) force() {
 	for _, nc := range upgrading {
 		nc.Close()
 	}
-	workers := min(len(conns), 4*runtime.GOMAXPROCS(0))
-	var wg sync.WaitGroup
-	for w := range workers {
-		part := conns[len(conns)*w/workers : len(conns)*(w+1)/workers]
-		wg.Go(func() {
-			for _, c := range part {
-				c.ws.NetConn().Close()
-			}
-		})
+	for _, c := range conns {
+		c.guard.shutdown()
 	}
-	wg.Wait()
+	workers := min(len(conns), 4*runtime.GOMAXPROCS(0))
 	for w := range workers {
 		part := conns[len(conns)*w/workers : len(conns)*(w+1)/workers]
 		go func() {

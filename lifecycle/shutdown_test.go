@@ -126,3 +126,113 @@ func TestAddAfterShutdownIsRefused(t *testing.T) {
 	c.WriteClose(1001, "")
 	h.next()
 }
+
+// A thousand peers that never answer the Close: Shutdown keeps its
+// deadline within a few milliseconds per thousand connections, and every
+// hook has run when it returns.
+func TestShutdownOfAThousandDeafPeersKeepsItsDeadline(t *testing.T) {
+	const total = 1000
+	opened := make(chan struct{}, total)
+	h := newHarness(t, lifecycle.Config{}, func(c *lifecycle.Conn) {
+		opened <- struct{}{}
+		conntest.Echo(c)
+	})
+	for range total {
+		h.dial() // never reads, never answers
+	}
+	for range total {
+		<-opened
+	}
+	const bound = 500 * time.Millisecond
+	ctx, cancel := context.WithTimeout(context.Background(), bound)
+	defer cancel()
+	start := time.Now()
+	err := h.reg.Shutdown(ctx)
+	over := time.Since(start) - bound
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Shutdown = %v", err)
+	}
+	t.Logf("Shutdown of %d deaf peers returned %v after its deadline", total, over)
+	if over > 400*time.Millisecond { // generous: -race on a loaded 2-core machine; the figure is logged
+		t.Fatalf("Shutdown outlasted its context by %v", over)
+	}
+	if n := len(h.closed); n != total {
+		t.Fatalf("%d hooks had run when Shutdown returned", n)
+	}
+	for range total {
+		if info := h.next(); info.Code != lifecycle.StatusGoingAway || info.HandshakeComplete {
+			t.Fatalf("info %+v", info)
+		}
+	}
+}
+
+// WithDrainSpread closes in batches over the window, and the window is cut
+// to fit the shutdown's context.
+func TestDrainSpreadsItsClosesOverTheWindow(t *testing.T) {
+	for _, tc := range []struct {
+		name          string
+		spread, bound time.Duration
+		wantSpan      time.Duration // at least
+	}{
+		{"window fits", 800 * time.Millisecond, 5 * time.Second, 600 * time.Millisecond},
+		{"window cut by the context", 10 * time.Second, 1200 * time.Millisecond, 600 * time.Millisecond},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			const total = 40
+			opened := make(chan struct{}, total)
+			h := newHarness(t, lifecycle.Config{}, func(c *lifecycle.Conn) {
+				opened <- struct{}{}
+				conntest.Echo(c)
+			}, lifecycle.WithDrainSpread(tc.spread))
+			closedAt := make(chan time.Time, total)
+			for range total {
+				c := h.dial()
+				go func() {
+					f, _, err := c.ReadUntilClose(20 * time.Second)
+					if err != nil || f.CloseCode() != 1001 {
+						closedAt <- time.Time{}
+						return
+					}
+					closedAt <- time.Now()
+					c.WriteClose(1001, "")
+				}()
+			}
+			for range total {
+				<-opened
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), tc.bound)
+			defer cancel()
+			start := time.Now()
+			if err := h.reg.Shutdown(ctx); err != nil {
+				t.Fatalf("Shutdown: %v", err)
+			}
+			if took := time.Since(start); took > tc.bound {
+				t.Fatalf("Shutdown took %v with a %v context", took, tc.bound)
+			}
+			var first, last time.Time
+			perTenth := map[int]int{}
+			for range total {
+				at := <-closedAt
+				if at.IsZero() {
+					t.Fatal("a client did not get 1001")
+				}
+				if first.IsZero() || at.Before(first) {
+					first = at
+				}
+				if at.After(last) {
+					last = at
+				}
+				window := min(tc.spread, tc.bound-min(time.Second, tc.bound/4))
+				perTenth[int(at.Sub(start)/(window/10))]++
+			}
+			if span := last.Sub(first); span < tc.wantSpan {
+				t.Fatalf("closes spread over %v, want at least %v", span, tc.wantSpan)
+			}
+			for slot, n := range perTenth {
+				if n > total/3 {
+					t.Fatalf("%d of %d closes in slot %d: not spread", n, total, slot)
+				}
+			}
+		})
+	}
+}

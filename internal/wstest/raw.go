@@ -68,11 +68,16 @@ func DialRaw(rawURL string, header http.Header) (*RawClient, error) {
 // DialRawFrom is DialRaw with a local address to dial from (for example
 // 127.0.0.2), nil for any.
 func DialRawFrom(local net.Addr, rawURL string, header http.Header) (*RawClient, error) {
+	return DialRawWith(&net.Dialer{Timeout: 5 * time.Second, LocalAddr: local}, rawURL, header)
+}
+
+// DialRawWith is DialRaw with a dialer of the caller's (to set socket
+// options, such as a small receive buffer, before connecting).
+func DialRawWith(d *net.Dialer, rawURL string, header http.Header) (*RawClient, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
 		return nil, err
 	}
-	d := net.Dialer{Timeout: 5 * time.Second, LocalAddr: local}
 	conn, err := d.Dial("tcp", u.Host)
 	if err != nil {
 		return nil, err
