@@ -4,8 +4,11 @@
 // Put JWT in front of an endpoint and it gives:
 //
 //   - no upgrade without a valid token: a missing or bad token gets HTTP 401
-//     with an RFC 6750 WWW-Authenticate challenge (or, when configured, an
-//     upgrade followed by a Close frame, for browsers that cannot read a 401);
+//     with an RFC 6750 WWW-Authenticate challenge whose error_description
+//     names the one reason (see TokenError for the order in which reasons
+//     win), or, when configured, an upgrade followed by a Close frame, for
+//     browsers that cannot read a 401. exp and sub are required (sub unless
+//     WithAnonymous); iss and aud when WithIssuer and WithAudience set them;
 //   - a session bound to the token: the connection closes with 1008 "token
 //     expired" (cause ErrTokenExpired) when the token's exp passes;
 //   - in-band refresh: Refresh validates a new token for the same subject and

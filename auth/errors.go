@@ -25,8 +25,27 @@ var (
 // TokenError tells why a token was refused. Description is a short,
 // fixed, token-free text fit for an RFC 6750 error_description and for
 // logs; Err is the underlying error (a golang-jwt error such as
-// jwt.ErrTokenExpired, ErrTokenTooLarge, or the revalidation's error).
-// errors.Is matches ErrTokenInvalid and Err.
+// jwt.ErrTokenExpired, ErrTokenTooLarge, or the revalidation's error). errors.Is matches ErrTokenInvalid and Err.
+//
+// A token can be wrong in several ways at once (golang-jwt checks every
+// claim); Description names one, the first that applies in this order:
+//
+//   - "token too large", then "malformed token" (not a JWS, a part that does
+//     not decode, a claim of the wrong type);
+//   - "invalid signature" (including an algorithm that is not allowed), then
+//     "unverifiable token" (no key found, JWKS unreachable);
+//   - "token has no expiry", "token expired", "token not valid yet" (nbf),
+//     "token used before issued" (iat);
+//   - with WithIssuer: "token has no issuer", "invalid issuer";
+//   - with WithAudience: "token has no audience", "invalid audience";
+//   - "token has no subject" (unless WithAnonymous);
+//   - "invalid token" for anything else golang-jwt refused (such as the
+//     claims type's own Validate method);
+//   - then, for a token that passed all of these: "token rejected"
+//     (WithRevalidation).
+//
+// So an expired token without iss is "token expired", and a token with
+// neither exp nor iss is "token has no expiry".
 type TokenError struct {
 	Description string
 	Err         error

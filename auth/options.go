@@ -40,6 +40,7 @@ type config struct {
 	revalidate    func(ctx context.Context, claims jwt.Claims) error
 	revalidateInt time.Duration
 	log           *slog.Logger
+	anonymous     bool
 }
 
 // WithSources sets where tokens are looked for, in order (DefaultSources:
@@ -113,3 +114,11 @@ func WithRevalidation(every time.Duration, fn func(ctx context.Context, claims j
 // WithLogger sets the logger for refused tokens (slog.Default by default).
 // It never receives a token or a query string.
 func WithLogger(l *slog.Logger) Option { return func(c *config) { c.log = l } }
+
+// WithAnonymous accepts tokens without a subject (no sub claim, or an
+// empty one), which are refused by default with "token has no subject". A
+// connection opened with such a token has no subject: it cannot be
+// revoked by subject (Registry.Revoke, WithRevocations), nor counted by a
+// per-subject limit; only its token's exp, a revalidation or a close of
+// the connection itself ends it.
+func WithAnonymous() Option { return func(c *config) { c.anonymous = true } }
