@@ -111,8 +111,10 @@ func WithRevalidation(every time.Duration, fn func(ctx context.Context, claims j
 	return func(c *config) { c.revalidateInt, c.revalidate = every, fn }
 }
 
-// WithLogger sets the logger for refused tokens (slog.Default by default).
-// It never receives a token or a query string.
+// WithLogger sets the logger for refused upgrades (slog.Default by
+// default): one Debug line each, "ws upgrade refused", through
+// middleware.LogRefusal, with the reason and the token's source. It never
+// receives a token or a query string.
 func WithLogger(l *slog.Logger) Option { return func(c *config) { c.log = l } }
 
 // WithAnonymous accepts tokens without a subject (no sub claim, or an
