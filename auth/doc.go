@@ -15,8 +15,10 @@
 //     moves the end of the session;
 //   - revocation: the token's subject is registered with the Registry, so
 //     Registry.Revoke(subject) closes every connection of that subject with
-//     1008 "session revoked", and an optional periodic revalidation closes
-//     with the same code;
+//     1008 "session revoked"; with WithRevocations(registry) the revocation
+//     holds: the subject's tokens issued before it are refused at the
+//     upgrade and at refresh ("token revoked"). An optional periodic
+//     revalidation closes with 1008 "session revoked" too;
 //   - the claims, from the Conn (ClaimsOf) and from the request or connection
 //     context (ClaimsFromContext).
 //

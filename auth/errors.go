@@ -16,6 +16,9 @@ var (
 	// ErrSubjectMismatch: a refresh token names another subject than the
 	// connection's; the refresh is refused and the connection stays.
 	ErrSubjectMismatch = errors.New("auth: refresh token has another subject")
+	// ErrTokenRevoked: the token's subject was revoked after the token was
+	// issued (see WithRevocations); the token is refused as "token revoked".
+	ErrTokenRevoked = errors.New("auth: token revoked")
 	// ErrNoSession: the connection was not authenticated by this package.
 	ErrNoSession = errors.New("auth: connection has no auth session")
 	// ErrConfig: the policy was built with an unusable key or option.
@@ -25,7 +28,8 @@ var (
 // TokenError tells why a token was refused. Description is a short,
 // fixed, token-free text fit for an RFC 6750 error_description and for
 // logs; Err is the underlying error (a golang-jwt error such as
-// jwt.ErrTokenExpired, ErrTokenTooLarge, or the revalidation's error). errors.Is matches ErrTokenInvalid and Err.
+// jwt.ErrTokenExpired, ErrTokenTooLarge, ErrTokenRevoked, or the
+// revalidation's error). errors.Is matches ErrTokenInvalid and Err.
 //
 // A token can be wrong in several ways at once (golang-jwt checks every
 // claim); Description names one, the first that applies in this order:
@@ -41,8 +45,8 @@ var (
 //   - "token has no subject" (unless WithAnonymous);
 //   - "invalid token" for anything else golang-jwt refused (such as the
 //     claims type's own Validate method);
-//   - then, for a token that passed all of these: "token rejected"
-//     (WithRevalidation).
+//   - then, for a token that passed all of these: "token revoked" (see
+//     WithRevocations), then "token rejected" (WithRevalidation).
 //
 // So an expired token without iss is "token expired", and a token with
 // neither exp nor iss is "token has no expiry".

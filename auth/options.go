@@ -41,6 +41,7 @@ type config struct {
 	revalidateInt time.Duration
 	log           *slog.Logger
 	anonymous     bool
+	revocations   RevocationList
 }
 
 // WithSources sets where tokens are looked for, in order (DefaultSources:
@@ -124,3 +125,37 @@ func WithLogger(l *slog.Logger) Option { return func(c *config) { c.log = l } }
 // per-subject limit; only its token's exp, a revalidation or a close of
 // the connection itself ends it.
 func WithAnonymous() Option { return func(c *config) { c.anonymous = true } }
+
+// RevocationList tells when a subject was last revoked. A
+// *lifecycle.Registry is one: its Revoke and RevokeAt are remembered for
+// the Registry's revocation TTL. RevokedAt is called at every upgrade and
+// every refresh, so it should answer from memory.
+type RevocationList interface {
+	// RevokedAt returns the time of subject's latest revocation still in
+	// force, and false when subject is not revoked.
+	RevokedAt(subject string) (time.Time, bool)
+}
+
+// WithRevocations makes revocations hold: a token whose subject list
+// reports revoked at T is refused, at the upgrade (401, error_description
+// "token revoked") and at a refresh (the connection stays open), when its
+// iat is before T or when it has no iat. iat counts whole seconds, so T is
+// truncated to the second: a token issued in the same second as the
+// revocation is accepted. That is what lets a user who logs in again
+// right after a revocation connect with the new token; a token issued
+// earlier in that same second gets through too. iat is compared without
+// the leeway: an issuer whose clock runs behind the server's may issue
+// tokens that are refused until its clock passes T.
+//
+// Pass the Registry that the connections join (lifecycle.Registry
+// implements RevocationList), or a list shared by a cluster. The list is
+// asked again right after the upgrade, once the connection has joined the
+// Registry: a revocation made between the token's check and the join
+// closes the new connection with 1008 "session revoked" (cause
+// lifecycle.ErrSessionRevoked and ErrTokenRevoked) before the handler
+// runs. A token without a subject (WithAnonymous) is never looked up.
+func WithRevocations(list RevocationList) Option {
+	return func(c *config) { c.revocations = list }
+}
+
+var _ RevocationList = (*lifecycle.Registry)(nil)

@@ -10,7 +10,7 @@ import (
 
 // Validate parses and verifies token under the Authenticator's rules (key,
 // algorithms, exp required, nbf, iat, issuer, audience, subject, leeway,
-// size cap, revalidation) and returns its claims, of the type
+// size cap, revocations, revalidation) and returns its claims, of the type
 // set by WithClaims. A refused token yields a *TokenError whose
 // Description names one reason, chosen as described at TokenError. ctx
 // bounds key lookups (JWKS) and is passed to the revalidation.
@@ -35,6 +35,9 @@ func (a *Authenticator) validate(ctx context.Context, token string) (jwt.Claims,
 	// refusal vouches for a subject and an expiry of the right types.
 	sub, _ := claims.GetSubject()
 	exp, _ := claims.GetExpirationTime()
+	if te := a.revoked(sub, claims); te != nil {
+		return nil, "", time.Time{}, te
+	}
 	if a.cfg.revalidate != nil {
 		if err := a.cfg.revalidate(ctx, claims); err != nil {
 			return nil, "", time.Time{}, &TokenError{Description: "token rejected", Err: err}
@@ -112,6 +115,24 @@ func (a *Authenticator) refusal(err error, claims jwt.Claims) *TokenError {
 		return refuse("invalid token", nil)
 	}
 	return nil
+}
+
+// revoked refuses a token of subject sub issued before sub's latest
+// revocation, or without an iat, when WithRevocations is on.
+func (a *Authenticator) revoked(sub string, claims jwt.Claims) *TokenError {
+	if a.cfg.revocations == nil || sub == "" {
+		return nil
+	}
+	at, ok := a.cfg.revocations.RevokedAt(sub)
+	if !ok {
+		return nil
+	}
+	// iat has whole seconds: a token issued in the second of the
+	// revocation passes (see WithRevocations).
+	if iat, _ := claims.GetIssuedAt(); iat != nil && !iat.Time.Before(at.Truncate(time.Second)) {
+		return nil
+	}
+	return &TokenError{Description: "token revoked", Err: ErrTokenRevoked}
 }
 
 // wellFormed reports whether token is a non-empty run of the characters of
