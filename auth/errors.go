@@ -4,8 +4,9 @@ import "errors"
 
 // Causes and errors reported by the auth policy.
 var (
-	// ErrTokenExpired is the cause of the close, 1008 "token expired", when
-	// a connection's token expires during the session.
+	// ErrTokenExpired is the cause of the close, 1008 "token expired" by
+	// default (WithExpiryClose), when a connection's token expires during
+	// the session.
 	ErrTokenExpired = errors.New("token expired")
 	// ErrTokenMissing: the upgrade request carried no token.
 	ErrTokenMissing = errors.New("auth: no token")

@@ -13,6 +13,13 @@ import (
 // DefaultMaxTokenSize caps a token's length in bytes before it is parsed.
 const DefaultMaxTokenSize = 8 << 10
 
+// Default close of a connection whose token expires during the session
+// (see WithExpiryClose).
+const (
+	DefaultExpiryCode   = lifecycle.StatusPolicyViolation
+	DefaultExpiryReason = "token expired"
+)
+
 // Default close of a connection whose token was refused, when the policy
 // upgrades first (CloseAfterUpgrade).
 const (
@@ -42,6 +49,8 @@ type config struct {
 	log           *slog.Logger
 	anonymous     bool
 	revocations   RevocationList
+	expiryCode    lifecycle.StatusCode
+	expiryReason  string
 }
 
 // WithSources sets where tokens are looked for, in order (DefaultSources:
@@ -159,3 +168,14 @@ func WithRevocations(list RevocationList) Option {
 }
 
 var _ RevocationList = (*lifecycle.Registry)(nil)
+
+// WithExpiryClose sets the close code and reason of a connection whose
+// token expires during the session, at exp + leeway: 1008 "token expired"
+// (DefaultExpiryCode, DefaultExpiryReason) by default. A zero code or an
+// empty reason keeps the default. graphql-transport-ws clients expect
+// 4401 "Unauthorized" (or 4403 "Forbidden"). New reports ErrConfig for a
+// code that cannot be sent in a Close frame (see
+// lifecycle.StatusCode.Sendable). The cause is ErrTokenExpired either way.
+func WithExpiryClose(code lifecycle.StatusCode, reason string) Option {
+	return func(c *config) { c.expiryCode, c.expiryReason = code, reason }
+}

@@ -62,7 +62,7 @@ func (s *session) expire() {
 	c, due := s.conn, !time.Now().Before(s.deadline())
 	s.mu.Unlock()
 	if due {
-		c.CloseWith(ErrTokenExpired, lifecycle.StatusPolicyViolation, "token expired")
+		c.CloseWith(ErrTokenExpired, s.a.cfg.expiryCode, s.a.cfg.expiryReason)
 	}
 }
 
