@@ -49,6 +49,18 @@ func New(key Key, opts ...Option) (*Authenticator, error) {
 	if cfg.rejectReason == "" {
 		cfg.rejectReason = DefaultRejectReason
 	}
+	if cfg.expiryCode == 0 {
+		cfg.expiryCode = DefaultExpiryCode
+	}
+	if cfg.expiryReason == "" {
+		cfg.expiryReason = DefaultExpiryReason
+	}
+	if cfg.closeAfter && !cfg.rejectCode.Sendable() {
+		return nil, fmt.Errorf("%w: refusal close code %d cannot be sent", ErrConfig, cfg.rejectCode)
+	}
+	if !cfg.expiryCode.Sendable() {
+		return nil, fmt.Errorf("%w: expiry close code %d cannot be sent", ErrConfig, cfg.expiryCode)
+	}
 	if cfg.log == nil {
 		cfg.log = slog.Default()
 	}

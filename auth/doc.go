@@ -4,21 +4,29 @@
 // Put JWT in front of an endpoint and it gives:
 //
 //   - no upgrade without a valid token: a missing or bad token gets HTTP 401
-//     with an RFC 6750 WWW-Authenticate challenge (or, when configured, an
-//     upgrade followed by a Close frame, for browsers that cannot read a 401);
+//     with an RFC 6750 WWW-Authenticate challenge whose error_description
+//     names the one reason (see TokenError for the order in which reasons
+//     win), or, when configured, an upgrade followed by a Close frame, for
+//     browsers that cannot read a 401. exp and sub are required (sub unless
+//     WithAnonymous); iss and aud when WithIssuer and WithAudience set them;
 //   - a session bound to the token: the connection closes with 1008 "token
-//     expired" (cause ErrTokenExpired) when the token's exp passes;
+//     expired" (cause ErrTokenExpired; WithExpiryClose sets another code)
+//     when the token's exp passes;
 //   - in-band refresh: Refresh validates a new token for the same subject and
 //     moves the end of the session;
 //   - revocation: the token's subject is registered with the Registry, so
 //     Registry.Revoke(subject) closes every connection of that subject with
-//     1008 "session revoked", and an optional periodic revalidation closes
-//     with the same code;
+//     1008 "session revoked"; with WithRevocations(registry) the revocation
+//     holds: the subject's tokens issued before it are refused at the
+//     upgrade and at refresh ("token revoked"). An optional periodic
+//     revalidation closes with 1008 "session revoked" too;
 //   - the claims, from the Conn (ClaimsOf) and from the request or connection
 //     context (ClaimsFromContext).
 //
 // Tokens are read from the Authorization header, the Sec-WebSocket-Protocol
 // header (as the entry after "bearer"; the token is never echoed back) and
 // the access_token query parameter, in that order by default, or from a
-// cookie. The package never logs a token or a query string.
+// cookie. Each refused upgrade is logged by middleware.LogRefusal (Debug
+// level, rate limited) with the reason and the token's source; the package
+// never logs a token or a query string.
 package auth

@@ -4,8 +4,9 @@ import "errors"
 
 // Causes and errors reported by the auth policy.
 var (
-	// ErrTokenExpired is the cause of the close, 1008 "token expired", when
-	// a connection's token expires during the session.
+	// ErrTokenExpired is the cause of the close, 1008 "token expired" by
+	// default (WithExpiryClose), when a connection's token expires during
+	// the session.
 	ErrTokenExpired = errors.New("token expired")
 	// ErrTokenMissing: the upgrade request carried no token.
 	ErrTokenMissing = errors.New("auth: no token")
@@ -16,6 +17,9 @@ var (
 	// ErrSubjectMismatch: a refresh token names another subject than the
 	// connection's; the refresh is refused and the connection stays.
 	ErrSubjectMismatch = errors.New("auth: refresh token has another subject")
+	// ErrTokenRevoked: the token's subject was revoked after the token was
+	// issued (see WithRevocations); the token is refused as "token revoked".
+	ErrTokenRevoked = errors.New("auth: token revoked")
 	// ErrNoSession: the connection was not authenticated by this package.
 	ErrNoSession = errors.New("auth: connection has no auth session")
 	// ErrConfig: the policy was built with an unusable key or option.
@@ -25,8 +29,28 @@ var (
 // TokenError tells why a token was refused. Description is a short,
 // fixed, token-free text fit for an RFC 6750 error_description and for
 // logs; Err is the underlying error (a golang-jwt error such as
-// jwt.ErrTokenExpired, ErrTokenTooLarge, or the revalidation's error).
-// errors.Is matches ErrTokenInvalid and Err.
+// jwt.ErrTokenExpired, ErrTokenTooLarge, ErrTokenRevoked, or the
+// revalidation's error). errors.Is matches ErrTokenInvalid and Err.
+//
+// A token can be wrong in several ways at once (golang-jwt checks every
+// claim); Description names one, the first that applies in this order:
+//
+//   - "token too large", then "malformed token" (not a JWS, a part that does
+//     not decode, a claim of the wrong type);
+//   - "invalid signature" (including an algorithm that is not allowed), then
+//     "unverifiable token" (no key found, JWKS unreachable);
+//   - "token has no expiry", "token expired", "token not valid yet" (nbf),
+//     "token used before issued" (iat);
+//   - with WithIssuer: "token has no issuer", "invalid issuer";
+//   - with WithAudience: "token has no audience", "invalid audience";
+//   - "token has no subject" (unless WithAnonymous);
+//   - "invalid token" for anything else golang-jwt refused (such as the
+//     claims type's own Validate method);
+//   - then, for a token that passed all of these: "token revoked" (see
+//     WithRevocations), then "token rejected" (WithRevalidation).
+//
+// So an expired token without iss is "token expired", and a token with
+// neither exp nor iss is "token has no expiry".
 type TokenError struct {
 	Description string
 	Err         error

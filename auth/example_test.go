@@ -1,6 +1,7 @@
 package auth_test
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -98,4 +99,46 @@ func ExampleNew() {
 	var _ func(http.Handler) http.Handler = a.Middleware
 	fmt.Println(a.Algorithms())
 	// Output: [HS256 HS384 HS512]
+}
+
+// Revocation that holds: the Registry remembers Revoke, and the policy
+// refuses the subject's tokens issued before it, so a revoked user cannot
+// reconnect with the token they had; a token issued later (a new login)
+// is accepted.
+func ExampleWithRevocations() {
+	secret := []byte("a 32-byte secret for the example")
+	reg := lifecycle.NewRegistry(lifecycle.WithRevocationTTL(24 * time.Hour)) // the longest token lifetime
+	a, err := auth.New(auth.HMAC(secret), auth.WithRevocations(reg))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	token := func(issued time.Time) string {
+		s, _ := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.RegisteredClaims{
+			Subject:   "alice",
+			IssuedAt:  jwt.NewNumericDate(issued),
+			ExpiresAt: jwt.NewNumericDate(issued.Add(time.Hour)),
+		}).SignedString(secret)
+		return s
+	}
+	old := token(time.Now().Add(-time.Minute))
+
+	reg.Revoke("alice") // closes alice's connections, and is remembered
+	_, err = a.Validate(context.Background(), old)
+	fmt.Println(err, errors.Is(err, auth.ErrTokenRevoked))
+	_, err = a.Validate(context.Background(), token(time.Now()))
+	fmt.Println(err)
+	// Output:
+	// auth: invalid token: token revoked true
+	// <nil>
+}
+
+// graphql-transport-ws clients expect 4401 when their token is refused or
+// expires.
+func ExampleWithExpiryClose() {
+	policy := auth.JWT(auth.HMAC([]byte("a 32-byte secret for the example")),
+		auth.CloseAfterUpgrade(4401, "Unauthorized"), // a bad token: 101, then 4401
+		auth.WithExpiryClose(4401, "Unauthorized"),   // at exp: 4401 instead of 1008
+	)
+	_ = policy
 }

@@ -98,11 +98,17 @@ func newServer(t *testing.T, key auth.Key, opts ...auth.Option) *server {
 
 func newServerWith(t *testing.T, key auth.Key, upOpts []middleware.Option, opts ...auth.Option) *server {
 	t.Helper()
+	return newServerOn(t, lifecycle.NewRegistry(), key, upOpts, opts...)
+}
+
+// newServerOn is newServerWith for connections that join reg.
+func newServerOn(t *testing.T, reg *lifecycle.Registry, key auth.Key, upOpts []middleware.Option, opts ...auth.Option) *server {
+	t.Helper()
 	a, err := auth.New(key, opts...)
 	if err != nil {
 		t.Fatalf("auth.New: %v", err)
 	}
-	s := &server{t: t, reg: lifecycle.NewRegistry(), closed: make(chan closeEvent, 100)}
+	s := &server{t: t, reg: reg, closed: make(chan closeEvent, 100)}
 	handler := middleware.Handler(s.reg, s.serve, upOpts...)
 	onClose := middleware.OnClose(func(c *lifecycle.Conn, info lifecycle.CloseInfo) {
 		s.closed <- closeEvent{subject: c.Subject(), info: info}
@@ -184,6 +190,30 @@ func (s *server) dial(header http.Header, query string) *wstest.RawClient {
 	}
 	s.t.Cleanup(func() { c.Close() })
 	return c
+}
+
+// refused dials with header and query and fails the test unless the
+// upgrade is refused with 401; it returns the WWW-Authenticate value.
+func (s *server) refused(header http.Header, query string) string {
+	s.t.Helper()
+	u := s.url
+	if query != "" {
+		u += "?" + query
+	}
+	c, err := wstest.DialRaw(u, header)
+	if err == nil {
+		c.Close()
+		s.t.Fatal("upgraded, want 401")
+	}
+	if c == nil || c.Response.StatusCode != http.StatusUnauthorized {
+		s.t.Fatalf("dial: %v, want 401", err)
+	}
+	return c.Response.Header.Get("WWW-Authenticate")
+}
+
+// invalidToken is the challenge of a token refused for desc.
+func invalidToken(desc string) string {
+	return `Bearer error="invalid_token", error_description="` + desc + `"`
 }
 
 func bearer(token string) http.Header {

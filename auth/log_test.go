@@ -1,8 +1,10 @@
 package auth_test
 
 import (
+	"encoding/json"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -72,7 +74,10 @@ func TestLogsHoldNoToken(t *testing.T) {
 	s.next()
 
 	out := buf.String()
-	for _, want := range []string{"ws auth refused", "token expired", "session revoked", "ws closed"} {
+	// The four refusals above fit in LogRefusal's process-wide burst:
+	// nothing else in this package logs refusals at Debug level.
+	for _, want := range []string{`msg="ws upgrade refused" status=401 reason="token expired"`, `reason="invalid signature"`,
+		"source=query", "source=header", "token expired", "session revoked", "ws closed"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("log lacks %q:\n%s", want, out)
 		}
@@ -86,5 +91,77 @@ func TestLogsHoldNoToken(t *testing.T) {
 	}
 	if strings.Contains(out, "access_token") || strings.Contains(out, "x=1") {
 		t.Fatalf("a query string is in the log:\n%s", out)
+	}
+}
+
+// TestRefusalLog: each refused upgrade is one Debug line, "ws upgrade
+// refused", with the status, the reason and the token's source, and
+// nothing at Info level.
+func TestRefusalLog(t *testing.T) {
+	t.Parallel()
+	var info, debug syncBuffer
+	var tokens []string
+	for _, tc := range []struct {
+		buf   *syncBuffer
+		level slog.Level
+	}{{&info, slog.LevelInfo}, {&debug, slog.LevelDebug}} {
+		log := slog.New(slog.NewJSONHandler(tc.buf, &slog.HandlerOptions{Level: tc.level}))
+		s := newServer(t, auth.HMAC(secret), auth.WithLogger(log))
+		expired := hs(t, "alice", -time.Minute)
+		s.refused(nil, "")
+		s.refused(nil, "access_token="+expired)
+		s.refused(http.Header{"Sec-WebSocket-Protocol": {"bearer, " + expired}}, "")
+		anon := hs(t, "", time.Minute)
+		s.refused(bearer(anon), "")
+		tokens = append(tokens, expired, anon)
+
+		// Upgraded, then closed: the line tells the client saw a 101.
+		c := newServer(t, auth.HMAC(secret), auth.WithLogger(log), auth.CloseAfterUpgrade(4401, "Unauthorized")).dial(bearer(expired), "")
+		if f, _, err := c.ReadUntilClose(5 * time.Second); err != nil || f.CloseCode() != 4401 {
+			t.Fatalf("Close %d (%v), want 4401", f.CloseCode(), err)
+		}
+	}
+	if out := info.String(); out != "" {
+		t.Fatalf("refusals logged at Info level:\n%s", out)
+	}
+
+	type line struct {
+		Level, Msg, Reason, Source, Path, Remote string
+		Status                                   int
+		CloseCode                                int `json:"close_code"`
+	}
+	var got []line
+	for _, l := range strings.Split(strings.TrimSpace(debug.String()), "\n") {
+		var ln line
+		if err := json.Unmarshal([]byte(l), &ln); err != nil {
+			t.Fatalf("log line %q: %v", l, err)
+		}
+		if ln.Msg != "ws upgrade refused" || ln.Level != "DEBUG" || ln.Path != "/ws" || ln.Remote == "" {
+			t.Fatalf("log line %q", l)
+		}
+		ln.Level, ln.Msg, ln.Path, ln.Remote = "", "", "", ""
+		got = append(got, ln)
+	}
+	// LogRefusal's burst holds these five (and TestLogsHoldNoToken's four).
+	want := []line{
+		{Status: 401, Reason: "no token"},
+		{Status: 401, Reason: "token expired", Source: "query"},
+		{Status: 401, Reason: "token expired", Source: "subprotocol"},
+		{Status: 401, Reason: "token has no subject", Source: "header"},
+		{Status: 101, Reason: "token expired", Source: "header", CloseCode: 4401},
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("refusal lines\n%+v\nwant\n%+v\nlog:\n%s", got, want, debug.String())
+	}
+	out := debug.String()
+	if strings.Contains(out, "access_token") {
+		t.Fatalf("a query string is in the log:\n%s", out)
+	}
+	for _, tk := range tokens {
+		for _, part := range strings.Split(tk, ".") {
+			if strings.Contains(out, part) {
+				t.Fatalf("a token part %q is in the log:\n%s", part, out)
+			}
+		}
 	}
 }

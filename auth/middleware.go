@@ -32,6 +32,7 @@ func JWT(key Key, opts ...Option) func(http.Handler) http.Handler {
 					next.ServeHTTP(w, r)
 					return
 				}
+				middleware.LogRefusal(log, r, http.StatusInternalServerError, "unusable auth configuration")
 				http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
 			})
 		}
@@ -43,7 +44,8 @@ func JWT(key Key, opts ...Option) func(http.Handler) http.Handler {
 // validates it and, when it is good, lets the upgrade go on with the claims
 // in the request context, the token's subject as the connection's subject
 // (so Registry.Revoke finds it), and an attachment that ends the
-// connection at exp + leeway with 1008 "token expired". A missing or
+// connection at exp + leeway with 1008 "token expired" (WithExpiryClose
+// changes it). A missing or
 // refused token gets 401 with WWW-Authenticate, or, with CloseAfterUpgrade,
 // an upgrade followed by a Close frame. A client that offers the "bearer"
 // subprotocol gets "bearer" selected when none of the application's
@@ -78,22 +80,27 @@ func (a *Authenticator) Middleware(next http.Handler) http.Handler {
 }
 
 // refuse logs a refused upgrade and answers it: 401, or an upgrade whose
-// attachment closes the connection before the handler runs.
+// attachment closes the connection before the handler runs. The line is
+// middleware.LogRefusal's (Debug level, rate limited process-wide) with
+// the name of the token's source, never the token nor the query string.
 func (a *Authenticator) refuse(w http.ResponseWriter, r *http.Request, next http.Handler, source string, err error) {
 	desc := "no token"
 	var te *TokenError
 	if errors.As(err, &te) {
 		desc = te.Description
 	}
-	attrs := []slog.Attr{slog.String("reason", desc), slog.String("remote", r.RemoteAddr), slog.String("path", r.URL.Path)}
+	var attrs []slog.Attr
 	if source != "" {
 		attrs = append(attrs, slog.String("source", source))
 	}
-	a.cfg.log.LogAttrs(r.Context(), slog.LevelInfo, "ws auth refused", attrs...)
 	if !a.cfg.closeAfter {
+		middleware.LogRefusal(a.cfg.log, r, http.StatusUnauthorized, desc, attrs...)
 		unauthorized(w, a.cfg.realm, err)
 		return
 	}
+	// The client gets a 101 and then the Close frame; the line says so.
+	attrs = append(attrs, slog.Int("close_code", int(a.cfg.rejectCode)))
+	middleware.LogRefusal(a.cfg.log, r, http.StatusSwitchingProtocols, desc, attrs...)
 	end := &lifecycle.CloseError{Code: a.cfg.rejectCode, Reason: a.cfg.rejectReason, Cause: err}
 	r = middleware.Attach(r, func(*lifecycle.Conn) error { return end })
 	next.ServeHTTP(w, r)

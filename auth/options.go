@@ -13,6 +13,13 @@ import (
 // DefaultMaxTokenSize caps a token's length in bytes before it is parsed.
 const DefaultMaxTokenSize = 8 << 10
 
+// Default close of a connection whose token expires during the session
+// (see WithExpiryClose).
+const (
+	DefaultExpiryCode   = lifecycle.StatusPolicyViolation
+	DefaultExpiryReason = "token expired"
+)
+
 // Default close of a connection whose token was refused, when the policy
 // upgrades first (CloseAfterUpgrade).
 const (
@@ -40,6 +47,10 @@ type config struct {
 	revalidate    func(ctx context.Context, claims jwt.Claims) error
 	revalidateInt time.Duration
 	log           *slog.Logger
+	anonymous     bool
+	revocations   RevocationList
+	expiryCode    lifecycle.StatusCode
+	expiryReason  string
 }
 
 // WithSources sets where tokens are looked for, in order (DefaultSources:
@@ -110,6 +121,61 @@ func WithRevalidation(every time.Duration, fn func(ctx context.Context, claims j
 	return func(c *config) { c.revalidateInt, c.revalidate = every, fn }
 }
 
-// WithLogger sets the logger for refused tokens (slog.Default by default).
-// It never receives a token or a query string.
+// WithLogger sets the logger for refused upgrades (slog.Default by
+// default): one Debug line each, "ws upgrade refused", through
+// middleware.LogRefusal, with the reason and the token's source. It never
+// receives a token or a query string.
 func WithLogger(l *slog.Logger) Option { return func(c *config) { c.log = l } }
+
+// WithAnonymous accepts tokens without a subject (no sub claim, or an
+// empty one), which are refused by default with "token has no subject". A
+// connection opened with such a token has no subject: it cannot be
+// revoked by subject (Registry.Revoke, WithRevocations), nor counted by a
+// per-subject limit; only its token's exp, a revalidation or a close of
+// the connection itself ends it.
+func WithAnonymous() Option { return func(c *config) { c.anonymous = true } }
+
+// RevocationList tells when a subject was last revoked. A
+// *lifecycle.Registry is one: its Revoke and RevokeAt are remembered for
+// the Registry's revocation TTL. RevokedAt is called at every upgrade and
+// every refresh, so it should answer from memory.
+type RevocationList interface {
+	// RevokedAt returns the time of subject's latest revocation still in
+	// force, and false when subject is not revoked.
+	RevokedAt(subject string) (time.Time, bool)
+}
+
+// WithRevocations makes revocations hold: a token whose subject list
+// reports revoked at T is refused, at the upgrade (401, error_description
+// "token revoked") and at a refresh (the connection stays open), when its
+// iat is before T or when it has no iat. iat counts whole seconds, so T is
+// truncated to the second: a token issued in the same second as the
+// revocation is accepted. That is what lets a user who logs in again
+// right after a revocation connect with the new token; a token issued
+// earlier in that same second gets through too. iat is compared without
+// the leeway: an issuer whose clock runs behind the server's may issue
+// tokens that are refused until its clock passes T.
+//
+// Pass the Registry that the connections join (lifecycle.Registry
+// implements RevocationList), or a list shared by a cluster. The list is
+// asked again right after the upgrade, once the connection has joined the
+// Registry: a revocation made between the token's check and the join
+// closes the new connection with 1008 "session revoked" (cause
+// lifecycle.ErrSessionRevoked and ErrTokenRevoked) before the handler
+// runs. A token without a subject (WithAnonymous) is never looked up.
+func WithRevocations(list RevocationList) Option {
+	return func(c *config) { c.revocations = list }
+}
+
+var _ RevocationList = (*lifecycle.Registry)(nil)
+
+// WithExpiryClose sets the close code and reason of a connection whose
+// token expires during the session, at exp + leeway: 1008 "token expired"
+// (DefaultExpiryCode, DefaultExpiryReason) by default. A zero code or an
+// empty reason keeps the default. graphql-transport-ws clients expect
+// 4401 "Unauthorized" (or 4403 "Forbidden"). New reports ErrConfig for a
+// code that cannot be sent in a Close frame (see
+// lifecycle.StatusCode.Sendable). The cause is ErrTokenExpired either way.
+func WithExpiryClose(code lifecycle.StatusCode, reason string) Option {
+	return func(c *config) { c.expiryCode, c.expiryReason = code, reason }
+}

@@ -25,10 +25,18 @@ type session struct {
 	recheck   *lifecycle.Timer // periodic revalidation
 }
 
-// attach runs right after the upgrade, before the handler.
+// attach runs right after the upgrade, once the connection has joined the
+// Registry, before the handler.
 func (s *session) attach(c *lifecycle.Conn) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	// A revocation made after the token was checked but before the
+	// connection joined the Registry did not see it: look again now that
+	// a Revoke from here on will.
+	if s.a.revoked(s.subject, s.claims) != nil {
+		return &lifecycle.CloseError{Code: lifecycle.StatusPolicyViolation, Reason: "session revoked",
+			Cause: fmt.Errorf("%w: %w", lifecycle.ErrSessionRevoked, ErrTokenRevoked)}
+	}
 	s.conn = c
 	c.SetValue(sessionKey{}, s)
 	now := time.Now()
@@ -54,7 +62,7 @@ func (s *session) expire() {
 	c, due := s.conn, !time.Now().Before(s.deadline())
 	s.mu.Unlock()
 	if due {
-		c.CloseWith(ErrTokenExpired, lifecycle.StatusPolicyViolation, "token expired")
+		c.CloseWith(ErrTokenExpired, s.a.cfg.expiryCode, s.a.cfg.expiryReason)
 	}
 }
 

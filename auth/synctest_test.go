@@ -3,6 +3,7 @@ package auth_test
 import (
 	"bufio"
 	"context"
+	"errors"
 	"net"
 	"net/http"
 	"testing"
@@ -159,4 +160,72 @@ func TestSynctestRefreshMovesExpiry(t *testing.T) {
 		}
 		reg.Shutdown(context.Background())
 	})
+}
+
+// TestSynctestExpiryClose: WithExpiryClose sets the code and reason of the
+// close at exp + leeway; a zero code or an empty reason keeps the default
+// (1008 "token expired"). The cause is ErrTokenExpired in every case.
+func TestSynctestExpiryClose(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		opts   []auth.Option
+		code   int
+		reason string
+	}{
+		{"default", nil, 1008, "token expired"},
+		{"zero", []auth.Option{auth.WithExpiryClose(0, "")}, 1008, "token expired"},
+		{"graphql", []auth.Option{auth.WithExpiryClose(4401, "Unauthorized")}, 4401, "Unauthorized"},
+		{"code only", []auth.Option{auth.WithExpiryClose(4403, "")}, 4403, "token expired"},
+		{"reason only", []auth.Option{auth.WithExpiryClose(0, "please log in again")}, 1008, "please log in again"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				start := time.Now()
+				a, err := auth.New(auth.HMAC(secret), append(tc.opts, auth.WithLogger(discardLogger()))...)
+				if err != nil {
+					t.Fatal(err)
+				}
+				causes := make(chan error, 1)
+				reg := lifecycle.NewRegistry()
+				onClose := middleware.OnClose(func(_ *lifecycle.Conn, info lifecycle.CloseInfo) { causes <- info.Cause })
+				h := onClose(a.Middleware(middleware.Handler(reg, func(c *lifecycle.Conn) {
+					for {
+						if _, _, err := c.ReadMessage(); err != nil {
+							return
+						}
+					}
+				})))
+				ws := pipeDial(t, h, bearer(hs(t, "alice", 5*time.Minute)))
+				defer ws.Close()
+				code, reason, at := readClose(ws)
+				if code != tc.code || reason != tc.reason {
+					t.Fatalf("close %d %q, want %d %q", code, reason, tc.code, tc.reason)
+				}
+				if got := at.Sub(start); got != 5*time.Minute {
+					t.Fatalf("closed after %v, want 5m", got)
+				}
+				ws.Close()
+				if cause := <-causes; !errors.Is(cause, auth.ErrTokenExpired) {
+					t.Fatalf("cause %v, want ErrTokenExpired", cause)
+				}
+				reg.Shutdown(context.Background())
+			})
+		})
+	}
+}
+
+// Codes that cannot go on the wire are configuration errors.
+func TestCloseCodeConfig(t *testing.T) {
+	t.Parallel()
+	for _, opt := range []auth.Option{
+		auth.WithExpiryClose(1005, "no status"),
+		auth.WithExpiryClose(1006, ""),
+		auth.WithExpiryClose(999, ""),
+		auth.WithExpiryClose(5000, ""),
+		auth.CloseAfterUpgrade(1015, ""),
+	} {
+		if _, err := auth.New(auth.HMAC(secret), opt); !errors.Is(err, auth.ErrConfig) {
+			t.Errorf("New: %v, want ErrConfig", err)
+		}
+	}
 }

@@ -9,10 +9,11 @@ import (
 )
 
 // Validate parses and verifies token under the Authenticator's rules (key,
-// algorithms, exp required, nbf, iat, issuer, audience, leeway, size cap,
-// revalidation) and returns its claims, of the type set by WithClaims. A
-// refused token yields a *TokenError. ctx bounds key lookups (JWKS) and is
-// passed to the revalidation.
+// algorithms, exp required, nbf, iat, issuer, audience, subject, leeway,
+// size cap, revocations, revalidation) and returns its claims, of the type
+// set by WithClaims. A refused token yields a *TokenError whose
+// Description names one reason, chosen as described at TokenError. ctx
+// bounds key lookups (JWKS) and is passed to the revalidation.
 func (a *Authenticator) Validate(ctx context.Context, token string) (jwt.Claims, error) {
 	claims, _, _, err := a.validate(ctx, token)
 	return claims, err
@@ -27,16 +28,15 @@ func (a *Authenticator) validate(ctx context.Context, token string) (jwt.Claims,
 		return nil, "", time.Time{}, &TokenError{Description: "malformed token", Err: jwt.ErrTokenMalformed}
 	}
 	claims := a.cfg.newClaims()
-	if _, err := a.parser.ParseWithClaims(token, claims, a.key.keyfunc(ctx)); err != nil {
-		return nil, "", time.Time{}, &TokenError{Description: describe(err), Err: err}
+	_, err := a.parser.ParseWithClaims(token, claims, a.key.keyfunc(ctx))
+	if te := a.refusal(err, claims); te != nil {
+		return nil, "", time.Time{}, te
 	}
-	sub, err := claims.GetSubject()
-	if err != nil {
-		return nil, "", time.Time{}, &TokenError{Description: "invalid subject", Err: err}
-	}
-	exp, err := claims.GetExpirationTime()
-	if err != nil || exp == nil {
-		return nil, "", time.Time{}, &TokenError{Description: "token has no expiry", Err: jwt.ErrTokenRequiredClaimMissing}
+	// refusal vouches for a subject and an expiry of the right types.
+	sub, _ := claims.GetSubject()
+	exp, _ := claims.GetExpirationTime()
+	if te := a.revoked(sub, claims); te != nil {
+		return nil, "", time.Time{}, te
 	}
 	if a.cfg.revalidate != nil {
 		if err := a.cfg.revalidate(ctx, claims); err != nil {
@@ -44,6 +44,95 @@ func (a *Authenticator) validate(ctx context.Context, token string) (jwt.Claims,
 		}
 	}
 	return claims, sub, exp.Time, nil
+}
+
+// refusal decides whether a token whose parse ended with err (nil when
+// golang-jwt accepted it) is refused, and names the one reason. golang-jwt
+// checks every claim and joins what it finds into one error, so the reason
+// is picked by a fixed precedence (see TokenError): first what errors.Is
+// finds about the token as a whole (malformed, signature), then each
+// claim in turn, looked at in the parsed claims (ParseWithClaims fills
+// them even when validation fails, as long as the token decoded) and in
+// err. A missing claim is told from the parsed claims rather than from
+// jwt.ErrTokenRequiredClaimMissing, which does not say which claim it is.
+func (a *Authenticator) refusal(err error, claims jwt.Claims) *TokenError {
+	refuse := func(desc string, cause error) *TokenError {
+		switch {
+		case cause == nil, errors.Is(err, cause):
+			cause = err
+		case err != nil:
+			cause = errors.Join(cause, err)
+		}
+		return &TokenError{Description: desc, Err: cause}
+	}
+	switch {
+	case errors.Is(err, jwt.ErrTokenMalformed):
+		return refuse("malformed token", jwt.ErrTokenMalformed)
+	case errors.Is(err, jwt.ErrTokenSignatureInvalid):
+		return refuse("invalid signature", jwt.ErrTokenSignatureInvalid)
+	case errors.Is(err, jwt.ErrTokenUnverifiable):
+		return refuse("unverifiable token", jwt.ErrTokenUnverifiable)
+	}
+	// The signature holds: the claims are the signer's. A claim of the
+	// wrong type (MapClaims) is malformed, like a RegisteredClaims that does
+	// not decode.
+	sub, subErr := claims.GetSubject()
+	if errors.Is(err, jwt.ErrInvalidType) || subErr != nil {
+		return refuse("malformed token", jwt.ErrTokenMalformed)
+	}
+	if exp, _ := claims.GetExpirationTime(); exp == nil {
+		return refuse("token has no expiry", jwt.ErrTokenRequiredClaimMissing)
+	}
+	switch {
+	case errors.Is(err, jwt.ErrTokenExpired):
+		return refuse("token expired", nil)
+	case errors.Is(err, jwt.ErrTokenNotValidYet):
+		return refuse("token not valid yet", nil)
+	case errors.Is(err, jwt.ErrTokenUsedBeforeIssued):
+		return refuse("token used before issued", nil)
+	}
+	if a.cfg.issuer != "" {
+		if iss, _ := claims.GetIssuer(); iss == "" {
+			return refuse("token has no issuer", jwt.ErrTokenRequiredClaimMissing)
+		}
+		if errors.Is(err, jwt.ErrTokenInvalidIssuer) {
+			return refuse("invalid issuer", nil)
+		}
+	}
+	if len(a.cfg.audience) > 0 {
+		if aud, _ := claims.GetAudience(); len(aud) == 0 || len(aud) == 1 && aud[0] == "" {
+			return refuse("token has no audience", jwt.ErrTokenRequiredClaimMissing)
+		}
+		if errors.Is(err, jwt.ErrTokenInvalidAudience) {
+			return refuse("invalid audience", nil)
+		}
+	}
+	if sub == "" && !a.cfg.anonymous {
+		return refuse("token has no subject", jwt.ErrTokenRequiredClaimMissing)
+	}
+	if err != nil {
+		// Something else, such as the claims type's own Validate method.
+		return refuse("invalid token", nil)
+	}
+	return nil
+}
+
+// revoked refuses a token of subject sub issued before sub's latest
+// revocation, or without an iat, when WithRevocations is on.
+func (a *Authenticator) revoked(sub string, claims jwt.Claims) *TokenError {
+	if a.cfg.revocations == nil || sub == "" {
+		return nil
+	}
+	at, ok := a.cfg.revocations.RevokedAt(sub)
+	if !ok {
+		return nil
+	}
+	// iat has whole seconds: a token issued in the second of the
+	// revocation passes (see WithRevocations).
+	if iat, _ := claims.GetIssuedAt(); iat != nil && !iat.Time.Before(at.Truncate(time.Second)) {
+		return nil
+	}
+	return &TokenError{Description: "token revoked", Err: ErrTokenRevoked}
 }
 
 // wellFormed reports whether token is a non-empty run of the characters of
@@ -60,30 +149,4 @@ func wellFormed(token string) bool {
 		}
 	}
 	return true
-}
-
-// describe maps a golang-jwt error to a fixed error_description; the
-// texts never hold any part of the token.
-func describe(err error) string {
-	switch {
-	case errors.Is(err, jwt.ErrTokenMalformed):
-		return "malformed token"
-	case errors.Is(err, jwt.ErrTokenSignatureInvalid):
-		return "invalid signature"
-	case errors.Is(err, jwt.ErrTokenUnverifiable):
-		return "unverifiable token"
-	case errors.Is(err, jwt.ErrTokenRequiredClaimMissing):
-		return "token has no expiry"
-	case errors.Is(err, jwt.ErrTokenExpired):
-		return "token expired"
-	case errors.Is(err, jwt.ErrTokenNotValidYet):
-		return "token not valid yet"
-	case errors.Is(err, jwt.ErrTokenUsedBeforeIssued):
-		return "token used before issued"
-	case errors.Is(err, jwt.ErrTokenInvalidIssuer):
-		return "invalid issuer"
-	case errors.Is(err, jwt.ErrTokenInvalidAudience):
-		return "invalid audience"
-	}
-	return "invalid token"
 }

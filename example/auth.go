@@ -8,7 +8,9 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -109,13 +111,14 @@ func (p *authPart) token(w http.ResponseWriter, r *http.Request) {
 	}{tok, "Bearer", int64(ttl / time.Second), sub, "demo only: this endpoint hands a token to anyone"})
 }
 
-// revoke answers POST /admin/revoke?sub=NAME, from loopback only: every
-// connection of sub closes with 1008 "session revoked", on every server
-// sharing -redis.
+// revoke answers POST /admin/revoke?sub=NAME: every connection of sub
+// closes with 1008 "session revoked", on every server sharing -redis. It
+// is an admin action with no credentials of its own, so it is refused with
+// 403 and a plain-text reason (see adminRefusal) unless it comes from this
+// host, by curl or a page of this very server.
 func (p *authPart) revoke(a *app, w http.ResponseWriter, r *http.Request) {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
-		http.Error(w, http.StatusText(http.StatusForbidden), http.StatusForbidden)
+	if why := adminRefusal(r); why != "" {
+		http.Error(w, "forbidden: "+why, http.StatusForbidden)
 		return
 	}
 	sub := r.URL.Query().Get("sub")
@@ -126,6 +129,57 @@ func (p *authPart) revoke(a *app, w http.ResponseWriter, r *http.Request) {
 	n := a.revokeSubject(r.Context(), sub)
 	w.Header().Set("Content-Type", "application/json")
 	fmt.Fprintf(w, "{\"revoked\":%d}\n", n)
+}
+
+// adminRefusal says why an admin request is refused, "" when it may go on.
+// Only the loopback interface may call it; and since any web page open in
+// a browser on this host could also reach the loopback, a request that a
+// browser marks as sent by another site is refused too:
+//   - the client is not on a loopback address;
+//   - the Host is not a loopback name (localhost, 127.0.0.1, [::1]): a
+//     DNS-rebinding page reaches 127.0.0.1 under its own name, with an
+//     Origin that then matches its Host;
+//   - an Origin header whose host is not the request's Host (Origin "null"
+//     included): the request comes from another site's page;
+//   - a Sec-Fetch-Site header other than "same-origin" or "none" (typed
+//     in, a bookmark): "same-site" and "cross-site" are other origins.
+//
+// A request without Origin or Sec-Fetch-Site (curl, a script) is not a
+// browser's cross-site request, and passes.
+func adminRefusal(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
+		return "admin endpoints answer loopback clients only"
+	}
+	if !loopbackHost(r.Host) {
+		return "admin endpoints answer only under a loopback Host (localhost, 127.0.0.1, [::1])"
+	}
+	if origin := r.Header.Get("Origin"); origin != "" {
+		u, err := url.Parse(origin)
+		if err != nil || u.Host == "" || !strings.EqualFold(u.Host, r.Host) {
+			return "cross-origin request: the Origin is not this server"
+		}
+	}
+	switch r.Header.Get("Sec-Fetch-Site") {
+	case "", "same-origin", "none":
+	default:
+		return "cross-origin request: Sec-Fetch-Site is not same-origin"
+	}
+	return ""
+}
+
+// loopbackHost reports whether host (a Host header, with or without a
+// port) names the loopback interface.
+func loopbackHost(host string) bool {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // command handles {"type":"refresh","token":"…"}: {"type":"refreshed"}, or

@@ -119,13 +119,17 @@ func TestConnectRateBehindTrustedProxy(t *testing.T) {
 func TestKeys(t *testing.T) {
 	r, _ := http.NewRequest("GET", "/", nil)
 	for remote, want := range map[string]string{
-		"127.0.0.1:5555":        "127.0.0.1",
-		"[::ffff:10.1.2.3]:80":  "10.1.2.3",
-		"[2001:db8::1]:443":     "2001:db8::1",
-		"[fe80::1%eth0]:443":    "fe80::1%eth0",
-		"not an address":        "not an address",
-		"192.0.2.1":             "192.0.2.1",
-		"[2001:db8:1:2:3::]:80": "2001:db8:1:2:3::",
+		"127.0.0.1:5555":                 "127.0.0.1",
+		"127.0.0.2:5555":                 "127.0.0.2",
+		"[::ffff:10.1.2.3]:80":           "10.1.2.3",
+		"[2001:db8::1]:443":              "2001:db8::/64",
+		"[2001:db8::ffff:ffff:ffff]:443": "2001:db8::/64",
+		"[fe80::1%eth0]:443":             "fe80::/64",
+		"[::1]:80":                       "::/64",
+		"not an address":                 "not an address",
+		"192.0.2.1":                      "192.0.2.1",
+		"[2001:db8:1:2:3::]:80":          "2001:db8:1:2::/64",
+		"2001:db8:1:3::9":                "2001:db8:1:3::/64",
 	} {
 		r.RemoteAddr = remote
 		r.Header = http.Header{"X-Forwarded-For": {"198.51.100.1"}}
@@ -144,7 +148,41 @@ func TestKeys(t *testing.T) {
 	if got := KeyBySubject(r); got != "192.0.2.77" {
 		t.Errorf("KeyBySubject without subject = %q", got)
 	}
+	r.RemoteAddr = "[2001:db8:1:2:3:4:5:6]:80"
+	if got := KeyBySubject(r); got != "2001:db8:1:2::/64" {
+		t.Errorf("KeyBySubject without subject, IPv6 = %q", got)
+	}
+	r.RemoteAddr = "192.0.2.77:80"
 	if got := KeyBySubject(middleware.WithSubject(r, "alice")); got != "sub:alice" {
 		t.Errorf("KeyBySubject = %q", got)
 	}
+}
+
+// By default an IPv6 client is counted by its /64: the addresses of one
+// /64 share ConnectRate's bucket and MaxConns' slots, another /64 has its
+// own, and IPv4 addresses stay apart. The client addresses come through
+// chi's ClientIPFromXFF, trusting the test's loopback peer.
+func TestDefaultKeyGroupsIPv6By64(t *testing.T) {
+	xff := func(ip string) http.Header { return http.Header{"X-Forwarded-For": {ip}} }
+	t.Run("ConnectRate", func(t *testing.T) {
+		s := newTestServer(t, nil, chimw.ClientIPFromXFF("127.0.0.1/32"), ConnectRate(3, time.Minute))
+		exhaust(t, s, "127.0.0.1", xff("2001:db8:1:2::1"), 3)
+		for _, ip := range []string{"2001:db8:1:2::2", "2001:db8:1:2:ffff:ffff:ffff:ffff"} {
+			if c, err := s.dial(from("127.0.0.1"), xff(ip)); statusOf(c) != http.StatusTooManyRequests {
+				t.Errorf("%s, in the spent /64: %v, want 429", ip, err)
+			}
+		}
+		exhaust(t, s, "127.0.0.1", xff("2001:db8:1:3::1"), 3)
+		exhaust(t, s, "127.0.0.1", xff("192.0.2.1"), 3)
+		exhaust(t, s, "127.0.0.1", xff("192.0.2.2"), 3)
+	})
+	t.Run("MaxConns", func(t *testing.T) {
+		s := newTestServer(t, nil, chimw.ClientIPFromXFF("127.0.0.1/32"), MaxConns(2))
+		s.mustDial(from("127.0.0.1"), xff("2001:db8:1:2::1"))
+		s.mustDial(from("127.0.0.1"), xff("2001:db8:1:2::2"))
+		if c, err := s.dial(from("127.0.0.1"), xff("2001:db8:1:2::3")); statusOf(c) != http.StatusTooManyRequests {
+			t.Errorf("a third connection from the /64: %v, want 429", err)
+		}
+		s.mustDial(from("127.0.0.1"), xff("2001:db8:1:3::1"))
+	})
 }

@@ -22,7 +22,7 @@ type KeyFunc func(r *http.Request) string
 // result is invalid only when RemoteAddr does not parse.
 func ClientIP(r *http.Request) netip.Addr {
 	if ip := chimw.GetClientIPAddr(r.Context()); ip.IsValid() {
-		return ip
+		return ip.Unmap()
 	}
 	if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
 		return ap.Addr().Unmap()
@@ -35,18 +35,36 @@ func ClientIP(r *http.Request) netip.Addr {
 	return ip.Unmap()
 }
 
-// KeyByIP keys a request by its client IP (see ClientIP). It is the default
-// key of ConnectRate and MaxConns.
+// ipv6KeyBits is how many leading bits of an IPv6 client address KeyByIP
+// keeps: a /64, the smallest network an IPv6 customer is usually given.
+const ipv6KeyBits = 64
+
+// KeyByIP keys a request by its client (see ClientIP): an IPv4 client by
+// its address ("192.0.2.7"), an IPv6 client by its /64 network
+// ("2001:db8:1:2::/64"). Whoever holds one IPv6 address nearly always holds
+// the whole /64 around it (a home line, a cloud VM, a phone): keyed by the
+// full address, every one of its 2^64 addresses would bring a fresh budget.
+// It is the default key of ConnectRate and MaxConns, and KeyBySubject's
+// fallback. To key each IPv6 address apart, use KeyByIPPrefix(32, 128); to
+// group larger networks, KeyByIPPrefix(24, 56) for example (but clients
+// behind one carrier-grade NAT share an IPv4 address already).
 func KeyByIP(r *http.Request) string {
-	if ip := ClientIP(r); ip.IsValid() {
+	ip := ClientIP(r)
+	switch {
+	case !ip.IsValid():
+		return r.RemoteAddr
+	case ip.Is4():
 		return ip.String()
 	}
-	return r.RemoteAddr
+	p, _ := ip.WithZone("").Prefix(ipv6KeyBits)
+	return p.String()
 }
 
 // KeyByIPPrefix keys a request by the network of its client IP: the first
 // v4Bits of an IPv4 address, the first v6Bits of an IPv6 one (64 groups a
-// typical IPv6 customer, who controls a whole /64).
+// typical IPv6 customer, who controls a whole /64), as a prefix such as
+// "192.0.2.0/24". KeyByIPPrefix(32, 64) counts like KeyByIP, with IPv4
+// keys written "192.0.2.7/32".
 func KeyByIPPrefix(v4Bits, v6Bits int) KeyFunc {
 	return func(r *http.Request) string {
 		ip := ClientIP(r)
@@ -67,7 +85,8 @@ func KeyByIPPrefix(v4Bits, v6Bits int) KeyFunc {
 
 // KeyBySubject keys a request by its authenticated subject (set by an auth
 // policy in front with middleware.WithSubject), as "sub:" followed by the
-// subject, and falls back to the client IP for a request without one.
+// subject, and falls back to KeyByIP (the IPv4 address, the IPv6 /64) for a
+// request without one.
 func KeyBySubject(r *http.Request) string {
 	if s := middleware.Subject(r); s != "" {
 		return "sub:" + s

@@ -42,8 +42,9 @@ func newConfig(opts []Option) *config {
 	return cfg
 }
 
-// WithKey sets the key function of ConnectRate and MaxConns (KeyByIP by
-// default).
+// WithKey sets the key function of ConnectRate and MaxConns. The default,
+// KeyByIP, counts an IPv4 client by its address and an IPv6 client by its
+// /64 network.
 func WithKey(key KeyFunc) Option {
 	return func(c *config) {
 		if key != nil {
