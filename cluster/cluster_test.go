@@ -9,6 +9,7 @@ import (
 
 	"github.com/wsmw/wsmw/cluster"
 	"github.com/wsmw/wsmw/internal/wstest"
+	"github.com/wsmw/wsmw/lifecycle"
 )
 
 // TestRevokeAcrossNodes: revoking alice on node A closes her connection on
@@ -105,4 +106,41 @@ func TestRevokeWhileRedisDown(t *testing.T) {
 	if a.node.Pending() != 1 {
 		t.Fatalf("pending = %d, want 1", a.node.Pending())
 	}
+}
+
+// TestRevocationsHoldOnEveryNode: a revocation is remembered by every node
+// (RevokedAt, which auth's WithRevocations reads), including one that
+// starts after it was made, with the time it was made, not when it arrived.
+func TestRevocationsHoldOnEveryNode(t *testing.T) {
+	addr, _ := wstest.StartRedis(t)
+	a := startServer(t, addr, serverConfig{})
+	b := startServer(t, addr, serverConfig{})
+	wstest.WaitFor(t, "both nodes subscribed", 5*time.Second, func() bool { return a.node.Subscribed() && b.node.Subscribed() })
+	before := time.Now()
+	if _, err := a.node.Revoke(context.Background(), "alice"); err != nil {
+		t.Fatal(err)
+	}
+	after := time.Now()
+	check := func(name string, reg *lifecycle.Registry) {
+		t.Helper()
+		wstest.WaitFor(t, name+" remembers the revocation", 5*time.Second, func() bool {
+			_, ok := reg.RevokedAt("alice")
+			return ok
+		})
+		at, _ := reg.RevokedAt("alice")
+		if at.Before(before.Truncate(time.Millisecond)) || at.After(after) {
+			t.Fatalf("%s: revoked at %v, made between %v and %v", name, at, before, after)
+		}
+		if _, ok := reg.RevokedAt("bob"); ok {
+			t.Fatalf("%s: bob revoked", name)
+		}
+	}
+	check("node A", a.reg)
+	check("node B", b.reg)
+	late := lifecycle.NewRegistry()
+	client := newClient(addr)
+	defer client.Close()
+	node := cluster.New(client, late, cluster.WithLogger(testLogger()))
+	defer node.Close()
+	check("a node started after the revocation", late)
 }

@@ -164,9 +164,10 @@ func New(client redis.UniversalClient, reg *lifecycle.Registry, opts ...Option) 
 	for _, o := range opts {
 		o(n)
 	}
-	// Catch up from a little before now: revocations older than this Node
-	// cannot concern connections it will hold.
-	n.from = streamID{ms: uint64(max(time.Now().Add(-n.skew).UnixMilli(), 0))}
+	// Catch up on the revocations that still hold: those made within the
+	// Registry's revocation TTL, so that a server started after a
+	// revocation refuses the revoked subject's older tokens too.
+	n.from = streamID{ms: uint64(max(time.Now().Add(-reg.RevocationTTL()-n.skew).UnixMilli(), 0))}
 	n.ctx, n.cancel = context.WithCancel(context.Background())
 	n.wg.Add(2)
 	go n.subscribeLoop()

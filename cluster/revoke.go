@@ -147,17 +147,18 @@ func (n *Node) flush() bool {
 	return len(n.pending) == 0
 }
 
-// apply closes the connections a revocation from another node concerns:
-// the subject's, opened before it was made (plus the clock skew).
+// apply makes a revocation from another node hold here: the Registry
+// remembers it (RevokeAt, with the time it was made, so that auth refuses
+// the subject's tokens issued before it), and closes the subject's
+// connections opened before it, plus the clock skew.
 func (n *Node) apply(rv revocation) {
 	if rv.origin == n.id || rv.subject == "" {
 		return // this node applied its own at once
 	}
-	if len(n.reg.Subject(rv.subject)) == 0 {
-		return
-	}
-	cutoff := time.UnixMilli(rv.before).Add(n.skew)
-	closed := n.reg.CloseIf(func(c *lifecycle.Conn) bool {
+	made := time.UnixMilli(rv.before)
+	closed := n.reg.RevokeAt(rv.subject, made)
+	cutoff := made.Add(n.skew)
+	closed += n.reg.CloseIf(func(c *lifecycle.Conn) bool {
 		return c.Subject() == rv.subject && !c.OpenedAt().After(cutoff)
 	}, lifecycle.ErrSessionRevoked, lifecycle.StatusPolicyViolation, "session revoked")
 	if closed > 0 {

@@ -51,7 +51,8 @@ func (p *authPart) setup(a *app, r chi.Router, ws *[]func(http.Handler) http.Han
 		a.log.Warn("the -secret is shorter than 32 bytes; HS256 wants at least 32 random bytes")
 	}
 	var err error
-	p.a, err = auth.New(auth.HMAC([]byte(p.secret)), auth.WithIssuer(demoIssuer), auth.WithLogger(a.log))
+	p.a, err = auth.New(auth.HMAC([]byte(p.secret)), auth.WithIssuer(demoIssuer), auth.WithLogger(a.log),
+		auth.WithRevocations(a.reg)) // a revoked subject's older tokens get 401
 	if err != nil {
 		return err
 	}

@@ -53,6 +53,10 @@ func (r *Registry) RevokeAt(subject string, at time.Time) int {
 	return upgrading + r.closeAll(conns, ErrSessionRevoked, StatusPolicyViolation, "session revoked", time.Time{})
 }
 
+// RevocationTTL returns how long the Registry remembers a revocation (see
+// WithRevocationTTL).
+func (r *Registry) RevocationTTL() time.Duration { return r.revocations.ttl }
+
 // RevokedAt returns the time of subject's latest revocation, and false when
 // subject was not revoked within the revocation TTL. Auth policies refuse
 // tokens of subject issued before it.

@@ -34,7 +34,8 @@ func (b *refusalBudget) take(now time.Time) (bool, int) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if !b.last.IsZero() {
-		b.tokens = min(refusalBurst, b.tokens+now.Sub(b.last).Seconds()*refusalPerSecond)
+		// Clamped: a clock that goes back (a synctest bubble's) adds none.
+		b.tokens = min(refusalBurst, b.tokens+max(0, now.Sub(b.last).Seconds())*refusalPerSecond)
 	}
 	b.last = now
 	if b.tokens < 1 {
