@@ -23,6 +23,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/wsmw/wsmw"
+	"github.com/wsmw/wsmw/lifecycle"
 )
 
 // app is the example server: its settings, logger and live connections.
@@ -32,6 +33,7 @@ type app struct {
 	addr            string
 	logFormat       string
 	shutdownTimeout time.Duration
+	drainSpread     time.Duration
 	origins         string
 	redisAddr       string // shared by every part that can use Redis
 
@@ -60,6 +62,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&a.addr, "addr", "127.0.0.1:8080", "listen address")
 	fs.StringVar(&a.logFormat, "log-format", "text", "log format: text or json")
 	fs.DurationVar(&a.shutdownTimeout, "shutdown-timeout", 10*time.Second, "graceful shutdown bound")
+	fs.DurationVar(&a.drainSpread, "drain-spread", 0, "spread a shutdown's closes over this window, within -shutdown-timeout; 0 = all at once")
 	fs.StringVar(&a.origins, "origins", "", "comma-separated allowed Origin host patterns; empty = same origin only")
 	fs.StringVar(&a.redisAddr, "redis", "", "Redis address for shared limits and cluster revocation; empty = in-memory")
 	for _, p := range a.parts {
@@ -77,7 +80,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "unknown -log-format %q\n", a.logFormat)
 		return 2
 	}
-	a.reg = wsmw.NewRegistry()
+	if a.shutdownTimeout <= 0 || a.drainSpread < 0 {
+		fmt.Fprintln(stderr, "-shutdown-timeout must be positive and -drain-spread not negative")
+		return 2
+	}
+	a.reg = wsmw.NewRegistry(lifecycle.WithDrainSpread(a.drainSpread))
 
 	handler, err := a.routes()
 	if err != nil {

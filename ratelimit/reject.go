@@ -2,10 +2,13 @@ package ratelimit
 
 import (
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"sync/atomic"
 	"time"
+
+	"github.com/wsmw/wsmw/middleware"
 )
 
 // Header names, as go-chi/httprate writes them.
@@ -32,11 +35,13 @@ func retrySeconds(d time.Duration) string {
 }
 
 // refuse answers an upgrade request with status, Retry-After and a plain
-// text body, after telling the OnReject hook.
+// text body, after telling the OnReject hook and logging it (Debug, rate
+// limited: see middleware.LogRefusal).
 func (cfg *config) refuse(w http.ResponseWriter, r *http.Request, status int, cause error, retry time.Duration) {
 	if cfg.onReject != nil {
 		cfg.onReject(r, status, cause)
 	}
+	middleware.LogRefusal(cfg.log, r, status, cause.Error(), slog.Duration("retry_after", retry))
 	w.Header().Set(HeaderRetry, retrySeconds(retry))
 	http.Error(w, http.StatusText(status), status)
 }

@@ -1,6 +1,7 @@
 package timeout_test
 
 import (
+	"context"
 	"errors"
 	"sync/atomic"
 	"testing"
@@ -183,5 +184,46 @@ func TestNotifyRTT(t *testing.T) {
 			t.Fatalf("%d notifications", len(got))
 		}
 		p.finish()
+	})
+}
+
+// The heartbeat's own pongs never count against the control-frame budget
+// (lifecycle.FrameLimits): each ping written makes its pong free. At 100
+// pings a second, far above the budget's 10 a second, the peer stays.
+func TestHeartbeatPongsAreNotChargedToTheControlBudget(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var rtts atomic.Int64
+		p := dialPipe(t, nil, conntest.Echo, timeout.Heartbeat(10*time.Millisecond, time.Second,
+			timeout.OnRTT(func(*lifecycle.Conn, time.Duration) { rtts.Add(1) })))
+		p.read()
+		at(p.c.OpenedAt(), 60*time.Second+5*time.Millisecond)
+		if p.c.Closing() {
+			t.Fatalf("a peer answering 100 pings a second was closed: %v", context.Cause(p.c.Context()))
+		}
+		if n := rtts.Load(); n < 5900 {
+			t.Fatalf("%d pongs in 60 s at 100 a second", n)
+		}
+		p.finish()
+	})
+}
+
+// Unsolicited pongs are charged: a peer that sends them faster than the
+// budget allows is closed with 1008 "too many control frames".
+func TestUnsolicitedPongFloodIsClosed(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := dialPipe(t, nil, conntest.Echo)
+		p.read()
+		for range 100 {
+			if err := p.ws.WriteControl(websocket.PongMessage, []byte("x"), time.Now().Add(time.Second)); err != nil {
+				break
+			}
+		}
+		info := p.c.Wait()
+		if info.Code != lifecycle.StatusPolicyViolation || info.Reason != "too many control frames" || !errors.Is(info.Cause, lifecycle.ErrControlFlood) {
+			t.Fatalf("info = %+v", info)
+		}
+		if e := <-p.end; e.code != 1008 || e.text != "too many control frames" {
+			t.Fatalf("client saw %+v", e)
+		}
 	})
 }
