@@ -1,17 +1,21 @@
 package auth
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/wsmw/wsmw/lifecycle"
+)
 
 // Causes and errors reported by the auth policy.
 var (
 	// ErrTokenExpired is the cause of the close, 1008 "token expired" by
 	// default (WithExpiryClose), when a connection's token expires during
 	// the session.
-	ErrTokenExpired = errors.New("token expired")
+	ErrTokenExpired = lifecycle.NewCause("token_expired", "token expired")
 	// ErrTokenMissing: the upgrade request carried no token.
-	ErrTokenMissing = errors.New("auth: no token")
+	ErrTokenMissing = lifecycle.NewCause("token_missing", "auth: no token")
 	// ErrTokenInvalid is matched (errors.Is) by every *TokenError.
-	ErrTokenInvalid = errors.New("auth: invalid token")
+	ErrTokenInvalid = lifecycle.NewCause("token_invalid", "auth: invalid token")
 	// ErrTokenTooLarge: the token is longer than the size cap.
 	ErrTokenTooLarge = errors.New("auth: token too large")
 	// ErrSubjectMismatch: a refresh token names another subject than the
@@ -19,7 +23,7 @@ var (
 	ErrSubjectMismatch = errors.New("auth: refresh token has another subject")
 	// ErrTokenRevoked: the token's subject was revoked after the token was
 	// issued (see WithRevocations); the token is refused as "token revoked".
-	ErrTokenRevoked = errors.New("auth: token revoked")
+	ErrTokenRevoked = lifecycle.NewCause("token_revoked", "auth: token revoked")
 	// ErrNoSession: the connection was not authenticated by this package.
 	ErrNoSession = errors.New("auth: connection has no auth session")
 	// ErrConfig: the policy was built with an unusable key or option.

@@ -105,28 +105,28 @@ func (e *CloseError) Unwrap() error { return e.Cause }
 // Causes that the lifecycle itself reports in CloseInfo.Cause.
 var (
 	// ErrPeerClosed: the peer sent the first Close frame.
-	ErrPeerClosed = errors.New("peer closed the connection")
+	ErrPeerClosed = NewCause("peer_closed", "peer closed the connection")
 	// ErrConnectionLost: the transport ended without a Close frame. The
 	// network error is wrapped with it.
-	ErrConnectionLost = errors.New("connection lost")
+	ErrConnectionLost = NewCause("connection_lost", "connection lost")
 	// ErrProtocol: gorilla/websocket found a protocol violation and sent 1002.
-	ErrProtocol = errors.New("protocol error")
+	ErrProtocol = NewCause("protocol_error", "protocol error")
 	// ErrMessageTooBig: a message exceeded the read limit (1009).
-	ErrMessageTooBig = errors.New("message too big")
+	ErrMessageTooBig = NewCause("message_too_big", "message too big")
 	// ErrApplicationClose: the application called Close without a cause.
-	ErrApplicationClose = errors.New("closed by the application")
+	ErrApplicationClose = NewCause("application", "closed by the application")
 	// ErrHandlerReturned: the connection's handler returned (1000).
-	ErrHandlerReturned = errors.New("handler returned")
+	ErrHandlerReturned = NewCause("handler_returned", "handler returned")
 	// ErrHandlerPanic: the connection's handler panicked (1011). The panic
 	// value is wrapped with it.
-	ErrHandlerPanic = errors.New("handler panicked")
+	ErrHandlerPanic = NewCause("handler_panic", "handler panicked")
 	// ErrServerShutdown: Registry.Shutdown or Registry.Restart closed it.
-	ErrServerShutdown = errors.New("server shutting down")
+	ErrServerShutdown = NewCause("shutdown", "server shutting down")
 	// ErrSessionRevoked: Registry.Revoke closed the subject's connections.
-	ErrSessionRevoked = errors.New("session revoked")
+	ErrSessionRevoked = NewCause("revoked", "session revoked")
 	// ErrWriteTimeout: a write did not finish within the write timeout; the
 	// stream was broken, so TCP was closed without a Close frame.
-	ErrWriteTimeout = errors.New("write timeout")
+	ErrWriteTimeout = NewCause("write_timeout", "write timeout")
 	// ErrDropMessage may be returned by a read check to skip a message
 	// without closing the connection.
 	ErrDropMessage = errors.New("drop message")

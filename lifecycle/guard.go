@@ -2,7 +2,6 @@ package lifecycle
 
 import (
 	"encoding/binary"
-	"errors"
 	"net"
 	"sync/atomic"
 	"time"
@@ -93,10 +92,10 @@ var DefaultFrameLimits = FrameLimits{}
 var (
 	// ErrControlFlood: the peer sent pings or unsolicited pongs faster
 	// than its budget allows (1008 "too many control frames").
-	ErrControlFlood = errors.New("control frame flood")
+	ErrControlFlood = NewCause("control_flood", "control frame flood")
 	// ErrFragmentFlood: the peer split a message into more frames than its
 	// budget allows (1008 "too many fragments").
-	ErrFragmentFlood = errors.New("fragment flood")
+	ErrFragmentFlood = NewCause("fragment_flood", "fragment flood")
 )
 
 // The guard's answers, prebuilt: breaking a rule allocates nothing.

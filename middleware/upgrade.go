@@ -19,7 +19,7 @@ var (
 	ErrHTTPVersion     = errors.New("wsmw: a WebSocket upgrade needs HTTP/1.1 or later") // 400
 	ErrOrigin          = errors.New("wsmw: origin not allowed")                          // 403
 	ErrShuttingDown    = errors.New("wsmw: server shutting down")                        // 503
-	ErrAttachmentPanic = errors.New("wsmw: attachment panicked")
+	ErrAttachmentPanic = lifecycle.NewCause("attachment_panic", "wsmw: attachment panicked")
 )
 
 // Upgrader upgrades requests into lifecycle Conns registered with a

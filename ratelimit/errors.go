@@ -1,8 +1,6 @@
 package ratelimit
 
 import (
-	"errors"
-
 	"github.com/wsmw/wsmw/lifecycle"
 )
 
@@ -11,20 +9,20 @@ import (
 var (
 	// ErrRateLimited: a connection sent messages faster than MessageRate
 	// allows (closed with 1008 "rate limit exceeded" by default).
-	ErrRateLimited = errors.New("message rate limit exceeded")
+	ErrRateLimited = lifecycle.NewCause("rate_limited", "message rate limit exceeded")
 	// ErrConnectRateLimited: an upgrade was refused by ConnectRate (429).
-	ErrConnectRateLimited = errors.New("connect rate limit exceeded")
+	ErrConnectRateLimited = lifecycle.NewCause("connect_rate_limited", "connect rate limit exceeded")
 	// ErrTooManyConnections: an upgrade was refused because its key holds
 	// all the slots of MaxConns (429).
-	ErrTooManyConnections = errors.New("too many connections")
+	ErrTooManyConnections = lifecycle.NewCause("too_many_connections", "too many connections")
 	// ErrServerFull: an upgrade was refused because MaxTotalConns is
 	// reached (503).
-	ErrServerFull = errors.New("server connection limit reached")
+	ErrServerFull = lifecycle.NewCause("server_full", "server connection limit reached")
 	// ErrStoreUnavailable wraps a Store failure: with FailClosed the
 	// upgrade is refused with 503 and this cause.
-	ErrStoreUnavailable = errors.New("rate limit store unavailable")
+	ErrStoreUnavailable = lifecycle.NewCause("store_unavailable", "rate limit store unavailable")
 	// ErrInvalidUTF8: a text message was not valid UTF-8 (1007).
-	ErrInvalidUTF8 = errors.New("invalid utf-8 in text message")
+	ErrInvalidUTF8 = lifecycle.NewCause("invalid_utf8", "invalid utf-8 in text message")
 	// ErrMessageTooBig: a message exceeded MaxMessageSize (1009). It is the
 	// core's lifecycle.ErrMessageTooBig.
 	ErrMessageTooBig = lifecycle.ErrMessageTooBig

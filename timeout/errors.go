@@ -1,8 +1,6 @@
 package timeout
 
 import (
-	"errors"
-
 	"github.com/wsmw/wsmw/lifecycle"
 )
 
@@ -10,20 +8,20 @@ import (
 var (
 	// ErrSessionExpired: SessionExpiry's maximum lifetime was reached
 	// (1008 "session expired").
-	ErrSessionExpired = errors.New("session expired")
+	ErrSessionExpired = lifecycle.NewCause("session_expired", "session expired")
 	// ErrIdleTimeout: no inbound data message within IdleTimeout's
 	// duration (1001 "idle timeout").
-	ErrIdleTimeout = errors.New("idle timeout")
+	ErrIdleTimeout = lifecycle.NewCause("idle_timeout", "idle timeout")
 	// ErrPongTimeout: Heartbeat's ping got no pong, nor any other frame,
 	// within its timeout (best-effort 1011 "keepalive ping timeout",
 	// reported as 1006 abnormal).
-	ErrPongTimeout = errors.New("keepalive ping timeout")
+	ErrPongTimeout = lifecycle.NewCause("ping_timeout", "keepalive ping timeout")
 	// ErrInitTimeout: the first data message did not arrive within
 	// InitTimeout's duration (4408 "connection initialisation timeout").
-	ErrInitTimeout = errors.New("connection initialisation timeout")
+	ErrInitTimeout = lifecycle.NewCause("init_timeout", "connection initialisation timeout")
 	// ErrSlowConsumer: a SendQueue overflowed its bounds (1008 "slow
 	// consumer"); Send also returns it for a dropped message.
-	ErrSlowConsumer = errors.New("slow consumer")
+	ErrSlowConsumer = lifecycle.NewCause("slow_consumer", "slow consumer")
 	// ErrWriteTimeout is lifecycle.ErrWriteTimeout: a write did not finish
 	// within WriteTimeout's bound, so TCP was closed.
 	ErrWriteTimeout = lifecycle.ErrWriteTimeout
