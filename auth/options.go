@@ -40,6 +40,8 @@ type config struct {
 	revalidate    func(ctx context.Context, claims jwt.Claims) error
 	revalidateInt time.Duration
 	log           *slog.Logger
+
+	tokenOptional bool // TokenOptional (inband.go): no token passes the upgrade unauthenticated
 }
 
 // WithSources sets where tokens are looked for, in order (DefaultSources:
