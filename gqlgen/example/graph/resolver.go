@@ -1,24 +1,19 @@
 package graph
 
+// THIS CODE WILL BE UPDATED WITH SCHEMA CHANGES. PREVIOUS IMPLEMENTATION FOR SCHEMA CHANGES WILL BE KEPT IN THE COMMENT SECTION. IMPLEMENTATION FOR UNCHANGED SCHEMA WILL BE KEPT.
+
 import (
 	"context"
 	"fmt"
 	"time"
 )
 
-// Resolver is the example's root resolver. It holds no state.
 type Resolver struct{}
 
 // Hello is the resolver for the hello field.
 func (r *queryResolver) Hello(ctx context.Context) (string, error) {
 	return "hello", nil
 }
-
-// Tick bounds for the ticks subscription.
-const (
-	MinTickMs = 10
-	MaxTickMs = 60 * 60 * 1000
-)
 
 // Ticks sends 1, 2, 3, … every everyMs milliseconds until the subscription
 // (or the connection) ends.
@@ -57,3 +52,13 @@ type (
 	queryResolver        struct{ *Resolver }
 	subscriptionResolver struct{ *Resolver }
 )
+
+// !!! WARNING !!!
+// The code below was going to be deleted when updating resolvers. It has been copied here so you have
+// one last chance to move it out of harms way if you want. There are two reasons this happens:
+//  - When renaming or deleting a resolver the old code will be put in here. You can safely delete
+//    it when you're done.
+//  - You have helper methods in this file. Move them out to keep these resolver files clean.
+/*
+	type Resolver struct{}
+*/
