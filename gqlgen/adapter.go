@@ -152,6 +152,7 @@ func (a *Adapter) Handler(next http.Handler) http.Handler {
 func (a *Adapter) serve(wc *conn, w http.ResponseWriter, r *http.Request, next http.Handler) {
 	c := wc.c
 	ctx, cancel := context.WithCancelCause(context.WithValue(r.Context(), connKey{}, wc))
+	wc.cancel = cancel
 	stop := context.AfterFunc(c.Context(), func() { cancel(context.Cause(c.Context())) })
 	defer func() {
 		if p := recover(); p != nil {

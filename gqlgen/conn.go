@@ -27,7 +27,8 @@ type conn struct {
 	proto  string
 	legacy bool
 
-	acked     atomic.Bool // connection_ack was written
+	cancel    context.CancelCauseFunc // cancels gqlgen's context (Adapter.serve)
+	acked     atomic.Bool             // connection_ack was written
 	initTimer lifecycle.Timer
 	deadline  lifecycle.Timer // gqlgen's read deadline (PingPongInterval)
 
@@ -70,6 +71,11 @@ func (wc *conn) initExpired() {
 func (wc *conn) NextReader() (int, io.Reader, error) {
 	mt, data, err := wc.c.ReadMessage()
 	if err != nil {
+		// Before gqlgen learns of the end, so that its context and every
+		// subscription's carry the true cause, not its own cancellation.
+		if wc.cancel != nil {
+			wc.cancel(err)
+		}
 		return 0, nil, closedErr(err)
 	}
 	return int(mt), bytes.NewReader(data), nil
