@@ -154,9 +154,11 @@ func TestNodeGraphQLWS(t *testing.T) {
 		if ev.Code != 4408 || ev.Reason != "connection initialisation timeout" {
 			t.Fatalf("closed %+v, want 4408; events %+v", ev, evs)
 		}
-		if d := time.Duration(ev.Ms-opened.Ms) * time.Millisecond; d < 800*time.Millisecond || d > 2500*time.Millisecond {
+		d := time.Duration(ev.Ms-opened.Ms) * time.Millisecond
+		if d < 800*time.Millisecond || d > 2500*time.Millisecond {
 			t.Fatalf("closed %v after opening, want about the 1s init timeout", d)
 		}
+		t.Logf("4408 seen by the client %v after its socket opened (-init-timeout 1s)", d)
 		if ev, _ := find(evs, "error"); ev.Code != 4408 {
 			t.Fatalf("error %+v, want 4408", ev)
 		}
@@ -172,9 +174,11 @@ func TestNodeGraphQLWS(t *testing.T) {
 		}
 		// exp has a one-second resolution: the token ends 1-2 s after it
 		// was issued.
-		if d := time.Since(issued); d < time.Second || d > 3500*time.Millisecond {
+		d := time.Since(issued)
+		if d < time.Second || d > 3500*time.Millisecond {
 			t.Fatalf("ended %v after the token was issued, want about 2s", d)
 		}
+		t.Logf("1008 token expired: client process done %v after the token was issued; %d ticks", d, count(evs, "next"))
 		if count(evs, "next") < 5 {
 			t.Fatalf("only %d ticks before the end", count(evs, "next"))
 		}
@@ -259,7 +263,12 @@ func TestNodeSIGTERM(t *testing.T) {
 	exited := make(chan error, 1)
 	evs := runNode(t, map[string]any{"url": p.url(), "token": p.token("term", time.Hour), "everyMs": 50, "retryAttempts": 2, "retryWaitMs": 200}, func(ev nodeEvent) {
 		if ev.Event == "ready" {
-			go func() { exited <- p.sigterm() }()
+			go func() {
+				start := time.Now()
+				err := p.sigterm()
+				t.Logf("example exited %v after SIGTERM", time.Since(start))
+				exited <- err
+			}()
 		}
 	})
 	if err := <-exited; err != nil {
