@@ -60,6 +60,10 @@ func (a *Authenticator) Middleware(next http.Handler) http.Handler {
 			r = middleware.WithFallbackSubprotocol(r, BearerSubprotocol)
 		}
 		token, source, found := Extract(r, a.cfg.sources)
+		if !found && a.cfg.tokenOptional {
+			next.ServeHTTP(w, r) // unauthenticated: the app authenticates in band (inband.go)
+			return
+		}
 		if !found {
 			a.refuse(w, r, next, "", ErrTokenMissing)
 			return

@@ -51,6 +51,7 @@ type config struct {
 	revocations   RevocationList
 	expiryCode    lifecycle.StatusCode
 	expiryReason  string
+	tokenOptional bool // TokenOptional (inband.go): no token passes the upgrade unauthenticated
 }
 
 // WithSources sets where tokens are looked for, in order (DefaultSources:

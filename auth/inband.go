@@ -1,0 +1,97 @@
+package auth
+
+import (
+	"context"
+	"sync"
+
+	"github.com/wsmw/wsmw/lifecycle"
+)
+
+// This file is in-band authentication: the token arrives after the upgrade,
+// in the connection's first message (graphql-transport-ws's
+// connection_init payload, for example), because a browser cannot set
+// headers on a WebSocket.
+
+// TokenOptional lets an upgrade request that carries no token through,
+// unauthenticated: no subject, no claims, no expiry. A token that is
+// present but refused still gets 401 (or the CloseAfterUpgrade close).
+// The application must then authenticate the connection in band, with
+// Authenticator.Authenticate, and should bound the time it allows for that
+// (timeout.InitTimeout, or the gqlgen adapter's init timeout): until then
+// the connection belongs to nobody.
+func TokenOptional() Option { return func(c *config) { c.tokenOptional = true } }
+
+// bindMu makes finding or creating a connection's session atomic. It is
+// taken once per in-band authentication, never on a message path.
+var bindMu sync.Mutex
+
+// Authenticate authenticates c in band with token, a token received after
+// the upgrade. The token is validated under the same rules as at the
+// upgrade (key, algorithms, exp, nbf, iat, issuer, audience, leeway, size
+// cap, revalidation); a refused token yields a *TokenError, like Validate,
+// and leaves c as it was: closing it is the caller's decision (the
+// graphql-transport-ws answer is 4403 Forbidden).
+//
+// On a connection without a session, a good token binds one exactly as the
+// upgrade does: the token's subject becomes c's subject (Registry.Revoke
+// finds it), c closes with 1008 "token expired" at exp + leeway, ClaimsOf,
+// ExpiresAt and Refresh work, and the expiry warning and periodic
+// revalidation start if configured.
+//
+// On a connection that already has a session (authenticated at the
+// upgrade, or by an earlier Authenticate), Authenticate is Refresh: the
+// token must name the same subject (else ErrSubjectMismatch) and moves the
+// session's end; a connection can never change hands in band. A session
+// made by another Authenticator refuses it with ErrNoSession.
+//
+// Once c is closing, Authenticate returns the close's *lifecycle.CloseError.
+func (a *Authenticator) Authenticate(c *lifecycle.Conn, token string) error {
+	if c == nil {
+		return ErrNoSession
+	}
+	if s := sessionOf(c); s != nil {
+		return a.refreshIn(s, c, token)
+	}
+	ctx := c.Context()
+	claims, subject, exp, err := a.validate(ctx, token)
+	if err != nil {
+		return err
+	}
+	bindMu.Lock()
+	if s := sessionOf(c); s != nil {
+		// Another Authenticate won the race: this token is a refresh of it.
+		bindMu.Unlock()
+		return a.refreshIn(s, c, token)
+	}
+	if c.Closing() {
+		bindMu.Unlock()
+		return context.Cause(ctx)
+	}
+	s := &session{a: a, claims: claims, subject: subject, expiresAt: exp}
+	if subject != "" {
+		c.SetSubject(subject)
+	}
+	err = s.attach(c) // stores the session on c and arms its timers
+	bindMu.Unlock()
+	return err
+}
+
+func (a *Authenticator) refreshIn(s *session, c *lifecycle.Conn, token string) error {
+	if s.a != a {
+		return ErrNoSession
+	}
+	return s.refresh(c.Context(), token)
+}
+
+// NewContext returns ctx carrying c's session, so that ClaimsFromContext on
+// ctx (or on a context derived from it) reports c's current claims, also
+// after a refresh. It is for contexts that do not come from the upgrade
+// request, such as the one a protocol library hands its resolvers after an
+// in-band Authenticate. ctx is returned unchanged when c has no session.
+func NewContext(ctx context.Context, c *lifecycle.Conn) context.Context {
+	s := sessionOf(c)
+	if s == nil {
+		return ctx
+	}
+	return context.WithValue(ctx, sessionKey{}, s)
+}

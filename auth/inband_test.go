@@ -1,0 +1,325 @@
+package auth_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/wsmw/wsmw/auth"
+	"github.com/wsmw/wsmw/internal/wstest"
+	"github.com/wsmw/wsmw/lifecycle"
+	"github.com/wsmw/wsmw/middleware"
+)
+
+// inbandServer authenticates in band: {"type":"auth","token":…} calls
+// Authenticate and answers {"type":"ok"} or {"type":"error"};
+// {"type":"claims"} answers the subject seen by ClaimsOf (sub) and by
+// ClaimsFromContext on a NewContext (ctx_sub).
+type inbandServer struct {
+	a      *auth.Authenticator
+	reg    *lifecycle.Registry
+	closed chan lifecycle.CloseInfo
+}
+
+func newInband(t *testing.T, opts ...auth.Option) *inbandServer {
+	t.Helper()
+	a, err := auth.New(auth.HMAC(secret), append([]auth.Option{auth.WithLogger(discardLogger())}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &inbandServer{a: a, reg: lifecycle.NewRegistry(), closed: make(chan lifecycle.CloseInfo, 16)}
+}
+
+// handler is the JWT policy with TokenOptional in front of serve.
+func (s *inbandServer) handler() http.Handler {
+	onClose := middleware.OnClose(func(_ *lifecycle.Conn, info lifecycle.CloseInfo) { s.closed <- info })
+	return onClose(s.a.Middleware(middleware.Handler(s.reg, s.serve)))
+}
+
+func (s *inbandServer) serve(c *lifecycle.Conn) {
+	for {
+		_, msg, err := c.ReadMessage()
+		if err != nil {
+			return
+		}
+		var cmd command
+		json.Unmarshal(msg, &cmd)
+		reply := command{Type: "ok"}
+		switch cmd.Type {
+		case "auth":
+			if err := s.a.Authenticate(c, cmd.Token); err != nil {
+				reply = command{Type: "error", Error: err.Error()}
+			}
+		case "claims":
+			if cl := auth.ClaimsOf(c); cl != nil {
+				reply.Sub, _ = cl.GetSubject()
+			}
+			if cl := auth.ClaimsFromContext(auth.NewContext(context.Background(), c)); cl != nil {
+				reply.CtxSub, _ = cl.GetSubject()
+			}
+		}
+		b, _ := json.Marshal(reply)
+		if c.WriteMessage(lifecycle.TextMessage, b) != nil {
+			return
+		}
+	}
+}
+
+func send(t *testing.T, ws *websocket.Conn, cmd command) command {
+	t.Helper()
+	if err := ws.WriteJSON(cmd); err != nil {
+		t.Fatalf("write: %v", err)
+	}
+	var reply command
+	if err := ws.ReadJSON(&reply); err != nil {
+		t.Fatalf("read reply: %v", err)
+	}
+	return reply
+}
+
+func TestTokenOptionalUpgrade(t *testing.T) {
+	t.Parallel()
+	s := newInband(t, auth.TokenOptional())
+	url := wstest.Server(t, s.handler())
+
+	// No token: upgraded, unauthenticated.
+	ws, _, err := websocket.DefaultDialer.Dial(url+"/ws", nil)
+	if err != nil {
+		t.Fatalf("dial without a token: %v", err)
+	}
+	defer ws.Close()
+	if r := send(t, ws, command{Type: "claims"}); r.Sub != "" || r.CtxSub != "" {
+		t.Fatalf("unauthenticated connection has claims: %+v", r)
+	}
+	if n := len(s.reg.Subject("")); n != 0 {
+		t.Fatalf("indexed under the empty subject: %d", n)
+	}
+
+	// A present but bad token is still 401 before the upgrade.
+	for _, h := range []http.Header{bearer("garbage"), bearer(hs(t, "alice", -time.Minute)), {"Authorization": {"Bearer"}}} {
+		_, resp, err := websocket.DefaultDialer.Dial(url+"/ws", h)
+		if err == nil || resp == nil || resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("bad token %v: err %v, response %v, want 401", h, err, resp)
+		}
+	}
+
+	// A good token still authenticates at the upgrade.
+	ws2, _, err := websocket.DefaultDialer.Dial(url+"/ws", bearer(hs(t, "bob", time.Hour)))
+	if err != nil {
+		t.Fatalf("dial with a token: %v", err)
+	}
+	defer ws2.Close()
+	if r := send(t, ws2, command{Type: "claims"}); r.Sub != "bob" || r.CtxSub != "bob" {
+		t.Fatalf("claims %+v, want bob", r)
+	}
+}
+
+func TestTokenRequiredWithoutOption(t *testing.T) {
+	t.Parallel()
+	s := newInband(t)
+	url := wstest.Server(t, s.handler())
+	_, resp, err := websocket.DefaultDialer.Dial(url+"/ws", nil)
+	if err == nil || resp == nil || resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("no token without TokenOptional: err %v, response %v, want 401", err, resp)
+	}
+}
+
+// TestAuthenticateBindsSession: an in-band token binds the session as the
+// upgrade does — subject, claims, the context, the expiry at exp (fake
+// time), and Refresh afterwards.
+func TestAuthenticateBindsSession(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := newInband(t, auth.TokenOptional())
+		start := time.Now()
+		ws := pipeDial(t, s.handler(), nil)
+		defer ws.Close()
+
+		r := send(t, ws, command{Type: "auth", Token: "garbage"})
+		if r.Type != "error" {
+			t.Fatalf("bad token accepted: %+v", r)
+		}
+		if r := send(t, ws, command{Type: "claims"}); r.Sub != "" {
+			t.Fatalf("a refused token left claims: %+v", r)
+		}
+		if r := send(t, ws, command{Type: "auth", Token: hs(t, "alice", 10*time.Second)}); r.Type != "ok" {
+			t.Fatalf("in-band auth: %+v", r)
+		}
+		if r := send(t, ws, command{Type: "claims"}); r.Sub != "alice" || r.CtxSub != "alice" {
+			t.Fatalf("claims %+v, want alice from ClaimsOf and from NewContext", r)
+		}
+		if conns := s.reg.Subject("alice"); len(conns) != 1 {
+			t.Fatalf("Registry.Subject(alice): %d connections, want 1", len(conns))
+		}
+		// Another subject cannot take the connection over in band.
+		if r := send(t, ws, command{Type: "auth", Token: hs(t, "mallory", time.Hour)}); r.Type != "error" {
+			t.Fatalf("second Authenticate with another subject: %+v, want an error", r)
+		}
+		// The same subject refreshes: the session now ends at 20 s.
+		if r := send(t, ws, command{Type: "auth", Token: hs(t, "alice", 20*time.Second)}); r.Type != "ok" {
+			t.Fatalf("second Authenticate with the same subject: %+v", r)
+		}
+		code, reason, at := readClose(ws)
+		if code != 1008 || reason != "token expired" {
+			t.Fatalf("close %d %q, want 1008 token expired", code, reason)
+		}
+		// exp has a one-second resolution.
+		if d := at.Sub(start); d < 19*time.Second || d > 20*time.Second {
+			t.Fatalf("closed after %v, want at the refreshed exp (20s)", d)
+		}
+		info := <-s.closed
+		if !errors.Is(info.Cause, auth.ErrTokenExpired) {
+			t.Fatalf("cause %v, want ErrTokenExpired", info.Cause)
+		}
+	})
+}
+
+// TestAuthenticateOnUpgradeSession: a connection authenticated at the
+// upgrade treats Authenticate as Refresh.
+func TestAuthenticateOnUpgradeSession(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := newInband(t)
+		start := time.Now()
+		ws := pipeDial(t, s.handler(), bearer(hs(t, "alice", 5*time.Second)))
+		defer ws.Close()
+		r := send(t, ws, command{Type: "auth", Token: hs(t, "bob", time.Hour)})
+		if r.Type != "error" || r.Error != auth.ErrSubjectMismatch.Error() {
+			t.Fatalf("Authenticate with another subject: %+v, want ErrSubjectMismatch", r)
+		}
+		if r := send(t, ws, command{Type: "auth", Token: hs(t, "alice", 30*time.Second)}); r.Type != "ok" {
+			t.Fatalf("Authenticate with the same subject: %+v", r)
+		}
+		_, _, at := readClose(ws)
+		if d := at.Sub(start); d < 29*time.Second {
+			t.Fatalf("closed after %v, before the refreshed exp (30s)", d)
+		}
+		<-s.closed
+	})
+}
+
+// TestRevokeFindsInBandSession: Registry.Revoke closes a connection whose
+// subject came in band.
+func TestRevokeFindsInBandSession(t *testing.T) {
+	t.Parallel()
+	s := newInband(t, auth.TokenOptional())
+	url := wstest.Server(t, s.handler())
+	ws, _, err := websocket.DefaultDialer.Dial(url+"/ws", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	if r := send(t, ws, command{Type: "auth", Token: hs(t, "carol", time.Hour)}); r.Type != "ok" {
+		t.Fatalf("auth: %+v", r)
+	}
+	if n := s.reg.Revoke("carol"); n != 1 {
+		t.Fatalf("Revoke closed %d connections, want 1", n)
+	}
+	code, reason, _ := readClose(ws)
+	if code != 1008 || reason != "session revoked" {
+		t.Fatalf("close %d %q, want 1008 session revoked", code, reason)
+	}
+	if info := <-s.closed; !errors.Is(info.Cause, lifecycle.ErrSessionRevoked) {
+		t.Fatalf("cause %v", info.Cause)
+	}
+}
+
+// TestAuthenticateRaces: concurrent Authenticate calls bind one session.
+func TestAuthenticateRaces(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		a, err := auth.New(auth.HMAC(secret), auth.WithLogger(discardLogger()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		other, _ := auth.New(auth.HMAC(secret), auth.WithLogger(discardLogger()))
+		reg := lifecycle.NewRegistry()
+		conns := make(chan *lifecycle.Conn, 1)
+		h := middleware.Handler(reg, func(c *lifecycle.Conn) {
+			conns <- c
+			c.ReadMessage()
+		})
+		ws := pipeDial(t, h, nil)
+		c := <-conns
+		tok := hs(t, "dave", time.Hour)
+		var wg sync.WaitGroup
+		errs := make(chan error, 8)
+		for range 8 {
+			wg.Go(func() { errs <- a.Authenticate(c, tok) })
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Fatalf("Authenticate: %v", err)
+			}
+		}
+		if c.Subject() != "dave" || len(reg.Subject("dave")) != 1 {
+			t.Fatalf("subject %q, indexed %d times", c.Subject(), len(reg.Subject("dave")))
+		}
+		if err := other.Authenticate(c, tok); !errors.Is(err, auth.ErrNoSession) {
+			t.Fatalf("another Authenticator on a bound connection: %v, want ErrNoSession", err)
+		}
+		if err := a.Authenticate(nil, tok); !errors.Is(err, auth.ErrNoSession) {
+			t.Fatalf("nil connection: %v", err)
+		}
+		ws.Close()
+		c.Wait()
+		var ce *lifecycle.CloseError
+		if err := a.Authenticate(c, tok); !errors.As(err, &ce) {
+			t.Fatalf("Authenticate after the end: %v, want the *CloseError", err)
+		}
+	})
+}
+
+// TestAuthenticateAfterCloseLeavesNoSession: a connection that is closing
+// is not bound.
+func TestAuthenticateAfterCloseLeavesNoSession(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		a, _ := auth.New(auth.HMAC(secret), auth.WithLogger(discardLogger()))
+		conns := make(chan *lifecycle.Conn, 1)
+		h := middleware.Handler(nil, func(c *lifecycle.Conn) { conns <- c; c.ReadMessage() })
+		ws := pipeDial(t, h, nil)
+		defer ws.Close()
+		c := <-conns
+		c.CloseAsync(nil, 1000, "")
+		var ce *lifecycle.CloseError
+		if err := a.Authenticate(c, hs(t, "erin", time.Hour)); !errors.As(err, &ce) {
+			t.Fatalf("Authenticate while closing: %v, want the *CloseError", err)
+		}
+		if auth.ClaimsOf(c) != nil || c.Subject() != "" {
+			t.Fatal("a closing connection was bound")
+		}
+		readClose(ws)
+	})
+}
+
+// A protocol whose first message carries the token: the JWT policy lets
+// the upgrade through without one, and the handler authenticates in band.
+func ExampleAuthenticator_Authenticate() {
+	a, err := auth.New(auth.HMAC(secret), auth.TokenOptional())
+	if err != nil {
+		panic(err)
+	}
+	reg := lifecycle.NewRegistry()
+	ws := middleware.Handler(reg, func(c *lifecycle.Conn) {
+		_, first, err := c.ReadMessage()
+		if err != nil {
+			return
+		}
+		var init struct {
+			Token string `json:"token"`
+		}
+		json.Unmarshal(first, &init)
+		if err := a.Authenticate(c, init.Token); err != nil {
+			c.Close(4403, "Forbidden") // graphql-transport-ws's answer
+			return
+		}
+		// c.Subject() is the token's subject; the session ends at its exp.
+	})
+	http.Handle("GET /ws", a.Middleware(ws))
+}

@@ -1,0 +1,107 @@
+// Package gqlgen puts gqlgen's GraphQL subscriptions behind wsmw. An
+// Adapter is gqlgen's transport.WebsocketImplementation: the upgrade goes
+// through wsmw, so the policies in front of it (Origin, limits, JWT, session
+// expiry, heartbeat, hooks, metrics, the Registry's shutdown and
+// revocation) apply to GraphQL connections exactly as to wsmw.Handler's,
+// and every close — gqlgen's own, the protocol's, a policy's — goes
+// through the connection's one arbiter: one Close frame, OnClose once, the
+// true cause.
+//
+//	reg := wsmw.NewRegistry()
+//	authn, _ := auth.New(auth.HMAC(secret), auth.TokenOptional())
+//	gql := gqlgen.New(reg, gqlgen.WithAuthenticator(authn)) // token in connection_init
+//
+//	srv := handler.New(graph.NewExecutableSchema(cfg))
+//	srv.AddTransport(gql.Websocket(transport.Websocket{KeepAlivePingInterval: 10 * time.Second}))
+//	srv.AddTransport(transport.POST{})
+//
+//	r.With(authn.Middleware,
+//		wsmw.SessionExpiry(30*time.Minute, timeout.WithCode(wsmw.StatusGoingAway)),
+//		wsmw.Heartbeat(20*time.Second, 20*time.Second, timeout.WithCode(wsmw.StatusGoingAway)),
+//		wsmw.OnClose(logClose),
+//	).Handle("/query", gql.Handler(srv))
+//
+// Both subprotocols that gqlgen speaks are offered: graphql-transport-ws
+// (the npm graphql-ws client) first, and the legacy graphql-ws
+// (subscriptions-transport-ws), which a client that offers none also gets.
+//
+// # In-band authentication
+//
+// Browsers cannot set headers on a WebSocket, so GraphQL clients send the
+// token in connection_init's payload ({"token": "<jwt>"}, or
+// "Authorization": "Bearer <jwt>"). With WithAuthenticator, the InitFunc
+// that Websocket installs validates it with the same auth configuration as
+// the upgrade and binds the session to it (auth.Authenticator.Authenticate):
+// the token's subject becomes the connection's, so Registry.Revoke finds
+// it; the connection closes at exp with 1008 "token expired"; ClaimsOf,
+// auth.ClaimsFromContext (in resolvers) and Refresh work. A connection
+// authenticated at the upgrade needs no token at init; one that sends one
+// anyway refreshes its session, which must keep its subject. A missing or
+// refused token closes with 4403. The whole exchange is bounded by the
+// init timeout (WithInitTimeout, 10 s by default): no connection_ack by then
+// closes with 4408. Use auth.TokenOptional on the JWT policy in front, so
+// that an upgrade without a token gets through (a bad one is still 401).
+//
+// # Close codes on a GraphQL connection
+//
+// What the npm graphql-ws client (6.x) does with each: it retries 1001,
+// 1005, 1006, 1012, 1013, 1014 and 4xxx codes other than those below, with
+// randomised exponential backoff, calling its connectionParams again
+// (retryAttempts, 5 by default); it retries 1000 at once while a
+// subscription is open; it treats the other 1000–1999 codes and 4400, 4401,
+// 4406, 4409, 4429, 4500 as fatal, passing the close to every
+// subscription's error callback.
+//
+//	cause                                   code   reason                             graphql-ws client
+//	no or bad token at connection_init      4403   Forbidden: <why>                   retries, asking connectionParams again
+//	InitFunc error, no code chosen          4403   Forbidden                          retries
+//	no connection_ack in the init timeout   4408   connection initialisation timeout  retries
+//	invalid message, gqlgen protocol error  4400   Invalid message …                  fatal (a client bug)
+//	subscribe before connection_init        4401   Unauthorized                       fatal
+//	second connection_init                  4429   Too many initialisation requests   fatal
+//	subprotocol gqlgen does not speak       4406   Subprotocol not acceptable         fatal
+//	token expired during the session        1008   token expired                      fatal: get a new token, resubscribe
+//	Registry.Revoke                         1008   session revoked                    fatal: stay out
+//	server shutdown                         1001   server shutting down               retries with backoff
+//	Registry.Restart                        1012   server restarting                  retries with backoff
+//	SessionExpiry, default code             1008   session expired                    fatal; WithCode(1001) retries
+//	Heartbeat: no pong, default code        1011*  keepalive ping timeout             fatal; WithCode(1001) retries
+//	PingPongInterval: no pong               1001*  keepalive ping timeout             retries
+//	message too big                         1009   message too big                    fatal
+//	message rate exceeded                   1008   rate limit exceeded                fatal
+//	invalid UTF-8                           1007   invalid utf-8                      fatal
+//	legacy connection_terminate             1000   terminated                         (legacy client)
+//	gqlgen panicked or returned unclosed    1011   internal error                     fatal
+//
+// * best effort, reported as 1006 abnormal: a dead peer reads nothing.
+//
+// Token expiry and revocation stay fatal on purpose: a retried code would
+// make the client re-run connectionParams silently, and most hand back the
+// token they were given, which the server refuses (4403) until the retries
+// run out. A fatal code tells the application at once, with the reason, to
+// get a new token (or to stay signed out) and resubscribe. A
+// maximum lifetime or a missed pong says nothing about the credentials: with
+// 1001 the client reconnects on its own, re-authenticating through its
+// connectionParams. Before the upgrade (401 for a bad token in a header, 403
+// Origin, 429, 503 while draining) the client sees a failed connection, not
+// a close, and does not retry by default.
+//
+// # gqlgen settings
+//
+// Leave gqlgen's InitTimeout at zero (Websocket clears it): it closes with
+// 1002. Prefer wsmw's Heartbeat to gqlgen's PingPongInterval: WebSocket
+// pings are answered by every client, for both subprotocols, and measured;
+// PingPongInterval (graphql-transport-ws only) still works, its deadline
+// mapped to a connection timer. Keep KeepAlivePingInterval for legacy
+// clients: subscriptions-transport-ws drops a connection whose "ka" messages
+// stop once it has seen the first, which gqlgen always sends. gqlgen's
+// PayloadReadLimit and wsmw's read limit both apply (the stricter wins).
+// CloseFunc receives gqlgen's idea of the code (1000 after most ends), not
+// the true one: use OnClose. gqlgen's ErrorFunc still sees read and write
+// errors after a close; those of an end that is no failure match
+// transport.ErrWebsocketClosed, and all of them *lifecycle.CloseError.
+//
+// gqlgen runs each connection in its request's goroutine (unlike
+// wsmw.Handler, which returns it to net/http), so a GraphQL connection holds
+// net/http's per-request buffers for its lifetime.
+package gqlgen
