@@ -180,7 +180,7 @@ func TestExampleRevocationHolds(t *testing.T) {
 	})
 
 	noSub := map[string]jwt.MapClaims{
-		"token without sub": {"iss": demoIssuer, "iat": time.Now().Unix(), "exp": time.Now().Add(10 * time.Minute).Unix()},
+		"token without sub":   {"iss": demoIssuer, "iat": time.Now().Unix(), "exp": time.Now().Add(10 * time.Minute).Unix()},
 		"token with sub \"\"": {"iss": demoIssuer, "sub": "", "iat": time.Now().Unix(), "exp": time.Now().Add(10 * time.Minute).Unix()},
 	}
 	for name, claims := range noSub {
