@@ -1,0 +1,325 @@
+//go:build linux
+
+package resilience_test
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/wsmw/wsmw/internal/wstest"
+)
+
+// The load of TestExampleShutdownIsBounded (issue 13, item 2).
+const (
+	shutdownIdle        = 50
+	shutdownStuck       = 200
+	shutdownTimeout     = 5 * time.Second
+	shutdownExitBound   = 6 * time.Second  // -shutdown-timeout + 1 s
+	shutdownWaitAtMost  = 45 * time.Second // then the process is killed
+	stuckRcvBuf         = 4096             // the stuck clients' SO_RCVBUF and SO_SNDBUF
+	stuckMSS            = 1024             // their TCP_MAXSEG
+	stuckMessage        = 2 << 10          // bytes per echo message: whole frames fit the client's buffer
+	stuckMaxBytes       = 64 << 20         // a stuck client gives up after writing this much
+	stuckSetupWorkers   = 40
+	stuckWriteStall     = 100 * time.Millisecond
+	idleCloseReadWithin = 90 * time.Second
+)
+
+// TestExampleShutdownIsBounded starts the example with -write-timeout 60s
+// -shutdown-timeout 5s (and no rate or connection limits, no heartbeat), opens 50 idle
+// connections and 200 that send echo traffic but never read, with a small
+// SO_RCVBUF, until the server's echo write is stuck on each of them (the
+// client's own write stalls and /proc/net/tcp shows the server's socket
+// with unread input and unsent output). Then SIGTERM: the process must exit
+// 0 within 6 s, with exactly one "ws closed" line per connection; every
+// idle client must have received Close 1001 "server shutting down" (and be
+// logged so); a stuck connection must not be logged as if a Close frame
+// had reached it: either code 1006, initiator abnormal, cause "server
+// shutting down", or 1001 only where that client really received the 1001.
+func TestExampleShutdownIsBounded(t *testing.T) {
+	t.Parallel()
+	ex := startProc(t, "-write-timeout", "60s", "-shutdown-timeout", shutdownTimeout.String(),
+		"-msg-rate", "0", "-connect-rate", "0", "-max-conns-per-ip", "0",
+		// No heartbeat either: on a slow machine the setup and today's
+		// shutdown together outlast ping interval + pong timeout (40 s),
+		// and stuck connections would end as dead peers instead.
+		"-ping-interval", "0")
+	port := ex.port(t)
+
+	// The idle clients: each answers the heartbeat's pings, waits for the
+	// server's Close, answers it and waits for the end of TCP.
+	type idleEnd struct {
+		frames []wstest.Frame
+		err    error
+	}
+	idleEnds := make([]idleEnd, shutdownIdle)
+	var idleWG sync.WaitGroup
+	for i := range shutdownIdle {
+		sub := fmt.Sprintf("shut-idle-%02d", i)
+		rc, err := wstest.DialRaw(ex.wsURL(), ex.bearer(t, sub))
+		if err != nil {
+			t.Fatalf("%s: dial: %v", sub, err)
+		}
+		defer rc.Close()
+		idleWG.Go(func() {
+			frames, err := awaitClose(rc, idleCloseReadWithin)
+			idleEnds[i] = idleEnd{frames, err}
+			if f, ok := closeFrameIn(frames); ok {
+				rc.WriteClose(f.CloseCode(), "")
+				rc.WaitEOF(10 * time.Second)
+			}
+		})
+	}
+
+	// The stuck clients.
+	stuck := make([]*wstest.RawClient, shutdownStuck)
+	stuckBytes := make([]int64, shutdownStuck)
+	var (
+		setupWG  sync.WaitGroup
+		setupMu  sync.Mutex
+		setupErr []string
+		next     = make(chan int)
+	)
+	setupStart := time.Now()
+	for range stuckSetupWorkers {
+		setupWG.Go(func() {
+			for i := range next {
+				sub := fmt.Sprintf("shut-stuck-%03d", i)
+				rc, n, err := makeStuck(ex, port, sub, ex.bearer(t, sub))
+				setupMu.Lock()
+				stuck[i], stuckBytes[i] = rc, n
+				if err != nil {
+					setupErr = append(setupErr, sub+": "+err.Error())
+				}
+				setupMu.Unlock()
+			}
+		})
+	}
+	for i := range shutdownStuck {
+		next <- i
+	}
+	close(next)
+	setupWG.Wait()
+	for _, rc := range stuck {
+		if rc != nil {
+			defer rc.Close()
+		}
+	}
+	if len(setupErr) > 0 {
+		sort.Strings(setupErr)
+		t.Fatalf("%d of %d clients could not get the server's echo write stuck:\n  %s",
+			len(setupErr), shutdownStuck, strings.Join(setupErr[:min(len(setupErr), 10)], "\n  "))
+	}
+	var total, most int64
+	for _, n := range stuckBytes {
+		total += n
+		most = max(most, n)
+	}
+	t.Logf("%d idle clients; %d clients with the server's echo write stuck after %v (they wrote %d KiB each on average, at most %d KiB)",
+		shutdownIdle, shutdownStuck, time.Since(setupStart).Round(time.Millisecond), total/shutdownStuck>>10, most>>10)
+	if n := len(ex.closedLines(t)); n > 0 {
+		t.Fatalf("connections ended before SIGTERM: %v", ex.closedLines(t))
+	}
+
+	sentAt := ex.signal(t, syscall.SIGTERM)
+	code, exitAt, killed := ex.waitExit(shutdownWaitAtMost)
+	took := exitAt.Sub(sentAt)
+	switch {
+	case killed:
+		t.Errorf("the example had not exited %v after SIGTERM (killed); want exit 0 within %v", shutdownWaitAtMost, shutdownExitBound)
+	case code != 0 || took > shutdownExitBound:
+		t.Errorf("the example exited with code %d %v after SIGTERM; want exit 0 within %v (-shutdown-timeout %v + 1 s)",
+			code, took.Round(time.Millisecond), shutdownExitBound, shutdownTimeout)
+	default:
+		t.Logf("the example exited 0 %v after SIGTERM", took.Round(time.Millisecond))
+	}
+	idleWG.Wait()
+
+	// What each stuck client holds: the frames in its receive queue.
+	stuckFrames := make([][]wstest.Frame, shutdownStuck)
+	stuckHeld := make([]string, shutdownStuck)
+	for i, rc := range stuck {
+		var err error
+		stuckFrames[i], err = readAll(rc, 5*time.Second)
+		stuckHeld[i] = fmt.Sprintf("%s, then %v", describeFrames(stuckFrames[i]), err)
+	}
+
+	lines := ex.closedLines(t)
+	if n := countClosed(lines); n != shutdownIdle+shutdownStuck {
+		t.Errorf("%d \"ws closed\" lines, want exactly one per connection: %d", n, shutdownIdle+shutdownStuck)
+	}
+	var failures tally
+	for i, end := range idleEnds {
+		sub := fmt.Sprintf("shut-idle-%02d", i)
+		ls := lines[sub]
+		f, got := closeFrameIn(end.frames)
+		wire := describeFrames(end.frames)
+		if end.err != nil {
+			wire += fmt.Sprintf(" then %v", end.err)
+		}
+		switch {
+		case len(ls) != 1:
+			failures.add("idle: not exactly one \"ws closed\" line", sub, fmt.Sprintf("%d lines %v; the client read: %s", len(ls), ls, wire))
+		case !got || f.CloseCode() != 1001 || f.CloseReason() != "server shutting down":
+			failures.add("idle: no Close 1001 \"server shutting down\" on the wire", sub, fmt.Sprintf("the client read: %s; logged %v", wire, ls[0]))
+		case ls[0].Code != 1001 || ls[0].Reason != "server shutting down" || ls[0].Initiator != "local":
+			failures.add("idle: logged otherwise than 1001 \"server shutting down\" local", sub, ls[0].String())
+		}
+	}
+	for i, frames := range stuckFrames {
+		sub := fmt.Sprintf("shut-stuck-%03d", i)
+		ls := lines[sub]
+		f, got := closeFrameIn(frames)
+		gotGoingAway := got && f.CloseCode() == 1001
+		switch {
+		case len(ls) != 1:
+			failures.add("stuck: not exactly one \"ws closed\" line", sub, fmt.Sprintf("%d lines %v; the client holds: %s", len(ls), ls, stuckHeld[i]))
+		case ls[0].Code == 1006 && ls[0].Initiator == "abnormal" && ls[0].Cause == "server shutting down":
+		case ls[0].Code == 1001 && gotGoingAway:
+		case ls[0].Code == 1001:
+			failures.add("stuck: logged 1001, a Close frame that never reached the client", sub,
+				fmt.Sprintf("logged %v; the client holds: %s", ls[0], stuckHeld[i]))
+		default:
+			failures.add("stuck: logged neither 1006 abnormal \"server shutting down\" nor a 1001 it received", sub,
+				fmt.Sprintf("logged %v; the client holds: %s", ls[0], stuckHeld[i]))
+		}
+	}
+	failures.report(t)
+}
+
+// awaitClose reads frames, answering pings, until the server's Close
+// frame (the last of the frames returned) or an error.
+func awaitClose(rc *wstest.RawClient, d time.Duration) ([]wstest.Frame, error) {
+	var frames []wstest.Frame
+	deadline := time.Now().Add(d)
+	for {
+		f, err := rc.ReadFrame(time.Until(deadline))
+		if err != nil {
+			return frames, err
+		}
+		frames = append(frames, f)
+		switch f.Op {
+		case wstest.OpClose:
+			return frames, nil
+		case wstest.OpPing:
+			rc.WriteFrame(wstest.OpPong, true, f.Payload)
+		}
+	}
+}
+
+// makeStuck connects as sub with small socket buffers and sends 2 KiB
+// echo messages without ever reading, until the server's echo write is
+// stuck: the client's write stalls (the server no longer reads) and the
+// server's socket has both unread input and unsent output. It returns the
+// client and how many bytes it wrote.
+func makeStuck(ex *proc, port int, sub string, hdr map[string][]string) (*wstest.RawClient, int64, error) {
+	d := &net.Dialer{Timeout: 5 * time.Second, Control: func(_, _ string, c syscall.RawConn) error {
+		var serr error
+		c.Control(func(fd uintptr) {
+			serr = errors.Join(
+				syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, stuckRcvBuf),
+				syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_SNDBUF, stuckRcvBuf),
+				// A small MSS keeps the server's send buffer small: Linux
+				// sizes it from the MSS (64 KiB on loopback) times the
+				// initial window, megabytes that would all have to fill.
+				syscall.SetsockoptInt(int(fd), syscall.IPPROTO_TCP, syscall.TCP_MAXSEG, stuckMSS))
+		})
+		return serr
+	}}
+	rc, err := wstest.DialRawWith(d, ex.wsURL(), hdr)
+	if err != nil {
+		return nil, 0, fmt.Errorf("dial: %w", err)
+	}
+	local := rc.Conn.LocalAddr().(*net.TCPAddr).Port
+	msg := wstest.AppendFrame(nil, wstest.OpBinary, true, make([]byte, stuckMessage))
+	var written int64
+	off := 0
+	for written < stuckMaxBytes {
+		rc.Conn.SetWriteDeadline(time.Now().Add(stuckWriteStall))
+		n, err := rc.Conn.Write(msg[off:])
+		written += int64(n)
+		off = (off + n) % len(msg)
+		if err == nil {
+			continue
+		}
+		if !errors.Is(err, os.ErrDeadlineExceeded) {
+			rc.Close()
+			return nil, written, fmt.Errorf("write after %d bytes: %w", written, err)
+		}
+		q, ok := serverQueues(port, local)
+		if ok && q.rx > 0 && q.tx > 0 {
+			rc.Conn.SetWriteDeadline(time.Time{})
+			return rc, written, nil
+		}
+	}
+	rc.Close()
+	return nil, written, fmt.Errorf("wrote %d bytes and the server's socket never showed a stuck write", written)
+}
+
+// queues are a socket's unsent output and unread input, from /proc/net/tcp.
+type queues struct{ tx, rx int64 }
+
+// serverQueues finds, in /proc/net/tcp, the socket of the server on
+// 127.0.0.1:port whose peer is 127.0.0.1:peerPort.
+func serverQueues(port, peerPort int) (queues, bool) {
+	f, err := os.Open("/proc/net/tcp")
+	if err != nil {
+		return queues{}, false
+	}
+	defer f.Close()
+	wantLocal := fmt.Sprintf(":%04X", port)
+	wantRemote := fmt.Sprintf(":%04X", peerPort)
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fs := strings.Fields(sc.Text())
+		if len(fs) < 5 || !strings.HasSuffix(fs[1], wantLocal) || !strings.HasSuffix(fs[2], wantRemote) {
+			continue
+		}
+		txs, rxs, ok := strings.Cut(fs[4], ":")
+		if !ok {
+			continue
+		}
+		tx, err1 := strconv.ParseInt(txs, 16, 64)
+		rx, err2 := strconv.ParseInt(rxs, 16, 64)
+		if err1 == nil && err2 == nil {
+			return queues{tx, rx}, true
+		}
+	}
+	return queues{}, false
+}
+
+// tally groups failures by kind, so that 200 alike read as one line with
+// a few examples.
+type tally struct {
+	order []string
+	kinds map[string][]string
+}
+
+func (ty *tally) add(kind, who, what string) {
+	if ty.kinds == nil {
+		ty.kinds = map[string][]string{}
+	}
+	if _, ok := ty.kinds[kind]; !ok {
+		ty.order = append(ty.order, kind)
+	}
+	ty.kinds[kind] = append(ty.kinds[kind], who+": "+what)
+}
+
+func (ty *tally) report(t *testing.T) {
+	t.Helper()
+	for _, kind := range ty.order {
+		all := ty.kinds[kind]
+		shown := all[:min(len(all), 3)]
+		t.Errorf("%s: %d connections, e.g.\n  %s", kind, len(all), strings.Join(shown, "\n  "))
+	}
+}
