@@ -237,26 +237,25 @@ func (p *proc) waitExit(d time.Duration) (code int, at time.Time, killed bool) {
 }
 
 // cpuTime returns the CPU time (user + system) the process has used so
-// far, from /proc/PID/stat; the test is skipped where there is no /proc.
-func (p *proc) cpuTime(t *testing.T) time.Duration {
-	t.Helper()
+// far, from /proc/PID/stat.
+func (p *proc) cpuTime() (time.Duration, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.pid))
 	if err != nil {
-		t.Skipf("cannot read the example's CPU time: %v", err)
+		return 0, err
 	}
 	// The command name (field 2) is in parentheses and may hold spaces:
 	// count fields after the last ')'. There, utime and stime (fields 14
 	// and 15 of proc(5)) are the 12th and 13th.
 	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
 	if len(f) < 13 {
-		t.Fatalf("short /proc/%d/stat: %q", p.pid, b)
+		return 0, fmt.Errorf("short /proc/%d/stat: %q", p.pid, b)
 	}
 	utime, err1 := strconv.ParseInt(f[11], 10, 64)
 	stime, err2 := strconv.ParseInt(f[12], 10, 64)
 	if err1 != nil || err2 != nil {
-		t.Fatalf("bad /proc/%d/stat: %q", p.pid, b)
+		return 0, fmt.Errorf("bad /proc/%d/stat: %q", p.pid, b)
 	}
-	return time.Duration(utime+stime) * time.Second / time.Duration(clockTicks())
+	return time.Duration(utime+stime) * time.Second / time.Duration(clockTicks()), nil
 }
 
 // clockTicks returns the kernel's USER_HZ (AT_CLKTCK in the auxiliary

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"sort"
 	"strconv"
@@ -36,11 +37,10 @@ const (
 )
 
 // TestExampleShutdownIsBounded starts the example with -write-timeout 60s
-// -shutdown-timeout 5s (and no rate or connection limits, no heartbeat), opens 50 idle
-// connections and 200 that send echo traffic but never read, with a small
-// SO_RCVBUF, until the server's echo write is stuck on each of them (the
-// client's own write stalls and /proc/net/tcp shows the server's socket
-// with unread input and unsent output). Then SIGTERM: the process must exit
+// -shutdown-timeout 5s (and no rate or connection limits, no heartbeat),
+// opens 50 idle connections and 200 that send echo traffic but never
+// read, with a small SO_RCVBUF, until the server's echo write is stuck on
+// each of them (see makeStuck). Then SIGTERM: the process must exit
 // 0 within 6 s, with exactly one "ws closed" line per connection; every
 // idle client must have received Close 1001 "server shutting down" (and be
 // logged so); a stuck connection must not be logged as if a Close frame
@@ -56,8 +56,8 @@ func TestExampleShutdownIsBounded(t *testing.T) {
 		"-ping-interval", "0")
 	port := ex.port(t)
 
-	// The idle clients: each answers the heartbeat's pings, waits for the
-	// server's Close, answers it and waits for the end of TCP.
+	// The idle clients: each waits for the server's Close (answering any
+	// ping), answers it and waits for the end of TCP.
 	type idleEnd struct {
 		frames []wstest.Frame
 		err    error
@@ -90,12 +90,16 @@ func TestExampleShutdownIsBounded(t *testing.T) {
 		setupErr []string
 		next     = make(chan int)
 	)
+	stuckHeaders := make([]http.Header, shutdownStuck)
+	for i := range stuckHeaders {
+		stuckHeaders[i] = ex.bearer(t, fmt.Sprintf("shut-stuck-%03d", i))
+	}
 	setupStart := time.Now()
 	for range stuckSetupWorkers {
 		setupWG.Go(func() {
 			for i := range next {
 				sub := fmt.Sprintf("shut-stuck-%03d", i)
-				rc, n, err := makeStuck(ex, port, sub, ex.bearer(t, sub))
+				rc, n, err := makeStuck(ex, port, stuckHeaders[i])
 				setupMu.Lock()
 				stuck[i], stuckBytes[i] = rc, n
 				if err != nil {
@@ -217,12 +221,13 @@ func awaitClose(rc *wstest.RawClient, d time.Duration) ([]wstest.Frame, error) {
 	}
 }
 
-// makeStuck connects as sub with small socket buffers and sends 2 KiB
+// makeStuck connects (with hdr) with small socket buffers and sends 2 KiB
 // echo messages without ever reading, until the server's echo write is
-// stuck: the client's write stalls (the server no longer reads) and the
-// server's socket has both unread input and unsent output. It returns the
-// client and how many bytes it wrote.
-func makeStuck(ex *proc, port int, sub string, hdr map[string][]string) (*wstest.RawClient, int64, error) {
+// stuck: the client's writes stall (the server no longer reads) and the
+// server's socket, in /proc/net/tcp, has unsent output and unread input
+// that does not shrink between two stalls. It returns the client and how
+// many bytes it wrote.
+func makeStuck(ex *proc, port int, hdr http.Header) (*wstest.RawClient, int64, error) {
 	d := &net.Dialer{Timeout: 5 * time.Second, Control: func(_, _ string, c syscall.RawConn) error {
 		var serr error
 		c.Control(func(fd uintptr) {
@@ -242,25 +247,35 @@ func makeStuck(ex *proc, port int, sub string, hdr map[string][]string) (*wstest
 	}
 	local := rc.Conn.LocalAddr().(*net.TCPAddr).Port
 	msg := wstest.AppendFrame(nil, wstest.OpBinary, true, make([]byte, stuckMessage))
-	var written int64
-	off := 0
+	var (
+		written int64
+		off     int
+		last    queues // the server's queues at the previous stall
+		stalled bool   // the previous write stalled
+	)
 	for written < stuckMaxBytes {
 		rc.Conn.SetWriteDeadline(time.Now().Add(stuckWriteStall))
 		n, err := rc.Conn.Write(msg[off:])
 		written += int64(n)
 		off = (off + n) % len(msg)
 		if err == nil {
+			stalled = false
 			continue
 		}
 		if !errors.Is(err, os.ErrDeadlineExceeded) {
 			rc.Close()
 			return nil, written, fmt.Errorf("write after %d bytes: %w", written, err)
 		}
+		// Two stalls in a row, the second without a byte written, and in
+		// between the server read nothing of its unread input while it had
+		// output it could not send: its echo write is blocked, not just
+		// slow.
 		q, ok := serverQueues(port, local)
-		if ok && q.rx > 0 && q.tx > 0 {
+		if ok && stalled && n == 0 && q.rx > 0 && q.rx == last.rx && q.tx > 0 {
 			rc.Conn.SetWriteDeadline(time.Time{})
 			return rc, written, nil
 		}
+		last, stalled = q, ok
 	}
 	rc.Close()
 	return nil, written, fmt.Errorf("wrote %d bytes and the server's socket never showed a stuck write", written)
