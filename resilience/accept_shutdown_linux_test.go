@@ -3,7 +3,7 @@
 package resilience_test
 
 import (
-	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"net"
@@ -27,9 +27,11 @@ const (
 	shutdownTimeout     = 5 * time.Second
 	shutdownExitBound   = 6 * time.Second  // -shutdown-timeout + 1 s
 	shutdownWaitAtMost  = 45 * time.Second // then the process is killed
-	stuckRcvBuf         = 4096             // the stuck clients' SO_RCVBUF and SO_SNDBUF
+	stuckRcvBuf         = 4 << 10          // the stuck clients' SO_RCVBUF
+	stuckSndBuf         = 32 << 10         // and SO_SNDBUF
 	stuckMSS            = 1024             // their TCP_MAXSEG
-	stuckMessage        = 2 << 10          // bytes per echo message: whole frames fit the client's buffer
+	stuckFirstMessage   = 1 << 10          // bytes of the first echo message: its echo fits the client's buffer
+	stuckMessage        = 16 << 10         // bytes of the echo messages after it
 	stuckMaxBytes       = 64 << 20         // a stuck client gives up after writing this much
 	stuckSetupWorkers   = 40
 	stuckWriteStall     = 100 * time.Millisecond
@@ -221,8 +223,8 @@ func awaitClose(rc *wstest.RawClient, d time.Duration) ([]wstest.Frame, error) {
 	}
 }
 
-// makeStuck connects (with hdr) with small socket buffers and sends 2 KiB
-// echo messages without ever reading, until the server's echo write is
+// makeStuck connects (with hdr) with a small receive buffer and sends echo
+// messages without ever reading, until the server's echo write is
 // stuck: the client's writes stall (the server no longer reads) and the
 // server's socket, in /proc/net/tcp, has unsent output and unread input
 // that does not shrink between two stalls. It returns the client and how
@@ -233,7 +235,10 @@ func makeStuck(ex *proc, port int, hdr http.Header) (*wstest.RawClient, int64, e
 		c.Control(func(fd uintptr) {
 			serr = errors.Join(
 				syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, stuckRcvBuf),
-				syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_SNDBUF, stuckRcvBuf),
+				// A moderate send buffer bounds how far Linux grows the
+				// server's receive buffer (it follows the rate data comes
+				// in); a tiny one would wait on delayed ACKs.
+				syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_SNDBUF, stuckSndBuf),
 				// A small MSS keeps the server's send buffer small: Linux
 				// sizes it from the MSS (64 KiB on loopback) times the
 				// initial window, megabytes that would all have to fill.
@@ -246,18 +251,22 @@ func makeStuck(ex *proc, port int, hdr http.Header) (*wstest.RawClient, int64, e
 		return nil, 0, fmt.Errorf("dial: %w", err)
 	}
 	local := rc.Conn.LocalAddr().(*net.TCPAddr).Port
+	// A small message first, so that the echo the client's small buffer
+	// holds is a whole frame; then large ones, few writes for the server.
+	pending := wstest.AppendFrame(nil, wstest.OpBinary, true, make([]byte, stuckFirstMessage))
 	msg := wstest.AppendFrame(nil, wstest.OpBinary, true, make([]byte, stuckMessage))
 	var (
 		written int64
-		off     int
 		last    queues // the server's queues at the previous stall
 		stalled bool   // the previous write stalled
 	)
 	for written < stuckMaxBytes {
 		rc.Conn.SetWriteDeadline(time.Now().Add(stuckWriteStall))
-		n, err := rc.Conn.Write(msg[off:])
+		n, err := rc.Conn.Write(pending)
 		written += int64(n)
-		off = (off + n) % len(msg)
+		if pending = pending[n:]; len(pending) == 0 {
+			pending = msg
+		}
 		if err == nil {
 			stalled = false
 			continue
@@ -287,30 +296,28 @@ type queues struct{ tx, rx int64 }
 // serverQueues finds, in /proc/net/tcp, the socket of the server on
 // 127.0.0.1:port whose peer is 127.0.0.1:peerPort.
 func serverQueues(port, peerPort int) (queues, bool) {
-	f, err := os.Open("/proc/net/tcp")
+	b, err := os.ReadFile("/proc/net/tcp")
 	if err != nil {
 		return queues{}, false
 	}
-	defer f.Close()
-	wantLocal := fmt.Sprintf(":%04X", port)
-	wantRemote := fmt.Sprintf(":%04X", peerPort)
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		fs := strings.Fields(sc.Text())
-		if len(fs) < 5 || !strings.HasSuffix(fs[1], wantLocal) || !strings.HasSuffix(fs[2], wantRemote) {
-			continue
-		}
-		txs, rxs, ok := strings.Cut(fs[4], ":")
-		if !ok {
-			continue
-		}
-		tx, err1 := strconv.ParseInt(txs, 16, 64)
-		rx, err2 := strconv.ParseInt(rxs, 16, 64)
-		if err1 == nil && err2 == nil {
-			return queues{tx, rx}, true
-		}
+	// "local_address rem_address st tx_queue:rx_queue", addresses in hex
+	// (127.0.0.1 is 0100007F).
+	i := bytes.Index(b, fmt.Appendf(nil, ":%04X 0100007F:%04X ", port, peerPort))
+	if i < 0 {
+		return queues{}, false
 	}
-	return queues{}, false
+	line, _, _ := bytes.Cut(b[i:], []byte("\n"))
+	fs := strings.Fields(string(line))
+	if len(fs) < 4 {
+		return queues{}, false
+	}
+	txs, rxs, ok := strings.Cut(fs[3], ":")
+	if !ok {
+		return queues{}, false
+	}
+	tx, err1 := strconv.ParseInt(txs, 16, 64)
+	rx, err2 := strconv.ParseInt(rxs, 16, 64)
+	return queues{tx, rx}, err1 == nil && err2 == nil
 }
 
 // tally groups failures by kind, so that 200 alike read as one line with
