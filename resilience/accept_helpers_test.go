@@ -115,17 +115,6 @@ func startProc(t *testing.T, args ...string) *proc {
 	return p
 }
 
-// port returns the example's TCP port.
-func (p *proc) port(t *testing.T) int {
-	t.Helper()
-	i := strings.LastIndexByte(p.host, ':')
-	n, err := strconv.Atoi(p.host[i+1:])
-	if err != nil {
-		t.Fatalf("no port in %q", p.host)
-	}
-	return n
-}
-
 // bearer returns an Authorization header with a demo token for sub.
 func (p *proc) bearer(t *testing.T, sub string) http.Header {
 	t.Helper()

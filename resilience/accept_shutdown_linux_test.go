@@ -3,19 +3,18 @@
 package resilience_test
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"os"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/wsmw/wsmw/internal/wstest"
 )
@@ -35,6 +34,7 @@ const (
 	stuckMaxBytes       = 64 << 20         // a stuck client gives up after writing this much
 	stuckSetupWorkers   = 40
 	stuckWriteStall     = 100 * time.Millisecond
+	stuckStalls         = 3 // stalls in a row, the server reading nothing, that make a write stuck
 	idleCloseReadWithin = 90 * time.Second
 )
 
@@ -56,7 +56,6 @@ func TestExampleShutdownIsBounded(t *testing.T) {
 		// shutdown together outlast ping interval + pong timeout (40 s),
 		// and stuck connections would end as dead peers instead.
 		"-ping-interval", "0")
-	port := ex.port(t)
 
 	// The idle clients: each waits for the server's Close (answering any
 	// ping), answers it and waits for the end of TCP.
@@ -101,7 +100,7 @@ func TestExampleShutdownIsBounded(t *testing.T) {
 		setupWG.Go(func() {
 			for i := range next {
 				sub := fmt.Sprintf("shut-stuck-%03d", i)
-				rc, n, err := makeStuck(ex, port, stuckHeaders[i])
+				rc, n, err := makeStuck(stuckHeaders[i], ex.wsURL())
 				setupMu.Lock()
 				stuck[i], stuckBytes[i] = rc, n
 				if err != nil {
@@ -224,12 +223,15 @@ func awaitClose(rc *wstest.RawClient, d time.Duration) ([]wstest.Frame, error) {
 }
 
 // makeStuck connects (with hdr) with a small receive buffer and sends echo
-// messages without ever reading, until the server's echo write is
-// stuck: the client's writes stall (the server no longer reads) and the
-// server's socket, in /proc/net/tcp, has unsent output and unread input
-// that does not shrink between two stalls. It returns the client and how
-// many bytes it wrote.
-func makeStuck(ex *proc, port int, hdr http.Header) (*wstest.RawClient, int64, error) {
+// messages without ever reading, until the server's echo write is stuck:
+// the client's writes stall, and across stuckStalls stalls in a row (the
+// last ones writing nothing) the server acknowledged none of the bytes
+// queued to it (the client's send queue, SIOCOUTQ, is unchanged: the
+// server's receive window stayed shut, so it read nothing) while
+// the client holds echoed data (SIOCINQ) that it never reads. An echo
+// handler that stops reading is blocked in its write. It returns the
+// client and how many bytes it wrote.
+func makeStuck(hdr http.Header, url string) (*wstest.RawClient, int64, error) {
 	d := &net.Dialer{Timeout: 5 * time.Second, Control: func(_, _ string, c syscall.RawConn) error {
 		var serr error
 		c.Control(func(fd uintptr) {
@@ -246,19 +248,18 @@ func makeStuck(ex *proc, port int, hdr http.Header) (*wstest.RawClient, int64, e
 		})
 		return serr
 	}}
-	rc, err := wstest.DialRawWith(d, ex.wsURL(), hdr)
+	rc, err := wstest.DialRawWith(d, url, hdr)
 	if err != nil {
 		return nil, 0, fmt.Errorf("dial: %w", err)
 	}
-	local := rc.Conn.LocalAddr().(*net.TCPAddr).Port
 	// A small message first, so that the echo the client's small buffer
 	// holds is a whole frame; then large ones, few writes for the server.
 	pending := wstest.AppendFrame(nil, wstest.OpBinary, true, make([]byte, stuckFirstMessage))
 	msg := wstest.AppendFrame(nil, wstest.OpBinary, true, make([]byte, stuckMessage))
 	var (
 		written int64
-		last    queues // the server's queues at the previous stall
-		stalled bool   // the previous write stalled
+		last    queues // the client's queues at the previous stall
+		stalls  int    // stalls in a row with the same queues
 	)
 	for written < stuckMaxBytes {
 		rc.Conn.SetWriteDeadline(time.Now().Add(stuckWriteStall))
@@ -268,56 +269,49 @@ func makeStuck(ex *proc, port int, hdr http.Header) (*wstest.RawClient, int64, e
 			pending = msg
 		}
 		if err == nil {
-			stalled = false
+			stalls = 0
 			continue
 		}
 		if !errors.Is(err, os.ErrDeadlineExceeded) {
 			rc.Close()
 			return nil, written, fmt.Errorf("write after %d bytes: %w", written, err)
 		}
-		// Two stalls in a row, the second without a byte written, and in
-		// between the server read nothing of its unread input while it had
-		// output it could not send: its echo write is blocked, not just
-		// slow.
-		q, ok := serverQueues(port, local)
-		if ok && stalled && n == 0 && q.rx > 0 && q.rx == last.rx && q.tx > 0 {
+		q, ok := socketQueues(rc.Conn)
+		switch {
+		case !ok || q.out == 0 || q.in == 0:
+			stalls = 0
+		case stalls == 0 || n > 0 || q != last:
+			stalls = 1
+		default:
+			stalls++
+		}
+		last = q
+		if stalls >= stuckStalls {
 			rc.Conn.SetWriteDeadline(time.Time{})
 			return rc, written, nil
 		}
-		last, stalled = q, ok
 	}
 	rc.Close()
-	return nil, written, fmt.Errorf("wrote %d bytes and the server's socket never showed a stuck write", written)
+	return nil, written, fmt.Errorf("wrote %d bytes and the server never stopped reading", written)
 }
 
-// queues are a socket's unsent output and unread input, from /proc/net/tcp.
-type queues struct{ tx, rx int64 }
+// queues are a client socket's bytes not yet acknowledged by the server
+// (out) and not yet read by the client (in).
+type queues struct{ out, in int64 }
 
-// serverQueues finds, in /proc/net/tcp, the socket of the server on
-// 127.0.0.1:port whose peer is 127.0.0.1:peerPort.
-func serverQueues(port, peerPort int) (queues, bool) {
-	b, err := os.ReadFile("/proc/net/tcp")
+// socketQueues reads c's queues with the SIOCOUTQ and SIOCINQ ioctls.
+func socketQueues(c net.Conn) (queues, bool) {
+	sc, err := c.(*net.TCPConn).SyscallConn()
 	if err != nil {
 		return queues{}, false
 	}
-	// "local_address rem_address st tx_queue:rx_queue", addresses in hex
-	// (127.0.0.1 is 0100007F).
-	i := bytes.Index(b, fmt.Appendf(nil, ":%04X 0100007F:%04X ", port, peerPort))
-	if i < 0 {
-		return queues{}, false
-	}
-	line, _, _ := bytes.Cut(b[i:], []byte("\n"))
-	fs := strings.Fields(string(line))
-	if len(fs) < 4 {
-		return queues{}, false
-	}
-	txs, rxs, ok := strings.Cut(fs[3], ":")
-	if !ok {
-		return queues{}, false
-	}
-	tx, err1 := strconv.ParseInt(txs, 16, 64)
-	rx, err2 := strconv.ParseInt(rxs, 16, 64)
-	return queues{tx, rx}, err1 == nil && err2 == nil
+	var out, in int32
+	var e1, e2 syscall.Errno
+	sc.Control(func(fd uintptr) {
+		_, _, e1 = syscall.Syscall(syscall.SYS_IOCTL, fd, syscall.TIOCOUTQ, uintptr(unsafe.Pointer(&out)))
+		_, _, e2 = syscall.Syscall(syscall.SYS_IOCTL, fd, syscall.TIOCINQ, uintptr(unsafe.Pointer(&in)))
+	})
+	return queues{int64(out), int64(in)}, e1 == 0 && e2 == 0
 }
 
 // tally groups failures by kind, so that 200 alike read as one line with
