@@ -23,7 +23,7 @@ func ExampleJWT() {
 	reg := wsmw.NewRegistry()
 	r := chi.NewRouter()
 	r.Use(wsmw.JWT(auth.HMAC(secret), auth.WithLogger(slog.New(slog.DiscardHandler))))
-	r.Get("/ws", wsmw.Handler(reg, func(c *wsmw.Conn) {
+	r.Get("/ws", wsmw.Handler(reg, func(c *wsmw.Conn, _ *http.Request) {
 		for {
 			if _, _, err := c.ReadMessage(); err != nil {
 				return

@@ -3,6 +3,7 @@ package wsmw_test
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"time"
@@ -22,7 +23,7 @@ func Example() {
 	r.Use(wsmw.OnClose(func(c *wsmw.Conn, info wsmw.CloseInfo) {
 		fmt.Println("server: closed", info.Code, info.Initiator, info.Cause)
 	}))
-	r.Get("/ws", wsmw.Handler(reg, func(c *wsmw.Conn) {
+	r.Get("/ws", wsmw.Handler(reg, func(c *wsmw.Conn, _ *http.Request) {
 		for {
 			mt, msg, err := c.ReadMessage()
 			if err != nil {

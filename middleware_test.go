@@ -10,6 +10,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/wsmw/wsmw"
+	"github.com/wsmw/wsmw/internal/conntest"
 	"github.com/wsmw/wsmw/internal/wstest"
 )
 
@@ -41,7 +42,7 @@ func TestChainOnChi(t *testing.T) {
 	closed := make(chan wsmw.CloseInfo, 1)
 	r := chi.NewRouter()
 	r.Use(chain(reg, closed)...)
-	r.Get("/ws", wsmw.Handler(reg, echoHandler).ServeHTTP)
+	r.Get("/ws", wsmw.Handler(reg, conntest.Serve(echoHandler)).ServeHTTP)
 	r.Get("/plain", plainHandler)
 	exercise(t, wstest.Server(t, r), closed)
 }
@@ -58,7 +59,7 @@ func TestChainOnServeMux(t *testing.T) {
 		return h
 	}
 	mux := http.NewServeMux()
-	mux.Handle("GET /ws", wrap(wsmw.Handler(reg, echoHandler)))
+	mux.Handle("GET /ws", wrap(wsmw.Handler(reg, conntest.Serve(echoHandler))))
 	mux.Handle("GET /plain", wrap(http.HandlerFunc(plainHandler)))
 	exercise(t, wstest.Server(t, mux), closed)
 }

@@ -35,7 +35,7 @@ func Example_fullStack() {
 	r.Use(wsmw.MessageRate(20, 5))
 	r.Use(wsmw.MaxMessageSize(64 << 10))
 	r.Use(wsmw.ValidUTF8())
-	r.Get("/ws", wsmw.Handler(reg, func(c *wsmw.Conn) {
+	r.Get("/ws", wsmw.Handler(reg, func(c *wsmw.Conn, _ *http.Request) {
 		for {
 			mt, msg, err := c.ReadMessage()
 			if err != nil {

@@ -2,10 +2,11 @@ package auth
 
 import (
 	"fmt"
-	"log/slog"
 	"slices"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/wsmw/wsmw/middleware"
 )
 
 // Authenticator validates tokens and binds connections to them. Make one
@@ -18,19 +19,19 @@ type Authenticator struct {
 	parser *jwt.Parser
 }
 
-// New returns an Authenticator that verifies tokens with key. It reports
-// ErrConfig for an unusable key or option.
-func New(key Key, opts ...Option) (*Authenticator, error) {
+// New returns an Authenticator that verifies tokens with key, configured
+// by this package's options and middleware.WithClose (the close of a
+// connection whose token expires: 1008 "token expired" by default) and
+// middleware.WithLogger. It reports ErrConfig for an unusable key or an
+// algorithm that does not fit it; an option that does not apply panics.
+func New(key Key, opts ...middleware.Option) (*Authenticator, error) {
 	if key.err != nil {
 		return nil, key.err
 	}
 	if key.keyfunc == nil {
 		return nil, fmt.Errorf("%w: no key", ErrConfig)
 	}
-	cfg := config{maxTokenSize: DefaultMaxTokenSize}
-	for _, o := range opts {
-		o(&cfg)
-	}
+	cfg := newConfig(opts)
 	if cfg.sources == nil {
 		cfg.sources = DefaultSources()
 	}
@@ -39,33 +40,6 @@ func New(key Key, opts ...Option) (*Authenticator, error) {
 	}
 	if cfg.newClaims == nil {
 		cfg.newClaims = func() jwt.Claims { return new(jwt.RegisteredClaims) }
-	}
-	if cfg.maxTokenSize <= 0 {
-		cfg.maxTokenSize = DefaultMaxTokenSize
-	}
-	if cfg.rejectCode == 0 {
-		cfg.rejectCode = DefaultRejectCode
-	}
-	if cfg.rejectReason == "" {
-		cfg.rejectReason = DefaultRejectReason
-	}
-	if cfg.expiryCode == 0 {
-		cfg.expiryCode = DefaultExpiryCode
-	}
-	if cfg.expiryReason == "" {
-		cfg.expiryReason = DefaultExpiryReason
-	}
-	if cfg.closeAfter && !cfg.rejectCode.Sendable() {
-		return nil, fmt.Errorf("%w: refusal close code %d cannot be sent", ErrConfig, cfg.rejectCode)
-	}
-	if !cfg.expiryCode.Sendable() {
-		return nil, fmt.Errorf("%w: expiry close code %d cannot be sent", ErrConfig, cfg.expiryCode)
-	}
-	if cfg.log == nil {
-		cfg.log = slog.Default()
-	}
-	if cfg.leeway < 0 || cfg.warnBefore < 0 || cfg.revalidateInt < 0 {
-		return nil, fmt.Errorf("%w: negative duration", ErrConfig)
 	}
 	algs := key.algs
 	if cfg.algs != nil {

@@ -20,7 +20,7 @@ import (
 func ExampleJWT() {
 	reg := lifecycle.NewRegistry()
 	policy := auth.JWT(auth.HMAC([]byte("a 32-byte secret for the example")))
-	h := policy(middleware.Handler(reg, func(c *lifecycle.Conn) {
+	h := policy(middleware.Handler(reg, func(c *lifecycle.Conn, _ *http.Request) {
 		fmt.Println("hello", c.Subject()) // the token's sub
 	}))
 

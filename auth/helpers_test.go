@@ -19,6 +19,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/wsmw/wsmw/auth"
+	"github.com/wsmw/wsmw/internal/conntest"
 	"github.com/wsmw/wsmw/internal/wstest"
 	"github.com/wsmw/wsmw/lifecycle"
 	"github.com/wsmw/wsmw/middleware"
@@ -109,7 +110,7 @@ func newServerOn(t *testing.T, reg *lifecycle.Registry, key auth.Key, upOpts []m
 		t.Fatalf("auth.New: %v", err)
 	}
 	s := &server{t: t, reg: reg, closed: make(chan closeEvent, 100)}
-	handler := middleware.Handler(s.reg, s.serve, upOpts...)
+	handler := middleware.Handler(s.reg, conntest.Serve(s.serve), upOpts...)
 	onClose := middleware.OnClose(func(c *lifecycle.Conn, info lifecycle.CloseInfo) {
 		s.closed <- closeEvent{subject: c.Subject(), info: info}
 	})

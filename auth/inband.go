@@ -5,6 +5,7 @@ import (
 	"sync"
 
 	"github.com/wsmw/wsmw/lifecycle"
+	"github.com/wsmw/wsmw/middleware"
 )
 
 // This file is in-band authentication: the token arrives after the upgrade,
@@ -12,14 +13,16 @@ import (
 // connection_init payload, for example), because a browser cannot set
 // headers on a WebSocket.
 
-// TokenOptional lets an upgrade request that carries no token through,
+// WithTokenOptional lets an upgrade request that carries no token through,
 // unauthenticated: no subject, no claims, no expiry. A token that is
-// present but refused still gets 401 (or the CloseAfterUpgrade close).
+// present but refused still gets 401 (or the WithCloseAfterUpgrade close).
 // The application must then authenticate the connection in band, with
 // Authenticator.Authenticate, and should bound the time it allows for that
 // (timeout.InitTimeout, or the gqlgen adapter's init timeout): until then
 // the connection belongs to nobody.
-func TokenOptional() Option { return func(c *config) { c.tokenOptional = true } }
+func WithTokenOptional() middleware.Option {
+	return jwtOption("WithTokenOptional", func(c *config) { c.tokenOptional = true })
+}
 
 // bindMu makes finding or creating a connection's session atomic. It is
 // taken once per in-band authentication, never on a message path.

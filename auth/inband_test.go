@@ -13,6 +13,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/wsmw/wsmw/auth"
+	"github.com/wsmw/wsmw/internal/conntest"
 	"github.com/wsmw/wsmw/internal/wstest"
 	"github.com/wsmw/wsmw/lifecycle"
 	"github.com/wsmw/wsmw/middleware"
@@ -40,7 +41,7 @@ func newInband(t *testing.T, opts ...auth.Option) *inbandServer {
 // handler is the JWT policy with TokenOptional in front of serve.
 func (s *inbandServer) handler() http.Handler {
 	onClose := middleware.OnClose(func(_ *lifecycle.Conn, info lifecycle.CloseInfo) { s.closed <- info })
-	return onClose(s.a.Middleware(middleware.Handler(s.reg, s.serve)))
+	return onClose(s.a.Middleware(middleware.Handler(s.reg, conntest.Serve(s.serve))))
 }
 
 func (s *inbandServer) serve(c *lifecycle.Conn) {
@@ -239,7 +240,7 @@ func TestAuthenticateRaces(t *testing.T) {
 		other, _ := auth.New(auth.HMAC(secret), auth.WithLogger(discardLogger()))
 		reg := lifecycle.NewRegistry()
 		conns := make(chan *lifecycle.Conn, 1)
-		h := middleware.Handler(reg, func(c *lifecycle.Conn) {
+		h := middleware.Handler(reg, func(c *lifecycle.Conn, _ *http.Request) {
 			conns <- c
 			c.ReadMessage()
 		})
@@ -282,7 +283,7 @@ func TestAuthenticateAfterCloseLeavesNoSession(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		a, _ := auth.New(auth.HMAC(secret), auth.WithLogger(discardLogger()))
 		conns := make(chan *lifecycle.Conn, 1)
-		h := middleware.Handler(nil, func(c *lifecycle.Conn) { conns <- c; c.ReadMessage() })
+		h := middleware.Handler(lifecycle.NewRegistry(), func(c *lifecycle.Conn, _ *http.Request) { conns <- c; c.ReadMessage() })
 		ws := pipeDial(t, h, nil)
 		defer ws.Close()
 		c := <-conns
@@ -306,7 +307,7 @@ func ExampleAuthenticator_Authenticate() {
 		panic(err)
 	}
 	reg := lifecycle.NewRegistry()
-	ws := middleware.Handler(reg, func(c *lifecycle.Conn) {
+	ws := middleware.Handler(reg, func(c *lifecycle.Conn, _ *http.Request) {
 		_, first, err := c.ReadMessage()
 		if err != nil {
 			return

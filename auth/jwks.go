@@ -9,40 +9,55 @@ import (
 	"github.com/MicahParks/keyfunc/v3"
 	"github.com/golang-jwt/jwt/v5"
 	"golang.org/x/time/rate"
+
+	"github.com/wsmw/wsmw/middleware"
 )
 
-// JWKSOption configures JWKS.
-type JWKSOption func(*keyfunc.Override, *[]string)
-
-// JWKSRefreshInterval sets how often the JWK Set is fetched again (one
-// hour by default).
-func JWKSRefreshInterval(d time.Duration) JWKSOption {
-	return func(o *keyfunc.Override, _ *[]string) { o.RefreshInterval = d }
+// jwksConfig is what JWKS's options set.
+type jwksConfig struct {
+	override keyfunc.Override
+	algs     []string
 }
 
-// JWKSUnknownKIDInterval sets the least time between two fetches caused by
-// a token whose kid is not in the set (five minutes by default; the first
-// one happens at once). This is what makes a key rotation work before the
-// next scheduled refresh, and what keeps tokens with made-up kids from
-// hammering the JWKS server.
-func JWKSUnknownKIDInterval(d time.Duration) JWKSOption {
-	return func(o *keyfunc.Override, _ *[]string) { o.RefreshUnknownKID = rate.NewLimiter(rate.Every(d), 1) }
+func jwksOption(name string, f func(*jwksConfig)) middleware.Option {
+	return option{name: name, jwks: f}
 }
 
-// JWKSHTTPClient sets the HTTP client used to fetch the set.
-func JWKSHTTPClient(c *http.Client) JWKSOption {
-	return func(o *keyfunc.Override, _ *[]string) { o.Client = c }
+// WithRefreshInterval sets how often JWKS fetches the JWK Set again (one
+// hour by default). d must be positive.
+func WithRefreshInterval(d time.Duration) middleware.Option {
+	if d <= 0 {
+		panic(fmt.Sprintf("wsmw: WithRefreshInterval(%v): must be positive", d))
+	}
+	return jwksOption("WithRefreshInterval", func(c *jwksConfig) { c.override.RefreshInterval = d })
 }
 
-// JWKSTimeout bounds each fetch of the set.
-func JWKSTimeout(d time.Duration) JWKSOption {
-	return func(o *keyfunc.Override, _ *[]string) { o.HTTPTimeout = d }
+// WithUnknownKIDInterval sets the least time between two fetches of JWKS
+// caused by a token whose kid is not in the set (five minutes by default;
+// the first one happens at once). This is what makes a key rotation work
+// before the next scheduled refresh, and what keeps tokens with made-up
+// kids from hammering the JWKS server. d must be positive.
+func WithUnknownKIDInterval(d time.Duration) middleware.Option {
+	if d <= 0 {
+		panic(fmt.Sprintf("wsmw: WithUnknownKIDInterval(%v): must be positive", d))
+	}
+	return jwksOption("WithUnknownKIDInterval", func(c *jwksConfig) { c.override.RefreshUnknownKID = rate.NewLimiter(rate.Every(d), 1) })
 }
 
-// JWKSAlgorithms sets the accepted signing algorithms (RS*, PS*, ES* and
-// EdDSA by default; a key's own "alg" must also match the token's).
-func JWKSAlgorithms(algs ...string) JWKSOption {
-	return func(_ *keyfunc.Override, a *[]string) { *a = append([]string(nil), algs...) }
+// WithHTTPClient sets the HTTP client JWKS fetches the set with.
+func WithHTTPClient(client *http.Client) middleware.Option {
+	if client == nil {
+		panic("wsmw: WithHTTPClient(nil)")
+	}
+	return jwksOption("WithHTTPClient", func(c *jwksConfig) { c.override.Client = client })
+}
+
+// WithHTTPTimeout bounds each fetch of the JWK Set. d must be positive.
+func WithHTTPTimeout(d time.Duration) middleware.Option {
+	if d <= 0 {
+		panic(fmt.Sprintf("wsmw: WithHTTPTimeout(%v): must be positive", d))
+	}
+	return jwksOption("WithHTTPTimeout", func(c *jwksConfig) { c.override.HTTPTimeout = d })
 }
 
 // JWKS verifies tokens with the keys of the JWK Set at url, found by the
@@ -50,16 +65,24 @@ func JWKSAlgorithms(algs ...string) JWKSOption {
 // background until ctx is done, and fetched again (rate limited) when a
 // token names an unknown kid. A failed first fetch is not an error; the
 // set is fetched again when a token needs it.
-func JWKS(ctx context.Context, url string, opts ...JWKSOption) (Key, error) {
+//
+// Options: WithAlgorithms, WithRefreshInterval, WithUnknownKIDInterval,
+// WithHTTPClient, WithHTTPTimeout; another panics.
+func JWKS(ctx context.Context, url string, opts ...middleware.Option) (Key, error) {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	var override keyfunc.Override
-	algs := asymmetricAlgs
-	for _, o := range opts {
-		o(&override, &algs)
-	}
-	k, err := keyfunc.NewDefaultOverrideCtx(ctx, []string{url}, override)
+	cfg := jwksConfig{algs: asymmetricAlgs}
+	middleware.ApplyOptions("JWKS", opts, func(o middleware.Option) bool {
+		jo, ok := o.(option)
+		if !ok || jo.jwks == nil {
+			return false
+		}
+		jo.jwks(&cfg)
+		return true
+	})
+	algs := cfg.algs
+	k, err := keyfunc.NewDefaultOverrideCtx(ctx, []string{url}, cfg.override)
 	if err != nil {
 		return Key{}, fmt.Errorf("%w: JWKS: %w", ErrConfig, err)
 	}

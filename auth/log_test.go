@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/wsmw/wsmw/auth"
+	"github.com/wsmw/wsmw/internal/conntest"
 	"github.com/wsmw/wsmw/internal/wstest"
 	"github.com/wsmw/wsmw/lifecycle"
 	"github.com/wsmw/wsmw/middleware"
@@ -38,7 +39,7 @@ func TestLogsHoldNoToken(t *testing.T) {
 			"cause", cause, "subject", c.Subject())
 		s.closed <- closeEvent{subject: c.Subject(), info: info}
 	})
-	s.url = wstest.Server(t, onClose(a.Middleware(middleware.Handler(reg, s.serve, middleware.WithLogger(log))))) + "/ws"
+	s.url = wstest.Server(t, onClose(a.Middleware(middleware.Handler(reg, conntest.Serve(s.serve), middleware.WithLogger(log))))) + "/ws"
 
 	var tokens []string
 	tok := func(sub string, ttl time.Duration) string {

@@ -12,30 +12,13 @@ import (
 // JWT returns the policy for key: every WebSocket upgrade needs a valid
 // token (401 before the upgrade otherwise), and each connection is bound to
 // its token (see Authenticator.Middleware). Requests that are not upgrades
-// pass unchanged. A key or option error is logged and every upgrade is then
-// refused with 500: the policy fails closed. Use New to get the error.
-func JWT(key Key, opts ...Option) func(http.Handler) http.Handler {
+// pass unchanged. An unusable key or option panics, naming the problem (a
+// misconfigured auth policy must not start); use New to handle the error
+// yourself.
+func JWT(key Key, opts ...middleware.Option) func(http.Handler) http.Handler {
 	a, err := New(key, opts...)
 	if err != nil {
-		log := slog.Default()
-		var cfg config
-		for _, o := range opts {
-			o(&cfg)
-		}
-		if cfg.log != nil {
-			log = cfg.log
-		}
-		log.Error("wsmw/auth: unusable configuration; refusing every upgrade", "err", err)
-		return func(next http.Handler) http.Handler {
-			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				if !middleware.IsUpgrade(r) {
-					next.ServeHTTP(w, r)
-					return
-				}
-				middleware.LogRefusal(log, r, http.StatusInternalServerError, "unusable auth configuration")
-				http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
-			})
-		}
+		panic("wsmw: JWT: " + err.Error())
 	}
 	return a.Middleware
 }

@@ -2,33 +2,28 @@ package auth
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/wsmw/wsmw/lifecycle"
+	"github.com/wsmw/wsmw/middleware"
 )
 
 // DefaultMaxTokenSize caps a token's length in bytes before it is parsed.
 const DefaultMaxTokenSize = 8 << 10
 
-// Default close of a connection whose token expires during the session
-// (see WithExpiryClose).
-const (
-	DefaultExpiryCode   = lifecycle.StatusPolicyViolation
-	DefaultExpiryReason = "token expired"
-)
+// option is one of this package's options. jwt applies it to New (and
+// JWT); jwks to JWKS; WithAlgorithms has both.
+type option struct {
+	name string
+	jwt  func(*config)
+	jwks func(*jwksConfig)
+}
 
-// Default close of a connection whose token was refused, when the policy
-// upgrades first (CloseAfterUpgrade).
-const (
-	DefaultRejectCode   = lifecycle.StatusPolicyViolation
-	DefaultRejectReason = "invalid token"
-)
-
-// Option configures the JWT policy.
-type Option func(*config)
+func (o option) OptionName() string { return o.name }
 
 type config struct {
 	sources       []Source
@@ -51,64 +46,129 @@ type config struct {
 	revocations   RevocationList
 	expiryCode    lifecycle.StatusCode
 	expiryReason  string
-	tokenOptional bool // TokenOptional (inband.go): no token passes the upgrade unauthenticated
+	tokenOptional bool // WithTokenOptional (inband.go): no token passes the upgrade unauthenticated
 }
+
+// newConfig reads the options of New: this package's and
+// middleware.WithClose (the token's expiry) and middleware.WithLogger.
+func newConfig(opts []middleware.Option) config {
+	cfg := config{
+		maxTokenSize: DefaultMaxTokenSize,
+		rejectCode:   lifecycle.StatusPolicyViolation,
+		rejectReason: "invalid token",
+		expiryCode:   lifecycle.StatusPolicyViolation,
+		expiryReason: "token expired",
+		log:          slog.Default(),
+	}
+	middleware.ApplyOptions("JWT", opts, func(o middleware.Option) bool {
+		switch o := o.(type) {
+		case option:
+			if o.jwt == nil {
+				return false
+			}
+			o.jwt(&cfg)
+		case middleware.CloseOption:
+			cfg.expiryCode, cfg.expiryReason = o.Code, o.Reason
+		case middleware.LoggerOption:
+			cfg.log = o.Logger
+		default:
+			return false
+		}
+		return true
+	})
+	return cfg
+}
+
+func jwtOption(name string, f func(*config)) middleware.Option { return option{name: name, jwt: f} }
 
 // WithSources sets where tokens are looked for, in order (DefaultSources:
 // header, subprotocol, query).
-func WithSources(sources ...Source) Option {
-	return func(c *config) { c.sources = append(make([]Source, 0, len(sources)), sources...) }
+func WithSources(sources ...Source) middleware.Option {
+	if len(sources) == 0 {
+		panic("wsmw: WithSources(): no token source")
+	}
+	return jwtOption("WithSources", func(c *config) { c.sources = append(make([]Source, 0, len(sources)), sources...) })
 }
 
-// WithAlgorithms narrows the accepted signing algorithms; they must be
-// among the key's (see Key.Algorithms). "none" is never accepted.
-func WithAlgorithms(algs ...string) Option {
-	return func(c *config) { c.algs = append([]string(nil), algs...) }
+// WithAlgorithms narrows the accepted signing algorithms: for New, among
+// the key's (see Key.Algorithms); for JWKS, the set accepted (RS*, PS*, ES*
+// and EdDSA by default; a key's own "alg" must also match the token's).
+// "none" is never accepted.
+func WithAlgorithms(algs ...string) middleware.Option {
+	return option{
+		name: "WithAlgorithms",
+		jwt:  func(c *config) { c.algs = append([]string(nil), algs...) },
+		jwks: func(c *jwksConfig) { c.algs = append([]string(nil), algs...) },
+	}
 }
 
 // WithIssuer requires the iss claim to equal iss.
-func WithIssuer(iss string) Option { return func(c *config) { c.issuer = iss } }
+func WithIssuer(iss string) middleware.Option {
+	return jwtOption("WithIssuer", func(c *config) { c.issuer = iss })
+}
 
 // WithAudience requires the aud claim to contain one of aud.
-func WithAudience(aud ...string) Option {
-	return func(c *config) { c.audience = append([]string(nil), aud...) }
+func WithAudience(aud ...string) middleware.Option {
+	return jwtOption("WithAudience", func(c *config) { c.audience = append([]string(nil), aud...) })
 }
 
 // WithLeeway allows clock skew when checking exp, nbf and iat; the session
-// also ends at exp + leeway. The default is zero.
-func WithLeeway(d time.Duration) Option { return func(c *config) { c.leeway = d } }
+// also ends at exp + leeway. The default is zero; a negative d panics.
+func WithLeeway(d time.Duration) middleware.Option {
+	if d < 0 {
+		panic(fmt.Sprintf("wsmw: WithLeeway(%v): may not be negative", d))
+	}
+	return jwtOption("WithLeeway", func(c *config) { c.leeway = d })
+}
 
 // WithClaims sets the claims type: newClaims returns a fresh value (a
 // pointer to a struct that embeds jwt.RegisteredClaims, or a jwt.MapClaims)
 // for each token. The default is *jwt.RegisteredClaims.
-func WithClaims(newClaims func() jwt.Claims) Option {
-	return func(c *config) { c.newClaims = newClaims }
+func WithClaims(newClaims func() jwt.Claims) middleware.Option {
+	if newClaims == nil {
+		panic("wsmw: WithClaims(nil)")
+	}
+	return jwtOption("WithClaims", func(c *config) { c.newClaims = newClaims })
 }
 
 // WithMaxTokenSize caps a token's length in bytes (DefaultMaxTokenSize); a
-// longer one is refused unparsed.
-func WithMaxTokenSize(n int) Option { return func(c *config) { c.maxTokenSize = n } }
+// longer one is refused unparsed. n must be positive.
+func WithMaxTokenSize(n int) middleware.Option {
+	if n <= 0 {
+		panic(fmt.Sprintf("wsmw: WithMaxTokenSize(%d): must be positive", n))
+	}
+	return jwtOption("WithMaxTokenSize", func(c *config) { c.maxTokenSize = n })
+}
 
 // WithRealm adds realm="…" to the WWW-Authenticate challenge.
-func WithRealm(realm string) Option { return func(c *config) { c.realm = realm } }
+func WithRealm(realm string) middleware.Option {
+	return jwtOption("WithRealm", func(c *config) { c.realm = realm })
+}
 
-// CloseAfterUpgrade makes the policy upgrade a request whose token is
+// WithCloseAfterUpgrade makes the policy upgrade a request whose token is
 // missing or refused and then close the connection with code and reason,
-// instead of answering 401: a browser's WebSocket cannot read a 401. Zero
-// code and empty reason mean 1008 "invalid token"; graphql-transport-ws
-// clients expect 4401 (or 4403). The handler never runs.
-func CloseAfterUpgrade(code lifecycle.StatusCode, reason string) Option {
-	return func(c *config) {
-		c.closeAfter = true
-		c.rejectCode, c.rejectReason = code, reason
+// instead of answering 401: a browser's WebSocket cannot read a 401.
+// 1008 "invalid token" is the usual choice; graphql-transport-ws clients
+// expect 4401 (or 4403). The handler never runs. A code that may not be
+// sent panics.
+func WithCloseAfterUpgrade(code lifecycle.StatusCode, reason string) middleware.Option {
+	if !code.Sendable() {
+		panic(fmt.Sprintf("wsmw: WithCloseAfterUpgrade(%d, …): %v may not be sent in a Close frame", int(code), code))
 	}
+	return jwtOption("WithCloseAfterUpgrade", func(c *config) {
+		c.closeAfter = true
+		c.rejectCode, c.rejectReason = code, lifecycle.TruncateReason(reason)
+	})
 }
 
 // WithExpiryWarning calls fn, in its own goroutine, before each token of a
 // connection expires (at once if it expires sooner than before): the time
 // to ask the client for a fresh token. A refresh re-arms it.
-func WithExpiryWarning(before time.Duration, fn func(c *lifecycle.Conn, expiresAt time.Time)) Option {
-	return func(c *config) { c.warnBefore, c.onExpiring = before, fn }
+func WithExpiryWarning(before time.Duration, fn func(c *lifecycle.Conn, expiresAt time.Time)) middleware.Option {
+	if before < 0 || fn == nil {
+		panic(fmt.Sprintf("wsmw: WithExpiryWarning(%v, fn): needs a duration that is not negative and a function", before))
+	}
+	return jwtOption("WithExpiryWarning", func(c *config) { c.warnBefore, c.onExpiring = before, fn })
 }
 
 // WithRevalidation checks the claims with fn at the upgrade, at each
@@ -118,15 +178,12 @@ func WithExpiryWarning(before time.Duration, fn func(c *lifecycle.Conn, expiresA
 // connection with 1008 "session revoked" (cause lifecycle.ErrSessionRevoked
 // wrapping fn's error). fn decides whether a failure to check counts: return
 // nil to fail open. ctx is the request's or the connection's context.
-func WithRevalidation(every time.Duration, fn func(ctx context.Context, claims jwt.Claims) error) Option {
-	return func(c *config) { c.revalidateInt, c.revalidate = every, fn }
+func WithRevalidation(every time.Duration, fn func(ctx context.Context, claims jwt.Claims) error) middleware.Option {
+	if every < 0 || fn == nil {
+		panic(fmt.Sprintf("wsmw: WithRevalidation(%v, fn): needs a period that is not negative and a function", every))
+	}
+	return jwtOption("WithRevalidation", func(c *config) { c.revalidateInt, c.revalidate = every, fn })
 }
-
-// WithLogger sets the logger for refused upgrades (slog.Default by
-// default): one Debug line each, "ws upgrade refused", through
-// middleware.LogRefusal, with the reason and the token's source. It never
-// receives a token or a query string.
-func WithLogger(l *slog.Logger) Option { return func(c *config) { c.log = l } }
 
 // WithAnonymous accepts tokens without a subject (no sub claim, or an
 // empty one), which are refused by default with "token has no subject". A
@@ -134,7 +191,9 @@ func WithLogger(l *slog.Logger) Option { return func(c *config) { c.log = l } }
 // revoked by subject (Registry.Revoke, WithRevocations), nor counted by a
 // per-subject limit; only its token's exp, a revalidation or a close of
 // the connection itself ends it.
-func WithAnonymous() Option { return func(c *config) { c.anonymous = true } }
+func WithAnonymous() middleware.Option {
+	return jwtOption("WithAnonymous", func(c *config) { c.anonymous = true })
+}
 
 // RevocationList tells when a subject was last revoked. A
 // *lifecycle.Registry is one: its Revoke and RevokeAt are remembered for
@@ -146,37 +205,28 @@ type RevocationList interface {
 	RevokedAt(subject string) (time.Time, bool)
 }
 
-// WithRevocations makes revocations hold: a token whose subject list
+// WithRevocations makes revocations hold: a token whose subject the list
 // reports revoked at T is refused, at the upgrade (401, error_description
-// "token revoked") and at a refresh (the connection stays open), when its
-// iat is before T or when it has no iat. iat counts whole seconds, so T is
-// truncated to the second: a token issued in the same second as the
-// revocation is accepted. That is what lets a user who logs in again
-// right after a revocation connect with the new token; a token issued
-// earlier in that same second gets through too. iat is compared without
-// the leeway: an issuer whose clock runs behind the server's may issue
-// tokens that are refused until its clock passes T.
+// "token revoked") and at a refresh (the connection stays open), when it
+// was issued in T's second or before, or has no iat. iat counts whole
+// seconds, so a token issued in the same second as the revocation cannot be
+// told from one issued just before it: it is refused too, and a user who
+// logs in again gets a token that works a second after the revocation. iat
+// is compared without the leeway.
 //
 // Pass the Registry that the connections join (lifecycle.Registry
-// implements RevocationList), or a list shared by a cluster. The list is
-// asked again right after the upgrade, once the connection has joined the
-// Registry: a revocation made between the token's check and the join
-// closes the new connection with 1008 "session revoked" (cause
-// lifecycle.ErrSessionRevoked and ErrTokenRevoked) before the handler
-// runs. A token without a subject (WithAnonymous) is never looked up.
-func WithRevocations(list RevocationList) Option {
-	return func(c *config) { c.revocations = list }
+// implements RevocationList); with the cluster module, revocations made on
+// any server reach every Registry. The list is asked again right after the
+// upgrade, once the connection has joined the Registry: a revocation made
+// between the token's check and the join closes the new connection with
+// 1008 "session revoked" (cause lifecycle.ErrSessionRevoked and
+// ErrTokenRevoked) before the handler runs. A token without a subject
+// (WithAnonymous) is never looked up.
+func WithRevocations(list RevocationList) middleware.Option {
+	if list == nil {
+		panic("wsmw: WithRevocations(nil)")
+	}
+	return jwtOption("WithRevocations", func(c *config) { c.revocations = list })
 }
 
 var _ RevocationList = (*lifecycle.Registry)(nil)
-
-// WithExpiryClose sets the close code and reason of a connection whose
-// token expires during the session, at exp + leeway: 1008 "token expired"
-// (DefaultExpiryCode, DefaultExpiryReason) by default. A zero code or an
-// empty reason keeps the default. graphql-transport-ws clients expect
-// 4401 "Unauthorized" (or 4403 "Forbidden"). New reports ErrConfig for a
-// code that cannot be sent in a Close frame (see
-// lifecycle.StatusCode.Sendable). The cause is ErrTokenExpired either way.
-func WithExpiryClose(code lifecycle.StatusCode, reason string) Option {
-	return func(c *config) { c.expiryCode, c.expiryReason = code, reason }
-}

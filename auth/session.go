@@ -38,14 +38,16 @@ func (s *session) attach(c *lifecycle.Conn) error {
 			Cause: fmt.Errorf("%w: %w", lifecycle.ErrSessionRevoked, ErrTokenRevoked)}
 	}
 	s.conn = c
-	c.SetValue(sessionKey{}, s)
+	c.LoadOrStore(sessionKey{}, s)
 	now := time.Now()
 	c.StartTimer(&s.expiry, s.deadline().Sub(now), s.expire)
 	if s.a.cfg.onExpiring != nil {
-		s.warn = c.AfterFunc(s.warnAt().Sub(now), s.warnFire)
+		s.warn = new(lifecycle.Timer)
+		c.StartTimer(s.warn, s.warnAt().Sub(now), s.warnFire)
 	}
 	if s.a.cfg.revalidate != nil && s.a.cfg.revalidateInt > 0 {
-		s.recheck = c.AfterFunc(s.a.cfg.revalidateInt, s.recheckFire)
+		s.recheck = new(lifecycle.Timer)
+		c.StartTimer(s.recheck, s.a.cfg.revalidateInt, s.recheckFire)
 	}
 	return nil
 }
@@ -128,15 +130,6 @@ func (s *session) refresh(ctx context.Context, token string) error {
 func Refresh(c *lifecycle.Conn, token string) error {
 	s := sessionOf(c)
 	if s == nil {
-		return ErrNoSession
-	}
-	return s.refresh(c.Context(), token)
-}
-
-// Refresh is the package's Refresh for a connection of this Authenticator.
-func (a *Authenticator) Refresh(c *lifecycle.Conn, token string) error {
-	s := sessionOf(c)
-	if s == nil || s.a != a {
 		return ErrNoSession
 	}
 	return s.refresh(c.Context(), token)

@@ -192,7 +192,7 @@ func TestCustomClaimsAndExpiresAt(t *testing.T) {
 	}
 	got := make(chan string, 1)
 	reg := lifecycle.NewRegistry()
-	url := wstest.Server(t, a.Middleware(middlewareHandler(reg, func(c *lifecycle.Conn) {
+	url := wstest.Server(t, a.Middleware(middlewareHandler(reg, func(c *lifecycle.Conn, _ *http.Request) {
 		rc, ok := auth.ClaimsAs[*roleClaims](c)
 		exp, _ := auth.ExpiresAt(c)
 		if !ok || time.Until(exp) <= 0 {

@@ -87,7 +87,7 @@ func TestSynctestExpiryWarningAndLeeway(t *testing.T) {
 			t.Fatal(err)
 		}
 		reg := lifecycle.NewRegistry()
-		h := a.Middleware(middleware.Handler(reg, func(c *lifecycle.Conn) {
+		h := a.Middleware(middleware.Handler(reg, func(c *lifecycle.Conn, _ *http.Request) {
 			for {
 				if _, _, err := c.ReadMessage(); err != nil {
 					return
@@ -126,7 +126,7 @@ func TestSynctestRefreshMovesExpiry(t *testing.T) {
 			t.Fatal(err)
 		}
 		reg := lifecycle.NewRegistry()
-		h := a.Middleware(middleware.Handler(reg, func(c *lifecycle.Conn) {
+		h := a.Middleware(middleware.Handler(reg, func(c *lifecycle.Conn, _ *http.Request) {
 			for {
 				_, msg, err := c.ReadMessage()
 				if err != nil {
@@ -188,7 +188,7 @@ func TestSynctestExpiryClose(t *testing.T) {
 				causes := make(chan error, 1)
 				reg := lifecycle.NewRegistry()
 				onClose := middleware.OnClose(func(_ *lifecycle.Conn, info lifecycle.CloseInfo) { causes <- info.Cause })
-				h := onClose(a.Middleware(middleware.Handler(reg, func(c *lifecycle.Conn) {
+				h := onClose(a.Middleware(middleware.Handler(reg, func(c *lifecycle.Conn, _ *http.Request) {
 					for {
 						if _, _, err := c.ReadMessage(); err != nil {
 							return

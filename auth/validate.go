@@ -128,8 +128,9 @@ func (a *Authenticator) revoked(sub string, claims jwt.Claims) *TokenError {
 		return nil
 	}
 	// iat has whole seconds: a token issued in the second of the
-	// revocation passes (see WithRevocations).
-	if iat, _ := claims.GetIssuedAt(); iat != nil && !iat.Time.Before(at.Truncate(time.Second)) {
+	// revocation cannot be told from one issued before it, and is refused
+	// too (see WithRevocations).
+	if iat, _ := claims.GetIssuedAt(); iat != nil && iat.Time.Truncate(time.Second).After(at.Truncate(time.Second)) {
 		return nil
 	}
 	return &TokenError{Description: "token revoked", Err: ErrTokenRevoked}

@@ -23,7 +23,7 @@ func TestApplyOnlyOlderConnections(t *testing.T) {
 		defer cancel()
 		reg.Shutdown(ctx)
 	})
-	h := middleware.Handler(reg, func(c *lifecycle.Conn) {
+	h := middleware.Handler(reg, func(c *lifecycle.Conn, _ *http.Request) {
 		for {
 			if _, _, err := c.ReadMessage(); err != nil {
 				return

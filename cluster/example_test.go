@@ -48,5 +48,5 @@ func ExampleMaxConnsPerSubject() {
 	mux := http.NewServeMux()
 	mux.Handle("/ws", authenticate(
 		cluster.MaxConnsPerSubject(store, 2, ratelimit.FailOpen())(
-			middleware.Handler(reg, func(c *lifecycle.Conn) { /* … */ }))))
+			middleware.Handler(reg, func(c *lifecycle.Conn, _ *http.Request) { /* … */ }))))
 }

@@ -59,7 +59,7 @@ func startServer(t *testing.T, addr string, cfg serverConfig) *server {
 	log := testLogger()
 	s := &server{t: t, reg: lifecycle.NewRegistry(), client: newClient(addr), ended: make(chan lifecycle.CloseInfo, 16)}
 	s.node = cluster.New(s.client, s.reg, append([]cluster.Option{cluster.WithLogger(log)}, cfg.opts...)...)
-	var h http.Handler = middleware.Handler(s.reg, conntest.Echo, middleware.WithLogger(log))
+	var h http.Handler = middleware.Handler(s.reg, conntest.Serve(conntest.Echo), middleware.WithLogger(log))
 	h = middleware.OnClose(func(_ *lifecycle.Conn, info lifecycle.CloseInfo) { s.ended <- info })(h)
 	var store *ratelimit.RedisStore
 	if cfg.capPerSubject > 0 {

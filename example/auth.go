@@ -51,7 +51,7 @@ func (p *authPart) setup(a *app, r chi.Router, ws *[]func(http.Handler) http.Han
 		a.log.Warn("the -secret is shorter than 32 bytes; HS256 wants at least 32 random bytes")
 	}
 	var err error
-	p.a, err = auth.New(auth.HMAC([]byte(p.secret)), auth.WithIssuer(demoIssuer), auth.WithLogger(a.log),
+	p.a, err = auth.New(auth.HMAC([]byte(p.secret)), auth.WithIssuer(demoIssuer), wsmw.WithLogger(a.log),
 		auth.WithRevocations(a.reg)) // a revoked subject's older tokens get 401
 	if err != nil {
 		return err
@@ -193,7 +193,7 @@ func (p *authPart) command(c *wsmw.Conn, msg []byte) ([]byte, bool) {
 	if json.Unmarshal(msg, &cmd) != nil || cmd.Type != "refresh" {
 		return nil, false
 	}
-	err := p.a.Refresh(c, cmd.Token)
+	err := auth.Refresh(c, cmd.Token)
 	if err != nil {
 		reason := "invalid token"
 		var te *auth.TokenError

@@ -12,6 +12,7 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/wsmw/wsmw"
 	"github.com/wsmw/wsmw/ratelimit"
 )
 
@@ -48,7 +49,7 @@ func (p *limitsPart) setup(a *app, r chi.Router, ws *[]func(http.Handler) http.H
 	case p.msgRate > 0 && p.msgBurst == 0:
 		return fmt.Errorf("-msg-burst must be positive when -msg-rate is set")
 	}
-	opts := []ratelimit.Option{ratelimit.WithLogger(a.log)}
+	opts := []wsmw.Option{wsmw.WithLogger(a.log)}
 	store := "memory"
 	if a.redisAddr != "" {
 		client, err := p.redisClient(a.redisAddr)
@@ -62,15 +63,15 @@ func (p *limitsPart) setup(a *app, r chi.Router, ws *[]func(http.Handler) http.H
 			a.log.Warn("redis unreachable at startup; the connect rate and connection cap fail open until it is back", "err", err)
 		}
 		rs := ratelimit.NewRedisStore(client, ratelimit.RedisLogger(a.log))
-		opts = append(opts, ratelimit.WithStore(rs))
+		opts = append(opts, wsmw.WithStore(rs))
 		store = "redis"
 	}
 	*ws = append(*ws,
-		ratelimit.ConnectRate(p.connectRate, time.Minute, opts...),
-		ratelimit.MaxConns(p.maxConnsPerIP, opts...),
-		ratelimit.MaxMessageSize(p.maxMessageSize),
-		ratelimit.ValidUTF8(),
-		ratelimit.MessageRate(p.msgRate, p.msgBurst),
+		wsmw.ConnectRate(p.connectRate, time.Minute, opts...),
+		wsmw.MaxConns(p.maxConnsPerIP, opts...),
+		wsmw.MaxMessageSize(p.maxMessageSize),
+		wsmw.ValidUTF8(),
+		wsmw.MessageRate(p.msgRate, p.msgBurst),
 	)
 	a.log.Info("limits",
 		"connect_rate_per_minute", p.connectRate,

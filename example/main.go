@@ -170,7 +170,7 @@ func (a *app) upgradeOptions() []wsmw.Option {
 
 // echo sends every text and binary message back; text messages that are
 // commands (a token refresh) are answered instead.
-func (a *app) echo(c *wsmw.Conn) {
+func (a *app) echo(c *wsmw.Conn, _ *http.Request) {
 	for {
 		mt, msg, err := c.ReadMessage()
 		if err != nil {

@@ -24,7 +24,7 @@ const minOwnedReader = 257
 //     Registry.Revoke reaches; once the Conn exists it is registered.
 //     When the Registry is draining, or revoked cfg.Subject during the
 //     handshake, the Conn is returned already closing (1001 "server
-//     shutting down" or 1008 "session revoked") with ErrDraining or
+//     shutting down" or 1008 "session revoked") with ErrServerShutdown or
 //     ErrRevokedDuringUpgrade.
 //   - cfg.OnClose hooks are added before anything can end the Conn, so
 //     they run exactly once however it ends.
@@ -61,7 +61,7 @@ func Accept(w http.ResponseWriter, r *http.Request, u *websocket.Upgrader, respo
 	switch err := cfg.Registry.admit(c, t); {
 	case err == nil:
 		return c, nil
-	case errors.Is(err, ErrDraining):
+	case errors.Is(err, ErrServerShutdown):
 		c.startClose(ErrServerShutdown, StatusGoingAway, "server shutting down")
 		return c, err
 	case errors.Is(err, ErrRevokedDuringUpgrade):

@@ -40,10 +40,6 @@ type Config struct {
 	// CloseTimeout bounds the close handshake: how long to wait for the
 	// peer's Close after sending ours. Zero means DefaultCloseTimeout.
 	CloseTimeout time.Duration
-	// ReadLimit is the largest data message accepted, in bytes; a larger one
-	// closes the connection with 1009. Zero means DefaultReadLimit; negative
-	// means no limit.
-	ReadLimit int64
 	// Logger receives the Conn's own log lines (recovered hook panics). Nil
 	// means slog.Default().
 	Logger *slog.Logger
@@ -85,6 +81,7 @@ type Conn struct {
 	inbound       atomic.Uint64
 	outbound      atomic.Uint64
 	outboundBytes atomic.Uint64
+	rtt           atomic.Int64 // the last round-trip time, see RTT
 
 	writeMu sync.Mutex
 	sendMu  sync.Mutex // held while our Close frame is written
@@ -101,6 +98,8 @@ type Conn struct {
 	subjNext *Conn
 	subject  string
 	values   []keyValue
+	ping     pingRecord
+	onRTT    []func(time.Duration)
 	onClose  []func(*Conn, CloseInfo)
 	timers   []*Timer
 	wake     *time.Timer   // one runtime timer for all of timers
@@ -142,7 +141,7 @@ func newConn(cfg Config) *Conn {
 		parent:       parent,
 		log:          cfg.Logger,
 		closeTimeout: cfg.CloseTimeout,
-		readLimit:    cfg.ReadLimit,
+		readLimit:    DefaultReadLimit,
 		subject:      cfg.Subject,
 	}
 	c.guard.limits = cfg.FrameLimits
@@ -151,9 +150,6 @@ func newConn(cfg Config) *Conn {
 	}
 	if c.closeTimeout <= 0 {
 		c.closeTimeout = DefaultCloseTimeout
-	}
-	if c.readLimit == 0 {
-		c.readLimit = DefaultReadLimit
 	}
 	return c
 }
@@ -242,6 +238,11 @@ func (c *Conn) CloseInfo() (CloseInfo, bool) {
 
 // Closing reports whether closing has started.
 func (c *Conn) Closing() bool { return c.decision.Load() != nil }
+
+// Err returns nil while the connection is open and, once closing has
+// started, the *CloseError of the close that won (its cause matches with
+// errors.Is), like context.Context's Err.
+func (c *Conn) Err() error { return c.closeErr() }
 
 // RemoteAddr returns the peer's network address.
 func (c *Conn) RemoteAddr() net.Addr { return c.ws.RemoteAddr() }

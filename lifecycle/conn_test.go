@@ -89,7 +89,7 @@ func TestHookPanicIsRecoveredAndLaterHooksRun(t *testing.T) {
 func TestTimersDieWithTheConnection(t *testing.T) {
 	fired := make(chan struct{}, 1)
 	h := newHarness(t, lifecycle.Config{}, func(c *lifecycle.Conn) {
-		tm := c.AfterFunc(time.Hour, func() { fired <- struct{}{} })
+		tm := afterFunc(c, time.Hour, func() { fired <- struct{}{} })
 		c.ReadMessage()
 		if tm.Reset(time.Millisecond) {
 			t.Error("Reset re-armed a timer of a closed connection")

@@ -30,16 +30,21 @@ func (c *Conn) OnPong(f func(appData string)) {
 	}
 }
 
-// SetReadLimit sets the largest data message accepted, in bytes; a larger
-// one closes the connection with 1009 "message too big" (cause
-// ErrMessageTooBig). Negative means no limit. Call it before the handler
-// starts reading.
+// SetReadLimit sets the largest data message accepted, in bytes
+// (DefaultReadLimit unless set); a larger one closes the connection with
+// 1009 "message too big" (cause ErrMessageTooBig). Negative means no limit.
+// Call it before the handler starts reading.
 func (c *Conn) SetReadLimit(n int64) {
 	if n == 0 {
 		n = DefaultReadLimit
 	}
 	c.readLimit = n
 }
+
+// SetFrameLimits sets the budgets of control frames and fragments the peer
+// may send (DefaultFrameLimits unless set); l is shared, not copied, and
+// must not change afterwards. Call it before the handler starts reading.
+func (c *Conn) SetFrameLimits(l *FrameLimits) { c.guard.limits = l }
 
 // ReadLimit returns the read limit in bytes, negative for none.
 func (c *Conn) ReadLimit() int64 { return c.readLimit }
@@ -88,17 +93,20 @@ func (c *Conn) runHook(hook func(*Conn, CloseInfo), info CloseInfo) {
 	hook(c, info)
 }
 
-// SetValue stores a per-connection value, such as a policy's state.
-func (c *Conn) SetValue(key, value any) {
+// LoadOrStore returns the connection's value under key if there is one
+// (loaded true), and otherwise stores value and returns it: per-connection
+// state for a policy, made once even when two goroutines race for it. key
+// must be comparable and should be of an unexported type.
+func (c *Conn) LoadOrStore(key, value any) (actual any, loaded bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for i := range c.values {
-		if c.values[i].key == key {
-			c.values[i].value = value
-			return
+	for _, kv := range c.values {
+		if kv.key == key {
+			return kv.value, true
 		}
 	}
 	c.values = append(c.values, keyValue{key, value})
+	return value, false
 }
 
 // Value returns the value stored under key, or nil.

@@ -17,7 +17,7 @@ func TestOneGoroutinePerConnection(t *testing.T) {
 	const n = 200
 	opened := make(chan struct{}, n)
 	h := newHarness(t, lifecycle.Config{}, func(c *lifecycle.Conn) {
-		c.AfterFunc(time.Hour, func() {}) // timers add no goroutine
+		afterFunc(c, time.Hour, func() {}) // timers add no goroutine
 		opened <- struct{}{}
 		conntest.Echo(c)
 	})

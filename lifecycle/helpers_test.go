@@ -71,3 +71,10 @@ func (h *harness) next() lifecycle.CloseInfo {
 	}
 	return lifecycle.CloseInfo{}
 }
+
+// afterFunc starts a timer of its own on c, as a policy would.
+func afterFunc(c *lifecycle.Conn, d time.Duration, f func()) *lifecycle.Timer {
+	t := new(lifecycle.Timer)
+	c.StartTimer(t, d, f)
+	return t
+}

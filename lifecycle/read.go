@@ -144,6 +144,7 @@ func (c *Conn) readPayload(r io.Reader) ([]byte, error) {
 
 func (c *Conn) handlePong(appData string) error {
 	c.inbound.Add(1)
+	c.timePong(appData)
 	if c.onPong != nil {
 		c.onPong(appData)
 	}

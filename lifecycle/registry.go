@@ -8,9 +8,6 @@ import (
 	"time"
 )
 
-// ErrDraining is returned by Registry.Add once Shutdown has started.
-var ErrDraining = errors.New("wsmw: registry is draining for shutdown")
-
 // Registry is the set of live connections: it counts and ranges over them,
 // closes them by predicate or by subject, revokes subjects, and shuts them
 // all down gracefully. The zero value is not usable; call NewRegistry.
@@ -96,8 +93,8 @@ func (r *Registry) cancel(t *ticket) {
 }
 
 // admit turns t into c's registration. c is registered even when it
-// returns an error (the Registry is draining, or t was revoked), so that
-// Shutdown waits for its close.
+// returns an error (ErrServerShutdown while the Registry drains, or
+// ErrRevokedDuringUpgrade), so that Shutdown waits for its close.
 func (r *Registry) admit(c *Conn, t *ticket) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -114,32 +111,9 @@ func (r *Registry) admit(c *Conn, t *ticket) error {
 	r.registerLocked(c)
 	switch {
 	case r.draining:
-		return ErrDraining
+		return ErrServerShutdown
 	case t.revoked:
 		return ErrRevokedDuringUpgrade
-	}
-	return nil
-}
-
-// Add registers c until it ends; Accept does it for the Conns it makes
-// with Config.Registry set. It returns ErrDraining once Shutdown has
-// started (c is registered all the same, so that Shutdown waits for it):
-// the caller should then close c with 1001.
-func (r *Registry) Add(c *Conn) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.reg != nil {
-		return errors.New("wsmw: connection is already registered")
-	}
-	if c.hooksTaken {
-		return c.closeErr()
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.live++
-	r.registerLocked(c)
-	if r.draining {
-		return ErrDraining
 	}
 	return nil
 }

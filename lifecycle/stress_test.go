@@ -23,7 +23,7 @@ func TestExactlyOnceUnderRaces(t *testing.T) {
 	var closers sync.WaitGroup
 	h := newHarness(t, lifecycle.Config{CloseTimeout: 2 * time.Second}, func(c *lifecycle.Conn) {
 		jitter := func() time.Duration { return time.Duration(rand.IntN(2000)) * time.Microsecond }
-		c.AfterFunc(jitter(), func() { c.CloseWith(errTimerCause, 4001, "timer") })
+		afterFunc(c, jitter(), func() { c.CloseWith(errTimerCause, 4001, "timer") })
 		for i := range 8 {
 			closers.Go(func() {
 				yieldRandomly()

@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// Timer is a connection-scoped AfterFunc: it never fires once closing has
+// Timer is a connection-scoped time.AfterFunc (see Conn.StartTimer): it never fires once closing has
 // started, and all of a Conn's timers stop when it does. All the timers of
 // one Conn share a single runtime timer armed for the earliest deadline, so
 // a policy's timer costs a few words, and Reset to a later deadline than
@@ -18,20 +18,14 @@ type Timer struct {
 	when time.Duration // deadline, measured from c.openedAt; 0 when stopped
 }
 
-// AfterFunc calls f after d, unless the connection has started closing by
-// then. It starts no goroutine until it fires; the timers of a Conn that
-// are due together run one after another, in deadline order, in one
-// goroutine of the shared runtime timer, so f should not block for long.
-func (c *Conn) AfterFunc(d time.Duration, f func()) *Timer {
-	t := new(Timer)
-	c.StartTimer(t, d, f)
-	return t
-}
-
-// StartTimer is AfterFunc for a Timer that the caller provides, usually a
-// field of a policy's per-connection state, which saves an allocation per
-// connection. The zero Timer is ready; a Timer belongs to one Conn. Starting
-// it again replaces f and the deadline.
+// StartTimer calls f after d, unless the connection has started closing by
+// then: a connection-scoped time.AfterFunc. It starts no goroutine until it
+// fires; the timers of a Conn that are due together run one after another,
+// in deadline order, in one goroutine of the shared runtime timer, so f
+// should not block for long. The Timer is the caller's, usually a field of
+// a policy's per-connection state (no allocation per connection); the zero
+// Timer is ready, a Timer belongs to one Conn, and starting it again
+// replaces f and the deadline.
 func (c *Conn) StartTimer(t *Timer, d time.Duration, f func()) {
 	c.mu.Lock()
 	defer c.mu.Unlock()

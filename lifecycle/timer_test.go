@@ -51,11 +51,11 @@ func TestTimersShareOneRuntimeTimer(t *testing.T) {
 				mu.Unlock()
 			}
 		}
-		a := c.AfterFunc(10*time.Second, mark("a"))
-		b := c.AfterFunc(20*time.Second, mark("b"))
-		s := c.AfterFunc(5*time.Second, mark("stopped"))
-		e := c.AfterFunc(30*time.Second, mark("earlier"))
-		c.AfterFunc(15*time.Second, mark("same")) // never touched
+		a := afterFunc(c, 10*time.Second, mark("a"))
+		b := afterFunc(c, 20*time.Second, mark("b"))
+		s := afterFunc(c, 5*time.Second, mark("stopped"))
+		e := afterFunc(c, 30*time.Second, mark("earlier"))
+		afterFunc(c, 15*time.Second, mark("same")) // never touched
 
 		if !s.Stop() {
 			t.Fatal("Stop of an armed timer reported false")
@@ -108,7 +108,7 @@ func TestTimerResetFromItsCallback(t *testing.T) {
 			return ticks
 		}
 		mu.Lock()
-		tm = c.AfterFunc(time.Second, func() {
+		tm = afterFunc(c, time.Second, func() {
 			mu.Lock()
 			defer mu.Unlock()
 			ticks++

@@ -184,7 +184,10 @@ func TestProtocolErrorIsALocal1002(t *testing.T) {
 }
 
 func TestMessageTooBigIsALocal1009(t *testing.T) {
-	h := newHarness(t, lifecycle.Config{ReadLimit: 16}, conntest.Echo)
+	h := newHarness(t, lifecycle.Config{}, func(c *lifecycle.Conn) {
+		c.SetReadLimit(16)
+		conntest.Echo(c)
+	})
 	c := h.dial()
 	c.WriteText(strings.Repeat("x", 16)) // at the limit: echoed
 	if f, err := c.ReadFrame(5 * time.Second); err != nil || len(f.Payload) != 16 {

@@ -33,12 +33,10 @@ func (c *Conn) WriteMessage(mt MessageType, data []byte) error {
 	return nil
 }
 
-// WriteText writes a text message.
-func (c *Conn) WriteText(s string) error { return c.WriteMessage(TextMessage, []byte(s)) }
-
 // Ping writes a ping control frame with data (at most 125 bytes), which must
 // be written by deadline. Pongs arrive through OnPong, and only while some
-// goroutine reads. A ping that cannot be written in time returns the timeout
+// goroutine reads; a pong that echoes the last ping's data (of at most 16
+// bytes) gives the round-trip time (RTT, OnRTT). A ping that cannot be written in time returns the timeout
 // error and leaves the decision to the caller (the heartbeat treats it as a
 // dead peer; if part of the frame reached the network, gorilla fails every
 // later write anyway); any other failure ends the connection.
@@ -47,6 +45,7 @@ func (c *Conn) Ping(data []byte, deadline time.Time) error {
 		return c.closeErr()
 	}
 	c.guard.owePong() // before the write: the pong can arrive before it returns
+	c.notePing(data)
 	err := c.ws.WriteControl(websocket.PingMessage, data, deadline)
 	if err == nil {
 		return nil

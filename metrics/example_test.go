@@ -30,7 +30,7 @@ func Example() {
 		})
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/ws", m.Middleware(refuse(middleware.Handler(reg, func(c *lifecycle.Conn) {}))))
+	mux.Handle("/ws", m.Middleware(refuse(middleware.Handler(reg, func(c *lifecycle.Conn, _ *http.Request) {}))))
 	mux.Handle("/metrics", promhttp.HandlerFor(prom, promhttp.HandlerOpts{}))
 
 	req := httptest.NewRequest(http.MethodGet, "/ws", nil)

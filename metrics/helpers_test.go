@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/wsmw/wsmw/internal/conntest"
 	"github.com/wsmw/wsmw/internal/wstest"
 	"github.com/wsmw/wsmw/lifecycle"
 	"github.com/wsmw/wsmw/metrics"
@@ -40,7 +41,7 @@ func newHarness(t *testing.T, opts []metrics.Option, policies ...func(http.Handl
 	}
 	h := &harness{t: t, reg: lifecycle.NewRegistry(), ended: make(chan lifecycle.CloseInfo, 64)}
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	var ws http.Handler = middleware.Handler(h.reg, script, middleware.WithReadLimit(1024), middleware.WithLogger(quiet))
+	var ws http.Handler = middleware.Handler(h.reg, conntest.Serve(script), middleware.WithReadLimit(1024), middleware.WithLogger(quiet))
 	ws = middleware.OnClose(func(_ *lifecycle.Conn, info lifecycle.CloseInfo) { h.ended <- info })(ws)
 	for i := len(policies) - 1; i >= 0; i-- {
 		ws = policies[i](ws)

@@ -30,7 +30,7 @@ func (m *Metrics) Middleware(next http.Handler) http.Handler {
 		r = middleware.Attach(r, m.attachFn)
 		r = middleware.AddCloseHook(r, m.closedFn)
 		next.ServeHTTP(rw, r)
-		if middleware.Upgraded(r) {
+		if middleware.Conn(r) != nil {
 			return
 		}
 		if rw.hijacked {

@@ -4,11 +4,10 @@ import (
 	"time"
 
 	"github.com/wsmw/wsmw/lifecycle"
-	"github.com/wsmw/wsmw/timeout"
 )
 
-// observePings feeds wsmw_ping_rtt_seconds with each round trip measured by
-// the connection's timeout.Heartbeat, if it has one.
-func (m *Metrics) observePings(c *lifecycle.Conn) { timeout.NotifyRTT(c, m.rttFn) }
+// observePings feeds wsmw_ping_rtt_seconds with each round trip the
+// connection times (the heartbeat's pings, lifecycle.Conn.OnRTT).
+func (m *Metrics) observePings(c *lifecycle.Conn) { c.OnRTT(m.rttFn) }
 
 func (m *Metrics) observeRTT(rtt time.Duration) { m.pingRTT.Observe(rtt.Seconds()) }

@@ -107,14 +107,6 @@ func WithValue(r *http.Request, key, val any) *http.Request {
 	return r
 }
 
-// Upgraded reports whether a connection was made from r (as passed down a
-// policy chain). A policy that reserves something before the upgrade, such
-// as a connection slot, calls it after next.ServeHTTP returns: when it is
-// false, release the reservation at once; when it is true, the connection
-// exists and the OnClose hook the policy added with AddCloseHook releases
-// it, exactly once, however the connection ends.
-func Upgraded(r *http.Request) bool { return Conn(r) != nil }
-
 // AddCloseHook returns r with hook added to the OnClose hooks of the
 // connection that r may become. The hooks are added to the Conn as soon as
 // it exists, before its Registry, attachments or handler can end it, so
@@ -128,8 +120,13 @@ func AddCloseHook(r *http.Request, hook func(*lifecycle.Conn, lifecycle.CloseInf
 	return r
 }
 
-// Conn returns the connection made from r, or nil before or without a
-// successful upgrade.
+// Conn returns the connection made from r (as passed down a policy chain),
+// or nil before or without an upgrade. A policy that reserves something
+// before the upgrade, such as a connection slot, looks at it after
+// next.ServeHTTP returns: nil means no 101 was sent, so release the
+// reservation at once; otherwise the connection exists, and the OnClose
+// hook the policy added with AddCloseHook releases it, exactly once,
+// however the connection ends.
 func Conn(r *http.Request) *lifecycle.Conn {
 	if s := stateOf(r.Context()); s != nil {
 		return s.conn.Load()

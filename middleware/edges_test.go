@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wsmw/wsmw/internal/conntest"
 	"github.com/wsmw/wsmw/internal/wstest"
 	"github.com/wsmw/wsmw/lifecycle"
 	"github.com/wsmw/wsmw/middleware"
@@ -79,7 +80,7 @@ func TestOnCloseAfterAFailingAttachmentRunsOnce(t *testing.T) {
 	deny := middleware.Policy(func(*lifecycle.Conn) error {
 		return &lifecycle.CloseError{Code: 4403, Reason: "forbidden", Cause: errNope}
 	})
-	h := deny(middleware.OnClose(hooks.hook)(middleware.Handler(reg, func(*lifecycle.Conn) { t.Error("handler ran") })))
+	h := deny(middleware.OnClose(hooks.hook)(middleware.Handler(reg, func(*lifecycle.Conn, *http.Request) { t.Error("handler ran") })))
 	c, err := wstest.DialRaw(wstest.Server(t, h), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -121,7 +122,7 @@ func TestOnCloseWhenTheRegistryRefusesTheConnection(t *testing.T) {
 	reg := lifecycle.NewRegistry()
 	hooks := newHookLog()
 	shutdown := make(chan error, 1)
-	h := middleware.OnClose(hooks.hook)(middleware.Handler(reg, func(*lifecycle.Conn) { t.Error("handler ran") }))
+	h := middleware.OnClose(hooks.hook)(middleware.Handler(reg, func(*lifecycle.Conn, *http.Request) { t.Error("handler ran") }))
 	url := wstest.Server(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h.ServeHTTP(&drainOnHijack{ResponseWriter: w, reg: reg, shutdown: shutdown}, r)
 	}))
@@ -147,7 +148,7 @@ func TestOnCloseWhenTheRegistryRefusesTheConnection(t *testing.T) {
 
 // Fails before the fix: an HTTP/1.0 upgrade request was answered 101.
 func TestHTTP10UpgradeIsRefused(t *testing.T) {
-	url := wstest.Server(t, middleware.Handler(nil, drainHandler))
+	url := wstest.Server(t, middleware.Handler(lifecycle.NewRegistry(), conntest.Serve(drainHandler)))
 	conn, err := net.Dial("tcp", hostOf(url))
 	if err != nil {
 		t.Fatal(err)
@@ -228,7 +229,11 @@ func TestWhatIsReportedIsWhatTheWireCarried(t *testing.T) {
 			reg := lifecycle.NewRegistry()
 			defer reg.Shutdown(context.Background())
 			hooks := newHookLog()
-			h := middleware.OnClose(hooks.hook)(middleware.Handler(reg, drainHandler, middleware.WithCompression(tc.compression)))
+			var opts []middleware.Option
+			if tc.compression {
+				opts = append(opts, middleware.WithCompression())
+			}
+			h := middleware.OnClose(hooks.hook)(middleware.Handler(reg, conntest.Serve(drainHandler), opts...))
 			var header http.Header
 			if tc.compression {
 				header = http.Header{"Sec-Websocket-Extensions": {"permessage-deflate"}}
@@ -283,7 +288,7 @@ func stuckServer(t *testing.T, reg *lifecycle.Registry, hooks *hookLog, subject 
 			next.ServeHTTP(w, middleware.WithSubject(r, subject))
 		})
 	}
-	h := setSubject(middleware.OnClose(hooks.hook)(middleware.Handler(reg, func(c *lifecycle.Conn) {
+	h := setSubject(middleware.OnClose(hooks.hook)(middleware.Handler(reg, func(c *lifecycle.Conn, _ *http.Request) {
 		go drainHandler(c) // a reader, so that an idle peer's Close is seen
 		if c.Context().Value(roleKey{}) == "stuck" {
 			writing <- struct{}{}
@@ -416,7 +421,7 @@ func TestRevokeReachesAConnectionTheInstantIts101IsRead(t *testing.T) {
 			next.ServeHTTP(w, middleware.WithSubject(r, r.URL.Query().Get("sub")))
 		})
 	}
-	url := wstest.Server(t, subject(middleware.Handler(reg, drainHandler)))
+	url := wstest.Server(t, subject(middleware.Handler(reg, conntest.Serve(drainHandler))))
 	misses := 0
 	for i := range 200 {
 		sub := fmt.Sprintf("u%d", i)
@@ -441,7 +446,7 @@ func TestRevokeReachesAConnectionTheInstantIts101IsRead(t *testing.T) {
 // while the shared runtime timer called it after unlocking.
 func TestTimerRestartedWhileItFires(t *testing.T) {
 	done := make(chan struct{})
-	h := middleware.Handler(nil, func(c *lifecycle.Conn) {
+	h := middleware.Handler(lifecycle.NewRegistry(), func(c *lifecycle.Conn, _ *http.Request) {
 		defer close(done)
 		var tm lifecycle.Timer
 		var fired atomic.Int64
@@ -473,7 +478,7 @@ func TestWaitAndShutdownFromAHookReturn(t *testing.T) {
 		waited <- c.Wait()
 		shut <- reg.Shutdown(context.Background())
 	}
-	h := middleware.OnClose(hook)(middleware.Handler(reg, drainHandler))
+	h := middleware.OnClose(hook)(middleware.Handler(reg, conntest.Serve(drainHandler)))
 	url := wstest.Server(t, h)
 	a, err := wstest.DialRaw(url, nil)
 	if err != nil {
@@ -519,9 +524,10 @@ func TestWaitAndShutdownFromAHookReturn(t *testing.T) {
 // timer fired at once.
 func TestTimerFarInTheFutureDoesNotFire(t *testing.T) {
 	fired := make(chan string, 2)
-	h := middleware.Handler(nil, func(c *lifecycle.Conn) {
-		c.AfterFunc(time.Until(time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)), func() { fired <- "year 9999" })
-		c.AfterFunc(20*time.Millisecond, func() { fired <- "20ms" })
+	h := middleware.Handler(lifecycle.NewRegistry(), func(c *lifecycle.Conn, _ *http.Request) {
+		var far, near lifecycle.Timer
+		c.StartTimer(&far, time.Until(time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)), func() { fired <- "year 9999" })
+		c.StartTimer(&near, 20*time.Millisecond, func() { fired <- "20ms" })
 		drainHandler(c)
 	})
 	c, err := wstest.DialRaw(wstest.Server(t, h), nil)

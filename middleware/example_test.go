@@ -26,7 +26,7 @@ func ExampleHandler() {
 		return nil
 	})
 	report := middleware.OnClose(func(_ *lifecycle.Conn, info lifecycle.CloseInfo) { closed <- info })
-	echo := middleware.Handler(reg, func(c *lifecycle.Conn) {
+	echo := middleware.Handler(reg, func(c *lifecycle.Conn, _ *http.Request) {
 		for {
 			mt, msg, err := c.ReadMessage()
 			if err != nil {
@@ -58,7 +58,7 @@ func ExampleHandler() {
 // any upgrade; an allowed one goes on to the handshake, which this sketch
 // leaves incomplete (no Sec-WebSocket-Key), hence gorilla's 400.
 func ExampleWithOrigins() {
-	h := middleware.Handler(nil, func(*lifecycle.Conn) {}, middleware.WithOrigins("*.example.com"))
+	h := middleware.Handler(lifecycle.NewRegistry(), func(*lifecycle.Conn, *http.Request) {}, middleware.WithOrigins("*.example.com"))
 	for _, origin := range []string{"https://app.example.com", "https://evil.test"} {
 		req := httptest.NewRequest(http.MethodGet, "http://api.example.net/ws", nil)
 		req.Header.Set("Connection", "Upgrade")
@@ -91,7 +91,7 @@ func ExampleWithValue() {
 		})
 	}
 	seen := make(chan string, 1)
-	h := middleware.Handler(reg, func(c *lifecycle.Conn) {
+	h := middleware.Handler(reg, func(c *lifecycle.Conn, _ *http.Request) {
 		seen <- fmt.Sprintf("tenant %v, subject %s", c.Context().Value(tenantKey{}), middleware.SubjectFromContext(c.Context()))
 	})
 	srv := httptest.NewServer(tenant(h))

@@ -89,12 +89,22 @@ func FuzzUpgradeOrigin(f *testing.F) {
 	f.Add("https://Example.com", "EXAMPLE.COM", " *.Example.COM ")
 	f.Add("https://x.test", "example.com", "[")
 	quiet := slog.New(slog.DiscardHandler)
-	fn := func(*lifecycle.Conn) {}
+	fn := func(*lifecycle.Conn, *http.Request) {}
 	f.Fuzz(func(t *testing.T, origin, host, pattern string) {
 		if strings.ContainsAny(origin, "\r\n\x00") {
 			return // not a header value net/http would deliver
 		}
-		h := middleware.Handler(nil, fn, middleware.WithOrigins(pattern), middleware.WithLogger(quiet))
+		p := strings.ToLower(strings.TrimSpace(pattern))
+		_, badErr := path.Match(p, "")
+		bad := badErr != nil || p == "" || strings.Contains(p, "://")
+		origins, panicked := withOrigins(pattern)
+		if panicked != bad {
+			t.Fatalf("pattern %q: WithOrigins panicked %v, want %v (a bad pattern fails loudly)", pattern, panicked, bad)
+		}
+		if bad {
+			return
+		}
+		h := middleware.Handler(lifecycle.NewRegistry(), fn, origins, middleware.WithLogger(quiet))
 		r := httptest.NewRequest(http.MethodGet, "/ws", nil)
 		r.Host = host
 		r.Header.Set("Connection", "Upgrade")
@@ -107,14 +117,20 @@ func FuzzUpgradeOrigin(f *testing.F) {
 		w := httptest.NewRecorder()
 		h.ServeHTTP(w, r)
 
-		p := strings.ToLower(strings.TrimSpace(pattern))
-		var patterns []string
-		if _, err := path.Match(p, ""); err == nil && p != "" {
-			patterns = []string{p} // a bad pattern is dropped: same origin only
-		}
-		allowed := origin == "" || middleware.MatchOrigin(origin, host, patterns)
+		allowed := origin == "" || middleware.MatchOrigin(origin, host, []string{p})
 		if refused := w.Code == http.StatusForbidden; refused == allowed {
 			t.Fatalf("Origin %q, Host %q, pattern %q: status %d, MatchOrigin allows: %v", origin, host, pattern, w.Code, allowed)
 		}
 	})
+}
+
+// withOrigins is middleware.WithOrigins, reporting a panic instead of
+// panicking.
+func withOrigins(pattern string) (o middleware.Option, panicked bool) {
+	defer func() {
+		if recover() != nil {
+			panicked = true
+		}
+	}()
+	return middleware.WithOrigins(pattern), false
 }

@@ -1,14 +1,85 @@
 package middleware
 
 import (
+	"fmt"
 	"log/slog"
+	"net/url"
+	"path"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/wsmw/wsmw/lifecycle"
 )
 
-// Defaults for the upgrader. A 1 KiB read buffer and pooled write buffers
+// Option configures the Upgrader (Handler, NewUpgrader) or one of wsmw's
+// policies. Every option of every wsmw package is an Option made by a WithX
+// function, and every constructor lists the options it takes: given one
+// that it does not take, it panics with a message naming both, so that a
+// misplaced option fails at start-up instead of being silently ignored.
+type Option interface {
+	// OptionName returns the option's name, such as "WithClose", for the
+	// message of a misplaced option.
+	OptionName() string
+}
+
+// ApplyOptions calls apply with each of opts, in order, and panics, naming
+// the constructor and the option, for one that apply reports it does not
+// take. Policies call it from their constructors.
+func ApplyOptions(constructor string, opts []Option, apply func(Option) bool) {
+	for _, o := range opts {
+		if o == nil {
+			panic("wsmw: nil option given to " + constructor)
+		}
+		if !apply(o) {
+			panic(fmt.Sprintf("wsmw: %s does not apply to %s", o.OptionName(), constructor))
+		}
+	}
+}
+
+// CloseOption is the option made by WithClose. Policies that close
+// connections read it in their constructors.
+type CloseOption struct {
+	Code   lifecycle.StatusCode
+	Reason string
+}
+
+// OptionName returns "WithClose".
+func (CloseOption) OptionName() string { return "WithClose" }
+
+// WithClose sets the code and reason a policy closes connections with,
+// instead of its default (DESIGN's table; each policy's doc names its
+// own). It is the one way to choose a close, for every policy that closes:
+// the timeouts, the heartbeat's best-effort frame, the message rate, the
+// UTF-8 check, the send queue's overflow and the token's expiry. A code that
+// may not be sent (see lifecycle.StatusCode.Sendable) panics.
+func WithClose(code lifecycle.StatusCode, reason string) Option {
+	if !code.Sendable() {
+		panic(fmt.Sprintf("wsmw: WithClose(%d, …): %v may not be sent in a Close frame", int(code), code))
+	}
+	return CloseOption{Code: code, Reason: lifecycle.TruncateReason(reason)}
+}
+
+// LoggerOption is the option made by WithLogger.
+type LoggerOption struct{ Logger *slog.Logger }
+
+// OptionName returns "WithLogger".
+func (LoggerOption) OptionName() string { return "WithLogger" }
+
+// WithLogger sets the logger of the Upgrader (handler panics, refused
+// upgrades, the connections' own lines) or of a policy (its refusals and
+// failures); slog.Default() otherwise. Nothing wsmw logs holds a token or a
+// query string.
+func WithLogger(l *slog.Logger) Option {
+	if l == nil {
+		panic("wsmw: WithLogger(nil)")
+	}
+	return LoggerOption{Logger: l}
+}
+
+// Defaults of the upgrader. A 1 KiB read buffer and pooled write buffers
 // halve a connection's idle memory against gorilla's defaults.
 const (
 	DefaultReadBufferSize   = 1024
@@ -16,12 +87,16 @@ const (
 	DefaultHandshakeTimeout = 10 * time.Second
 )
 
-// Option configures an Upgrader.
-type Option func(*config)
+// upgraderOption is an option of the Upgrader alone.
+type upgraderOption struct {
+	name  string
+	apply func(*config)
+}
+
+func (o upgraderOption) OptionName() string { return o.name }
 
 type config struct {
 	origins          []string
-	anyOrigin        bool
 	subprotocols     []string
 	compression      bool
 	readBufferSize   int
@@ -29,7 +104,6 @@ type config struct {
 	writeBufferPool  websocket.BufferPool
 	handshakeTimeout time.Duration
 	closeTimeout     time.Duration
-	readLimit        int64
 	logger           *slog.Logger
 }
 
@@ -38,15 +112,21 @@ func newConfig(opts []Option) config {
 		readBufferSize:   DefaultReadBufferSize,
 		writeBufferSize:  DefaultWriteBufferSize,
 		handshakeTimeout: DefaultHandshakeTimeout,
+		logger:           slog.Default(),
 	}
-	for _, o := range opts {
-		o(&cfg)
-	}
+	ApplyOptions("Handler", opts, func(o Option) bool {
+		switch o := o.(type) {
+		case upgraderOption:
+			o.apply(&cfg)
+		case LoggerOption:
+			cfg.logger = o.Logger
+		default:
+			return false
+		}
+		return true
+	})
 	if cfg.writeBufferPool == nil {
 		cfg.writeBufferPool = sharedWriteBuffers(cfg.writeBufferSize)
-	}
-	if cfg.logger == nil {
-		cfg.logger = slog.Default()
 	}
 	return cfg
 }
@@ -69,58 +149,81 @@ func sharedWriteBuffers(size int) *sync.Pool {
 	return p
 }
 
-// WithOrigins allows browsers from other origins whose host matches one of
-// the path.Match patterns ("*.example.com", "localhost:5173"). The request's
+// WithOrigins allows browsers from other origins whose host (with its port,
+// if any) matches one of the path.Match patterns: "app.example.com",
+// "*.example.com", "localhost:5173"; "*" allows every host. The request's
 // own host is always allowed, and so are clients that send no Origin.
-// Anything else gets 403 before the upgrade.
+// Anything else gets 403 before the upgrade, logged at Debug level with the
+// Origin and the patterns. A pattern that is a URL rather than a host
+// ("https://app.example.com") or that path.Match cannot parse panics.
 func WithOrigins(patterns ...string) Option {
-	return func(c *config) { c.origins = append(c.origins, patterns...) }
+	var clean []string
+	for _, p := range patterns {
+		p = strings.ToLower(strings.TrimSpace(p))
+		if strings.Contains(p, "://") {
+			u, _ := url.Parse(p)
+			host := p
+			if u != nil && u.Host != "" {
+				host = u.Host
+			}
+			panic(fmt.Sprintf("wsmw: WithOrigins takes host patterns, not URLs: %q (did you mean %q?)", p, host))
+		}
+		if _, err := path.Match(p, ""); err != nil || p == "" {
+			panic(fmt.Sprintf("wsmw: WithOrigins: bad pattern %q", p))
+		}
+		clean = append(clean, p)
+	}
+	return upgraderOption{"WithOrigins", func(c *config) { c.origins = append(c.origins, clean...) }}
 }
-
-// WithAnyOrigin turns the Origin check off. Only for endpoints that
-// authenticate every connection without cookies.
-func WithAnyOrigin() Option { return func(c *config) { c.anyOrigin = true } }
 
 // WithSubprotocols lists the application's subprotocols in order of
 // preference; the first one the client offers is selected.
 func WithSubprotocols(protocols ...string) Option {
-	return func(c *config) { c.subprotocols = append(c.subprotocols, protocols...) }
+	return upgraderOption{"WithSubprotocols", func(c *config) { c.subprotocols = append(c.subprotocols, protocols...) }}
 }
 
 // WithCompression negotiates permessage-deflate when the client offers it.
-func WithCompression(enabled bool) Option { return func(c *config) { c.compression = enabled } }
+func WithCompression() Option {
+	return upgraderOption{"WithCompression", func(c *config) { c.compression = true }}
+}
 
-// WithBufferSizes sets gorilla's read and write buffer sizes in bytes.
+// WithBufferSizes sets the read buffer of each connection and the size of
+// the pooled write buffers, in bytes (DefaultReadBufferSize and
+// DefaultWriteBufferSize). Neither may be negative; zero keeps the default.
 func WithBufferSizes(read, write int) Option {
-	return func(c *config) {
+	if read < 0 || write < 0 {
+		panic(fmt.Sprintf("wsmw: WithBufferSizes(%d, %d): sizes may not be negative", read, write))
+	}
+	return upgraderOption{"WithBufferSizes", func(c *config) {
 		if read > 0 {
 			c.readBufferSize = read
 		}
 		if write > 0 {
 			c.writeBufferSize = write
 		}
-	}
+	}}
 }
 
 // WithWriteBufferPool sets the pool of write buffers (a process-wide
 // sync.Pool per size by default).
 func WithWriteBufferPool(p websocket.BufferPool) Option {
-	return func(c *config) { c.writeBufferPool = p }
+	return upgraderOption{"WithWriteBufferPool", func(c *config) { c.writeBufferPool = p }}
 }
 
-// WithHandshakeTimeout bounds the upgrade's response write.
+// WithHandshakeTimeout bounds the upgrade's response write
+// (DefaultHandshakeTimeout).
 func WithHandshakeTimeout(d time.Duration) Option {
-	return func(c *config) { c.handshakeTimeout = d }
+	if d <= 0 {
+		panic(fmt.Sprintf("wsmw: WithHandshakeTimeout(%v): must be positive", d))
+	}
+	return upgraderOption{"WithHandshakeTimeout", func(c *config) { c.handshakeTimeout = d }}
 }
 
-// WithCloseTimeout bounds each connection's close handshake (5 s by
-// default).
-func WithCloseTimeout(d time.Duration) Option { return func(c *config) { c.closeTimeout = d } }
-
-// WithReadLimit sets the default largest message, in bytes (1 MiB unless
-// set; the MaxMessageSize policy overrides it per route).
-func WithReadLimit(n int64) Option { return func(c *config) { c.readLimit = n } }
-
-// WithLogger sets the logger for handler panics and the connections' own
-// log lines.
-func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
+// WithCloseTimeout bounds each connection's close handshake
+// (lifecycle.DefaultCloseTimeout, 5 s).
+func WithCloseTimeout(d time.Duration) Option {
+	if d <= 0 {
+		panic(fmt.Sprintf("wsmw: WithCloseTimeout(%v): must be positive", d))
+	}
+	return upgraderOption{"WithCloseTimeout", func(c *config) { c.closeTimeout = d }}
+}

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"testing"
 
+	"github.com/wsmw/wsmw/internal/conntest"
 	"github.com/wsmw/wsmw/internal/wstest"
 	"github.com/wsmw/wsmw/lifecycle"
 	"github.com/wsmw/wsmw/middleware"
@@ -38,7 +39,7 @@ func TestMatchOrigin(t *testing.T) {
 func TestOriginCheckBeforeUpgrade(t *testing.T) {
 	reg := lifecycle.NewRegistry()
 	defer reg.Shutdown(t.Context())
-	url := wstest.Server(t, middleware.Handler(reg, drainHandler, middleware.WithOrigins("*.trusted.test")))
+	url := wstest.Server(t, middleware.Handler(reg, conntest.Serve(drainHandler), middleware.WithOrigins("*.trusted.test")))
 	for _, tc := range []struct {
 		origin string
 		status int

@@ -43,7 +43,7 @@ func TestPoliciesShareOneRequestState(t *testing.T) {
 	got := make(chan seen, 1)
 	reg := lifecycle.NewRegistry()
 	defer reg.Shutdown(t.Context())
-	h := middleware.Handler(reg, func(c *lifecycle.Conn) {
+	h := middleware.Handler(reg, func(c *lifecycle.Conn, _ *http.Request) {
 		got <- seen{c.Context().Value(testKey{}), middleware.SubjectFromContext(c.Context()), c.Subject()}
 		drainHandler(c)
 	})

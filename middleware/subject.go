@@ -8,16 +8,13 @@ import (
 // WithSubject returns r carrying subject: who the request is from, as an
 // authentication policy established it before the upgrade. Upgrade sets it
 // on the connection (Conn.SetSubject), so the Registry can find it, and
-// policies such as per-subject limits read it with Subject. Like Attach, it
+// policies such as per-subject limits read it with SubjectFromContext. Like Attach, it
 // changes the state that r and the request returned share.
 func WithSubject(r *http.Request, subject string) *http.Request {
 	s, r := state(r)
 	s.subject = subject
 	return r
 }
-
-// Subject returns the subject carried by r, "" if none.
-func Subject(r *http.Request) string { return SubjectFromContext(r.Context()) }
 
 // SubjectFromContext returns the subject carried by ctx (a request's or a
 // connection's context), "" if none.

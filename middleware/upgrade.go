@@ -13,17 +13,19 @@ import (
 	"github.com/wsmw/wsmw/lifecycle"
 )
 
-// Errors returned by Upgrade after it has answered the request itself.
+// Errors returned by Upgrade after it has answered the request itself
+// (and lifecycle.ErrServerShutdown for 503 while the Registry drains).
 var (
 	ErrNotUpgrade      = errors.New("wsmw: not a WebSocket upgrade request")             // 426
 	ErrHTTPVersion     = errors.New("wsmw: a WebSocket upgrade needs HTTP/1.1 or later") // 400
 	ErrOrigin          = errors.New("wsmw: origin not allowed")                          // 403
-	ErrShuttingDown    = errors.New("wsmw: server shutting down")                        // 503
 	ErrAttachmentPanic = lifecycle.NewCause("attachment_panic", "wsmw: attachment panicked")
 )
 
 // Upgrader upgrades requests into lifecycle Conns registered with a
-// Registry. Make one with NewUpgrader and reuse it.
+// Registry, for callers that run the connection themselves (the gqlgen
+// adapter does); most code uses Handler. Make one with NewUpgrader and
+// reuse it.
 type Upgrader struct {
 	reg     *lifecycle.Registry
 	cfg     config
@@ -31,16 +33,15 @@ type Upgrader struct {
 	ws      websocket.Upgrader
 }
 
-// NewUpgrader returns an Upgrader whose connections join reg (nil for
-// none). A bad origin pattern is logged and ignored.
+// NewUpgrader returns an Upgrader whose connections join reg. It panics
+// when reg is nil (a connection that no Registry holds is one that
+// Shutdown and Revoke can never reach) or an option does not apply.
 func NewUpgrader(reg *lifecycle.Registry, opts ...Option) *Upgrader {
-	u := &Upgrader{reg: reg, cfg: newConfig(opts)}
-	oc, err := newOriginChecker(u.cfg.origins, u.cfg.anyOrigin)
-	if err != nil {
-		u.cfg.logger.Error("wsmw: bad origin pattern; only same-origin requests are allowed", "err", err)
-		oc = originChecker{}
+	if reg == nil {
+		panic("wsmw: nil Registry: every connection must be reachable by Shutdown and Revoke (use lifecycle.NewRegistry)")
 	}
-	u.origins = oc
+	u := &Upgrader{reg: reg, cfg: newConfig(opts)}
+	u.origins = originChecker{patterns: u.cfg.origins}
 	u.ws = websocket.Upgrader{
 		HandshakeTimeout:  u.cfg.handshakeTimeout,
 		ReadBufferSize:    u.cfg.readBufferSize,
@@ -58,28 +59,33 @@ func NewUpgrader(reg *lifecycle.Registry, opts ...Option) *Upgrader {
 	return u
 }
 
-// Handler returns an http.Handler that upgrades each request, runs the
-// policies' attachments and OnOpen hooks, and then runs fn in a fresh
-// goroutine. When fn returns the connection closes with 1000; when it
-// panics, with 1011 "internal error" (logged).
-func Handler(reg *lifecycle.Registry, fn func(*lifecycle.Conn), opts ...Option) http.Handler {
-	return NewUpgrader(reg, opts...).Handler(fn)
-}
-
-// Handler returns an http.Handler that runs fn on every upgraded request.
-func (u *Upgrader) Handler(fn func(*lifecycle.Conn)) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+// Handler returns the handler of a WebSocket endpoint: it upgrades each
+// request, runs the policies' attachments and OnOpen hooks, and then runs
+// fn in a fresh goroutine, so that net/http can release the request's
+// buffers. When fn returns the connection closes with 1000; when it
+// panics, with 1011 "internal error" (logged). fn gets the upgrade
+// request for its URL, headers and values; the Conn does not keep it, and
+// its context is net/http's, which ends when the upgrade returns: use
+// c.Context() for the connection's. It panics when reg or fn is nil or an
+// option does not apply. An http.HandlerFunc is an http.Handler: it fits
+// chi's r.Get as well as r.Handle and http.ServeMux.Handle.
+func Handler(reg *lifecycle.Registry, fn func(c *lifecycle.Conn, r *http.Request), opts ...Option) http.HandlerFunc {
+	if fn == nil {
+		panic("wsmw: nil handler function")
+	}
+	u := NewUpgrader(reg, opts...)
+	return func(w http.ResponseWriter, r *http.Request) {
 		c, err := u.Upgrade(w, r)
 		if err != nil {
 			return
 		}
 		// Return to net/http now: it keeps the request's buffers for as long
 		// as its handler runs.
-		go u.serve(c, fn)
-	})
+		go u.serve(c, r, fn)
+	}
 }
 
-func (u *Upgrader) serve(c *lifecycle.Conn, fn func(*lifecycle.Conn)) {
+func (u *Upgrader) serve(c *lifecycle.Conn, r *http.Request, fn func(*lifecycle.Conn, *http.Request)) {
 	defer func() {
 		if p := recover(); p != nil {
 			u.cfg.logger.Error("wsmw: handler panicked", "panic", p, "stack", string(debug.Stack()))
@@ -88,7 +94,7 @@ func (u *Upgrader) serve(c *lifecycle.Conn, fn func(*lifecycle.Conn)) {
 		}
 		c.CloseWith(lifecycle.ErrHandlerReturned, lifecycle.StatusNormalClosure, "")
 	}()
-	fn(c)
+	fn(c, r)
 }
 
 // Upgrade upgrades r, answering it with an HTTP error when it cannot: 426
@@ -113,11 +119,11 @@ func (u *Upgrader) Upgrade(w http.ResponseWriter, r *http.Request) (*lifecycle.C
 		http.Error(w, "WebSocket needs HTTP/1.1", http.StatusBadRequest)
 		return nil, ErrHTTPVersion
 	}
-	if u.reg != nil && u.reg.Draining() {
+	if u.reg.Draining() {
 		LogRefusal(u.cfg.logger, r, http.StatusServiceUnavailable, "draining for shutdown")
 		w.Header().Set("Retry-After", "5")
 		http.Error(w, http.StatusText(http.StatusServiceUnavailable), http.StatusServiceUnavailable)
-		return nil, ErrShuttingDown
+		return nil, lifecycle.ErrServerShutdown
 	}
 	if !u.origins.allowed(r) {
 		LogRefusal(u.cfg.logger, r, http.StatusForbidden, "origin not allowed",
@@ -133,7 +139,6 @@ func (u *Upgrader) Upgrade(w http.ResponseWriter, r *http.Request) (*lifecycle.C
 	cfg := lifecycle.Config{
 		Context:      connContext(r),
 		CloseTimeout: u.cfg.closeTimeout,
-		ReadLimit:    u.cfg.readLimit,
 		Logger:       u.cfg.logger,
 		Registry:     u.reg,
 	}

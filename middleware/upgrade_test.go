@@ -13,6 +13,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/wsmw/wsmw/internal/conntest"
 	"github.com/wsmw/wsmw/internal/wstest"
 	"github.com/wsmw/wsmw/lifecycle"
 	"github.com/wsmw/wsmw/middleware"
@@ -37,7 +38,7 @@ func TestPlainRequestsPassThroughPoliciesUntouched(t *testing.T) {
 }
 
 func TestHandlerAnswers426ToPlainRequests(t *testing.T) {
-	h := middleware.Handler(nil, drainHandler)
+	h := middleware.Handler(lifecycle.NewRegistry(), conntest.Serve(drainHandler))
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/ws", nil))
 	if rec.Code != http.StatusUpgradeRequired || rec.Header().Get("Upgrade") != "websocket" {
@@ -47,7 +48,7 @@ func TestHandlerAnswers426ToPlainRequests(t *testing.T) {
 
 func TestUpgradeDuringDrainGets503(t *testing.T) {
 	reg := lifecycle.NewRegistry()
-	url := wstest.Server(t, middleware.Handler(reg, drainHandler))
+	url := wstest.Server(t, middleware.Handler(reg, conntest.Serve(drainHandler)))
 	reg.Shutdown(t.Context())
 	c, _ := wstest.DialRaw(url, nil)
 	if c == nil || c.Response.StatusCode != http.StatusServiceUnavailable {
@@ -70,7 +71,7 @@ func TestAttachmentsRunInOrderBeforeOnOpenAndHandler(t *testing.T) {
 	r.Use(middleware.Policy(func(*lifecycle.Conn) error { mark("first"); return nil }))
 	r.Use(middleware.Policy(func(*lifecycle.Conn) error { mark("second"); return nil }))
 	ran := make(chan struct{})
-	r.Get("/ws", middleware.Handler(reg, func(c *lifecycle.Conn) { mark("handler"); close(ran) }).ServeHTTP)
+	r.Get("/ws", middleware.Handler(reg, func(c *lifecycle.Conn, _ *http.Request) { mark("handler"); close(ran) }).ServeHTTP)
 	url := wstest.Server(t, r)
 	c, err := wstest.DialRaw(url+"/ws", nil)
 	if err != nil {
@@ -103,13 +104,13 @@ func TestFailingAttachmentClosesWithItsCodeAndSkipsHandler(t *testing.T) {
 				return nil
 			})
 			next.ServeHTTP(w, r)
-			upgraded <- middleware.Upgraded(r)
+			upgraded <- (middleware.Conn(r) != nil)
 		})
 	}
 	deny := middleware.Policy(func(*lifecycle.Conn) error {
 		return &lifecycle.CloseError{Code: 4403, Reason: "forbidden", Cause: errNope}
 	})
-	h := probe(deny(middleware.Handler(reg, func(*lifecycle.Conn) { t.Error("handler ran") })))
+	h := probe(deny(middleware.Handler(reg, func(*lifecycle.Conn, *http.Request) { t.Error("handler ran") })))
 	url := wstest.Server(t, h)
 	c, err := wstest.DialRaw(url, nil)
 	if err != nil {
@@ -133,10 +134,10 @@ func TestUpgradedIsFalseWhenTheUpgradeFails(t *testing.T) {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			r = middleware.Attach(r, func(*lifecycle.Conn) error { return nil })
 			next.ServeHTTP(w, r)
-			got <- middleware.Upgraded(r)
+			got <- (middleware.Conn(r) != nil)
 		})
 	}
-	url := wstest.Server(t, probe(middleware.Handler(nil, drainHandler)))
+	url := wstest.Server(t, probe(middleware.Handler(lifecycle.NewRegistry(), conntest.Serve(drainHandler))))
 	// An upgrade request without Sec-WebSocket-Key: gorilla answers 400.
 	req, _ := http.NewRequest(http.MethodGet, "http"+strings.TrimPrefix(url, "ws"), nil)
 	req.Header.Set("Connection", "Upgrade")
@@ -163,7 +164,7 @@ func TestSubprotocolSelection(t *testing.T) {
 			next.ServeHTTP(w, middleware.WithFallbackSubprotocol(r, "bearer"))
 		})
 	}
-	url := wstest.Server(t, bearer(middleware.Handler(reg, drainHandler, middleware.WithSubprotocols("graphql-transport-ws", "chat"))))
+	url := wstest.Server(t, bearer(middleware.Handler(reg, conntest.Serve(drainHandler), middleware.WithSubprotocols("graphql-transport-ws", "chat"))))
 	for _, tc := range []struct{ offer, want string }{
 		{"chat, bearer, secret-token", "chat"},
 		{"bearer, secret-token", "bearer"},
@@ -188,7 +189,7 @@ func TestChiURLParamsSurviveTheHTTPHandler(t *testing.T) {
 	defer reg.Shutdown(t.Context())
 	got := make(chan string, 2)
 	r := chi.NewRouter()
-	r.Get("/rooms/{room}", middleware.Handler(reg, func(c *lifecycle.Conn) {
+	r.Get("/rooms/{room}", middleware.Handler(reg, func(c *lifecycle.Conn, _ *http.Request) {
 		c.ReadMessage() // by now chi has reused its route context
 		got <- chi.URLParamFromCtx(c.Context(), "room")
 	}).ServeHTTP)
@@ -220,7 +221,7 @@ func TestHandlerPanicClosesWith1011AndIsLogged(t *testing.T) {
 	reg := lifecycle.NewRegistry()
 	defer reg.Shutdown(t.Context())
 	h := middleware.OnClose(func(_ *lifecycle.Conn, info lifecycle.CloseInfo) { closed <- info })(
-		middleware.Handler(reg, func(*lifecycle.Conn) { panic("kaboom") }, middleware.WithLogger(logger)))
+		middleware.Handler(reg, func(*lifecycle.Conn, *http.Request) { panic("kaboom") }, middleware.WithLogger(logger)))
 	url := wstest.Server(t, h)
 	c, err := wstest.DialRaw(url, nil)
 	if err != nil {

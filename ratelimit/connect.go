@@ -2,6 +2,7 @@ package ratelimit
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -19,13 +20,18 @@ const storeTimeout = 2 * time.Second
 // X-RateLimit-Limit, -Remaining and -Reset, as go-chi/httprate writes them.
 // Requests that are not upgrades pass untouched.
 //
-// Options: WithKey, WithStore, WithPrefix, FailClosed/FailOpen, WithLogger,
-// OnReject. A limit or window that is not positive disables the policy.
-func ConnectRate(limit int, window time.Duration, opts ...Option) func(http.Handler) http.Handler {
-	cfg := newConfig(opts)
+// Options: WithKey, WithStore, WithPrefix, WithFailClosed, WithOnReject,
+// middleware.WithLogger. A limit of zero turns the policy off; a negative
+// limit, or a window that is not positive with a limit, panics. 60 a minute
+// per client is a good default for browsers, which reconnect with backoff.
+func ConnectRate(limit int, window time.Duration, opts ...middleware.Option) func(http.Handler) http.Handler {
+	if limit < 0 || limit > 0 && window <= 0 {
+		panic(fmt.Sprintf("wsmw: ConnectRate(%d, %v): a limit of zero turns it off; otherwise both must be positive", limit, window))
+	}
+	cfg := newConfig(forConnect, nil, opts)
 	fl := new(failureLog)
 	return func(next http.Handler) http.Handler {
-		if limit <= 0 || window <= 0 {
+		if limit == 0 {
 			return next
 		}
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -33,7 +39,10 @@ func ConnectRate(limit int, window time.Duration, opts ...Option) func(http.Hand
 				next.ServeHTTP(w, r)
 				return
 			}
-			key := cfg.key(r)
+			key, ok := cfg.keyOf(w, r, "ConnectRate")
+			if !ok {
+				return
+			}
 			if key == "" {
 				next.ServeHTTP(w, r)
 				return

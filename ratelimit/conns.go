@@ -2,15 +2,13 @@ package ratelimit
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"sync/atomic"
 
 	"github.com/wsmw/wsmw/lifecycle"
 	"github.com/wsmw/wsmw/middleware"
 )
-
-// totalKey is the Store key of MaxTotalConns.
-const totalKey = "conns:*"
 
 // MaxConns allows at most n open WebSocket connections per key (the client
 // IP unless WithKey says otherwise). A slot is taken before the upgrade and
@@ -20,16 +18,14 @@ const totalKey = "conns:*"
 // refused upgrade gets 429 with Retry-After (WithRetryAfter, 5 s by
 // default) and X-RateLimit-Limit, -Remaining and -Reset.
 //
-// Options: WithKey, WithStore, WithPrefix, FailClosed/FailOpen,
-// WithRetryAfter, WithLogger, OnReject. n ≤ 0 disables the policy.
-func MaxConns(n int, opts ...Option) func(http.Handler) http.Handler {
-	cfg := newConfig(opts)
-	return slotPolicy(cfg, n, "MaxConns", func(r *http.Request) string {
-		if key := cfg.key(r); key != "" {
-			return "conns:" + key
-		}
-		return ""
-	}, http.StatusTooManyRequests, ErrTooManyConnections)
+// Options: WithKey (KeyBySubject for a per-user cap, after the auth
+// policy; with the cluster module's store, across servers), WithStore,
+// WithPrefix, WithFailClosed, WithRetryAfter, WithOnReject,
+// middleware.WithLogger. Zero turns the policy off; a negative n panics.
+func MaxConns(n int, opts ...middleware.Option) func(http.Handler) http.Handler {
+	checkCount("MaxConns", n)
+	cfg := newConfig(forConns, nil, opts)
+	return slotPolicy(cfg, n, "MaxConns", "conns:", http.StatusTooManyRequests, ErrTooManyConnections)
 }
 
 // MaxTotalConns allows at most n open WebSocket connections through it in
@@ -37,15 +33,23 @@ func MaxConns(n int, opts ...Option) func(http.Handler) http.Handler {
 // taken and released as by MaxConns; a refused upgrade gets 503 with
 // Retry-After.
 //
-// Options: WithStore, WithPrefix, FailClosed/FailOpen, WithRetryAfter,
-// WithLogger, OnReject. n ≤ 0 disables the policy.
-func MaxTotalConns(n int, opts ...Option) func(http.Handler) http.Handler {
-	cfg := newConfig(opts)
-	return slotPolicy(cfg, n, "MaxTotalConns", func(*http.Request) string { return totalKey },
-		http.StatusServiceUnavailable, ErrServerFull)
+// Options: WithStore, WithPrefix, WithFailClosed, WithRetryAfter,
+// WithOnReject, middleware.WithLogger. Zero turns the policy off; a
+// negative n panics.
+func MaxTotalConns(n int, opts ...middleware.Option) func(http.Handler) http.Handler {
+	checkCount("MaxTotalConns", n)
+	cfg := newConfig(forTotal, nil, opts)
+	cfg.key = func(*http.Request) (string, error) { return "*", nil }
+	return slotPolicy(cfg, n, "MaxTotalConns", "conns:", http.StatusServiceUnavailable, ErrServerFull)
 }
 
-func slotPolicy(cfg *config, n int, name string, key func(*http.Request) string, status int, cause error) func(http.Handler) http.Handler {
+func checkCount(policy string, n int) {
+	if n < 0 {
+		panic(fmt.Sprintf("wsmw: %s(%d): may not be negative (zero turns it off)", policy, n))
+	}
+}
+
+func slotPolicy(cfg *config, n int, name, prefix string, status int, cause error) func(http.Handler) http.Handler {
 	fl := new(failureLog)
 	return func(next http.Handler) http.Handler {
 		if n <= 0 {
@@ -56,11 +60,15 @@ func slotPolicy(cfg *config, n int, name string, key func(*http.Request) string,
 				next.ServeHTTP(w, r)
 				return
 			}
-			k := key(r)
+			k, ok := cfg.keyOf(w, r, name)
+			if !ok {
+				return
+			}
 			if k == "" {
 				next.ServeHTTP(w, r)
 				return
 			}
+			k = prefix + k
 			ctx, cancel := context.WithTimeout(r.Context(), storeTimeout)
 			release, held, err := cfg.store.Acquire(ctx, cfg.prefix+k, n)
 			cancel()
@@ -95,7 +103,7 @@ func serveHoldingSlot(w http.ResponseWriter, r *http.Request, next http.Handler,
 	}
 	r = middleware.AddCloseHook(r, func(*lifecycle.Conn, lifecycle.CloseInfo) { once() })
 	defer func() {
-		if !middleware.Upgraded(r) {
+		if middleware.Conn(r) == nil {
 			once()
 		}
 	}()

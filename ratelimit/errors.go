@@ -23,7 +23,7 @@ var (
 	ErrStoreUnavailable = lifecycle.NewCause("store_unavailable", "rate limit store unavailable")
 	// ErrInvalidUTF8: a text message was not valid UTF-8 (1007).
 	ErrInvalidUTF8 = lifecycle.NewCause("invalid_utf8", "invalid utf-8 in text message")
-	// ErrMessageTooBig: a message exceeded MaxMessageSize (1009). It is the
-	// core's lifecycle.ErrMessageTooBig.
-	ErrMessageTooBig = lifecycle.ErrMessageTooBig
+	// ErrNoSubject: a policy keyed by subject (KeyBySubject) got a request
+	// without one (403).
+	ErrNoSubject = lifecycle.NewCause("no_subject", "no subject to count the request against")
 )

@@ -1,6 +1,7 @@
 package ratelimit
 
 import (
+	"fmt"
 	"net"
 	"net/http"
 	"net/netip"
@@ -11,8 +12,11 @@ import (
 )
 
 // KeyFunc names the bucket or the slots a request counts against. An empty
-// key exempts the request from the policy.
-type KeyFunc func(r *http.Request) string
+// key exempts the request from the policy. An error refuses the request
+// with 403 (the policy cannot count it), logged as a Warn the first time:
+// KeyBySubject's ErrNoSubject says the policy was put before the auth
+// policy, or that the token had no subject.
+type KeyFunc func(r *http.Request) (string, error)
 
 // ClientIP returns the client's IP: the one that chi's ClientIPFromXFF,
 // ClientIPFromHeader, ClientIPFromXFFTrustedProxies or ClientIPFromRemoteAddr
@@ -48,7 +52,9 @@ const ipv6KeyBits = 64
 // fallback. To key each IPv6 address apart, use KeyByIPPrefix(32, 128); to
 // group larger networks, KeyByIPPrefix(24, 56) for example (but clients
 // behind one carrier-grade NAT share an IPv4 address already).
-func KeyByIP(r *http.Request) string {
+func KeyByIP(r *http.Request) (string, error) { return keyByIP(r), nil }
+
+func keyByIP(r *http.Request) string {
 	ip := ClientIP(r)
 	switch {
 	case !ip.IsValid():
@@ -64,32 +70,33 @@ func KeyByIP(r *http.Request) string {
 // v4Bits of an IPv4 address, the first v6Bits of an IPv6 one (64 groups a
 // typical IPv6 customer, who controls a whole /64), as a prefix such as
 // "192.0.2.0/24". KeyByIPPrefix(32, 64) counts like KeyByIP, with IPv4
-// keys written "192.0.2.7/32".
+// keys written "192.0.2.7/32". Bits outside 0-32 and 0-128 panic.
 func KeyByIPPrefix(v4Bits, v6Bits int) KeyFunc {
-	return func(r *http.Request) string {
+	if v4Bits < 0 || v4Bits > 32 || v6Bits < 0 || v6Bits > 128 {
+		panic(fmt.Sprintf("wsmw: KeyByIPPrefix(%d, %d): bits must be 0-32 and 0-128", v4Bits, v6Bits))
+	}
+	return func(r *http.Request) (string, error) {
 		ip := ClientIP(r)
 		if !ip.IsValid() {
-			return r.RemoteAddr
+			return r.RemoteAddr, nil
 		}
 		bits := v6Bits
 		if ip.Is4() {
 			bits = v4Bits
 		}
-		p, err := ip.WithZone("").Prefix(bits)
-		if err != nil {
-			return ip.String()
-		}
-		return p.String()
+		p, _ := ip.WithZone("").Prefix(bits)
+		return p.String(), nil
 	}
 }
 
 // KeyBySubject keys a request by its authenticated subject (set by an auth
 // policy in front with middleware.WithSubject), as "sub:" followed by the
-// subject, and falls back to KeyByIP (the IPv4 address, the IPv6 /64) for a
-// request without one.
-func KeyBySubject(r *http.Request) string {
-	if s := middleware.Subject(r); s != "" {
-		return "sub:" + s
+// subject. A request without one is refused (ErrNoSubject, 403): silently
+// counting it by IP instead would turn a per-user cap into a per-IP one
+// behind every NAT. Put the policy after the auth policy.
+func KeyBySubject(r *http.Request) (string, error) {
+	if s := middleware.SubjectFromContext(r.Context()); s != "" {
+		return "sub:" + s, nil
 	}
-	return KeyByIP(r)
+	return "", ErrNoSubject
 }

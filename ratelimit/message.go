@@ -1,6 +1,7 @@
 package ratelimit
 
 import (
+	"fmt"
 	"net/http"
 	"sync"
 	"time"
@@ -14,23 +15,32 @@ import (
 // MessageRate limits each connection to perSecond data messages per second
 // with bursts of up to burst: a golang.org/x/time/rate token bucket checked
 // on every message the handler reads (pings, pongs and Close frames are not
-// counted). A message over the limit closes the connection with 1008 "rate
-// limit exceeded", cause ErrRateLimited. The check costs a few tens of
-// nanoseconds and allocates nothing.
+// counted: LimitFrames budgets them). A message over the limit closes the
+// connection with 1008 "rate limit exceeded", cause ErrRateLimited. The
+// check costs a few tens of nanoseconds and allocates nothing.
 //
-// Options: WithCloseCode (for example 1013 "try again later"), Drop (skip
-// the messages over the limit instead of closing), OnExceeded (decide per
-// message), PerSubject (one bucket for all of a subject's connections on
-// this server). perSecond ≤ 0 or burst ≤ 0 disables the policy.
-func MessageRate(perSecond float64, burst int, opts ...Option) func(http.Handler) http.Handler {
-	if perSecond <= 0 || burst <= 0 {
+// Options: middleware.WithClose (for example 1013 "try again later"),
+// WithOnExceeded (decide per message, for example drop it), WithPerSubject
+// (one bucket for all of a subject's connections on this server). A rate of
+// zero turns the policy off; a negative rate, or a burst below 1 with a
+// positive rate, panics. 20 a second with bursts of 40 suits chat-like
+// traffic.
+func MessageRate(perSecond float64, burst int, opts ...middleware.Option) func(http.Handler) http.Handler {
+	if perSecond < 0 || perSecond > 0 && burst < 1 {
+		panic(fmt.Sprintf("wsmw: MessageRate(%v, %d): a rate of zero turns it off; a positive rate needs a burst of at least 1", perSecond, burst))
+	}
+	m := newMessageRate(perSecond, burst, opts)
+	if perSecond == 0 {
 		return func(next http.Handler) http.Handler { return next }
 	}
-	return middleware.Policy(newMessageRate(perSecond, burst, opts).attach)
+	return middleware.Policy(m.attach)
 }
 
-func newMessageRate(perSecond float64, burst int, opts []Option) *messageRate {
-	cfg := newMessageConfig(opts)
+// rateExceeded is MessageRate's close unless WithClose says otherwise.
+var rateExceeded = &lifecycle.CloseError{Code: lifecycle.StatusPolicyViolation, Reason: "rate limit exceeded", Cause: ErrRateLimited}
+
+func newMessageRate(perSecond float64, burst int, opts []middleware.Option) *messageRate {
+	cfg := newConfig(forMessages, rateExceeded, opts)
 	m := &messageRate{limit: rate.Limit(perSecond), burst: burst, cfg: cfg}
 	if cfg.perSubject {
 		m.shared = make(map[string]*sharedLimiter)
@@ -51,23 +61,6 @@ func (m *messageRate) sharedLen() int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return len(m.shared)
-}
-
-// newMessageConfig is newConfig without the Store the message policies do
-// not use.
-func newMessageConfig(opts []Option) *config {
-	cfg := &config{}
-	for _, o := range opts {
-		o(cfg)
-	}
-	if cfg.closeErr == nil {
-		cfg.closeErr = &lifecycle.CloseError{
-			Code:   lifecycle.StatusPolicyViolation,
-			Reason: "rate limit exceeded",
-			Cause:  ErrRateLimited,
-		}
-	}
-	return cfg
 }
 
 type messageRate struct {
@@ -108,13 +101,6 @@ func (m *messageRate) check(c *lifecycle.Conn, lim *rate.Limiter) lifecycle.Read
 				return nil
 			}
 			return hook(c, mt, data)
-		}
-	case m.cfg.drop:
-		return func(lifecycle.MessageType, []byte) error {
-			if lim.AllowN(monoNow(), 1) {
-				return nil
-			}
-			return lifecycle.ErrDropMessage
 		}
 	default:
 		exceeded := m.cfg.closeErr

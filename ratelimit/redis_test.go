@@ -226,7 +226,7 @@ func TestRedisChildServer(t *testing.T) {
 	ttl, _ := time.ParseDuration(os.Getenv("WSMW_RL_CHILD_TTL"))
 	st := NewRedisStore(redis.NewClient(&redis.Options{Addr: addr}), LeaseTTL(ttl))
 	r := chi.NewRouter()
-	r.With(MaxConns(3, WithStore(st))).Get("/ws", middleware.Handler(nil, conntest.Echo).ServeHTTP)
+	r.With(MaxConns(3, WithStore(st))).Get("/ws", middleware.Handler(lifecycle.NewRegistry(), conntest.Serve(conntest.Echo)).ServeHTTP)
 	srv := httptest.NewServer(r)
 	fmt.Printf("URL ws%s/ws\n", strings.TrimPrefix(srv.URL, "http"))
 	select {} // until killed

@@ -42,8 +42,24 @@ func (cfg *config) refuse(w http.ResponseWriter, r *http.Request, status int, ca
 		cfg.onReject(r, status, cause)
 	}
 	middleware.LogRefusal(cfg.log, r, status, cause.Error(), slog.Duration("retry_after", retry))
-	w.Header().Set(HeaderRetry, retrySeconds(retry))
+	if retry > 0 {
+		w.Header().Set(HeaderRetry, retrySeconds(retry))
+	}
 	http.Error(w, http.StatusText(status), status)
+}
+
+// keyOf returns r's key; when the key function fails (no subject), it
+// refuses r with 403, warns the first time, and reports false.
+func (cfg *config) keyOf(w http.ResponseWriter, r *http.Request, policy string) (string, bool) {
+	key, err := cfg.key(r)
+	if err == nil {
+		return key, true
+	}
+	cfg.warnOnce.Do(func() {
+		cfg.log.Warn("wsmw: "+policy+" cannot key an upgrade; refusing it with 403 (is the policy before the auth policy that sets the subject?)", "err", err)
+	})
+	cfg.refuse(w, r, http.StatusForbidden, err, 0)
+	return "", false
 }
 
 // storeFailure logs a Store error, at most once every failureLogEvery per

@@ -155,7 +155,7 @@ func TestConnectFloodInProcess(t *testing.T) {
 	t.Parallel()
 	reg := lifecycle.NewRegistry()
 	buckets, slots := ratelimit.NewMemoryStore(), ratelimit.NewMemoryStore()
-	var h http.Handler = middleware.Handler(reg, func(c *lifecycle.Conn) {
+	var h http.Handler = middleware.Handler(reg, func(c *lifecycle.Conn, _ *http.Request) {
 		for {
 			if _, _, err := c.ReadMessage(); err != nil {
 				return

@@ -84,7 +84,7 @@ func TestInvalidUTF8Gets1007(t *testing.T) {
 	t.Parallel()
 	reg := lifecycle.NewRegistry()
 	ends := make(chan lifecycle.CloseInfo, len(utf8Cases))
-	h := middleware.Handler(reg, func(c *lifecycle.Conn) {
+	h := middleware.Handler(reg, func(c *lifecycle.Conn, _ *http.Request) {
 		for {
 			mt, msg, err := c.ReadMessage()
 			if err != nil || c.WriteMessage(mt, msg) != nil {

@@ -109,7 +109,7 @@ func chaosHandler(reg *lifecycle.Registry, recs map[string]*record, slots rateli
 		ratelimit.MessageRate(chaosMsgRate, chaosMsgBurst),
 		ratelimit.ValidUTF8(),
 	}
-	var h http.Handler = middleware.Handler(reg, serveChaos,
+	var h http.Handler = middleware.Handler(reg, conntest.Serve(serveChaos),
 		middleware.WithCloseTimeout(chaosCloseTimeout), middleware.WithLogger(discardLog))
 	for i := len(policies) - 1; i >= 0; i-- {
 		h = policies[i](h)

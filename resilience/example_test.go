@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 
@@ -20,7 +21,7 @@ func Example() {
 	reg := lifecycle.NewRegistry()
 	ends := make(chan lifecycle.CloseInfo, 2)
 	onClose := middleware.OnClose(func(_ *lifecycle.Conn, info lifecycle.CloseInfo) { ends <- info })
-	srv := httptest.NewServer(onClose(middleware.Handler(reg, func(c *lifecycle.Conn) {
+	srv := httptest.NewServer(onClose(middleware.Handler(reg, func(c *lifecycle.Conn, _ *http.Request) {
 		for {
 			if _, _, err := c.ReadMessage(); err != nil {
 				return

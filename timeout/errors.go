@@ -19,23 +19,16 @@ var (
 	// ErrInitTimeout: the first data message did not arrive within
 	// InitTimeout's duration (4408 "connection initialisation timeout").
 	ErrInitTimeout = lifecycle.NewCause("init_timeout", "connection initialisation timeout")
-	// ErrSlowConsumer: a SendQueue overflowed its bounds (1008 "slow
-	// consumer"); Send also returns it for a dropped message.
-	ErrSlowConsumer = lifecycle.NewCause("slow_consumer", "slow consumer")
-	// ErrWriteTimeout is lifecycle.ErrWriteTimeout: a write did not finish
-	// within WriteTimeout's bound, so TCP was closed.
-	ErrWriteTimeout = lifecycle.ErrWriteTimeout
 )
 
-// Default close codes and reasons (DESIGN.md's table).
-const (
-	// StatusInitTimeout is graphql-transport-ws's code for a connection
-	// that did not initialise in time.
-	StatusInitTimeout lifecycle.StatusCode = 4408
+// StatusInitTimeout is graphql-transport-ws's code for a connection that
+// did not initialise in time, InitTimeout's default.
+const StatusInitTimeout lifecycle.StatusCode = 4408
 
-	ReasonSessionExpired = "session expired"                   // with 1008
-	ReasonIdleTimeout    = "idle timeout"                      // with 1001
-	ReasonPongTimeout    = "keepalive ping timeout"            // with 1011, best effort
-	ReasonInitTimeout    = "connection initialisation timeout" // with 4408
-	ReasonSlowConsumer   = "slow consumer"                     // with 1008
+// Default close reasons (DESIGN.md's table).
+const (
+	reasonSessionExpired = "session expired"                   // with 1008
+	reasonIdleTimeout    = "idle timeout"                      // with 1001
+	reasonPongTimeout    = "keepalive ping timeout"            // with 1011, best effort
+	reasonInitTimeout    = "connection initialisation timeout" // with 4408
 )

@@ -33,7 +33,7 @@ func Example() {
 		timeout.IdleTimeout(200*time.Millisecond),
 		middleware.OnClose(func(_ *lifecycle.Conn, info lifecycle.CloseInfo) { ended <- info }),
 	)
-	r.Get("/ws", middleware.Handler(reg, func(c *lifecycle.Conn) {
+	r.Get("/ws", middleware.Handler(reg, func(c *lifecycle.Conn, _ *http.Request) {
 		for {
 			mt, msg, err := c.ReadMessage() // also processes pongs
 			if err != nil {
@@ -75,7 +75,7 @@ func ExampleRecommended() {
 
 	r := chi.NewRouter()
 	r.Use(cfg.Middleware())
-	r.Get("/ws", middleware.Handler(lifecycle.NewRegistry(), func(c *lifecycle.Conn) {
+	r.Get("/ws", middleware.Handler(lifecycle.NewRegistry(), func(c *lifecycle.Conn, _ *http.Request) {
 		timeout.DiscardMessages(c)
 	}).ServeHTTP)
 	// Output:
@@ -91,7 +91,7 @@ func ExampleBroadcast() {
 	defer reg.Shutdown(context.Background())
 	opened := make(chan struct{})
 	h := timeout.SlowConsumer(timeout.MaxMessages(64), timeout.MaxBytes(256<<10))(
-		middleware.Handler(reg, func(c *lifecycle.Conn) {
+		middleware.Handler(reg, func(c *lifecycle.Conn, _ *http.Request) {
 			close(opened)
 			timeout.DiscardMessages(c)
 		}))
@@ -122,7 +122,7 @@ func ExampleHeartbeat() {
 			default:
 			}
 		}))
-	handler := policy(middleware.Handler(lifecycle.NewRegistry(), func(c *lifecycle.Conn) {
+	handler := policy(middleware.Handler(lifecycle.NewRegistry(), func(c *lifecycle.Conn, _ *http.Request) {
 		timeout.DiscardMessages(c)
 		fmt.Println("last RTT:", timeout.RTT(c))
 	}))

@@ -12,25 +12,28 @@ import (
 // IdleTimeout closes a connection that received no data message for d with
 // 1001 "idle timeout" (cause ErrIdleTimeout). Pings and pongs never count as
 // activity: a peer that only keeps the socket alive is still idle. With
-// CountOutbound, messages written by the connection's SendQueue, calls to
-// Touch and (noticed when the timer fires) direct WriteMessage calls count
-// too. d <= 0 turns it off.
+// WithCountOutbound, messages written by the connection's send queue, calls
+// to Touch and (noticed when the timer fires) direct WriteMessage calls
+// count too. Zero turns it off; a negative d panics. 5 minutes is a good
+// default for browsers (a tab silent that long is usually forgotten); turn
+// it off for push-only endpoints whose clients never send.
 //
 // Activity costs one clock read per message: the read check records the
 // time, and the single timer, when it fires, re-arms itself for whatever is
 // left instead of being re-created per message. A message is counted once
 // it has been read whole, after the read checks added before this policy.
-func IdleTimeout(d time.Duration, opts ...Option) func(http.Handler) http.Handler {
-	if d <= 0 {
+func IdleTimeout(d time.Duration, opts ...middleware.Option) func(http.Handler) http.Handler {
+	checkDuration("IdleTimeout", d)
+	cs, outbound := settings("IdleTimeout", lifecycle.StatusGoingAway, reasonIdleTimeout, opts)
+	if d == 0 {
 		return passThrough
 	}
-	o := newOptions(lifecycle.StatusGoingAway, ReasonIdleTimeout, opts)
 	return middleware.Policy(func(c *lifecycle.Conn) error {
-		s := &idleState{c: c, d: d, base: c.OpenedAt(), o: o}
+		s := &idleState{c: c, d: d, base: c.OpenedAt(), cs: cs, outbound: outbound}
 		c.StartTimer(&s.t, d-time.Since(s.base), s.fire)
 		c.AddReadCheck(s.check)
-		if o.countOutbound {
-			c.SetValue(idleKey{}, s)
+		if outbound {
+			c.LoadOrStore(idleKey{}, s)
 		}
 		return nil
 	})
@@ -44,8 +47,9 @@ type idleState struct {
 	d    time.Duration
 	base time.Time    // the upgrade; last is measured from it
 	last atomic.Int64 // nanoseconds from base to the latest activity
-	o    *options
+	cs   closeSpec
 
+	outbound bool // WithCountOutbound
 	outSeen uint64 // OutboundMessages at the last firing; only fire uses it
 	t       lifecycle.Timer
 }
@@ -58,11 +62,11 @@ func (s *idleState) check(lifecycle.MessageType, []byte) error {
 }
 
 // fire closes the connection if it has been idle for d, and otherwise
-// re-arms the timer for the rest. With CountOutbound, messages written
+// re-arms the timer for the rest. With WithCountOutbound, messages written
 // directly with WriteMessage since the last firing count as activity now:
-// never early, at most d late (Touch and SendQueue are exact).
+// never early, at most d late (Touch and the send queue are exact).
 func (s *idleState) fire() {
-	if s.o.countOutbound {
+	if s.outbound {
 		if n := s.c.OutboundMessages(); n != s.outSeen {
 			s.outSeen = n
 			s.touch()
@@ -70,15 +74,16 @@ func (s *idleState) fire() {
 	}
 	idle := time.Since(s.base) - time.Duration(s.last.Load())
 	if idle >= s.d {
-		s.c.CloseWith(ErrIdleTimeout, s.o.code, s.o.reason)
+		s.c.CloseWith(ErrIdleTimeout, s.cs.code, s.cs.reason)
 		return
 	}
 	s.t.Reset(s.d - idle)
 }
 
 // Touch records outbound activity for IdleTimeout when it was given
-// CountOutbound; otherwise it does nothing. SendQueue calls it after each
-// message it writes; call it yourself after writing with WriteMessage.
+// WithCountOutbound; otherwise it does nothing. The send queue (package
+// queue) calls it after each message it writes; call it yourself after
+// writing with WriteMessage.
 func Touch(c *lifecycle.Conn) {
 	if s, ok := c.Value(idleKey{}).(*idleState); ok {
 		s.touch()

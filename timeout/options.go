@@ -1,56 +1,65 @@
 package timeout
 
 import (
+	"fmt"
+	"net/http"
 	"time"
 
 	"github.com/wsmw/wsmw/lifecycle"
+	"github.com/wsmw/wsmw/middleware"
 )
 
-// Option configures a policy of this package. Options that do not concern
-// a policy are ignored by it.
-type Option func(*options)
+// The options of this package's policies: middleware.WithClose (every
+// policy but WriteTimeout) and WithCountOutbound (IdleTimeout). An option
+// a policy does not take panics at construction.
 
-type options struct {
-	code          lifecycle.StatusCode
-	reason        string
-	countOutbound bool
-	onRTT         func(*lifecycle.Conn, time.Duration)
-	maxMessages   int
-	maxBytes      int
-	overflow      Overflow
+// closeSpec is a policy's close: its default code and reason, changed by
+// middleware.WithClose.
+type closeSpec struct {
+	code   lifecycle.StatusCode
+	reason string
 }
 
-// WithCode sets the close code the policy sends instead of its default.
-// For Heartbeat it is the code of the best-effort Close frame; the end is
-// still reported as 1006 abnormal.
-func WithCode(code lifecycle.StatusCode) Option { return func(o *options) { o.code = code } }
+// countOutbound is the option made by WithCountOutbound.
+type countOutbound struct{}
 
-// WithReason sets the close reason the policy sends instead of its
-// default (cut to 123 bytes).
-func WithReason(reason string) Option {
-	return func(o *options) { o.reason = reason }
+func (countOutbound) OptionName() string { return "WithCountOutbound" }
+
+// WithCountOutbound makes IdleTimeout count outbound messages as activity
+// too: those written by the connection's send queue (package queue) and
+// those reported with Touch.
+func WithCountOutbound() middleware.Option { return countOutbound{} }
+
+// settings reads the options of policy, which closes with code and reason
+// by default; outbound reports whether WithCountOutbound was given, which
+// only IdleTimeout accepts.
+func settings(policy string, code lifecycle.StatusCode, reason string, opts []middleware.Option) (cs closeSpec, outbound bool) {
+	cs = closeSpec{code, reason}
+	middleware.ApplyOptions(policy, opts, func(o middleware.Option) bool {
+		switch o := o.(type) {
+		case middleware.CloseOption:
+			cs = closeSpec{o.Code, o.Reason}
+		case countOutbound:
+			if policy != "IdleTimeout" {
+				return false
+			}
+			outbound = true
+		default:
+			return false
+		}
+		return true
+	})
+	return cs, outbound
 }
 
-// CountOutbound makes IdleTimeout count outbound messages as activity too:
-// those written by the connection's SendQueue (Send, Broadcast) and those
-// reported with Touch.
-func CountOutbound() Option { return func(o *options) { o.countOutbound = true } }
-
-// OnRTT makes Heartbeat call fn with each measured round-trip time (ping
-// written to matching pong read), on the reading goroutine; fn must be
-// cheap. See also NotifyRTT for a per-connection callback.
-func OnRTT(fn func(c *lifecycle.Conn, rtt time.Duration)) Option {
-	return func(o *options) { o.onRTT = fn }
-}
-
-// newOptions returns the options of one policy; every connection shares
-// them.
-func newOptions(code lifecycle.StatusCode, reason string, opts []Option) *options {
-	o := &options{code: code, reason: reason}
-	for _, opt := range opts {
-		if opt != nil {
-			opt(o)
+// checkDuration panics for a negative duration; zero turns a policy off.
+func checkDuration(policy string, ds ...time.Duration) {
+	for _, d := range ds {
+		if d < 0 {
+			panic(fmt.Sprintf("wsmw: %s(%v): a duration may not be negative (zero turns the policy off)", policy, d))
 		}
 	}
-	return o
 }
+
+// passThrough is the middleware of a policy that is turned off.
+func passThrough(next http.Handler) http.Handler { return next }

@@ -10,16 +10,19 @@ import (
 
 // SessionExpiry limits every connection's lifetime to d from the upgrade,
 // whatever it does: at d it closes with 1008 "session expired" (cause
-// ErrSessionExpired; WithCode and WithReason change the frame). It bounds
-// how long a connection outlives the credentials and the deployment it was
-// opened with. d <= 0 turns it off.
-func SessionExpiry(d time.Duration, opts ...Option) func(http.Handler) http.Handler {
-	if d <= 0 {
+// ErrSessionExpired; middleware.WithClose changes the frame). It bounds how
+// long a connection outlives the credentials and the deployment it was
+// opened with. Zero turns it off; a negative d panics. 30 minutes is a good
+// default for browser-facing endpoints: clients learn to reconnect, which
+// they must do anyway.
+func SessionExpiry(d time.Duration, opts ...middleware.Option) func(http.Handler) http.Handler {
+	checkDuration("SessionExpiry", d)
+	cs, _ := settings("SessionExpiry", lifecycle.StatusPolicyViolation, reasonSessionExpired, opts)
+	if d == 0 {
 		return passThrough
 	}
-	o := newOptions(lifecycle.StatusPolicyViolation, ReasonSessionExpired, opts)
 	return middleware.Policy(func(c *lifecycle.Conn) error {
-		s := &sessionState{c: c, o: o}
+		s := &sessionState{c: c, cs: cs}
 		c.StartTimer(&s.t, d-time.Since(c.OpenedAt()), s.expire)
 		return nil
 	})
@@ -27,12 +30,9 @@ func SessionExpiry(d time.Duration, opts ...Option) func(http.Handler) http.Hand
 
 // sessionState is one connection's session clock.
 type sessionState struct {
-	c *lifecycle.Conn
-	o *options
-	t lifecycle.Timer
+	c  *lifecycle.Conn
+	cs closeSpec
+	t  lifecycle.Timer
 }
 
-func (s *sessionState) expire() { s.c.CloseWith(ErrSessionExpired, s.o.code, s.o.reason) }
-
-// passThrough is the middleware of a policy that is turned off.
-func passThrough(next http.Handler) http.Handler { return next }
+func (s *sessionState) expire() { s.c.CloseWith(ErrSessionExpired, s.cs.code, s.cs.reason) }

@@ -13,10 +13,12 @@ import (
 // connection cannot send a Close frame: TCP is closed at once and the end
 // is reported as 1006 abnormal with cause ErrWriteTimeout
 // (lifecycle.ErrWriteTimeout). Without it, a peer that stops reading blocks
-// a writer until the kernel gives up, which can take many minutes. d <= 0
-// turns it off.
+// a writer until the kernel gives up, which can take many minutes. Zero
+// turns it off; a negative d panics. 10 s is a good default: a peer that
+// has not accepted a frame in ten seconds is not coming back.
 func WriteTimeout(d time.Duration) func(http.Handler) http.Handler {
-	if d <= 0 {
+	checkDuration("WriteTimeout", d)
+	if d == 0 {
 		return passThrough
 	}
 	return middleware.Policy(func(c *lifecycle.Conn) error {

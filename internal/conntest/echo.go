@@ -2,7 +2,11 @@
 // cannot live in wstest, which lifecycle's own internal tests import.
 package conntest
 
-import "github.com/wsmw/wsmw/lifecycle"
+import (
+	"net/http"
+
+	"github.com/wsmw/wsmw/lifecycle"
+)
 
 // Echo writes back every data message until the connection ends.
 func Echo(c *lifecycle.Conn) {
@@ -15,4 +19,10 @@ func Echo(c *lifecycle.Conn) {
 			return
 		}
 	}
+}
+
+// Serve adapts a connection function that does not need the upgrade
+// request to a Handler's function.
+func Serve(fn func(*lifecycle.Conn)) func(*lifecycle.Conn, *http.Request) {
+	return func(c *lifecycle.Conn, _ *http.Request) { fn(c) }
 }

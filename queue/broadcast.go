@@ -1,4 +1,4 @@
-package timeout
+package queue
 
 import (
 	"net/http"
@@ -9,37 +9,32 @@ import (
 
 type queueKey struct{}
 
-// SlowConsumer gives every connection its own SendQueue with opts
-// (MaxMessages, MaxBytes, OnOverflow, WithCode, WithReason), used by Send,
-// Broadcast and QueueOf. Without it, a connection's queue is made with the
-// defaults on first use.
-func SlowConsumer(opts ...Option) func(http.Handler) http.Handler {
+// SlowConsumer gives every connection its own Queue with opts
+// (WithMaxMessages, WithMaxBytes, WithOverflow, middleware.WithClose), used
+// by Send, Broadcast and Of. Without it, a connection's queue is made with
+// the defaults (DefaultMaxMessages, DefaultMaxBytes, OverflowClose, 1008
+// "slow consumer") on first use.
+func SlowConsumer(opts ...middleware.Option) func(http.Handler) http.Handler {
+	s := newSettings("SlowConsumer", opts)
 	return middleware.Policy(func(c *lifecycle.Conn) error {
-		c.SetValue(queueKey{}, NewSendQueue(c, opts...))
+		c.LoadOrStore(queueKey{}, newQueue(c, s))
 		return nil
 	})
 }
 
-// QueueOf returns c's SendQueue, making one with the defaults if c has none
-// yet.
-func QueueOf(c *lifecycle.Conn) *SendQueue {
-	if q, ok := c.Value(queueKey{}).(*SendQueue); ok {
+// Of returns c's Queue, making one with the defaults if c has none yet.
+func Of(c *lifecycle.Conn) *Queue {
+	if q, ok := c.Value(queueKey{}).(*Queue); ok {
 		return q
 	}
-	createMu.Lock()
-	defer createMu.Unlock()
-	if q, ok := c.Value(queueKey{}).(*SendQueue); ok {
-		return q
-	}
-	q := NewSendQueue(c)
-	c.SetValue(queueKey{}, q)
-	return q
+	q, _ := c.LoadOrStore(queueKey{}, newQueue(c, newSettings("Of", nil)))
+	return q.(*Queue)
 }
 
-// Send queues a message on c's SendQueue and returns without waiting for
-// the peer; see SendQueue.Send.
+// Send queues a message on c's Queue and returns without waiting for the
+// peer; see Queue.Send.
 func Send(c *lifecycle.Conn, mt lifecycle.MessageType, data []byte) error {
-	return QueueOf(c).Send(mt, data)
+	return Of(c).Send(mt, data)
 }
 
 // Broadcast queues one message to every live connection of reg and returns

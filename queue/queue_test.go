@@ -1,4 +1,4 @@
-package timeout_test
+package queue_test
 
 import (
 	"encoding/binary"

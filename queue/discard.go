@@ -1,4 +1,4 @@
-package timeout
+package queue
 
 import "github.com/wsmw/wsmw/lifecycle"
 

@@ -1,28 +1,36 @@
-package timeout
+package queue
 
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 
 	"github.com/wsmw/wsmw/lifecycle"
+	"github.com/wsmw/wsmw/middleware"
+	"github.com/wsmw/wsmw/timeout"
 )
 
-// Default bounds of a SendQueue.
+// Default bounds of a Queue.
 const (
-	// DefaultQueueMessages bounds the messages a SendQueue holds: a peer
-	// more than 256 messages behind is not keeping up with a chat- or
-	// feed-like stream.
-	DefaultQueueMessages = 256
-	// DefaultQueueBytes bounds the bytes a SendQueue holds (1 MiB): with
-	// the default read limit of 1 MiB one largest message always fits,
-	// and ten thousand stuck peers cost at most 10 GiB in the worst case
-	// rather than everything.
-	DefaultQueueBytes = 1 << 20
+	// DefaultMaxMessages bounds the messages a Queue holds: a peer more
+	// than 256 messages behind is not keeping up with a chat- or feed-like
+	// stream.
+	DefaultMaxMessages = 256
+	// DefaultMaxBytes bounds the bytes a Queue holds (1 MiB): with the
+	// default read limit of 1 MiB one largest message always fits, and ten
+	// thousand stuck peers cost at most 10 GiB in the worst case rather
+	// than everything.
+	DefaultMaxBytes = 1 << 20
 )
 
-// Overflow says what a SendQueue does with a message that does not fit.
+// ErrSlowConsumer is the cause of the close, 1008 "slow consumer", of a
+// connection whose Queue overflowed its bounds; Send also returns it for a
+// message that did not fit.
+var ErrSlowConsumer = lifecycle.NewCause("slow_consumer", "slow consumer")
+
+// Overflow says what a Queue does with a message that does not fit.
 type Overflow int
 
 const (
@@ -36,30 +44,81 @@ const (
 	OverflowDropOldest
 )
 
-// MaxMessages bounds the messages a SendQueue holds, the one being written
-// included (DefaultQueueMessages unless set).
-func MaxMessages(n int) Option { return func(o *options) { o.maxMessages = n } }
+// queueOption is an option of New and SlowConsumer.
+type queueOption struct {
+	name  string
+	apply func(*settings)
+}
 
-// MaxBytes bounds the payload bytes a SendQueue holds, the message being
-// written included (DefaultQueueBytes unless set). A message larger than
-// the bound never fits.
-func MaxBytes(n int) Option { return func(o *options) { o.maxBytes = n } }
+func (o queueOption) OptionName() string { return o.name }
 
-// OnOverflow chooses what a SendQueue does when a message does not fit.
-func OnOverflow(v Overflow) Option { return func(o *options) { o.overflow = v } }
+type settings struct {
+	maxMsgs  int
+	maxBytes int
+	overflow Overflow
+	code     lifecycle.StatusCode
+	reason   string
+}
 
-// SendQueue is a non-blocking, bounded send path for one connection. Send
+// WithMaxMessages bounds the messages a Queue holds, the one being written
+// included (DefaultMaxMessages unless set). n must be positive.
+func WithMaxMessages(n int) middleware.Option {
+	if n <= 0 {
+		panic(fmt.Sprintf("wsmw: WithMaxMessages(%d): must be positive", n))
+	}
+	return queueOption{"WithMaxMessages", func(s *settings) { s.maxMsgs = n }}
+}
+
+// WithMaxBytes bounds the payload bytes a Queue holds, the message being
+// written included (DefaultMaxBytes unless set). A message larger than the
+// bound never fits. n must be positive.
+func WithMaxBytes(n int) middleware.Option {
+	if n <= 0 {
+		panic(fmt.Sprintf("wsmw: WithMaxBytes(%d): must be positive", n))
+	}
+	return queueOption{"WithMaxBytes", func(s *settings) { s.maxBytes = n }}
+}
+
+// WithOverflow chooses what a Queue does when a message does not fit
+// (OverflowClose unless set).
+func WithOverflow(v Overflow) middleware.Option {
+	if v < OverflowClose || v > OverflowDropOldest {
+		panic(fmt.Sprintf("wsmw: WithOverflow(%d): not an Overflow", v))
+	}
+	return queueOption{"WithOverflow", func(s *settings) { s.overflow = v }}
+}
+
+// newSettings reads the options of constructor: WithMaxMessages,
+// WithMaxBytes, WithOverflow and middleware.WithClose (the overflow's
+// close, 1008 "slow consumer" by default).
+func newSettings(constructor string, opts []middleware.Option) settings {
+	s := settings{maxMsgs: DefaultMaxMessages, maxBytes: DefaultMaxBytes, code: lifecycle.StatusPolicyViolation, reason: "slow consumer"}
+	middleware.ApplyOptions(constructor, opts, func(o middleware.Option) bool {
+		switch o := o.(type) {
+		case queueOption:
+			o.apply(&s)
+		case middleware.CloseOption:
+			s.code, s.reason = o.Code, o.Reason
+		default:
+			return false
+		}
+		return true
+	})
+	return s
+}
+
+// Queue is a non-blocking, bounded send path for one connection. Send
 // queues a message and returns at once; a writer goroutine, started when
 // the queue receives a message and ended when it is empty, writes the
 // messages in order with Conn.WriteMessage (bounded by WriteTimeout). A
 // peer that does not keep up overflows the bounds, and the queue then
 // closes the connection with 1008 "slow consumer" or drops messages (see
-// OnOverflow). Memory per connection is bounded by MaxBytes; an idle queue
-// holds no goroutine and no buffer.
+// WithOverflow). Memory per connection is bounded by WithMaxBytes; an idle
+// queue holds no goroutine and no buffer.
 //
-// Use one SendQueue per connection for all its writes; a message written
+// Use one Queue per connection for all its writes; a message written
 // directly with WriteMessage may overtake queued ones.
-type SendQueue struct {
+type Queue struct {
 	c        *lifecycle.Conn
 	maxMsgs  int
 	maxBytes int
@@ -75,8 +134,6 @@ type SendQueue struct {
 	bytes   int
 	running bool  // the writer goroutine is on
 	closed  error // set once the queue refuses messages
-	idle    *idleState
-	looked  bool // idle was looked up (policies attach before any Send)
 }
 
 type queued struct {
@@ -87,25 +144,15 @@ type queued struct {
 // shrinkCap is the largest backing array kept once the queue drains.
 const shrinkCap = 8
 
-// NewSendQueue returns a SendQueue for c. Options: MaxMessages, MaxBytes,
-// OnOverflow, and WithCode and WithReason for the overflow close. Most
-// code uses the connection's own queue through Send, Broadcast or the
-// SlowConsumer policy instead.
-func NewSendQueue(c *lifecycle.Conn, opts ...Option) *SendQueue {
-	o := newOptions(lifecycle.StatusPolicyViolation, ReasonSlowConsumer, opts)
-	q := &SendQueue{
+// newQueue returns a Queue for c with settings s.
+func newQueue(c *lifecycle.Conn, s settings) *Queue {
+	q := &Queue{
 		c:        c,
-		maxMsgs:  o.maxMessages,
-		maxBytes: o.maxBytes,
-		overflow: o.overflow,
-		code:     o.code,
-		reason:   o.reason,
-	}
-	if q.maxMsgs <= 0 {
-		q.maxMsgs = DefaultQueueMessages
-	}
-	if q.maxBytes <= 0 {
-		q.maxBytes = DefaultQueueBytes
+		maxMsgs:  s.maxMsgs,
+		maxBytes: s.maxBytes,
+		overflow: s.overflow,
+		code:     s.code,
+		reason:   s.reason,
 	}
 	c.OnClose(func(*lifecycle.Conn, lifecycle.CloseInfo) { q.release() })
 	return q
@@ -116,7 +163,7 @@ func NewSendQueue(c *lifecycle.Conn, opts ...Option) *SendQueue {
 // (the same slice may go to many queues). Send returns the connection's
 // *CloseError once it is closing, and ErrSlowConsumer when the message did
 // not fit and was dropped or the connection is being closed for it.
-func (q *SendQueue) Send(mt lifecycle.MessageType, data []byte) error {
+func (q *Queue) Send(mt lifecycle.MessageType, data []byte) error {
 	if q.c.Closing() {
 		return q.closeCause()
 	}
@@ -142,13 +189,9 @@ func (q *SendQueue) Send(mt lifecycle.MessageType, data []byte) error {
 	q.items = append(q.items, queued{mt, data})
 	q.msgs++
 	q.bytes += n
-	if !q.looked {
-		q.idle, _ = q.c.Value(idleKey{}).(*idleState)
-		q.looked = true
-	}
 	if !q.running {
 		q.running = true
-		go q.run(q.idle)
+		go q.run()
 	}
 	q.mu.Unlock()
 	return nil
@@ -156,7 +199,7 @@ func (q *SendQueue) Send(mt lifecycle.MessageType, data []byte) error {
 
 // makeRoom drops the oldest queued messages until n bytes fit, when the
 // overflow strategy allows it; q.mu is held.
-func (q *SendQueue) makeRoom(n int) bool {
+func (q *Queue) makeRoom(n int) bool {
 	if q.overflow != OverflowDropOldest {
 		return false
 	}
@@ -173,7 +216,7 @@ func (q *SendQueue) makeRoom(n int) bool {
 
 // overflowed handles a message that does not fit; q.mu is held and is
 // released.
-func (q *SendQueue) overflowed() error {
+func (q *Queue) overflowed() error {
 	q.dropped.Add(1)
 	if q.overflow != OverflowClose {
 		q.mu.Unlock()
@@ -191,7 +234,7 @@ func (q *SendQueue) overflowed() error {
 
 // run is the writer goroutine: it writes until the queue is empty, then
 // exits.
-func (q *SendQueue) run(idle *idleState) {
+func (q *Queue) run() {
 	for {
 		q.mu.Lock()
 		if q.head == len(q.items) || q.closed != nil {
@@ -214,15 +257,15 @@ func (q *SendQueue) run(idle *idleState) {
 			q.closed = err
 		}
 		q.mu.Unlock()
-		if err == nil && idle != nil {
-			idle.touch() // IdleTimeout with CountOutbound
+		if err == nil {
+			timeout.Touch(q.c) // IdleTimeout with WithCountOutbound
 		}
 	}
 }
 
 // dropQueued forgets every message not yet taken by the writer and lets a
 // large backing array go; q.mu is held.
-func (q *SendQueue) dropQueued() {
+func (q *Queue) dropQueued() {
 	for i := q.head; i < len(q.items); i++ {
 		q.msgs--
 		q.bytes -= len(q.items[i].data)
@@ -237,7 +280,7 @@ func (q *SendQueue) dropQueued() {
 }
 
 // release runs when the connection has ended.
-func (q *SendQueue) release() {
+func (q *Queue) release() {
 	q.mu.Lock()
 	if q.closed == nil {
 		q.closed = q.closeCause()
@@ -248,10 +291,10 @@ func (q *SendQueue) release() {
 
 // errClosing stands in for the connection's *CloseError in the instant
 // between closing starting and its context being cancelled.
-var errClosing = errors.New("timeout: connection is closing")
+var errClosing = errors.New("queue: connection is closing")
 
 // closeCause returns the connection's *CloseError once closing started.
-func (q *SendQueue) closeCause() error {
+func (q *Queue) closeCause() error {
 	if err := context.Cause(q.c.Context()); err != nil {
 		return err
 	}
@@ -260,11 +303,11 @@ func (q *SendQueue) closeCause() error {
 
 // Len returns the messages and payload bytes the queue holds, the one
 // being written included.
-func (q *SendQueue) Len() (messages, bytes int) {
+func (q *Queue) Len() (messages, bytes int) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	return q.msgs, q.bytes
 }
 
 // Dropped returns how many messages the queue has refused or dropped.
-func (q *SendQueue) Dropped() uint64 { return q.dropped.Load() }
+func (q *Queue) Dropped() uint64 { return q.dropped.Load() }

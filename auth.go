@@ -1,0 +1,80 @@
+package wsmw
+
+import (
+	"context"
+	"crypto"
+	"net/http"
+	"time"
+
+	"github.com/wsmw/wsmw/auth"
+)
+
+// Key is where JWT finds the key that verifies a token, and the
+// algorithms it accepts for it: HMAC, PublicKey or JWKS.
+type Key = auth.Key
+
+// RevocationList tells when a subject was last revoked; a *Registry is
+// one (see WithRevocations).
+type RevocationList = auth.RevocationList
+
+// Causes and errors of JWT.
+var (
+	// ErrTokenExpired is the cause of 1008 "token expired".
+	ErrTokenExpired = auth.ErrTokenExpired
+	// ErrTokenInvalid is matched by every refused token's error.
+	ErrTokenInvalid = auth.ErrTokenInvalid
+	// ErrTokenRevoked: a token of a revoked subject, issued before the
+	// revocation (WithRevocations).
+	ErrTokenRevoked = auth.ErrTokenRevoked
+)
+
+// JWT is the auth policy (package auth): no upgrade without a valid token
+// (401 with an RFC 6750 WWW-Authenticate challenge), algorithms
+// allow-listed by the key, exp and sub required; the connection closes
+// with 1008 "token expired" at the token's exp (WithClose changes it),
+// Refresh moves that end, and the token's subject is registered so that
+// Registry.Revoke closes that subject's connections. A bad key or option
+// panics.
+//
+//	r.Use(wsmw.JWT(wsmw.HMAC(secret), wsmw.WithIssuer("me"), wsmw.WithRevocations(reg)))
+func JWT(key Key, opts ...Option) func(http.Handler) http.Handler { return auth.JWT(key, opts...) }
+
+// HMAC verifies HS256, HS384 and HS512 tokens with a shared secret (at
+// least 32 random bytes).
+func HMAC(secret []byte) Key { return auth.HMAC(secret) }
+
+// PublicKey verifies RS*, PS*, ES* or EdDSA tokens with an RSA, ECDSA or
+// Ed25519 public key, as crypto/x509 returns them.
+func PublicKey(pub crypto.PublicKey) Key { return auth.PublicKey(pub) }
+
+// JWKS verifies tokens with the keys of the JWK Set at url (keyfunc/v3),
+// fetched now and refreshed in the background until ctx is done.
+func JWKS(ctx context.Context, url string, opts ...Option) (Key, error) {
+	return auth.JWKS(ctx, url, opts...)
+}
+
+// WithIssuer requires the iss claim to equal iss.
+func WithIssuer(iss string) Option { return auth.WithIssuer(iss) }
+
+// WithAudience requires the aud claim to contain one of aud.
+func WithAudience(aud ...string) Option { return auth.WithAudience(aud...) }
+
+// WithLeeway allows clock skew when checking exp, nbf and iat.
+func WithLeeway(d time.Duration) Option { return auth.WithLeeway(d) }
+
+// WithRevocations makes revocations hold: after Revoke(subject), that
+// subject's tokens issued before it get 401 "token revoked". Pass the
+// Registry.
+func WithRevocations(list RevocationList) Option { return auth.WithRevocations(list) }
+
+// WithCloseAfterUpgrade makes JWT upgrade a request whose token is missing
+// or refused and then close it with code and reason, instead of answering
+// 401 (which a browser's WebSocket cannot read).
+func WithCloseAfterUpgrade(code StatusCode, reason string) Option {
+	return auth.WithCloseAfterUpgrade(code, reason)
+}
+
+// Refresh replaces c's token without reconnecting: the new token is
+// validated under the same rules, must name the same subject, and moves
+// the session's end to its exp. A refused refresh leaves c as it was.
+func Refresh(c *Conn, token string) error { return auth.Refresh(c, token) }

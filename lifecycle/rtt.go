@@ -1,0 +1,60 @@
+package lifecycle
+
+import "time"
+
+// Round-trip times: Ping remembers when it wrote its data (up to 16 bytes,
+// without allocating), and the pong that echoes it gives the time.
+
+// maxRTTData is the longest ping data whose pong is timed.
+const maxRTTData = 16
+
+type pingRecord struct {
+	sent time.Duration // since epoch; 0 when no ping is outstanding
+	data [maxRTTData]byte
+	n    uint8
+}
+
+// notePing remembers a ping about to be written.
+func (c *Conn) notePing(data []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(data) > maxRTTData {
+		c.ping.sent = 0
+		return
+	}
+	c.ping.n = uint8(copy(c.ping.data[:], data))
+	c.ping.sent = time.Since(epoch)
+}
+
+// timePong measures the round trip of a pong that echoes the outstanding
+// ping, once.
+func (c *Conn) timePong(appData string) {
+	c.mu.Lock()
+	p := &c.ping
+	if p.sent == 0 || string(p.data[:p.n]) != appData {
+		c.mu.Unlock()
+		return
+	}
+	rtt := time.Since(epoch) - p.sent
+	p.sent = 0
+	c.rtt.Store(int64(rtt))
+	hooks := c.onRTT
+	c.mu.Unlock()
+	for _, f := range hooks {
+		f(rtt)
+	}
+}
+
+// RTT returns the round-trip time of the connection's last timed ping
+// (from the ping being written to its pong being read, so including the
+// time the pong waited for a reader), zero before the first one.
+func (c *Conn) RTT() time.Duration { return time.Duration(c.rtt.Load()) }
+
+// OnRTT adds a function called with each round-trip time measured, on the
+// reading goroutine; it must be cheap. The heartbeat's pings are timed
+// (timeout.Heartbeat); metrics feed a histogram this way.
+func (c *Conn) OnRTT(f func(rtt time.Duration)) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.onRTT = append(c.onRTT[:len(c.onRTT):len(c.onRTT)], f)
+}
