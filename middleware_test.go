@@ -10,7 +10,6 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/wsmw/wsmw"
-	"github.com/wsmw/wsmw/internal/conntest"
 	"github.com/wsmw/wsmw/internal/wstest"
 )
 
@@ -18,13 +17,15 @@ import (
 func chain(reg *wsmw.Registry, closed chan<- wsmw.CloseInfo) []func(http.Handler) http.Handler {
 	return []func(http.Handler) http.Handler{
 		wsmw.OnClose(func(_ *wsmw.Conn, info wsmw.CloseInfo) { closed <- info }),
-		wsmw.OnOpen(func(c *wsmw.Conn) { c.SetValue("greeting", "hi") }),
+		wsmw.OnOpen(func(c *wsmw.Conn) { c.LoadOrStore(greetingKey{}, "hi") }),
 	}
 }
 
-func echoHandler(c *wsmw.Conn) {
-	greeting, _ := c.Value("greeting").(string)
-	c.WriteText(greeting)
+type greetingKey struct{}
+
+func echoHandler(c *wsmw.Conn, _ *http.Request) {
+	greeting, _ := c.Value(greetingKey{}).(string)
+	c.WriteMessage(wsmw.TextMessage, []byte(greeting))
 	for {
 		mt, msg, err := c.ReadMessage()
 		if err != nil {
@@ -42,7 +43,7 @@ func TestChainOnChi(t *testing.T) {
 	closed := make(chan wsmw.CloseInfo, 1)
 	r := chi.NewRouter()
 	r.Use(chain(reg, closed)...)
-	r.Get("/ws", wsmw.Handler(reg, conntest.Serve(echoHandler)).ServeHTTP)
+	r.Get("/ws", wsmw.Handler(reg, echoHandler))
 	r.Get("/plain", plainHandler)
 	exercise(t, wstest.Server(t, r), closed)
 }
@@ -59,7 +60,7 @@ func TestChainOnServeMux(t *testing.T) {
 		return h
 	}
 	mux := http.NewServeMux()
-	mux.Handle("GET /ws", wrap(wsmw.Handler(reg, conntest.Serve(echoHandler))))
+	mux.Handle("GET /ws", wrap(wsmw.Handler(reg, echoHandler)))
 	mux.Handle("GET /plain", wrap(http.HandlerFunc(plainHandler)))
 	exercise(t, wstest.Server(t, mux), closed)
 }

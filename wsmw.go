@@ -6,8 +6,33 @@
 // RFC 6455 close code and reason on the wire, and every OnClose hook learns
 // the true cause.
 //
-// This package is the one import for the common path (see the example
-// below): thin functions over the packages that hold the parts —
+// This package is the one import for the common path:
+//
+//	reg := wsmw.NewRegistry()
+//	r := chi.NewRouter()
+//	r.Use(wsmw.OnClose(func(c *wsmw.Conn, info wsmw.CloseInfo) {
+//		slog.Info("ws closed", "code", int(info.Code), "initiator", info.Initiator.String(), "subject", c.Subject())
+//	}))
+//	r.Use(wsmw.JWT(wsmw.HMAC(secret), wsmw.WithRevocations(reg))) // 401 without a valid token
+//	r.Use(wsmw.SessionExpiry(30 * time.Minute))
+//	r.Use(wsmw.Heartbeat(20*time.Second, 20*time.Second))
+//	r.Use(wsmw.MessageRate(20, 40))
+//	r.Get("/rooms/{room}", wsmw.Handler(reg, func(c *wsmw.Conn, r *http.Request) {
+//		room := chi.URLParam(r, "room")
+//		for {
+//			mt, msg, err := c.ReadMessage()
+//			if err != nil {
+//				return // the arbiter already knows why
+//			}
+//			c.WriteMessage(mt, append([]byte(room+": "), msg...))
+//		}
+//	}))
+//	srv := &http.Server{Addr: addr, Handler: r}
+//	…
+//	reg.ShutdownServer(ctx, srv) // http.Server.Shutdown alone leaves every WebSocket open
+//
+// (the package's Example runs it). It is made of thin functions over the
+// packages that hold the parts —
 // lifecycle (the Conn, the arbiter, the Registry), middleware (the
 // net/http glue and the Option convention), auth, timeout, ratelimit and
 // queue (the policies). Metrics (Prometheus) and everything Redis (shared

@@ -2,14 +2,15 @@ package auth_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/gorilla/websocket"
 
 	"github.com/wsmw/wsmw/auth"
 	"github.com/wsmw/wsmw/lifecycle"
@@ -38,26 +39,48 @@ func ExampleJWT() {
 // Refresh from a handler, as the example server's {"type":"refresh"}
 // message does: a refused refresh leaves the connection open.
 func ExampleRefresh() {
-	handler := func(c *lifecycle.Conn) {
+	secret := []byte("a 32-byte secret for the example")
+	token := func(sub string) string {
+		t, _ := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.RegisteredClaims{
+			Subject: sub, IssuedAt: jwt.NewNumericDate(time.Now()), ExpiresAt: jwt.NewNumericDate(time.Now().Add(time.Hour)),
+		}).SignedString(secret)
+		return t
+	}
+	reg := lifecycle.NewRegistry()
+	defer reg.Shutdown(context.Background())
+	h := auth.JWT(auth.HMAC(secret))(middleware.Handler(reg, func(c *lifecycle.Conn, _ *http.Request) {
 		for {
 			_, msg, err := c.ReadMessage()
 			if err != nil {
 				return // includes 1008 "token expired" when no refresh came
 			}
-			var cmd struct{ Type, Token string }
-			if json.Unmarshal(msg, &cmd) != nil || cmd.Type != "refresh" {
-				continue
-			}
-			reply := `{"type":"refreshed"}`
-			if err := auth.Refresh(c, cmd.Token); errors.Is(err, auth.ErrSubjectMismatch) {
-				reply = `{"type":"error","error":"another subject"}`
+			reply := "refreshed"
+			if err := auth.Refresh(c, string(msg)); errors.Is(err, auth.ErrSubjectMismatch) {
+				reply = "refused: another subject"
 			} else if err != nil {
-				reply = `{"type":"error","error":"invalid token"}`
+				reply = "refused: invalid token"
 			}
 			c.WriteMessage(lifecycle.TextMessage, []byte(reply))
 		}
+	}))
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	ws, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(srv.URL, "http"),
+		http.Header{"Authorization": {"Bearer " + token("alice")}})
+	if err != nil {
+		fmt.Println(err)
+		return
 	}
-	_ = middleware.Handler(lifecycle.NewRegistry(), handler)
+	defer ws.Close()
+	for _, tok := range []string{token("bob"), "garbage", token("alice")} {
+		ws.WriteMessage(websocket.TextMessage, []byte(tok))
+		_, reply, _ := ws.ReadMessage()
+		fmt.Println(string(reply))
+	}
+	// Output:
+	// refused: another subject
+	// refused: invalid token
+	// refreshed
 }
 
 func ExampleChallenge() {
@@ -123,7 +146,7 @@ func ExampleWithRevocations() {
 	}
 	old := token(time.Now().Add(-time.Minute))
 
-	reg.Revoke("alice") // closes alice's connections, and is remembered
+	reg.RevokeAt("alice", time.Now().Add(-2*time.Second)) // closes alice's connections, and is remembered
 	_, err = a.Validate(context.Background(), old)
 	fmt.Println(err, errors.Is(err, auth.ErrTokenRevoked))
 	_, err = a.Validate(context.Background(), token(time.Now()))
@@ -134,11 +157,24 @@ func ExampleWithRevocations() {
 }
 
 // graphql-transport-ws clients expect 4401 when their token is refused or
-// expires.
-func ExampleWithExpiryClose() {
+// expires: WithCloseAfterUpgrade for a bad token (the browser gets a 101,
+// then the close it can read), middleware.WithClose for the token's expiry.
+func ExampleWithCloseAfterUpgrade() {
+	reg := lifecycle.NewRegistry()
+	defer reg.Shutdown(context.Background())
 	policy := auth.JWT(auth.HMAC([]byte("a 32-byte secret for the example")),
-		auth.CloseAfterUpgrade(4401, "Unauthorized"), // a bad token: 101, then 4401
-		auth.WithExpiryClose(4401, "Unauthorized"),   // at exp: 4401 instead of 1008
+		auth.WithCloseAfterUpgrade(4401, "Unauthorized"), // a bad token: 101, then 4401
+		middleware.WithClose(4401, "Unauthorized"),       // at exp: 4401 instead of 1008
 	)
-	_ = policy
+	srv := httptest.NewServer(policy(middleware.Handler(reg, func(*lifecycle.Conn, *http.Request) {})))
+	defer srv.Close()
+	ws, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(srv.URL, "http")+"?access_token=bad", nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer ws.Close()
+	_, _, err = ws.ReadMessage()
+	fmt.Println(err)
+	// Output: websocket: close 4401: Unauthorized
 }

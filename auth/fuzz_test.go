@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/wsmw/wsmw/auth"
+	"github.com/wsmw/wsmw/middleware"
 )
 
 // FuzzExtract feeds arbitrary Authorization, Sec-WebSocket-Protocol,
@@ -22,7 +23,7 @@ func FuzzExtract(f *testing.F) {
 	f.Add("", "", "access_token="+tok, "")
 	f.Add("", "", "", "jwt="+tok)
 	f.Add("Basic dXNlcjpwYXNz", "bearer", "access_token=&access_token=x", "jwt=")
-	a, err := auth.New(auth.HMAC(secret), auth.WithLogger(discardLogger()),
+	a, err := auth.New(auth.HMAC(secret), middleware.WithLogger(discardLogger()),
 		auth.WithSources(auth.FromHeader(), auth.FromSubprotocol(), auth.FromQuery(), auth.FromCookie("jwt")))
 	if err != nil {
 		f.Fatal(err)

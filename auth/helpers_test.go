@@ -92,18 +92,18 @@ type server struct {
 	handled atomic.Int32 // handlers started
 }
 
-func newServer(t *testing.T, key auth.Key, opts ...auth.Option) *server {
+func newServer(t *testing.T, key auth.Key, opts ...middleware.Option) *server {
 	t.Helper()
 	return newServerWith(t, key, nil, opts...)
 }
 
-func newServerWith(t *testing.T, key auth.Key, upOpts []middleware.Option, opts ...auth.Option) *server {
+func newServerWith(t *testing.T, key auth.Key, upOpts []middleware.Option, opts ...middleware.Option) *server {
 	t.Helper()
 	return newServerOn(t, lifecycle.NewRegistry(), key, upOpts, opts...)
 }
 
 // newServerOn is newServerWith for connections that join reg.
-func newServerOn(t *testing.T, reg *lifecycle.Registry, key auth.Key, upOpts []middleware.Option, opts ...auth.Option) *server {
+func newServerOn(t *testing.T, reg *lifecycle.Registry, key auth.Key, upOpts []middleware.Option, opts ...middleware.Option) *server {
 	t.Helper()
 	a, err := auth.New(key, opts...)
 	if err != nil {
@@ -275,5 +275,5 @@ func (s *syncBuffer) String() string {
 func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
 func middlewareHandler(reg *lifecycle.Registry, fn func(*lifecycle.Conn)) http.Handler {
-	return middleware.Handler(reg, fn)
+	return middleware.Handler(reg, conntest.Serve(fn))
 }

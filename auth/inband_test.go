@@ -29,9 +29,9 @@ type inbandServer struct {
 	closed chan lifecycle.CloseInfo
 }
 
-func newInband(t *testing.T, opts ...auth.Option) *inbandServer {
+func newInband(t *testing.T, opts ...middleware.Option) *inbandServer {
 	t.Helper()
-	a, err := auth.New(auth.HMAC(secret), append([]auth.Option{auth.WithLogger(discardLogger())}, opts...)...)
+	a, err := auth.New(auth.HMAC(secret), append([]middleware.Option{middleware.WithLogger(discardLogger())}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +87,7 @@ func send(t *testing.T, ws *websocket.Conn, cmd command) command {
 
 func TestTokenOptionalUpgrade(t *testing.T) {
 	t.Parallel()
-	s := newInband(t, auth.TokenOptional())
+	s := newInband(t, auth.WithTokenOptional())
 	url := wstest.Server(t, s.handler())
 
 	// No token: upgraded, unauthenticated.
@@ -137,7 +137,7 @@ func TestTokenRequiredWithoutOption(t *testing.T) {
 // time), and Refresh afterwards.
 func TestAuthenticateBindsSession(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		s := newInband(t, auth.TokenOptional())
+		s := newInband(t, auth.WithTokenOptional())
 		start := time.Now()
 		ws := pipeDial(t, s.handler(), nil)
 		defer ws.Close()
@@ -208,7 +208,7 @@ func TestAuthenticateOnUpgradeSession(t *testing.T) {
 // subject came in band.
 func TestRevokeFindsInBandSession(t *testing.T) {
 	t.Parallel()
-	s := newInband(t, auth.TokenOptional())
+	s := newInband(t, auth.WithTokenOptional())
 	url := wstest.Server(t, s.handler())
 	ws, _, err := websocket.DefaultDialer.Dial(url+"/ws", nil)
 	if err != nil {
@@ -233,11 +233,11 @@ func TestRevokeFindsInBandSession(t *testing.T) {
 // TestAuthenticateRaces: concurrent Authenticate calls bind one session.
 func TestAuthenticateRaces(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		a, err := auth.New(auth.HMAC(secret), auth.WithLogger(discardLogger()))
+		a, err := auth.New(auth.HMAC(secret), middleware.WithLogger(discardLogger()))
 		if err != nil {
 			t.Fatal(err)
 		}
-		other, _ := auth.New(auth.HMAC(secret), auth.WithLogger(discardLogger()))
+		other, _ := auth.New(auth.HMAC(secret), middleware.WithLogger(discardLogger()))
 		reg := lifecycle.NewRegistry()
 		conns := make(chan *lifecycle.Conn, 1)
 		h := middleware.Handler(reg, func(c *lifecycle.Conn, _ *http.Request) {
@@ -281,7 +281,7 @@ func TestAuthenticateRaces(t *testing.T) {
 // is not bound.
 func TestAuthenticateAfterCloseLeavesNoSession(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		a, _ := auth.New(auth.HMAC(secret), auth.WithLogger(discardLogger()))
+		a, _ := auth.New(auth.HMAC(secret), middleware.WithLogger(discardLogger()))
 		conns := make(chan *lifecycle.Conn, 1)
 		h := middleware.Handler(lifecycle.NewRegistry(), func(c *lifecycle.Conn, _ *http.Request) { conns <- c; c.ReadMessage() })
 		ws := pipeDial(t, h, nil)
@@ -302,7 +302,7 @@ func TestAuthenticateAfterCloseLeavesNoSession(t *testing.T) {
 // A protocol whose first message carries the token: the JWT policy lets
 // the upgrade through without one, and the handler authenticates in band.
 func ExampleAuthenticator_Authenticate() {
-	a, err := auth.New(auth.HMAC(secret), auth.TokenOptional())
+	a, err := auth.New(auth.HMAC(secret), auth.WithTokenOptional())
 	if err != nil {
 		panic(err)
 	}

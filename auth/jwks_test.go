@@ -16,6 +16,7 @@ import (
 
 	"github.com/wsmw/wsmw/auth"
 	"github.com/wsmw/wsmw/internal/wstest"
+	"github.com/wsmw/wsmw/middleware"
 )
 
 // jwksServer serves a JWK Set whose keys the test can rotate.
@@ -89,11 +90,11 @@ func TestJWKSKeyRotation(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	key, err := auth.JWKS(ctx, j.url, auth.JWKSTimeout(5*time.Second))
+	key, err := auth.JWKS(ctx, j.url, auth.WithHTTPTimeout(5*time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := newServer(t, key, auth.WithLogger(discardLogger()))
+	s := newServer(t, key, middleware.WithLogger(discardLogger()))
 	s.dial(bearer(kidToken(t, "k1", old, "alice")), "")
 	before := j.fetches.Load()
 

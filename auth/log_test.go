@@ -24,7 +24,7 @@ func TestLogsHoldNoToken(t *testing.T) {
 	t.Parallel()
 	var buf syncBuffer
 	log := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	a, err := auth.New(auth.HMAC(secret), auth.WithLogger(log))
+	a, err := auth.New(auth.HMAC(secret), middleware.WithLogger(log))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +107,7 @@ func TestRefusalLog(t *testing.T) {
 		level slog.Level
 	}{{&info, slog.LevelInfo}, {&debug, slog.LevelDebug}} {
 		log := slog.New(slog.NewJSONHandler(tc.buf, &slog.HandlerOptions{Level: tc.level}))
-		s := newServer(t, auth.HMAC(secret), auth.WithLogger(log))
+		s := newServer(t, auth.HMAC(secret), middleware.WithLogger(log))
 		expired := hs(t, "alice", -time.Minute)
 		s.refused(nil, "")
 		s.refused(nil, "access_token="+expired)
@@ -117,7 +117,7 @@ func TestRefusalLog(t *testing.T) {
 		tokens = append(tokens, expired, anon)
 
 		// Upgraded, then closed: the line tells the client saw a 101.
-		c := newServer(t, auth.HMAC(secret), auth.WithLogger(log), auth.CloseAfterUpgrade(4401, "Unauthorized")).dial(bearer(expired), "")
+		c := newServer(t, auth.HMAC(secret), middleware.WithLogger(log), auth.WithCloseAfterUpgrade(4401, "Unauthorized")).dial(bearer(expired), "")
 		if f, _, err := c.ReadUntilClose(5 * time.Second); err != nil || f.CloseCode() != 4401 {
 			t.Fatalf("Close %d (%v), want 4401", f.CloseCode(), err)
 		}

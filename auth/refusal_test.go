@@ -9,6 +9,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/wsmw/wsmw/auth"
+	"github.com/wsmw/wsmw/middleware"
 )
 
 // tokenClaims returns the claims of a token that every policy below
@@ -124,8 +125,8 @@ func TestRefusalReasons(t *testing.T) {
 	for _, p := range policies {
 		t.Run(p.name, func(t *testing.T) {
 			t.Parallel()
-			opts := []auth.Option{auth.WithIssuer("https://issuer.test"), auth.WithAudience("wsmw"),
-				auth.WithClaims(p.claims), auth.WithLogger(discardLogger())}
+			opts := []middleware.Option{auth.WithIssuer("https://issuer.test"), auth.WithAudience("wsmw"),
+				auth.WithClaims(p.claims), middleware.WithLogger(discardLogger())}
 			a, err := auth.New(auth.HMAC(secret), opts...)
 			if err != nil {
 				t.Fatal(err)
@@ -155,7 +156,7 @@ func TestRefusalReasons(t *testing.T) {
 	// standard claim.
 	t.Run("custom Validate refuses", func(t *testing.T) {
 		t.Parallel()
-		opts := []auth.Option{auth.WithClaims(func() jwt.Claims { return new(strictClaims) }), auth.WithLogger(discardLogger())}
+		opts := []middleware.Option{auth.WithClaims(func() jwt.Claims { return new(strictClaims) }), middleware.WithLogger(discardLogger())}
 		a, err := auth.New(auth.HMAC(secret), opts...)
 		if err != nil {
 			t.Fatal(err)
@@ -180,11 +181,11 @@ func TestRefusalReasons(t *testing.T) {
 	// Without WithIssuer or WithAudience, iss and aud are not looked at.
 	t.Run("no issuer or audience required", func(t *testing.T) {
 		t.Parallel()
-		a, err := auth.New(auth.HMAC(secret), auth.WithLogger(discardLogger()))
+		a, err := auth.New(auth.HMAC(secret), middleware.WithLogger(discardLogger()))
 		if err != nil {
 			t.Fatal(err)
 		}
-		s := newServer(t, auth.HMAC(secret), auth.WithLogger(discardLogger()))
+		s := newServer(t, auth.HMAC(secret), middleware.WithLogger(discardLogger()))
 		for name, edits := range map[string][]func(jwt.MapClaims){
 			"no iss, no aud":    fns(drop("iss"), drop("aud")),
 			"other iss and aud": fns(otherIss, otherAud),
@@ -237,7 +238,7 @@ func TestRefusalReasonsAlgNone(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := newServer(t, auth.HMAC(secret), auth.WithIssuer("https://issuer.test"), auth.WithLogger(discardLogger()))
+	s := newServer(t, auth.HMAC(secret), auth.WithIssuer("https://issuer.test"), middleware.WithLogger(discardLogger()))
 	for name, c := range map[string]jwt.MapClaims{
 		"valid claims":           tokenClaims(),
 		"expired, no iss or sub": tokenClaims(expired, drop("iss"), drop("sub")),

@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/pem"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/wsmw/wsmw/auth"
 	"github.com/wsmw/wsmw/internal/wstest"
+	"github.com/wsmw/wsmw/middleware"
 )
 
 // tamper changes one claim in the payload and keeps the signature.
@@ -33,7 +35,7 @@ func TestRefusedTokens(t *testing.T) {
 	t.Parallel()
 	priv, _, _ := keys(t)
 	s := newServer(t, auth.RSA(&priv.PublicKey),
-		auth.WithIssuer("https://issuer.test"), auth.WithAudience("wsmw"), auth.WithLogger(discardLogger()))
+		auth.WithIssuer("https://issuer.test"), auth.WithAudience("wsmw"), middleware.WithLogger(discardLogger()))
 	rs := func(c *jwt.RegisteredClaims) string { return sign(t, jwt.SigningMethodRS256, priv, c) }
 	good := func() *jwt.RegisteredClaims {
 		c := claims("alice", time.Minute)
@@ -112,7 +114,7 @@ func TestRefusedTokens(t *testing.T) {
 
 func TestMissingToken(t *testing.T) {
 	t.Parallel()
-	s := newServer(t, auth.HMAC(secret), auth.WithLogger(discardLogger()), auth.WithRealm("demo"))
+	s := newServer(t, auth.HMAC(secret), middleware.WithLogger(discardLogger()), auth.WithRealm("demo"))
 	c, err := wstest.DialRaw(s.url, nil)
 	if err == nil || c.Response.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("err %v, want 401", err)
@@ -179,18 +181,28 @@ func TestConfigErrors(t *testing.T) {
 		"none in keyfunc": func() (*auth.Authenticator, error) {
 			return auth.New(auth.Keyfunc(func(*jwt.Token) (any, error) { return nil, nil }, "none"))
 		},
-		"bad public key":  func() (*auth.Authenticator, error) { return auth.New(auth.PublicKey("nope")) },
-		"no sources":      func() (*auth.Authenticator, error) { return auth.New(auth.HMAC(secret), auth.WithSources()) },
-		"negative leeway": func() (*auth.Authenticator, error) { return auth.New(auth.HMAC(secret), auth.WithLeeway(-time.Second)) },
+		"bad public key": func() (*auth.Authenticator, error) { return auth.New(auth.PublicKey("nope")) },
 	} {
 		if _, err := f(); err == nil {
 			t.Errorf("%s: no error", name)
 		}
 	}
-	// JWT fails closed: every upgrade is refused with 500.
-	s := wstest.Server(t, auth.JWT(auth.HMAC(nil), auth.WithLogger(discardLogger()))(http.NotFoundHandler()))
-	c, err := wstest.DialRaw(s, bearer(hs(t, "alice", time.Minute)))
-	if err == nil || c.Response.StatusCode != http.StatusInternalServerError {
-		t.Fatalf("err %v, want 500", err)
+	// Meaningless options, and JWT with an unusable key, fail at start-up.
+	for name, f := range map[string]func(){
+		"no sources":         func() { auth.WithSources() },
+		"negative leeway":    func() { auth.WithLeeway(-time.Second) },
+		"JWT with no secret": func() { auth.JWT(auth.HMAC(nil)) },
+		"an option of the upgrader": func() {
+			auth.JWT(auth.HMAC(secret), middleware.WithOrigins("app.example.com"))
+		},
+	} {
+		func() {
+			defer func() {
+				if p := recover(); p == nil || !strings.HasPrefix(fmt.Sprint(p), "wsmw: ") {
+					t.Errorf("%s: recovered %v, want a wsmw panic", name, p)
+				}
+			}()
+			f()
+		}()
 	}
 }

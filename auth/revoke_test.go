@@ -11,6 +11,7 @@ import (
 
 	"github.com/wsmw/wsmw/auth"
 	"github.com/wsmw/wsmw/lifecycle"
+	"github.com/wsmw/wsmw/middleware"
 )
 
 // revocationList is a fixed RevocationList.
@@ -43,7 +44,7 @@ func TestRevocationList(t *testing.T) {
 	sec := time.Now().Truncate(time.Second).Add(-10 * time.Second)
 	at := sec.Add(600 * time.Millisecond)
 	list := revocationList{"alice": at, "": at}
-	opts := []auth.Option{auth.WithRevocations(list), auth.WithLogger(discardLogger())}
+	opts := []middleware.Option{auth.WithRevocations(list), middleware.WithLogger(discardLogger())}
 	a, err := auth.New(auth.HMAC(secret), opts...)
 	if err != nil {
 		t.Fatal(err)
@@ -57,8 +58,11 @@ func TestRevocationList(t *testing.T) {
 		{"issued an hour before", issuedAt(t, "alice", at.Add(-time.Hour), time.Hour), "token revoked"},
 		{"no iat", issuedAt(t, "alice", time.Time{}, time.Hour), "token revoked"},
 		{"expired and revoked", issuedAt(t, "alice", at.Add(-time.Hour), -time.Minute), "token expired"},
-		{"issued in the same second, before", issuedAt(t, "alice", at.Add(-100*time.Millisecond), time.Hour), ""},
-		{"issued at the second's start", issuedAt(t, "alice", sec, time.Hour), ""},
+		// iat has whole seconds: the revocation's own second cannot be
+		// told apart, and is refused.
+		{"issued in the same second, before", issuedAt(t, "alice", at.Add(-100*time.Millisecond), time.Hour), "token revoked"},
+		{"issued at the second's start", issuedAt(t, "alice", sec, time.Hour), "token revoked"},
+		{"issued in the same second, after", issuedAt(t, "alice", at.Add(200*time.Millisecond), time.Hour), "token revoked"},
 		{"issued after", issuedAt(t, "alice", at.Add(time.Second), time.Hour), ""},
 		{"issued now", hs(t, "alice", time.Hour), ""},
 		{"another subject, no iat", issuedAt(t, "bob", time.Time{}, time.Hour), ""},
@@ -93,7 +97,7 @@ func TestRevocationList(t *testing.T) {
 func TestRevocationHoldsWithRegistry(t *testing.T) {
 	t.Parallel()
 	reg := lifecycle.NewRegistry()
-	s := newServerOn(t, reg, auth.HMAC(secret), nil, auth.WithRevocations(reg), auth.WithLogger(discardLogger()))
+	s := newServerOn(t, reg, auth.HMAC(secret), nil, auth.WithRevocations(reg), middleware.WithLogger(discardLogger()))
 	old := issuedAt(t, "alice", time.Now().Add(-time.Minute), time.Hour)
 	bobs := issuedAt(t, "bob", time.Now().Add(-time.Minute), time.Hour)
 	c := s.dial(bearer(old), "")
@@ -124,8 +128,9 @@ func TestRevocationHoldsWithRegistry(t *testing.T) {
 		}
 	}
 
-	// A token issued after the revocation (a new login) connects, and a
-	// refresh with the old one is refused without closing it.
+	// A token issued after the revocation's second (a new login) connects,
+	// and a refresh with the old one is refused without closing it.
+	<-time.After(time.Until(time.Now().Truncate(time.Second).Add(time.Second)))
 	fresh := s.dial(bearer(hs(t, "alice", time.Hour)), "")
 	echoes(t, fresh)
 	if reply := roundTrip(t, fresh, command{Type: "refresh", Token: old}); reply.Type != "error" || !strings.Contains(reply.Error, "token revoked") {
@@ -158,7 +163,7 @@ func (l *flipList) RevokedAt(string) (time.Time, bool) {
 func TestRevocationDuringUpgrade(t *testing.T) {
 	t.Parallel()
 	list := &flipList{nth: 2}
-	s := newServer(t, auth.HMAC(secret), auth.WithRevocations(list), auth.WithLogger(discardLogger()))
+	s := newServer(t, auth.HMAC(secret), auth.WithRevocations(list), middleware.WithLogger(discardLogger()))
 	c := s.dial(bearer(issuedAt(t, "alice", time.Now().Add(-time.Minute), time.Hour)), "")
 	if f, _, err := c.ReadUntilClose(5 * time.Second); err != nil || f.CloseCode() != 1008 || f.CloseReason() != "session revoked" {
 		t.Fatalf("Close %d %q (%v), want 1008 session revoked", f.CloseCode(), f.CloseReason(), err)

@@ -14,11 +14,12 @@ import (
 	"github.com/wsmw/wsmw/auth"
 	"github.com/wsmw/wsmw/internal/wstest"
 	"github.com/wsmw/wsmw/lifecycle"
+	"github.com/wsmw/wsmw/middleware"
 )
 
 func TestSessionEndsAtTokenExpiry(t *testing.T) {
 	t.Parallel()
-	s := newServer(t, auth.HMAC(secret), auth.WithLogger(discardLogger()))
+	s := newServer(t, auth.HMAC(secret), middleware.WithLogger(discardLogger()))
 	start := time.Now()
 	c := s.dial(bearer(hs(t, "alice", 2*time.Second)), "")
 	echoes(t, c)
@@ -46,7 +47,7 @@ func TestSessionEndsAtTokenExpiry(t *testing.T) {
 
 func TestRefreshKeepsSessionOpen(t *testing.T) {
 	t.Parallel()
-	s := newServer(t, auth.HMAC(secret), auth.WithLogger(discardLogger()))
+	s := newServer(t, auth.HMAC(secret), middleware.WithLogger(discardLogger()))
 	start := time.Now()
 	c := s.dial(bearer(hs(t, "alice", 2*time.Second)), "")
 
@@ -81,7 +82,7 @@ func TestRefreshKeepsSessionOpen(t *testing.T) {
 
 func TestRevokeClosesOnlyThatSubject(t *testing.T) {
 	t.Parallel()
-	s := newServer(t, auth.HMAC(secret), auth.WithLogger(discardLogger()))
+	s := newServer(t, auth.HMAC(secret), middleware.WithLogger(discardLogger()))
 	a1 := s.dial(bearer(hs(t, "alice", time.Minute)), "")
 	a2 := s.dial(http.Header{"Sec-WebSocket-Protocol": {"bearer, " + hs(t, "alice", time.Minute)}}, "")
 	b := s.dial(nil, "access_token="+hs(t, "bob", time.Minute))
@@ -112,7 +113,7 @@ func TestPeriodicRevalidation(t *testing.T) {
 	errRevoked := errors.New("on the revocation list")
 	var revoked atomic.Bool
 	var checks atomic.Int32
-	s := newServer(t, auth.HMAC(secret), auth.WithLogger(discardLogger()),
+	s := newServer(t, auth.HMAC(secret), middleware.WithLogger(discardLogger()),
 		auth.WithRevalidation(50*time.Millisecond, func(ctx context.Context, c jwt.Claims) error {
 			checks.Add(1)
 			if sub, _ := c.GetSubject(); sub == "mallory" && revoked.Load() {
@@ -146,14 +147,14 @@ func TestPeriodicRevalidation(t *testing.T) {
 func TestCloseAfterUpgrade(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
-		opt    auth.Option
+		opt    middleware.Option
 		code   int
 		reason string
 	}{
-		{auth.CloseAfterUpgrade(0, ""), 1008, "invalid token"},
-		{auth.CloseAfterUpgrade(4401, "Unauthorized"), 4401, "Unauthorized"},
+		{auth.WithCloseAfterUpgrade(1008, "invalid token"), 1008, "invalid token"},
+		{auth.WithCloseAfterUpgrade(4401, "Unauthorized"), 4401, "Unauthorized"},
 	} {
-		s := newServer(t, auth.HMAC(secret), auth.WithLogger(discardLogger()), tc.opt)
+		s := newServer(t, auth.HMAC(secret), middleware.WithLogger(discardLogger()), tc.opt)
 		for _, h := range []http.Header{
 			nil,
 			{"Sec-WebSocket-Protocol": {"bearer, " + hs(t, "alice", -time.Minute)}},
@@ -192,7 +193,7 @@ func TestCustomClaimsAndExpiresAt(t *testing.T) {
 	}
 	got := make(chan string, 1)
 	reg := lifecycle.NewRegistry()
-	url := wstest.Server(t, a.Middleware(middlewareHandler(reg, func(c *lifecycle.Conn, _ *http.Request) {
+	url := wstest.Server(t, a.Middleware(middlewareHandler(reg, func(c *lifecycle.Conn) {
 		rc, ok := auth.ClaimsAs[*roleClaims](c)
 		exp, _ := auth.ExpiresAt(c)
 		if !ok || time.Until(exp) <= 0 {

@@ -12,7 +12,7 @@ import (
 
 func TestEachSourceUpgrades(t *testing.T) {
 	t.Parallel()
-	s := newServer(t, auth.HMAC(secret), auth.WithLogger(discardLogger()),
+	s := newServer(t, auth.HMAC(secret), middleware.WithLogger(discardLogger()),
 		auth.WithSources(auth.FromHeader(), auth.FromSubprotocol(), auth.FromQuery(), auth.FromCookie("jwt")))
 	tok := hs(t, "alice", time.Minute)
 	cases := map[string]struct {
@@ -44,14 +44,14 @@ func TestSubprotocolNeverEchoesToken(t *testing.T) {
 	t.Parallel()
 	tok := hs(t, "alice", time.Minute)
 
-	s := newServer(t, auth.HMAC(secret), auth.WithLogger(discardLogger()))
+	s := newServer(t, auth.HMAC(secret), middleware.WithLogger(discardLogger()))
 	c := s.dial(http.Header{"Sec-WebSocket-Protocol": {"bearer, " + tok}}, "")
 	if got := c.Response.Header.Get("Sec-WebSocket-Protocol"); got != "bearer" {
 		t.Fatalf("selected subprotocol %q, want bearer", got)
 	}
 
 	// With the application's own subprotocol offered, that one wins.
-	app := newServerWith(t, auth.HMAC(secret), []middleware.Option{middleware.WithSubprotocols("chat")}, auth.WithLogger(discardLogger()))
+	app := newServerWith(t, auth.HMAC(secret), []middleware.Option{middleware.WithSubprotocols("chat")}, middleware.WithLogger(discardLogger()))
 	c = app.dial(http.Header{"Sec-WebSocket-Protocol": {"chat, bearer, " + tok}}, "")
 	if got := c.Response.Header.Get("Sec-WebSocket-Protocol"); got != "chat" {
 		t.Fatalf("selected subprotocol %q, want chat", got)
@@ -72,15 +72,15 @@ func TestSourceOrder(t *testing.T) {
 	bad := hs(t, "alice", -time.Minute)
 
 	// Default order: the header comes first, so its bad token decides.
-	s := newServer(t, auth.HMAC(secret), auth.WithLogger(discardLogger()))
+	s := newServer(t, auth.HMAC(secret), middleware.WithLogger(discardLogger()))
 	if c, err := wstest.DialRaw(s.url+"?access_token="+good, bearer(bad)); err == nil || c.Response.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("header first: err %v, want 401", err)
 	}
 	// Query first.
-	q := newServer(t, auth.HMAC(secret), auth.WithLogger(discardLogger()), auth.WithSources(auth.FromQuery(), auth.FromHeader()))
+	q := newServer(t, auth.HMAC(secret), middleware.WithLogger(discardLogger()), auth.WithSources(auth.FromQuery(), auth.FromHeader()))
 	q.dial(bearer(bad), "access_token="+good)
 	// A source that is not listed is ignored.
-	h := newServer(t, auth.HMAC(secret), auth.WithLogger(discardLogger()), auth.WithSources(auth.FromHeader()))
+	h := newServer(t, auth.HMAC(secret), middleware.WithLogger(discardLogger()), auth.WithSources(auth.FromHeader()))
 	if c, err := wstest.DialRaw(h.url+"?access_token="+good, nil); err == nil || c.Response.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("query not listed: err %v, want 401", err)
 	}

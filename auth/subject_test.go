@@ -8,6 +8,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/wsmw/wsmw/auth"
+	"github.com/wsmw/wsmw/middleware"
 )
 
 // noSubject signs a token without sub, or with sub "" when empty is true.
@@ -24,7 +25,7 @@ func noSubject(t *testing.T, empty bool) string {
 // at a refresh.
 func TestSubjectRequired(t *testing.T) {
 	t.Parallel()
-	s := newServer(t, auth.HMAC(secret), auth.WithLogger(discardLogger()))
+	s := newServer(t, auth.HMAC(secret), middleware.WithLogger(discardLogger()))
 	want := invalidToken("token has no subject")
 	for _, empty := range []bool{false, true} {
 		tok := noSubject(t, empty)
@@ -47,7 +48,7 @@ func TestSubjectRequired(t *testing.T) {
 // subject, and a refresh with another anonymous token works.
 func TestAnonymous(t *testing.T) {
 	t.Parallel()
-	s := newServer(t, auth.HMAC(secret), auth.WithAnonymous(), auth.WithLogger(discardLogger()))
+	s := newServer(t, auth.HMAC(secret), auth.WithAnonymous(), middleware.WithLogger(discardLogger()))
 	for _, empty := range []bool{false, true} {
 		c := s.dial(bearer(noSubject(t, empty)), "")
 		if reply := roundTrip(t, c, command{Type: "claims"}); reply.Sub != "" || reply.CtxSub != "" {

@@ -4,8 +4,10 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -78,7 +80,7 @@ func TestSynctestExpiryWarningAndLeeway(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		warned := make(chan time.Duration, 4)
 		start := time.Now()
-		a, err := auth.New(auth.HMAC(secret), auth.WithLogger(discardLogger()),
+		a, err := auth.New(auth.HMAC(secret), middleware.WithLogger(discardLogger()),
 			auth.WithLeeway(30*time.Second),
 			auth.WithExpiryWarning(time.Minute, func(c *lifecycle.Conn, exp time.Time) {
 				warned <- time.Since(start)
@@ -117,7 +119,7 @@ func TestSynctestRefreshMovesExpiry(t *testing.T) {
 		refreshed := make(chan error, 1)
 		var warnings []time.Duration
 		warned := make(chan struct{}, 4)
-		a, err := auth.New(auth.HMAC(secret), auth.WithLogger(discardLogger()),
+		a, err := auth.New(auth.HMAC(secret), middleware.WithLogger(discardLogger()),
 			auth.WithExpiryWarning(2*time.Minute, func(*lifecycle.Conn, time.Time) {
 				warnings = append(warnings, time.Since(start))
 				warned <- struct{}{}
@@ -132,7 +134,7 @@ func TestSynctestRefreshMovesExpiry(t *testing.T) {
 				if err != nil {
 					return
 				}
-				refreshed <- a.Refresh(c, string(msg))
+				refreshed <- auth.Refresh(c, string(msg))
 			}
 		}))
 		ws := pipeDial(t, h, bearer(hs(t, "alice", 10*time.Minute)))
@@ -162,26 +164,24 @@ func TestSynctestRefreshMovesExpiry(t *testing.T) {
 	})
 }
 
-// TestSynctestExpiryClose: WithExpiryClose sets the code and reason of the
-// close at exp + leeway; a zero code or an empty reason keeps the default
-// (1008 "token expired"). The cause is ErrTokenExpired in every case.
+// TestSynctestExpiryClose: middleware.WithClose sets the code and reason of
+// the close at exp + leeway (1008 "token expired" by default). The cause is
+// ErrTokenExpired in every case.
 func TestSynctestExpiryClose(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
-		opts   []auth.Option
+		opts   []middleware.Option
 		code   int
 		reason string
 	}{
 		{"default", nil, 1008, "token expired"},
-		{"zero", []auth.Option{auth.WithExpiryClose(0, "")}, 1008, "token expired"},
-		{"graphql", []auth.Option{auth.WithExpiryClose(4401, "Unauthorized")}, 4401, "Unauthorized"},
-		{"code only", []auth.Option{auth.WithExpiryClose(4403, "")}, 4403, "token expired"},
-		{"reason only", []auth.Option{auth.WithExpiryClose(0, "please log in again")}, 1008, "please log in again"},
+		{"graphql", []middleware.Option{middleware.WithClose(4401, "Unauthorized")}, 4401, "Unauthorized"},
+		{"no reason", []middleware.Option{middleware.WithClose(4403, "")}, 4403, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				start := time.Now()
-				a, err := auth.New(auth.HMAC(secret), append(tc.opts, auth.WithLogger(discardLogger()))...)
+				a, err := auth.New(auth.HMAC(secret), append(tc.opts, middleware.WithLogger(discardLogger()))...)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -214,18 +214,22 @@ func TestSynctestExpiryClose(t *testing.T) {
 	}
 }
 
-// Codes that cannot go on the wire are configuration errors.
+// Codes that cannot go on the wire panic where they are given.
 func TestCloseCodeConfig(t *testing.T) {
 	t.Parallel()
-	for _, opt := range []auth.Option{
-		auth.WithExpiryClose(1005, "no status"),
-		auth.WithExpiryClose(1006, ""),
-		auth.WithExpiryClose(999, ""),
-		auth.WithExpiryClose(5000, ""),
-		auth.CloseAfterUpgrade(1015, ""),
-	} {
-		if _, err := auth.New(auth.HMAC(secret), opt); !errors.Is(err, auth.ErrConfig) {
-			t.Errorf("New: %v, want ErrConfig", err)
+	for _, code := range []lifecycle.StatusCode{0, 1005, 1006, 999, 1014, 5000} {
+		for name, opt := range map[string]func(){
+			"WithClose":             func() { middleware.WithClose(code, "x") },
+			"WithCloseAfterUpgrade": func() { auth.WithCloseAfterUpgrade(code, "x") },
+		} {
+			func() {
+				defer func() {
+					if p := recover(); p == nil || !strings.Contains(fmt.Sprint(p), "may not be sent") {
+						t.Errorf("%s(%d): recovered %v, want a panic that says why", name, code, p)
+					}
+				}()
+				opt()
+			}()
 		}
 	}
 }
