@@ -49,9 +49,9 @@ type idleState struct {
 	last atomic.Int64 // nanoseconds from base to the latest activity
 	cs   closeSpec
 
-	outbound bool // WithCountOutbound
-	outSeen uint64 // OutboundMessages at the last firing; only fire uses it
-	t       lifecycle.Timer
+	outbound bool   // WithCountOutbound
+	outSeen  uint64 // OutboundMessages at the last firing; only fire uses it
+	t        lifecycle.Timer
 }
 
 func (s *idleState) touch() { s.last.Store(int64(time.Since(s.base))) }
