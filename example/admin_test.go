@@ -73,8 +73,11 @@ func TestAdminRevokeRefusesCrossOrigin(t *testing.T) {
 		"typed in, no Origin":  {"Sec-Fetch-Site": {"none"}},
 		"own Origin, no fetch": {"Origin": {self}},
 	} {
-		ws := dial("alice")
-		status, body := postRevoke(t, base, "alice", h)
+		// A subject per case: once revoked, alice's tokens of that second
+		// no longer connect (WithRevocations).
+		sub := "alice-" + strings.NewReplacer(" ", "-", ",", "").Replace(name)
+		ws := dial(sub)
+		status, body := postRevoke(t, base, sub, h)
 		if status != http.StatusOK || !strings.Contains(body, `"revoked":1`) {
 			t.Fatalf("%s: %d %q, want 200 {\"revoked\":1}", name, status, body)
 		}

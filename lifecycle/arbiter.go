@@ -336,14 +336,17 @@ func (c *Conn) recordSent(f *CloseFrame) {
 	c.sendMu.Unlock()
 }
 
-// lingerLimit bounds what linger discards.
-const lingerLimit = 1 << 20
+// lingerLimit bounds what linger discards: enough for a flooding peer to
+// stop within the close timeout (loopback queues alone hold megabytes), few
+// enough that a peer pushing raw bytes at line rate costs little.
+const lingerLimit = 64 << 20
 
 // linger half-closes TCP and discards what the peer still sends, until it
 // closes, the close timeout or lingerLimit bytes. gorilla's reader is dead
-// after a protocol error, but the peer may be mid-frame: closing with unread
-// bytes makes the kernel reset the connection, and the reset can destroy
-// the Close frame before the peer reads it.
+// after a protocol error or a broken budget, but the peer may be mid-frame
+// or still flooding: closing with unread bytes makes the kernel reset the
+// connection, and the reset destroys the Close frame in the peer's receive
+// queue if the peer has not read it yet.
 func (c *Conn) linger() {
 	nc := c.ws.NetConn()
 	if hc, ok := nc.(interface{ CloseWrite() error }); ok {

@@ -162,8 +162,8 @@ func TestConnectFloodInProcess(t *testing.T) {
 			}
 		}
 	}, middleware.WithLogger(discardLog))
-	h = ratelimit.MaxConns(exampleMaxConns, ratelimit.WithStore(slots), ratelimit.WithLogger(discardLog))(h)
-	h = ratelimit.ConnectRate(exampleConnectRate, time.Minute, ratelimit.WithStore(buckets), ratelimit.WithLogger(discardLog))(h)
+	h = ratelimit.MaxConns(exampleMaxConns, ratelimit.WithStore(slots), middleware.WithLogger(discardLog))(h)
+	h = ratelimit.ConnectRate(exampleConnectRate, time.Minute, ratelimit.WithStore(buckets), middleware.WithLogger(discardLog))(h)
 	url := serveLikeExample(t, h)
 
 	res := connectFlood(url, nil)

@@ -24,8 +24,8 @@ func TestCrossSiteHijackingRefused(t *testing.T) {
 	t.Parallel()
 	reg := lifecycle.NewRegistry()
 	t.Cleanup(func() { shutdown(reg, 5*time.Second) })
-	cookieAuth := auth.JWT(auth.HMAC(chaosSecret), auth.WithSources(auth.FromCookie("session")), auth.WithLogger(discardLog))
-	echo := func(c *lifecycle.Conn) {
+	cookieAuth := auth.JWT(auth.HMAC(chaosSecret), auth.WithSources(auth.FromCookie("session")), middleware.WithLogger(discardLog))
+	echo := func(c *lifecycle.Conn, _ *http.Request) {
 		for {
 			if _, _, err := c.ReadMessage(); err != nil {
 				return

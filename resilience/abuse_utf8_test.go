@@ -92,8 +92,7 @@ func TestInvalidUTF8Gets1007(t *testing.T) {
 			}
 		}
 	}, middleware.WithLogger(discardLog))
-	h = middleware.OnClose(func(_ *lifecycle.Conn, info lifecycle.CloseInfo) { ends <- info })(ratelimit.ValidUTF8()(h))
-	url := wstest.Server(t, h)
+	url := wstest.Server(t, middleware.OnClose(func(_ *lifecycle.Conn, info lifecycle.CloseInfo) { ends <- info })(ratelimit.ValidUTF8()(h)))
 
 	for _, c := range utf8Cases {
 		closeFrame := sendUTF8Case(t, url, nil, c)

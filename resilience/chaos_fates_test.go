@@ -8,6 +8,7 @@ import (
 
 	"github.com/wsmw/wsmw/auth"
 	"github.com/wsmw/wsmw/lifecycle"
+	"github.com/wsmw/wsmw/queue"
 	"github.com/wsmw/wsmw/ratelimit"
 	"github.com/wsmw/wsmw/timeout"
 )
@@ -97,9 +98,9 @@ func expected(rec *record) outcome {
 	case fateSilent, fateHalfOpen:
 		return outcome{abnormal, lifecycle.StatusAbnormalClosure, timeout.ErrPongTimeout}
 	case fateSlow:
-		return outcome{local, lifecycle.StatusPolicyViolation, timeout.ErrSlowConsumer}
+		return outcome{local, lifecycle.StatusPolicyViolation, queue.ErrSlowConsumer}
 	case fateOversize:
-		return outcome{local, lifecycle.StatusMessageTooBig, ratelimit.ErrMessageTooBig}
+		return outcome{local, lifecycle.StatusMessageTooBig, lifecycle.ErrMessageTooBig}
 	case fateFlood:
 		return outcome{local, lifecycle.StatusPolicyViolation, ratelimit.ErrRateLimited}
 	case fateExpiry:

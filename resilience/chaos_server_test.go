@@ -12,6 +12,7 @@ import (
 	"github.com/wsmw/wsmw/internal/conntest"
 	"github.com/wsmw/wsmw/lifecycle"
 	"github.com/wsmw/wsmw/middleware"
+	"github.com/wsmw/wsmw/queue"
 	"github.com/wsmw/wsmw/ratelimit"
 	"github.com/wsmw/wsmw/timeout"
 )
@@ -98,13 +99,13 @@ func recorder(recs map[string]*record) func(http.Handler) http.Handler {
 func chaosHandler(reg *lifecycle.Registry, recs map[string]*record, slots ratelimit.Store) http.Handler {
 	policies := []func(http.Handler) http.Handler{
 		recorder(recs),
-		auth.JWT(auth.HMAC(chaosSecret), auth.WithLogger(discardLog)),
-		ratelimit.MaxTotalConns(chaosMaxConns, ratelimit.WithStore(slots), ratelimit.WithLogger(discardLog)),
-		ratelimit.MaxConns(chaosMaxConns, ratelimit.WithStore(slots), ratelimit.WithLogger(discardLog)),
+		auth.JWT(auth.HMAC(chaosSecret), middleware.WithLogger(discardLog)),
+		ratelimit.MaxTotalConns(chaosMaxConns, ratelimit.WithStore(slots), middleware.WithLogger(discardLog)),
+		ratelimit.MaxConns(chaosMaxConns, ratelimit.WithStore(slots), middleware.WithLogger(discardLog)),
 		timeout.SessionExpiry(time.Minute),
 		timeout.IdleTimeout(time.Minute),
 		timeout.Heartbeat(chaosPingInterval, chaosPongTimeout),
-		timeout.SlowConsumer(timeout.MaxMessages(16), timeout.MaxBytes(256<<10)),
+		queue.SlowConsumer(queue.WithMaxMessages(16), queue.WithMaxBytes(256<<10)),
 		ratelimit.MaxMessageSize(chaosMaxMessage),
 		ratelimit.MessageRate(chaosMsgRate, chaosMsgBurst),
 		ratelimit.ValidUTF8(),
@@ -137,9 +138,9 @@ func serveChaos(c *lifecycle.Conn) {
 		}
 		close(start)
 	case fateSlow:
-		go timeout.DiscardMessages(c)
+		go queue.DiscardMessages(c)
 		for range 100_000 {
-			if timeout.Send(c, lifecycle.BinaryMessage, slowPayload) != nil {
+			if queue.Send(c, lifecycle.BinaryMessage, slowPayload) != nil {
 				break
 			}
 		}

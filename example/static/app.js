@@ -90,6 +90,13 @@
       token = await getToken();
     } catch (e) {
       log('error', `token error: ${e.message}`);
+      if (mine !== generation) return; // disconnected meanwhile
+      // The server is down or restarting: keep trying, with backoff,
+      // until it is back (or the user gives up).
+      if (attempt > 0 && $('autoreconnect').checked) {
+        retryLater('the token request failed');
+        return;
+      }
       wanted = false;
       setStatus('closed', 'no token');
       return;
@@ -141,10 +148,16 @@
       log('info', `not reconnecting: ${code} would retry, but auto-reconnect is off`);
       return;
     }
+    retryLater(code);
+  }
+
+  // retryLater schedules the next attempt with jittered exponential
+  // backoff; why is the close code or what failed.
+  function retryLater(why) {
     attempt++;
     const ceiling = Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** (attempt - 1));
     const delay = Math.round(ceiling / 2 + Math.random() * ceiling / 2); // "equal jitter"
-    log('info', `reconnecting in ${(delay / 1000).toFixed(2)}s (attempt ${attempt} after ${code})`);
+    log('info', `reconnecting in ${(delay / 1000).toFixed(2)}s (attempt ${attempt} after ${why})`);
     setStatus('waiting', `reconnecting in ${(delay / 1000).toFixed(1)}s`);
     timer = setTimeout(connect, delay);
   }
