@@ -9,7 +9,8 @@ import (
 
 	"github.com/wsmw/wsmw/internal/conntest"
 	"github.com/wsmw/wsmw/lifecycle"
-	"github.com/wsmw/wsmw/timeout"
+	"github.com/wsmw/wsmw/middleware"
+	"github.com/wsmw/wsmw/queue"
 )
 
 const msgSize = 8 << 10
@@ -25,7 +26,7 @@ func number(b []byte) int { return int(binary.BigEndian.Uint64(b)) }
 // fill sends numbered messages to a peer that does not read, letting the
 // writer run between sends, until Send fails or limit is reached. It
 // returns the numbers accepted and the first error.
-func fill(t *testing.T, q *timeout.SendQueue, maxMsgs, maxBytes, limit int) ([]int, error) {
+func fill(t *testing.T, q *queue.Queue, maxMsgs, maxBytes, limit int) ([]int, error) {
 	t.Helper()
 	var accepted []int
 	for i := range limit {
@@ -53,10 +54,10 @@ func drain(p *peer) []int {
 
 func TestSlowConsumerClosed(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p := dialPipe(t, nil, discard, timeout.SlowConsumer(timeout.MaxMessages(8), timeout.MaxBytes(1<<20)))
-		q := timeout.QueueOf(p.c)
+		p := dialPipe(t, nil, discard, queue.SlowConsumer(queue.WithMaxMessages(8), queue.WithMaxBytes(1<<20)))
+		q := queue.Of(p.c)
 		accepted, err := fill(t, q, 8, 1<<20, 1000)
-		if !errors.Is(err, timeout.ErrSlowConsumer) {
+		if !errors.Is(err, queue.ErrSlowConsumer) {
 			t.Fatalf("Send after %d messages: %v", len(accepted), err)
 		}
 		synctest.Wait()
@@ -81,7 +82,7 @@ func TestSlowConsumerClosed(t *testing.T) {
 		if len(got) > len(accepted) {
 			t.Fatalf("read %d, accepted %d", len(got), len(accepted))
 		}
-		wantClose(t, p, lifecycle.StatusPolicyViolation, "slow consumer", timeout.ErrSlowConsumer)
+		wantClose(t, p, lifecycle.StatusPolicyViolation, "slow consumer", queue.ErrSlowConsumer)
 		if q.Dropped() == 0 {
 			t.Fatal("Dropped = 0")
 		}
@@ -90,14 +91,14 @@ func TestSlowConsumerClosed(t *testing.T) {
 
 func TestSlowConsumerDropNewest(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p := dialPipe(t, nil, discard, timeout.SlowConsumer(timeout.MaxMessages(4), timeout.OnOverflow(timeout.OverflowDropNewest)))
-		q := timeout.QueueOf(p.c)
-		accepted, err := fill(t, q, 4, timeout.DefaultQueueBytes, 1000)
-		if !errors.Is(err, timeout.ErrSlowConsumer) {
+		p := dialPipe(t, nil, discard, queue.SlowConsumer(queue.WithMaxMessages(4), queue.WithOverflow(queue.OverflowDropNewest)))
+		q := queue.Of(p.c)
+		accepted, err := fill(t, q, 4, queue.DefaultMaxBytes, 1000)
+		if !errors.Is(err, queue.ErrSlowConsumer) {
 			t.Fatalf("overflow: %v", err)
 		}
 		for i := len(accepted) + 1; i < len(accepted)+10; i++ {
-			if err := q.Send(lifecycle.BinaryMessage, numbered(i)); !errors.Is(err, timeout.ErrSlowConsumer) {
+			if err := q.Send(lifecycle.BinaryMessage, numbered(i)); !errors.Is(err, queue.ErrSlowConsumer) {
 				t.Fatalf("Send %d: %v", i, err)
 			}
 		}
@@ -118,10 +119,10 @@ func TestSlowConsumerDropNewest(t *testing.T) {
 
 func TestSlowConsumerDropOldest(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p := dialPipe(t, nil, discard, timeout.SlowConsumer(timeout.MaxMessages(4), timeout.OnOverflow(timeout.OverflowDropOldest)))
-		q := timeout.QueueOf(p.c)
+		p := dialPipe(t, nil, discard, queue.SlowConsumer(queue.WithMaxMessages(4), queue.WithOverflow(queue.OverflowDropOldest)))
+		q := queue.Of(p.c)
 		const total = 100
-		if _, err := fill(t, q, 4, timeout.DefaultQueueBytes, total); err != nil {
+		if _, err := fill(t, q, 4, queue.DefaultMaxBytes, total); err != nil {
 			t.Fatal(err)
 		}
 		if p.c.Closing() || q.Dropped() == 0 {
@@ -152,7 +153,7 @@ func TestSendAfterClose(t *testing.T) {
 		p.c.Close(lifecycle.StatusNormalClosure, "")
 		p.c.Wait()
 		var ce *lifecycle.CloseError
-		if err := timeout.Send(p.c, lifecycle.TextMessage, []byte("x")); !errors.As(err, &ce) {
+		if err := queue.Send(p.c, lifecycle.TextMessage, []byte("x")); !errors.As(err, &ce) {
 			t.Fatalf("Send after close: %v", err)
 		}
 	})
@@ -161,14 +162,14 @@ func TestSendAfterClose(t *testing.T) {
 func TestBroadcastSkipsSlowPeer(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		reg := lifecycle.NewRegistry()
-		policy := timeout.SlowConsumer(timeout.MaxMessages(16))
+		policy := queue.SlowConsumer(queue.WithMaxMessages(16))
 		slow := dialPipe(t, reg, discard, policy)
 		fast := dialPipe(t, reg, discard, policy)
 		fast.read()
 		const total = 200
 		for i := range total {
 			start := time.Now()
-			n := timeout.Broadcast(reg, lifecycle.BinaryMessage, numbered(i))
+			n := queue.Broadcast(reg, lifecycle.BinaryMessage, numbered(i))
 			if time.Since(start) != 0 {
 				t.Fatal("Broadcast waited")
 			}
@@ -184,7 +185,7 @@ func TestBroadcastSkipsSlowPeer(t *testing.T) {
 		}
 		// The slow peer never reads, so its 1008 "slow consumer" can never
 		// be written: the end is reported as the abnormal one it was.
-		if info := slow.c.Wait(); !errors.Is(info.Cause, timeout.ErrSlowConsumer) || info.Code != lifecycle.StatusAbnormalClosure ||
+		if info := slow.c.Wait(); !errors.Is(info.Cause, queue.ErrSlowConsumer) || info.Code != lifecycle.StatusAbnormalClosure ||
 			info.Initiator != lifecycle.InitiatorAbnormal || info.Sent != nil || info.Reason != "slow consumer" {
 			t.Fatalf("slow peer: %+v", info)
 		}
@@ -193,5 +194,59 @@ func TestBroadcastSkipsSlowPeer(t *testing.T) {
 		}
 		slow.finish()
 		fast.finish()
+	})
+}
+
+// Without SlowConsumer, a connection's queue is made on first use with the
+// defaults, and Of returns that one queue every time.
+func TestOfMakesDefaultQueue(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := dialPipe(t, nil, discard)
+		q := queue.Of(p.c)
+		if queue.Of(p.c) != q {
+			t.Fatal("Of made a second queue")
+		}
+		accepted, err := fill(t, q, queue.DefaultMaxMessages, queue.DefaultMaxBytes, 10_000)
+		if !errors.Is(err, queue.ErrSlowConsumer) {
+			t.Fatalf("Send after %d messages: %v", len(accepted), err)
+		}
+		p.read()
+		drain(p)
+		wantClose(t, p, lifecycle.StatusPolicyViolation, "slow consumer", queue.ErrSlowConsumer)
+	})
+}
+
+// middleware.WithClose changes the overflow's close; the cause stays
+// ErrSlowConsumer.
+func TestSlowConsumerWithClose(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := dialPipe(t, nil, discard, queue.SlowConsumer(queue.WithMaxMessages(4), middleware.WithClose(lifecycle.StatusTryAgainLater, "falling behind")))
+		if _, err := fill(t, queue.Of(p.c), 4, queue.DefaultMaxBytes, 1000); !errors.Is(err, queue.ErrSlowConsumer) {
+			t.Fatalf("overflow: %v", err)
+		}
+		p.read()
+		drain(p)
+		wantClose(t, p, lifecycle.StatusTryAgainLater, "falling behind", queue.ErrSlowConsumer)
+	})
+}
+
+// A message larger than the byte bound never fits, even in an empty queue.
+func TestMessageLargerThanBoundNeverFits(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := dialPipe(t, nil, discard, queue.SlowConsumer(queue.WithMaxBytes(1<<10), queue.WithOverflow(queue.OverflowDropNewest)))
+		p.read()
+		if err := queue.Send(p.c, lifecycle.BinaryMessage, make([]byte, 1<<10+1)); !errors.Is(err, queue.ErrSlowConsumer) {
+			t.Fatalf("Send of a message over the bound: %v", err)
+		}
+		if err := queue.Send(p.c, lifecycle.BinaryMessage, make([]byte, 1<<10)); err != nil {
+			t.Fatalf("Send of a message at the bound: %v", err)
+		}
+		if got := len(<-p.msgs); got != 1<<10 {
+			t.Fatalf("client read %d bytes", got)
+		}
+		if p.c.Closing() || queue.Of(p.c).Dropped() != 1 {
+			t.Fatalf("closing %v, dropped %d", p.c.Closing(), queue.Of(p.c).Dropped())
+		}
+		p.finish()
 	})
 }

@@ -1,6 +1,7 @@
 package ratelimit
 
 import (
+	"errors"
 	"net/http"
 	"strconv"
 	"sync"
@@ -17,7 +18,7 @@ import (
 // Retry-After and X-RateLimit-*, while 127.0.0.2 connects normally.
 func TestConnectRateFlood(t *testing.T) {
 	var rejected atomic.Int64
-	s := newTestServer(t, nil, ConnectRate(60, time.Minute, OnReject(func(_ *http.Request, status int, cause error) {
+	s := newTestServer(t, nil, ConnectRate(60, time.Minute, WithOnReject(func(_ *http.Request, status int, cause error) {
 		if status == http.StatusTooManyRequests && cause == ErrConnectRateLimited {
 			rejected.Add(1)
 		}
@@ -118,6 +119,14 @@ func TestConnectRateBehindTrustedProxy(t *testing.T) {
 
 func TestKeys(t *testing.T) {
 	r, _ := http.NewRequest("GET", "/", nil)
+	key := func(f KeyFunc, r *http.Request) string {
+		t.Helper()
+		k, err := f(r)
+		if err != nil {
+			t.Fatalf("key of %s: %v", r.RemoteAddr, err)
+		}
+		return k
+	}
 	for remote, want := range map[string]string{
 		"127.0.0.1:5555":                 "127.0.0.1",
 		"127.0.0.2:5555":                 "127.0.0.2",
@@ -133,27 +142,26 @@ func TestKeys(t *testing.T) {
 	} {
 		r.RemoteAddr = remote
 		r.Header = http.Header{"X-Forwarded-For": {"198.51.100.1"}}
-		if got := KeyByIP(r); got != want {
+		if got := key(KeyByIP, r); got != want {
 			t.Errorf("KeyByIP(%q) = %q, want %q", remote, got, want)
 		}
 	}
 	r.RemoteAddr = "[2001:db8:1:2:3:4:5:6]:80"
-	if got := KeyByIPPrefix(24, 64)(r); got != "2001:db8:1:2::/64" {
+	if got := key(KeyByIPPrefix(24, 64), r); got != "2001:db8:1:2::/64" {
 		t.Errorf("KeyByIPPrefix v6 = %q", got)
 	}
 	r.RemoteAddr = "192.0.2.77:80"
-	if got := KeyByIPPrefix(24, 64)(r); got != "192.0.2.0/24" {
+	if got := key(KeyByIPPrefix(24, 64), r); got != "192.0.2.0/24" {
 		t.Errorf("KeyByIPPrefix v4 = %q", got)
 	}
-	if got := KeyBySubject(r); got != "192.0.2.77" {
-		t.Errorf("KeyBySubject without subject = %q", got)
+	if got := key(KeyByIPPrefix(32, 128), r); got != "192.0.2.77/32" {
+		t.Errorf("KeyByIPPrefix(32, 128) v4 = %q", got)
 	}
-	r.RemoteAddr = "[2001:db8:1:2:3:4:5:6]:80"
-	if got := KeyBySubject(r); got != "2001:db8:1:2::/64" {
-		t.Errorf("KeyBySubject without subject, IPv6 = %q", got)
+	// Without a subject, KeyBySubject refuses: it never falls back to the IP.
+	if got, err := KeyBySubject(r); !errors.Is(err, ErrNoSubject) || got != "" {
+		t.Errorf("KeyBySubject without subject = %q, %v; want ErrNoSubject", got, err)
 	}
-	r.RemoteAddr = "192.0.2.77:80"
-	if got := KeyBySubject(middleware.WithSubject(r, "alice")); got != "sub:alice" {
+	if got := key(KeyBySubject, middleware.WithSubject(r, "alice")); got != "sub:alice" {
 		t.Errorf("KeyBySubject = %q", got)
 	}
 }

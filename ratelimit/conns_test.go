@@ -13,6 +13,9 @@ import (
 	"github.com/wsmw/wsmw/middleware"
 )
 
+// totalKey is MaxTotalConns' key in its Store.
+const totalKey = "conns:*"
+
 // countingStore counts slot acquisitions and calls of their release
 // functions: every slot must be released exactly once.
 type countingStore struct {

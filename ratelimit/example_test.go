@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -12,15 +11,16 @@ import (
 
 	"github.com/go-chi/chi/v5"
 	chimw "github.com/go-chi/chi/v5/middleware"
+	"github.com/golang-jwt/jwt/v5"
 	"github.com/gorilla/websocket"
-	"github.com/redis/go-redis/v9"
 
+	"github.com/wsmw/wsmw/auth"
 	"github.com/wsmw/wsmw/lifecycle"
 	"github.com/wsmw/wsmw/middleware"
 	"github.com/wsmw/wsmw/ratelimit"
 )
 
-func echo(c *lifecycle.Conn) {
+func echo(c *lifecycle.Conn, _ *http.Request) {
 	for {
 		mt, msg, err := c.ReadMessage()
 		if err != nil {
@@ -28,6 +28,11 @@ func echo(c *lifecycle.Conn) {
 		}
 		c.WriteMessage(mt, msg)
 	}
+}
+
+// wsURL turns an httptest server's URL into a WebSocket one.
+func wsURL(srv *httptest.Server, path string) string {
+	return "ws" + strings.TrimPrefix(srv.URL, "http") + path
 }
 
 // Typical use with chi: connect rate and connection cap per client IP
@@ -45,17 +50,17 @@ func Example() {
 	)
 	closed := make(chan lifecycle.CloseInfo, 1)
 	r.Use(middleware.OnClose(func(_ *lifecycle.Conn, info lifecycle.CloseInfo) { closed <- info }))
-	r.Get("/ws", middleware.Handler(reg, echo).ServeHTTP)
+	r.Get("/ws", middleware.Handler(reg, echo))
 	srv := httptest.NewServer(r)
 	defer srv.Close()
 	defer reg.Shutdown(context.Background())
 
-	ws, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(srv.URL, "http")+"/ws", nil)
+	ws, _, err := websocket.DefaultDialer.Dial(wsURL(srv, "/ws"), nil)
 	if err != nil {
 		panic(err)
 	}
 	defer ws.Close()
-	for i := 0; i < 100; i++ { // a flood
+	for range 100 { // a flood
 		ws.WriteMessage(websocket.TextMessage, []byte("hi"))
 	}
 	for {
@@ -79,14 +84,13 @@ func Example() {
 func ExampleConnectRate() {
 	reg := lifecycle.NewRegistry()
 	r := chi.NewRouter()
-	r.With(ratelimit.ConnectRate(2, time.Minute)).Get("/ws", middleware.Handler(reg, echo).ServeHTTP)
+	r.With(ratelimit.ConnectRate(2, time.Minute)).Get("/ws", middleware.Handler(reg, echo))
 	srv := httptest.NewServer(r)
 	defer srv.Close()
 	defer reg.Shutdown(context.Background())
 
-	url := "ws" + strings.TrimPrefix(srv.URL, "http") + "/ws"
-	for i := 0; i < 3; i++ {
-		ws, resp, err := websocket.DefaultDialer.Dial(url, nil)
+	for range 3 {
+		ws, resp, err := websocket.DefaultDialer.Dial(wsURL(srv, "/ws"), nil)
 		if err == nil {
 			ws.Close()
 		}
@@ -107,7 +111,10 @@ func ExampleConnectRate() {
 // proxy's addresses, tells the policies the client IP. Without it, no
 // forwarding header is believed.
 func ExampleKeyByIP() {
-	show := func(w http.ResponseWriter, r *http.Request) { fmt.Println(ratelimit.KeyByIP(r)) }
+	show := func(w http.ResponseWriter, r *http.Request) {
+		key, _ := ratelimit.KeyByIP(r) // KeyByIP never fails
+		fmt.Println(key)
+	}
 	behindProxy := chi.NewRouter()
 	behindProxy.Use(chimw.ClientIPFromXFF("10.0.0.0/8")) // the proxies' addresses
 	behindProxy.Use(ratelimit.ConnectRate(60, time.Minute))
@@ -126,37 +133,117 @@ func ExampleKeyByIP() {
 	// 10.1.2.3
 }
 
-// MessageRate can drop the messages over the limit instead of closing, or
-// close with another code.
-func ExampleMessageRate() {
-	_ = ratelimit.MessageRate(20, 40, ratelimit.Drop())
-	_ = ratelimit.MessageRate(20, 40, ratelimit.WithCloseCode(lifecycle.StatusTryAgainLater, "try again later"))
-	// One bucket for all of a subject's connections (the subject comes from
-	// an auth policy in front):
-	_ = ratelimit.MessageRate(20, 40, ratelimit.PerSubject())
-}
-
-// Servers that share a Redis share one connect rate and one connection cap
-// per client IP. The leases of a server that dies expire within the TTL.
-// While Redis is unreachable the policies fail open (logged); FailClosed
-// answers 503 instead.
-func ExampleNewRedisStore() {
-	client := redis.NewClient(&redis.Options{
-		Addr:          "127.0.0.1:6379",
-		DialTimeout:   time.Second,
-		ReadTimeout:   time.Second,
-		MaxRetries:    1,
-		DialerRetries: 1,
-	})
-	store := ratelimit.NewRedisStore(client, ratelimit.LeaseTTL(30*time.Second))
-	defer store.Close()
-
-	opts := []ratelimit.Option{ratelimit.WithStore(store), ratelimit.WithLogger(slog.Default())}
+// A per-user connection cap: MaxConns keyed by the subject that the auth
+// policy in front of it found in the token. Put it after the auth policy:
+// before it there is no subject, and every upgrade would be refused with
+// 403.
+func ExampleKeyBySubject() {
+	secret := []byte("an example secret of at least 32 bytes")
+	reg := lifecycle.NewRegistry()
 	r := chi.NewRouter()
 	r.Use(
-		ratelimit.ConnectRate(60, time.Minute, opts...),
-		ratelimit.MaxConns(100, opts...),
-		ratelimit.MaxTotalConns(50_000, append(opts, ratelimit.FailClosed())...),
+		auth.JWT(auth.HMAC(secret)),
+		ratelimit.MaxConns(1, ratelimit.WithKey(ratelimit.KeyBySubject)),
 	)
-	_ = r
+	r.Get("/ws", middleware.Handler(reg, echo))
+	srv := httptest.NewServer(r)
+	defer srv.Close()
+	defer reg.Shutdown(context.Background())
+
+	for _, user := range []string{"alice", "alice", "bob"} { // all from one address
+		tok, _ := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
+			"sub": user, "exp": time.Now().Add(time.Hour).Unix(),
+		}).SignedString(secret)
+		ws, resp, err := websocket.DefaultDialer.Dial(wsURL(srv, "/ws"), http.Header{"Authorization": {"Bearer " + tok}})
+		if err == nil {
+			defer ws.Close() // open until the example ends
+		}
+		fmt.Println(user, resp.StatusCode)
+	}
+	// Output:
+	// alice 101
+	// alice 429
+	// bob 101
+}
+
+// MessageRate closes a connection that sends faster than it allows; with
+// middleware.WithClose it closes with another code, here 1013 "try again
+// later". Three messages at once fit the burst; at one message a minute,
+// the fourth does not.
+func ExampleMessageRate() {
+	reg := lifecycle.NewRegistry()
+	r := chi.NewRouter()
+	r.Use(ratelimit.MessageRate(1.0/60, 3, middleware.WithClose(lifecycle.StatusTryAgainLater, "slow down")))
+	r.Get("/ws", middleware.Handler(reg, echo))
+	srv := httptest.NewServer(r)
+	defer srv.Close()
+	defer reg.Shutdown(context.Background())
+
+	ws, _, err := websocket.DefaultDialer.Dial(wsURL(srv, "/ws"), nil)
+	if err != nil {
+		panic(err)
+	}
+	defer ws.Close()
+	for i := 1; i <= 5; i++ {
+		ws.WriteMessage(websocket.TextMessage, fmt.Append(nil, i))
+	}
+	for {
+		_, msg, err := ws.ReadMessage()
+		var ce *websocket.CloseError
+		if errors.As(err, &ce) {
+			fmt.Println("closed:", ce.Code, ce.Text)
+			break
+		} else if err != nil {
+			break
+		}
+		fmt.Println("echo", string(msg))
+	}
+	// Output:
+	// echo 1
+	// echo 2
+	// echo 3
+	// closed: 1013 slow down
+}
+
+// WithOnExceeded decides what happens to each message over the limit:
+// returning lifecycle.ErrDropMessage drops it and keeps the connection.
+// Here messages over the limit are dropped, the connection stays open, and
+// the client's own Close ends it.
+func ExampleWithOnExceeded() {
+	reg := lifecycle.NewRegistry()
+	r := chi.NewRouter()
+	r.Use(ratelimit.MessageRate(1.0/60, 3, ratelimit.WithOnExceeded(
+		func(c *lifecycle.Conn, mt lifecycle.MessageType, data []byte) error {
+			return lifecycle.ErrDropMessage
+		})))
+	r.Get("/ws", middleware.Handler(reg, echo))
+	srv := httptest.NewServer(r)
+	defer srv.Close()
+	defer reg.Shutdown(context.Background())
+
+	ws, _, err := websocket.DefaultDialer.Dial(wsURL(srv, "/ws"), nil)
+	if err != nil {
+		panic(err)
+	}
+	defer ws.Close()
+	for i := 1; i <= 5; i++ {
+		ws.WriteMessage(websocket.TextMessage, fmt.Append(nil, i))
+	}
+	ws.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, "done"))
+	for {
+		_, msg, err := ws.ReadMessage()
+		var ce *websocket.CloseError
+		if errors.As(err, &ce) {
+			fmt.Println("closed:", ce.Code)
+			break
+		} else if err != nil {
+			break
+		}
+		fmt.Println("echo", string(msg))
+	}
+	// Output:
+	// echo 1
+	// echo 2
+	// echo 3
+	// closed: 1000
 }

@@ -40,7 +40,7 @@ func newTestServer(t testing.TB, handler func(*lifecycle.Conn), policies ...func
 		middleware.OnClose(func(_ *lifecycle.Conn, info lifecycle.CloseInfo) { s.closed <- info }),
 		middleware.OnOpen(func(c *lifecycle.Conn) { s.conns <- c }),
 	}, policies...)
-	r.With(all...).Get("/ws", middleware.Handler(s.reg, handler).ServeHTTP)
+	r.With(all...).Get("/ws", middleware.Handler(s.reg, conntest.Serve(handler)))
 	s.url = wstest.Server(t, r) + "/ws"
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -49,7 +49,7 @@ func TestMessageRateCloses1008(t *testing.T) {
 }
 
 func TestMessageRateCloseCode(t *testing.T) {
-	s := newTestServer(t, nil, MessageRate(1, 3, WithCloseCode(lifecycle.StatusTryAgainLater, "slow down")))
+	s := newTestServer(t, nil, MessageRate(1, 3, middleware.WithClose(lifecycle.StatusTryAgainLater, "slow down")))
 	f, echoes := flood(t, s.mustDial(nil, nil), 20)
 	if f.CloseCode() != 1013 || f.CloseReason() != "slow down" || len(echoes) < 3 || len(echoes) > 4 {
 		t.Fatalf("close %d %q after %d echoes", f.CloseCode(), f.CloseReason(), len(echoes))
@@ -59,8 +59,11 @@ func TestMessageRateCloseCode(t *testing.T) {
 	}
 }
 
+// drop is the WithOnExceeded hook that drops every message over the limit.
+func drop(*lifecycle.Conn, lifecycle.MessageType, []byte) error { return lifecycle.ErrDropMessage }
+
 func TestMessageRateDrop(t *testing.T) {
-	s := newTestServer(t, nil, MessageRate(1, 5, Drop()))
+	s := newTestServer(t, nil, MessageRate(1, 5, WithOnExceeded(drop)))
 	c := s.mustDial(nil, nil)
 	for i := range 20 {
 		c.WriteText(strconv.Itoa(i))
@@ -77,7 +80,7 @@ func TestMessageRateDrop(t *testing.T) {
 
 func TestMessageRateOnExceeded(t *testing.T) {
 	seen := make(chan string, 100)
-	s := newTestServer(t, nil, MessageRate(1, 2, OnExceeded(func(c *lifecycle.Conn, mt lifecycle.MessageType, data []byte) error {
+	s := newTestServer(t, nil, MessageRate(1, 2, WithOnExceeded(func(c *lifecycle.Conn, mt lifecycle.MessageType, data []byte) error {
 		seen <- string(data)
 		if string(data) == "9" {
 			return &lifecycle.CloseError{Code: 4000, Reason: "enough", Cause: ErrRateLimited}
@@ -94,7 +97,7 @@ func TestMessageRateOnExceeded(t *testing.T) {
 }
 
 func TestMessageRatePerSubject(t *testing.T) {
-	m := newMessageRate(0.001, 4, []Option{PerSubject(), Drop()})
+	m := newMessageRate(0.001, 4, []middleware.Option{WithPerSubject(), WithOnExceeded(drop)})
 	bySubject := func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			next.ServeHTTP(w, middleware.WithSubject(r, r.Header.Get("X-Sub")))
@@ -139,11 +142,11 @@ func TestMessageRateCheckAllocs(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
 		limit rate.Limit
-		opts  []Option
+		opts  []middleware.Option
 	}{
 		{"allowed", rate.Limit(1e9), nil},
 		{"closed", rate.Limit(1e-9), nil},
-		{"dropped", rate.Limit(1e-9), []Option{Drop()}},
+		{"dropped", rate.Limit(1e-9), []middleware.Option{WithOnExceeded(drop)}},
 	} {
 		m := newMessageRate(float64(tc.limit), 1, tc.opts)
 		check := m.check(nil, rate.NewLimiter(tc.limit, 1))
@@ -200,7 +203,7 @@ func TestMaxMessageSize(t *testing.T) {
 	}
 	c.WriteClose(1009, "")
 	info := s.nextClose()
-	if info.Code != 1009 || info.Initiator != lifecycle.InitiatorLocal || !errors.Is(info.Cause, ErrMessageTooBig) {
+	if info.Code != 1009 || info.Initiator != lifecycle.InitiatorLocal || !errors.Is(info.Cause, lifecycle.ErrMessageTooBig) {
 		t.Fatalf("CloseInfo %+v", info)
 	}
 }
@@ -226,4 +229,89 @@ func TestValidUTF8(t *testing.T) {
 	if info := s.nextClose(); info.Code != 1007 || !errors.Is(info.Cause, ErrInvalidUTF8) {
 		t.Fatalf("CloseInfo %+v", info)
 	}
+}
+
+// middleware.WithClose changes ValidUTF8's close; the cause stays
+// ErrInvalidUTF8.
+func TestValidUTF8WithClose(t *testing.T) {
+	s := newTestServer(t, nil, ValidUTF8(middleware.WithClose(4007, "text must be utf-8")))
+	c := s.mustDial(nil, nil)
+	c.WriteFrame(wstest.OpText, true, []byte("bad \xff"))
+	f, _, err := c.ReadUntilClose(5 * time.Second)
+	if err != nil || f.CloseCode() != 4007 || f.CloseReason() != "text must be utf-8" {
+		t.Fatalf("close %d %q %v", f.CloseCode(), f.CloseReason(), err)
+	}
+	c.WriteClose(4007, "")
+	if info := s.nextClose(); info.Code != 4007 || !errors.Is(info.Cause, ErrInvalidUTF8) {
+		t.Fatalf("CloseInfo %+v", info)
+	}
+}
+
+// pings returns n ping frames in one buffer, to be written at once.
+func pings(n int) []byte {
+	var b []byte
+	for range n {
+		b = wstest.AppendFrame(b, wstest.OpPing, true, []byte("p"))
+	}
+	return b
+}
+
+// pingThenEcho writes n pings at once and a text message, and reports
+// whether every ping was answered and the message echoed; otherwise it
+// returns the Close frame that ended the connection.
+func pingThenEcho(t *testing.T, c *wstest.RawClient, n int) (bool, wstest.Frame) {
+	t.Helper()
+	if _, err := c.Conn.Write(wstest.AppendFrame(pings(n), wstest.OpText, true, []byte("after"))); err != nil {
+		t.Fatal(err)
+	}
+	pongs := 0
+	for {
+		f, err := c.ReadFrame(5 * time.Second)
+		if err != nil {
+			t.Fatalf("after %d pongs: %v", pongs, err)
+		}
+		switch f.Op {
+		case wstest.OpPong:
+			pongs++
+		case wstest.OpText:
+			return pongs == n, f
+		case wstest.OpClose:
+			// The server stops reading at a broken budget and half-closes:
+			// answer and close TCP, as a browser does.
+			c.WriteClose(f.CloseCode(), "")
+			c.Close()
+			return false, f
+		}
+	}
+}
+
+// LimitFrames tightens or loosens the control-frame budget that is on by
+// default (bursts of 50 pings).
+func TestLimitFrames(t *testing.T) {
+	t.Run("default", func(t *testing.T) {
+		s := newTestServer(t, nil)
+		if ok, _ := pingThenEcho(t, s.mustDial(nil, nil), 20); !ok {
+			t.Fatal("20 pings at once refused by the default budget")
+		}
+		c := s.mustDial(nil, nil)
+		if ok, f := pingThenEcho(t, c, 200); ok || f.CloseCode() != 1008 {
+			t.Fatalf("200 pings at once: ok %v, close %d", ok, f.CloseCode())
+		}
+	})
+	t.Run("tightened", func(t *testing.T) {
+		s := newTestServer(t, nil, LimitFrames(lifecycle.FrameLimits{ControlRate: 1, ControlBurst: 5}))
+		ok, f := pingThenEcho(t, s.mustDial(nil, nil), 20)
+		if ok || f.CloseCode() != 1008 || f.CloseReason() != "too many control frames" {
+			t.Fatalf("20 pings with bursts of 5: ok %v, close %d %q", ok, f.CloseCode(), f.CloseReason())
+		}
+		if info := s.nextClose(); info.Code != 1008 || !errors.Is(info.Cause, lifecycle.ErrControlFlood) {
+			t.Fatalf("CloseInfo %+v", info)
+		}
+	})
+	t.Run("loosened", func(t *testing.T) {
+		s := newTestServer(t, nil, LimitFrames(lifecycle.FrameLimits{ControlRate: -1}))
+		if ok, f := pingThenEcho(t, s.mustDial(nil, nil), 200); !ok {
+			t.Fatalf("200 pings with the budget off: close %d %q", f.CloseCode(), f.CloseReason())
+		}
+	})
 }

@@ -1,3 +1,8 @@
+//go:build ignore
+
+// Excluded while the Redis store moves to the cluster module (issue 15):
+// this file is on the old API and is being moved with it.
+
 package ratelimit
 
 import (

@@ -14,6 +14,7 @@ import (
 
 	"github.com/wsmw/wsmw/lifecycle"
 	"github.com/wsmw/wsmw/middleware"
+	"github.com/wsmw/wsmw/queue"
 	"github.com/wsmw/wsmw/timeout"
 )
 
@@ -41,7 +42,7 @@ func Example() {
 			}
 			c.WriteMessage(mt, msg)
 		}
-	}).ServeHTTP)
+	}))
 	srv := httptest.NewServer(r)
 	defer srv.Close()
 
@@ -66,89 +67,76 @@ func Example() {
 	// server: 1001 going away local true
 }
 
-// Recommended bundles the policies with documented defaults; change a
-// field to tune one, or set it to zero to turn that policy off.
-func ExampleRecommended() {
-	cfg := timeout.Recommended()
-	cfg.IdleTimeout = 0 // a push-only endpoint: clients never send
-	fmt.Println("session", cfg.SessionExpiry, "ping", cfg.PingInterval, "pong", cfg.PongTimeout, "write", cfg.WriteTimeout)
-
-	r := chi.NewRouter()
-	r.Use(cfg.Middleware())
-	r.Get("/ws", middleware.Handler(lifecycle.NewRegistry(), func(c *lifecycle.Conn, _ *http.Request) {
-		timeout.DiscardMessages(c)
-	}).ServeHTTP)
-	// Output:
-	// session 30m0s ping 20s pong 20s write 10s
-}
-
-// Broadcast pushes one message to every live connection through each
-// one's bounded SendQueue: it never waits on a slow peer. A push-only
-// handler just keeps reading (DiscardMessages), so pongs and the peer's
-// Close are processed.
-func ExampleBroadcast() {
+// Heartbeat times every round trip: Conn.RTT gives the latest, Conn.OnRTT
+// hears each one (to feed a histogram, say). The handler keeps reading, so
+// that the pongs are processed.
+func ExampleHeartbeat() {
 	reg := lifecycle.NewRegistry()
 	defer reg.Shutdown(context.Background())
-	opened := make(chan struct{})
-	h := timeout.SlowConsumer(timeout.MaxMessages(64), timeout.MaxBytes(256<<10))(
-		middleware.Handler(reg, func(c *lifecycle.Conn, _ *http.Request) {
-			close(opened)
-			timeout.DiscardMessages(c)
-		}))
-	srv := httptest.NewServer(h)
+	conns := make(chan *lifecycle.Conn, 1)
+	measured := make(chan time.Duration, 1)
+
+	r := chi.NewRouter()
+	r.Use(timeout.Heartbeat(50*time.Millisecond, 5*time.Second))
+	r.Get("/ws", middleware.Handler(reg, func(c *lifecycle.Conn, _ *http.Request) {
+		c.OnRTT(func(rtt time.Duration) {
+			select {
+			case measured <- rtt:
+			default:
+			}
+		})
+		conns <- c
+		queue.DiscardMessages(c) // reads, and so processes the pongs
+	}))
+	srv := httptest.NewServer(r)
 	defer srv.Close()
 
-	ws, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+	ws, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(srv.URL, "http")+"/ws", nil)
 	if err != nil {
 		panic(err)
 	}
 	defer ws.Close()
-	<-opened
-	n := timeout.Broadcast(reg, lifecycle.TextMessage, []byte("news"))
-	_, msg, _ := ws.ReadMessage()
-	fmt.Println(n, string(msg))
-	// Output:
-	// 1 news
-}
-
-// Heartbeat's round-trip times feed metrics: OnRTT for every connection of
-// a route, NotifyRTT for one connection, RTT for the latest.
-func ExampleHeartbeat() {
-	rtts := make(chan time.Duration, 100)
-	policy := timeout.Heartbeat(20*time.Second, 20*time.Second,
-		timeout.OnRTT(func(c *lifecycle.Conn, rtt time.Duration) {
-			select {
-			case rtts <- rtt:
-			default:
-			}
-		}))
-	handler := policy(middleware.Handler(lifecycle.NewRegistry(), func(c *lifecycle.Conn, _ *http.Request) {
-		timeout.DiscardMessages(c)
-		fmt.Println("last RTT:", timeout.RTT(c))
-	}))
-	_ = http.Handler(handler)
-}
-
-// SessionExpiry's code and reason can be changed with options.
-func ExampleSessionExpiry() {
-	_ = timeout.SessionExpiry(time.Hour, timeout.WithCode(4000), timeout.WithReason("please reconnect"))
-}
-
-// WriteOnly keeps a reader going for a handler that only writes, so that
-// Heartbeat sees the pongs.
-func ExampleWriteOnly() {
-	_ = middleware.Handler(lifecycle.NewRegistry(), timeout.WriteOnly(func(c *lifecycle.Conn) {
-		tick := time.NewTicker(time.Second)
-		defer tick.Stop()
+	go func() { // gorilla's client answers pings while it reads
 		for {
-			select {
-			case now := <-tick.C:
-				if c.WriteText(now.Format(time.RFC3339)) != nil {
-					return
-				}
-			case <-c.Context().Done():
+			if _, _, err := ws.ReadMessage(); err != nil {
 				return
 			}
 		}
+	}()
+	c := <-conns
+	rtt := <-measured
+	fmt.Println("OnRTT heard a round trip:", rtt > 0)
+	fmt.Println("c.RTT() holds the latest:", c.RTT() > 0)
+	// Output:
+	// OnRTT heard a round trip: true
+	// c.RTT() holds the latest: true
+}
+
+// middleware.WithClose changes the code and reason a policy closes with,
+// here SessionExpiry's, to an application code that tells the client to
+// reconnect at once.
+func ExampleSessionExpiry() {
+	reg := lifecycle.NewRegistry()
+	defer reg.Shutdown(context.Background())
+
+	r := chi.NewRouter()
+	r.Use(timeout.SessionExpiry(100*time.Millisecond, middleware.WithClose(4000, "please reconnect")))
+	r.Get("/ws", middleware.Handler(reg, func(c *lifecycle.Conn, _ *http.Request) {
+		queue.DiscardMessages(c)
 	}))
+	srv := httptest.NewServer(r)
+	defer srv.Close()
+
+	ws, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(srv.URL, "http")+"/ws", nil)
+	if err != nil {
+		panic(err)
+	}
+	defer ws.Close()
+	_, _, err = ws.ReadMessage()
+	var ce *websocket.CloseError
+	if errors.As(err, &ce) {
+		fmt.Println(ce.Code, ce.Text)
+	}
+	// Output:
+	// 4000 please reconnect
 }

@@ -3,6 +3,8 @@ package timeout_test
 import (
 	"context"
 	"errors"
+	"net/http"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
@@ -12,6 +14,8 @@ import (
 
 	"github.com/wsmw/wsmw/internal/conntest"
 	"github.com/wsmw/wsmw/lifecycle"
+	"github.com/wsmw/wsmw/middleware"
+	"github.com/wsmw/wsmw/queue"
 	"github.com/wsmw/wsmw/timeout"
 )
 
@@ -27,11 +31,16 @@ func wantDead(t *testing.T, p *peer) lifecycle.CloseInfo {
 	return info
 }
 
+// countRTTs is a policy that counts each connection's timed round trips
+// (Conn.OnRTT) in n.
+func countRTTs(n *atomic.Int64) func(http.Handler) http.Handler {
+	return policyFunc(func(c *lifecycle.Conn) { c.OnRTT(func(time.Duration) { n.Add(1) }) })
+}
+
 func TestHeartbeatAnsweredPingsKeepAlive(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var rtts atomic.Int64
-		p := dialPipe(t, nil, conntest.Echo, timeout.Heartbeat(10*time.Second, 5*time.Second,
-			timeout.OnRTT(func(*lifecycle.Conn, time.Duration) { rtts.Add(1) })))
+		p := dialPipe(t, nil, conntest.Echo, countRTTs(&rtts), timeout.Heartbeat(10*time.Second, 5*time.Second))
 		p.read() // gorilla's client answers pings while it reads
 		start := p.c.OpenedAt()
 		at(start, 100*10*time.Second+9*time.Second)
@@ -51,7 +60,7 @@ func TestHeartbeatRTT(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		release := make(chan struct{})
 		p := dialPipe(t, nil, conntest.Echo, timeout.Heartbeat(10*time.Second, 5*time.Second))
-		if got := timeout.RTT(p.c); got != 0 {
+		if got := p.c.RTT(); got != 0 {
 			t.Fatalf("RTT before any ping = %v", got)
 		}
 		p.ws.SetPingHandler(func(data string) error {
@@ -64,9 +73,57 @@ func TestHeartbeatRTT(t *testing.T) {
 		at(start, 11500*time.Millisecond)
 		close(release)
 		synctest.Wait()
-		if got := timeout.RTT(p.c); got != 1500*time.Millisecond {
+		if got := p.c.RTT(); got != 1500*time.Millisecond {
 			t.Fatalf("RTT = %v", got)
 		}
+		p.finish()
+	})
+}
+
+// A pong later than the interval brings the next ping at once instead of
+// at the pong deadline. With a 1 s interval and a 10 s pong timeout, a peer
+// that answers every ping 1.5 s late is pinged every 1.5 s, each ping the
+// moment the previous pong arrives, not every 10 s.
+func TestHeartbeatLatePongPingsAtOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := dialPipe(t, nil, conntest.Echo, timeout.Heartbeat(time.Second, 10*time.Second))
+		start := p.c.OpenedAt()
+		pings := make(chan time.Duration, 100)
+		quit := make(chan struct{})
+		stop := sync.OnceFunc(func() { close(quit) })
+		t.Cleanup(stop)
+		p.ws.SetPingHandler(func(data string) error {
+			pings <- time.Since(start)
+			select {
+			case <-time.After(1500 * time.Millisecond): // the peer's slow round trip
+			case <-quit:
+				return errors.New("test over")
+			}
+			return p.ws.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(time.Second))
+		})
+		p.read()
+		at(start, 20*time.Second)
+		if p.c.Closing() {
+			t.Fatalf("a peer answering within the pong timeout was cut: %v", context.Cause(p.c.Context()))
+		}
+		close(pings)
+		var got []time.Duration
+		for d := range pings {
+			got = append(got, d)
+		}
+		// 1 s, then every 1.5 s: 1, 2.5, 4, ... 19.
+		if len(got) != 13 {
+			t.Fatalf("%d pings in 20 s, want 13: %v", len(got), got)
+		}
+		for i, d := range got {
+			if want := time.Second + time.Duration(i)*1500*time.Millisecond; d != want {
+				t.Fatalf("ping %d at %v, want %v (all: %v)", i, d, want, got)
+			}
+		}
+		if rtt := p.c.RTT(); rtt != 1500*time.Millisecond {
+			t.Fatalf("RTT = %v", rtt)
+		}
+		stop()
 		p.finish()
 	})
 }
@@ -92,6 +149,25 @@ func TestHeartbeatDeadPeerAtDeadline(t *testing.T) {
 			t.Fatalf("duration %v", info.Duration)
 		}
 		if e := <-p.end; e.code != 1011 || e.text != "keepalive ping timeout" {
+			t.Fatalf("client saw %+v", e)
+		}
+	})
+}
+
+// middleware.WithClose changes the heartbeat's best-effort Close frame;
+// the end is still reported as the abnormal one it is.
+func TestHeartbeatWithClose(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := dialPipe(t, nil, conntest.Echo, timeout.Heartbeat(10*time.Second, 5*time.Second, middleware.WithClose(4000, "are you there?")))
+		p.ws.SetPingHandler(func(string) error { return nil }) // ignores pings
+		p.read()
+		info := p.c.Wait()
+		if info.Code != lifecycle.StatusAbnormalClosure || info.Initiator != lifecycle.InitiatorAbnormal ||
+			!errors.Is(info.Cause, timeout.ErrPongTimeout) || info.Duration != 15*time.Second {
+			t.Fatalf("info = %+v", info)
+		}
+		checkSent(t, info, 4000, "are you there?")
+		if e := <-p.end; e.code != 4000 || e.text != "are you there?" {
 			t.Fatalf("client saw %+v", e)
 		}
 	})
@@ -147,7 +223,7 @@ func TestHeartbeatNotReadingMeansDead(t *testing.T) {
 		dead    bool
 	}{
 		{"never reads", func(c *lifecycle.Conn) { <-c.Done() }, true},
-		{"WriteOnly", timeout.WriteOnly(func(c *lifecycle.Conn) { <-c.Done() }), false},
+		{"WriteOnly", queue.WriteOnly(func(c *lifecycle.Conn) { <-c.Done() }), false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
@@ -170,13 +246,13 @@ func TestHeartbeatNotReadingMeansDead(t *testing.T) {
 	}
 }
 
-func TestNotifyRTT(t *testing.T) {
+// Conn.OnRTT may be registered before Heartbeat's attachment runs, and
+// hears every timed round trip.
+func TestOnRTTBeforeHeartbeat(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		got := make(chan time.Duration, 10)
-		// NotifyRTT may be registered before Heartbeat's attachment runs.
-		reg := lifecycle.NewRegistry()
-		p := dialPipe(t, reg, conntest.Echo,
-			policyFunc(func(c *lifecycle.Conn) { timeout.NotifyRTT(c, func(d time.Duration) { got <- d }) }),
+		p := dialPipe(t, nil, conntest.Echo,
+			policyFunc(func(c *lifecycle.Conn) { c.OnRTT(func(d time.Duration) { got <- d }) }),
 			timeout.Heartbeat(time.Second, time.Second))
 		p.read()
 		at(p.c.OpenedAt(), 3*time.Second)
@@ -193,8 +269,7 @@ func TestNotifyRTT(t *testing.T) {
 func TestHeartbeatPongsAreNotChargedToTheControlBudget(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var rtts atomic.Int64
-		p := dialPipe(t, nil, conntest.Echo, timeout.Heartbeat(10*time.Millisecond, time.Second,
-			timeout.OnRTT(func(*lifecycle.Conn, time.Duration) { rtts.Add(1) })))
+		p := dialPipe(t, nil, conntest.Echo, countRTTs(&rtts), timeout.Heartbeat(10*time.Millisecond, time.Second))
 		p.read()
 		at(p.c.OpenedAt(), 60*time.Second+5*time.Millisecond)
 		if p.c.Closing() {

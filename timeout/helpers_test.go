@@ -8,10 +8,11 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/wsmw/wsmw/internal/conntest"
 	"github.com/wsmw/wsmw/internal/wstest"
 	"github.com/wsmw/wsmw/lifecycle"
 	"github.com/wsmw/wsmw/middleware"
-	"github.com/wsmw/wsmw/timeout"
+	"github.com/wsmw/wsmw/queue"
 )
 
 // peer is one in-memory connection: gorilla's client end and the server's
@@ -32,11 +33,14 @@ type clientEnd struct {
 }
 
 // serve returns a handler running fn behind policies, reporting each
-// connection on conns.
+// connection on conns. A nil reg means a Registry of its own.
 func serve(reg *lifecycle.Registry, fn func(*lifecycle.Conn), conns chan<- *lifecycle.Conn, policies ...func(http.Handler) http.Handler) http.Handler {
+	if reg == nil {
+		reg = lifecycle.NewRegistry()
+	}
 	// A short close timeout: peers that never answer a Close (the stuck
 	// ones) end sooner; the real clients answer within milliseconds.
-	var h http.Handler = middleware.Handler(reg, fn, middleware.WithCloseTimeout(2*time.Second))
+	var h http.Handler = middleware.Handler(reg, conntest.Serve(fn), middleware.WithCloseTimeout(2*time.Second))
 	h = middleware.OnOpen(func(c *lifecycle.Conn) { conns <- c })(h)
 	for i := len(policies) - 1; i >= 0; i-- {
 		h = policies[i](h)
@@ -44,7 +48,8 @@ func serve(reg *lifecycle.Registry, fn func(*lifecycle.Conn), conns chan<- *life
 	return h
 }
 
-// dialPipe opens one in-memory connection to fn behind policies.
+// dialPipe opens one in-memory connection to fn behind policies; a nil
+// reg means a Registry of its own.
 func dialPipe(t *testing.T, reg *lifecycle.Registry, fn func(*lifecycle.Conn), policies ...func(http.Handler) http.Handler) *peer {
 	t.Helper()
 	conns := make(chan *lifecycle.Conn, 1)
@@ -86,7 +91,7 @@ func (p *peer) finish() lifecycle.CloseInfo {
 	return p.c.Wait()
 }
 
-func discard(c *lifecycle.Conn) { timeout.DiscardMessages(c) }
+func discard(c *lifecycle.Conn) { queue.DiscardMessages(c) }
 
 // policyFunc is a policy that runs fn on each connection.
 func policyFunc(fn func(*lifecycle.Conn)) func(http.Handler) http.Handler {

@@ -44,21 +44,30 @@ func pyClient(t *testing.T, out any, args ...string) {
 func TestHeartbeatPythonClientStays(t *testing.T) {
 	const interval, intervals = 100 * time.Millisecond, 12
 	var pongs atomic.Int64
+	enough := make(chan struct{})
+	countPongs := policyFunc(func(c *lifecycle.Conn) {
+		c.OnRTT(func(time.Duration) {
+			if pongs.Add(1) == intervals {
+				close(enough)
+			}
+		})
+	})
 	// The pong timeout is generous: the point is that a real client's
 	// answers keep it alive, on a machine that may be heavily loaded.
-	s := newTCPServer(t, conntest.Echo, timeout.Heartbeat(interval, 20*interval,
-		timeout.OnRTT(func(*lifecycle.Conn, time.Duration) { pongs.Add(1) })))
+	s := newTCPServer(t, conntest.Echo, countPongs, timeout.Heartbeat(interval, 20*interval))
 	go func() {
-		c := s.conn(t)
-		// Once enough pings were answered, tell the client to leave.
-		for deadline := time.Now().Add(20 * time.Second); pongs.Load() < intervals && time.Now().Before(deadline); {
-			select {
-			case <-c.Done():
-				return
-			case <-time.After(interval):
-			}
+		var c *lifecycle.Conn
+		select {
+		case c = <-s.conns:
+		case <-t.Context().Done(): // the client never came
+			return
 		}
-		c.WriteText("done")
+		// Once enough pings were answered, tell the client to leave.
+		select {
+		case <-enough:
+		case <-c.Done():
+		}
+		c.WriteMessage(lifecycle.TextMessage, []byte("done"))
 		s.conns <- c
 	}()
 	var out struct{ Reply string }
@@ -70,7 +79,7 @@ func TestHeartbeatPythonClientStays(t *testing.T) {
 	if info.Initiator != lifecycle.InitiatorPeer || info.Code != lifecycle.StatusNormalClosure {
 		t.Fatalf("info = %+v", info)
 	}
-	rtt := timeout.RTT(s.conn(t))
+	rtt := s.conn(t).RTT()
 	if rtt <= 0 {
 		t.Fatalf("RTT = %v", rtt)
 	}

@@ -2,6 +2,7 @@ package timeout_test
 
 import (
 	"errors"
+	"net/http"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -10,6 +11,8 @@ import (
 
 	"github.com/wsmw/wsmw/internal/conntest"
 	"github.com/wsmw/wsmw/lifecycle"
+	"github.com/wsmw/wsmw/middleware"
+	"github.com/wsmw/wsmw/queue"
 	"github.com/wsmw/wsmw/timeout"
 )
 
@@ -66,12 +69,29 @@ func TestSessionExpiryFiresAtDeadline(t *testing.T) {
 	})
 }
 
-func TestSessionExpiryOptions(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		p := dialPipe(t, nil, conntest.Echo, timeout.SessionExpiry(time.Second, timeout.WithCode(4001), timeout.WithReason("bye")))
-		p.read()
-		wantClose(t, p, 4001, "bye", timeout.ErrSessionExpired)
-	})
+// middleware.WithClose changes the close of every timer policy; the cause
+// stays the policy's.
+func TestWithClose(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		policy func(http.Handler) http.Handler
+		cause  error
+	}{
+		{"SessionExpiry", timeout.SessionExpiry(time.Second, middleware.WithClose(4001, "bye")), timeout.ErrSessionExpired},
+		{"IdleTimeout", timeout.IdleTimeout(time.Second, middleware.WithClose(4001, "bye")), timeout.ErrIdleTimeout},
+		{"InitTimeout", timeout.InitTimeout(time.Second, middleware.WithClose(4001, "bye")), timeout.ErrInitTimeout},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				p := dialPipe(t, nil, conntest.Echo, tc.policy)
+				p.read()
+				info := wantClose(t, p, 4001, "bye", tc.cause)
+				if info.Duration != time.Second {
+					t.Fatalf("duration %v", info.Duration)
+				}
+			})
+		})
+	}
 }
 
 func TestIdleTimeoutDeferredByData(t *testing.T) {
@@ -116,10 +136,10 @@ func TestIdleTimeoutWithoutActivity(t *testing.T) {
 func TestIdleTimeoutCountOutbound(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		start := time.Now()
-		p := dialPipe(t, nil, discard, timeout.IdleTimeout(time.Minute, timeout.CountOutbound()))
+		p := dialPipe(t, nil, discard, timeout.IdleTimeout(time.Minute, timeout.WithCountOutbound()))
 		p.read()
 		at(start, 40*time.Second)
-		if err := timeout.Send(p.c, lifecycle.TextMessage, []byte("push")); err != nil {
+		if err := queue.Send(p.c, lifecycle.TextMessage, []byte("push")); err != nil {
 			t.Fatal(err)
 		}
 		at(start, 80*time.Second)
@@ -141,7 +161,7 @@ func TestIdleTimeoutCountOutbound(t *testing.T) {
 func TestIdleTimeoutCountOutboundDirectWrites(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		start := time.Now()
-		p := dialPipe(t, nil, discard, timeout.IdleTimeout(time.Minute, timeout.CountOutbound()))
+		p := dialPipe(t, nil, discard, timeout.IdleTimeout(time.Minute, timeout.WithCountOutbound()))
 		p.read()
 		at(start, 40*time.Second)
 		if err := p.c.WriteMessage(lifecycle.TextMessage, []byte("direct")); err != nil {
@@ -199,7 +219,7 @@ func TestWriteTimeoutAborts(t *testing.T) {
 		p := dialPipe(t, nil, func(c *lifecycle.Conn) {
 			// The client never reads: this fills the pipe buffer and blocks.
 			wrote <- c.WriteMessage(lifecycle.BinaryMessage, make([]byte, 1<<20))
-			timeout.DiscardMessages(c)
+			queue.DiscardMessages(c)
 		}, timeout.WriteTimeout(3*time.Second))
 		synctest.Wait()
 		start := p.c.OpenedAt()
@@ -208,7 +228,7 @@ func TestWriteTimeoutAborts(t *testing.T) {
 			t.Fatal("write timed out early")
 		}
 		at(start, 3*time.Second)
-		if err := <-wrote; !errors.Is(err, timeout.ErrWriteTimeout) {
+		if err := <-wrote; !errors.Is(err, lifecycle.ErrWriteTimeout) {
 			t.Fatalf("write error %v", err)
 		}
 		info := p.c.Wait()

@@ -1,4 +1,4 @@
-package timeout_test
+package queue_test
 
 import (
 	"errors"
@@ -11,7 +11,7 @@ import (
 
 	"github.com/wsmw/wsmw/internal/wstest"
 	"github.com/wsmw/wsmw/lifecycle"
-	"github.com/wsmw/wsmw/timeout"
+	"github.com/wsmw/wsmw/queue"
 )
 
 // A client that stops reading while the server sends is closed with 1008
@@ -19,10 +19,10 @@ import (
 // once it reads again.
 func TestSlowConsumerOverTCP(t *testing.T) {
 	const maxMsgs, maxBytes = 64, 1 << 20
-	s := newTCPServer(t, discard, timeout.SlowConsumer(timeout.MaxMessages(maxMsgs), timeout.MaxBytes(maxBytes)))
+	s := newTCPServer(t, discard, queue.SlowConsumer(queue.WithMaxMessages(maxMsgs), queue.WithMaxBytes(maxBytes)))
 	raw := s.dialRaw(t)
 	c := s.conn(t)
-	q := timeout.QueueOf(c)
+	q := queue.Of(c)
 	msg := make([]byte, 64<<10)
 	var err error
 	sent := 0
@@ -32,7 +32,7 @@ func TestSlowConsumerOverTCP(t *testing.T) {
 			t.Fatalf("queue holds %d messages, %d bytes", msgs, bytes)
 		}
 	}
-	if !errors.Is(err, timeout.ErrSlowConsumer) {
+	if !errors.Is(err, queue.ErrSlowConsumer) {
 		t.Fatalf("after %d sends: %v", sent, err)
 	}
 	t.Logf("overflow after %d messages of 64 KiB (kernel buffers took the rest)", sent)
@@ -44,7 +44,7 @@ func TestSlowConsumerOverTCP(t *testing.T) {
 	raw.WriteClose(1008, "")
 	info := s.end(t)
 	if info.Code != lifecycle.StatusPolicyViolation || info.Initiator != lifecycle.InitiatorLocal ||
-		!errors.Is(info.Cause, timeout.ErrSlowConsumer) || info.Received == nil {
+		!errors.Is(info.Cause, queue.ErrSlowConsumer) || info.Received == nil {
 		t.Fatalf("info = %+v", info)
 	}
 }
@@ -53,11 +53,11 @@ func TestSlowConsumerOverTCP(t *testing.T) {
 // read: a queue never holds more than its bound (dropping the oldest), and
 // an overflowed one holds nothing (closing).
 func TestSlowConsumerMemoryBounded(t *testing.T) {
-	for _, overflow := range []timeout.Overflow{timeout.OverflowClose, timeout.OverflowDropOldest} {
-		name := map[timeout.Overflow]string{timeout.OverflowClose: "close", timeout.OverflowDropOldest: "drop oldest"}[overflow]
+	for _, overflow := range []queue.Overflow{queue.OverflowClose, queue.OverflowDropOldest} {
+		name := map[queue.Overflow]string{queue.OverflowClose: "close", queue.OverflowDropOldest: "drop oldest"}[overflow]
 		t.Run(name, func(t *testing.T) {
 			const peers, maxBytes, perPeer = 20, 256 << 10, 200 // 200 x 64 KiB = 12.5 MiB offered per peer
-			s := newTCPServer(t, discard, timeout.SlowConsumer(timeout.MaxBytes(maxBytes), timeout.OnOverflow(overflow)))
+			s := newTCPServer(t, discard, queue.SlowConsumer(queue.WithMaxBytes(maxBytes), queue.WithOverflow(overflow)))
 			conns := make([]*lifecycle.Conn, peers)
 			for i := range conns {
 				s.dialRaw(t)
@@ -67,7 +67,7 @@ func TestSlowConsumerMemoryBounded(t *testing.T) {
 			for range perPeer {
 				for _, c := range conns {
 					// A fresh buffer each time, as a real producer's.
-					timeout.Send(c, lifecycle.BinaryMessage, make([]byte, 64<<10))
+					queue.Send(c, lifecycle.BinaryMessage, make([]byte, 64<<10))
 				}
 			}
 			grown := int64(heapAlloc()) - int64(before)
@@ -77,7 +77,7 @@ func TestSlowConsumerMemoryBounded(t *testing.T) {
 				t.Fatalf("heap grew %d bytes, bound %d", grown, limit)
 			}
 			for _, c := range conns {
-				if m, b := timeout.QueueOf(c).Len(); b > maxBytes {
+				if m, b := queue.Of(c).Len(); b > maxBytes {
 					t.Fatalf("queue holds %d messages, %d bytes", m, b)
 				}
 			}
@@ -100,8 +100,8 @@ func TestBroadcastDrainsToOneGoroutinePerConn(t *testing.T) {
 	// Healthy readers may fall behind by the whole burst (2 MB) without
 	// overflowing; the stuck peer's queue holds 16 KiB, so it overflows
 	// once the kernel's buffers for it are full.
-	fast := newTCPServerIn(t, reg, discard, timeout.SlowConsumer(timeout.MaxMessages(messages), timeout.MaxBytes(messages*size)))
-	slow := newTCPServerIn(t, reg, discard, timeout.SlowConsumer(timeout.MaxMessages(4), timeout.MaxBytes(4*size)))
+	fast := newTCPServerIn(t, reg, discard, queue.SlowConsumer(queue.WithMaxMessages(messages), queue.WithMaxBytes(messages*size)))
+	slow := newTCPServerIn(t, reg, discard, queue.SlowConsumer(queue.WithMaxMessages(4), queue.WithMaxBytes(4*size)))
 	slow.dialRaw(t) // never reads
 	stuck := slow.conn(t)
 	clients := make([]*websocket.Conn, readers)
@@ -134,7 +134,7 @@ func TestBroadcastDrainsToOneGoroutinePerConn(t *testing.T) {
 	took := make([]time.Duration, messages)
 	for i := range messages {
 		start := time.Now()
-		timeout.Broadcast(reg, lifecycle.BinaryMessage, msg)
+		queue.Broadcast(reg, lifecycle.BinaryMessage, msg)
 		took[i] = time.Since(start)
 	}
 	slices.Sort(took)
@@ -157,7 +157,7 @@ func TestBroadcastDrainsToOneGoroutinePerConn(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the stuck peer was not closed")
 	}
-	if info := stuck.Wait(); !errors.Is(info.Cause, timeout.ErrSlowConsumer) {
+	if info := stuck.Wait(); !errors.Is(info.Cause, queue.ErrSlowConsumer) {
 		t.Fatalf("stuck peer: %+v", info)
 	}
 	// The writers exit once their queues drain; the stuck peer's handler
@@ -177,7 +177,7 @@ func waitServerGoroutines(t *testing.T, handlers int) {
 	t.Helper()
 	var got []int
 	if !wstest.Eventually(10*time.Second, func() bool {
-		got = wstest.CountGoroutines("timeout.(*SendQueue).run(", "timeout.DiscardMessages(", "net/http.(*conn).serve(")
+		got = wstest.CountGoroutines("queue.(*Queue).run(", "queue.DiscardMessages(", "net/http.(*conn).serve(")
 		return got[0] == 0 && got[1] == handlers && got[2] == 0
 	}) {
 		t.Fatalf("server goroutines: %d send-queue writers, %d handlers (want %d), %d net/http", got[0], got[1], handlers, got[2])
@@ -192,17 +192,17 @@ func TestSlowConsumerCauseBeatsHandlerReturn(t *testing.T) {
 		overflowed := make(chan struct{})
 		s := newTCPServer(t, func(c *lifecycle.Conn) {
 			msg := make([]byte, 16<<10)
-			for timeout.Send(c, lifecycle.BinaryMessage, msg) == nil {
+			for queue.Send(c, lifecycle.BinaryMessage, msg) == nil {
 			}
 			close(overflowed)
-		}, timeout.SlowConsumer(timeout.MaxMessages(4), timeout.MaxBytes(64<<10)))
+		}, queue.SlowConsumer(queue.WithMaxMessages(4), queue.WithMaxBytes(64<<10)))
 		raw := s.dialRaw(t) // does not read until the queue overflowed
 		<-overflowed
 		if cf, _, err := raw.ReadUntilClose(10 * time.Second); err == nil {
 			raw.WriteClose(cf.CloseCode(), "")
 		}
 		info := s.end(t)
-		if info.Code != lifecycle.StatusPolicyViolation || !errors.Is(info.Cause, timeout.ErrSlowConsumer) {
+		if info.Code != lifecycle.StatusPolicyViolation || !errors.Is(info.Cause, queue.ErrSlowConsumer) {
 			t.Fatalf("info = %+v", info)
 		}
 		raw.Close()
