@@ -17,6 +17,7 @@ import (
 
 	"github.com/wsmw/wsmw"
 	"github.com/wsmw/wsmw/cluster"
+	"github.com/wsmw/wsmw/metrics"
 	"github.com/wsmw/wsmw/ratelimit"
 )
 
@@ -47,7 +48,7 @@ func (p *observePart) setup(a *app, r chi.Router, ws *[]func(http.Handler) http.
 	p.log = a.log
 	p.prom = prometheus.NewRegistry()
 	p.prom.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	m, err := wsmw.NewMetrics(p.prom)
+	m, err := metrics.New(p.prom)
 	if err != nil {
 		return err
 	}
@@ -69,7 +70,7 @@ func (p *observePart) setup(a *app, r chi.Router, ws *[]func(http.Handler) http.
 		a.log.Warn("redis unreachable at startup; revocation will catch up and caps fail open until it is back", "addr", a.redisAddr, "err", err)
 	}
 	cancel()
-	p.node = wsmw.NewClusterNode(p.rdb, a.reg, cluster.WithLogger(a.log))
+	p.node = cluster.New(p.rdb, a.reg, cluster.WithLogger(a.log))
 	p.store = ratelimit.NewRedisStore(p.rdb, ratelimit.RedisLogger(a.log))
 	a.log.Info("cluster", "redis", a.redisAddr, "node", p.node.ID(), "max_conns_per_subject", p.maxPerSubject)
 	return nil
@@ -93,7 +94,8 @@ func (p *observePart) subjectCap() func(http.Handler) http.Handler {
 	if p.store != nil {
 		store = p.store
 	}
-	return wsmw.MaxConnsPerSubject(store, p.maxPerSubject, ratelimit.FailOpen(), ratelimit.WithLogger(p.log))
+	return ratelimit.MaxConns(p.maxPerSubject, ratelimit.WithKey(ratelimit.KeyBySubject), ratelimit.WithStore(store),
+		ratelimit.FailOpen(), ratelimit.WithLogger(p.log))
 }
 
 // revoke closes subject's connections: on every server with -redis (a
