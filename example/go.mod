@@ -2,7 +2,10 @@ module github.com/wsmw/wsmw/example
 
 go 1.25.0
 
-replace github.com/wsmw/wsmw => ../
+replace (
+	github.com/wsmw/wsmw => ../
+	github.com/wsmw/wsmw/metrics => ../metrics
+)
 
 require (
 	github.com/go-chi/chi/v5 v5.5.0
@@ -11,6 +14,7 @@ require (
 	github.com/prometheus/client_golang v1.24.0
 	github.com/redis/go-redis/v9 v9.22.0
 	github.com/wsmw/wsmw v0.0.0-00010101000000-000000000000
+	github.com/wsmw/wsmw/metrics v0.0.0-00010101000000-000000000000
 	go.uber.org/goleak v1.3.0
 )
 
