@@ -37,16 +37,42 @@ func Example() {
 	// pending: true 1
 }
 
-// A per-subject cap shared by every server goes after the auth policy.
-func ExampleMaxConnsPerSubject() {
-	client := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
-	store := ratelimit.NewRedisStore(client)
+// A Store shares the rate limits of every server on one Redis: here one
+// connect rate and one connection cap per client IP, and a cap per
+// subject, which goes after the auth policy that sets the subject. While
+// Redis is unreachable the policies fail open (logged); FailClosed answers
+// 503 instead. The leases of a server that dies expire within the TTL.
+func ExampleNewStore() {
+	client := redis.NewClient(&redis.Options{
+		Addr:          "127.0.0.1:6379",
+		DialTimeout:   time.Second,
+		ReadTimeout:   time.Second,
+		MaxRetries:    1,
+		DialerRetries: 1,
+	})
+	defer client.Close()
+	store := cluster.NewStore(client, cluster.WithLeaseTTL(30*time.Second))
 	defer store.Close()
+	shared := []ratelimit.Option{ratelimit.WithStore(store), ratelimit.WithLogger(slog.Default())}
 	reg := lifecycle.NewRegistry()
 	var authenticate func(http.Handler) http.Handler // auth.JWT(...) in a real server
 
+	var ws http.Handler = middleware.Handler(reg, func(c *lifecycle.Conn) { /* … */ })
+	ws = ratelimit.MaxConns(2, append(shared, ratelimit.WithKey(ratelimit.KeyBySubject))...)(ws)
+	ws = authenticate(ws)
+	ws = ratelimit.MaxConns(100, shared...)(ws)
+	ws = ratelimit.ConnectRate(60, time.Minute, shared...)(ws)
+
 	mux := http.NewServeMux()
-	mux.Handle("/ws", authenticate(
-		cluster.MaxConnsPerSubject(store, 2, ratelimit.FailOpen())(
-			middleware.Handler(reg, func(c *lifecycle.Conn) { /* … */ }))))
+	mux.Handle("/ws", ws)
+}
+
+// One option type serves New and NewStore; an option meant for the other
+// one makes the constructor panic at start-up instead of being ignored.
+func ExampleOption() {
+	defer func() { fmt.Println(recover()) }()
+	client := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"})
+	defer client.Close()
+	cluster.NewStore(client, cluster.WithPrefix("chat:limits:"), cluster.WithRetention(100))
+	// Output: cluster: WithRetention does not apply to NewStore
 }

@@ -4,6 +4,7 @@ go 1.25.0
 
 replace (
 	github.com/wsmw/wsmw => ../
+	github.com/wsmw/wsmw/cluster => ../cluster
 	github.com/wsmw/wsmw/metrics => ../metrics
 )
 
@@ -14,6 +15,7 @@ require (
 	github.com/prometheus/client_golang v1.24.0
 	github.com/redis/go-redis/v9 v9.22.0
 	github.com/wsmw/wsmw v0.0.0-00010101000000-000000000000
+	github.com/wsmw/wsmw/cluster v0.0.0-00010101000000-000000000000
 	github.com/wsmw/wsmw/metrics v0.0.0-00010101000000-000000000000
 	go.uber.org/goleak v1.3.0
 )
@@ -23,6 +25,7 @@ require (
 	github.com/MicahParks/keyfunc/v3 v3.9.0 // indirect
 	github.com/beorn7/perks v1.0.1 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
+	github.com/go-redis/redis_rate/v10 v10.0.1 // indirect
 	github.com/munnerz/goautoneg v0.0.0-20191010083416-a7dc8b61c822 // indirect
 	github.com/prometheus/client_model v0.6.3 // indirect
 	github.com/prometheus/common v0.71.0 // indirect

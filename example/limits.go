@@ -12,6 +12,7 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/wsmw/wsmw/cluster"
 	"github.com/wsmw/wsmw/ratelimit"
 )
 
@@ -61,7 +62,7 @@ func (p *limitsPart) setup(a *app, r chi.Router, ws *[]func(http.Handler) http.H
 		if err := client.Ping(ctx).Err(); err != nil {
 			a.log.Warn("redis unreachable at startup; the connect rate and connection cap fail open until it is back", "err", err)
 		}
-		rs := ratelimit.NewRedisStore(client, ratelimit.RedisLogger(a.log))
+		rs := cluster.NewStore(client, cluster.WithLogger(a.log))
 		opts = append(opts, ratelimit.WithStore(rs))
 		store = "redis"
 	}
