@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -13,7 +12,6 @@ import (
 	"github.com/go-chi/chi/v5"
 	chimw "github.com/go-chi/chi/v5/middleware"
 	"github.com/gorilla/websocket"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/wsmw/wsmw/lifecycle"
 	"github.com/wsmw/wsmw/middleware"
@@ -134,29 +132,4 @@ func ExampleMessageRate() {
 	// One bucket for all of a subject's connections (the subject comes from
 	// an auth policy in front):
 	_ = ratelimit.MessageRate(20, 40, ratelimit.PerSubject())
-}
-
-// Servers that share a Redis share one connect rate and one connection cap
-// per client IP. The leases of a server that dies expire within the TTL.
-// While Redis is unreachable the policies fail open (logged); FailClosed
-// answers 503 instead.
-func ExampleNewRedisStore() {
-	client := redis.NewClient(&redis.Options{
-		Addr:          "127.0.0.1:6379",
-		DialTimeout:   time.Second,
-		ReadTimeout:   time.Second,
-		MaxRetries:    1,
-		DialerRetries: 1,
-	})
-	store := ratelimit.NewRedisStore(client, ratelimit.LeaseTTL(30*time.Second))
-	defer store.Close()
-
-	opts := []ratelimit.Option{ratelimit.WithStore(store), ratelimit.WithLogger(slog.Default())}
-	r := chi.NewRouter()
-	r.Use(
-		ratelimit.ConnectRate(60, time.Minute, opts...),
-		ratelimit.MaxConns(100, opts...),
-		ratelimit.MaxTotalConns(50_000, append(opts, ratelimit.FailClosed())...),
-	)
-	_ = r
 }
