@@ -25,7 +25,7 @@ func newWSMW(s *Server, o Options) error {
 }
 
 // echoWSMW is the wsmw rows' handler.
-func (s *Server) echoWSMW(c *wsmw.Conn) {
+func (s *Server) echoWSMW(c *wsmw.Conn, _ *http.Request) {
 	s.opened.Add(1)
 	for {
 		mt, msg, err := c.ReadMessage()

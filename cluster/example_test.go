@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -37,16 +38,41 @@ func Example() {
 	// pending: true 1
 }
 
-// A per-subject cap shared by every server goes after the auth policy.
-func ExampleMaxConnsPerSubject() {
-	client := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
-	store := ratelimit.NewRedisStore(client)
+// A Store shares the rate limits of every server on one Redis: one
+// connect rate and one connection cap per client, and a cap per subject
+// (after the auth policy that sets the subject). While Redis is
+// unreachable the policies fail open (logged), or, with WithFailClosed,
+// answer 503 — as here, where no Redis listens. The leases of a server that
+// dies expire within the TTL.
+func ExampleNewStore() {
+	client := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1, DialTimeout: 100 * time.Millisecond})
+	defer client.Close()
+	store := cluster.NewStore(client, cluster.WithLeaseTTL(30*time.Second))
 	defer store.Close()
+	quiet := middleware.WithLogger(slog.New(slog.DiscardHandler))
 	reg := lifecycle.NewRegistry()
-	var authenticate func(http.Handler) http.Handler // auth.JWT(...) in a real server
 
-	mux := http.NewServeMux()
-	mux.Handle("/ws", authenticate(
-		cluster.MaxConnsPerSubject(store, 2, ratelimit.FailOpen())(
-			middleware.Handler(reg, func(c *lifecycle.Conn, _ *http.Request) { /* … */ }))))
+	var ws http.Handler = middleware.Handler(reg, func(*lifecycle.Conn, *http.Request) { /* … */ })
+	ws = ratelimit.MaxConns(2, ratelimit.WithKey(ratelimit.KeyBySubject), ratelimit.WithStore(store), quiet)(ws)
+	// ws = auth.JWT(key)(ws): the per-subject cap goes after the auth policy
+	ws = ratelimit.MaxConns(100, ratelimit.WithStore(store), ratelimit.WithFailClosed(), quiet)(ws)
+	ws = ratelimit.ConnectRate(60, time.Minute, ratelimit.WithStore(store), ratelimit.WithFailClosed(), quiet)(ws)
+
+	r := httptest.NewRequest(http.MethodGet, "/ws", nil)
+	r.Header.Set("Connection", "Upgrade")
+	r.Header.Set("Upgrade", "websocket")
+	w := httptest.NewRecorder()
+	ws.ServeHTTP(w, r)
+	fmt.Println(w.Code, w.Header().Get("Retry-After"))
+	// Output: 503 5
+}
+
+// One option type serves New and NewStore; an option meant for the other
+// one makes the constructor panic at start-up instead of being ignored.
+func ExampleOption() {
+	defer func() { fmt.Println(recover()) }()
+	client := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"})
+	defer client.Close()
+	cluster.NewStore(client, cluster.WithPrefix("chat:limits:"), cluster.WithRetention(100))
+	// Output: cluster: WithRetention does not apply to NewStore
 }

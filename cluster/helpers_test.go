@@ -21,7 +21,7 @@ import (
 
 // server is one node of a test cluster: a Registry, a Node, and /ws with a
 // stand-in auth policy (the subject comes from X-Sub) and, when asked, a
-// per-subject cap on a RedisStore.
+// per-subject cap on a Store.
 type server struct {
 	t      *testing.T
 	reg    *lifecycle.Registry
@@ -61,14 +61,14 @@ func startServer(t *testing.T, addr string, cfg serverConfig) *server {
 	s.node = cluster.New(s.client, s.reg, append([]cluster.Option{cluster.WithLogger(log)}, cfg.opts...)...)
 	var h http.Handler = middleware.Handler(s.reg, conntest.Serve(conntest.Echo), middleware.WithLogger(log))
 	h = middleware.OnClose(func(_ *lifecycle.Conn, info lifecycle.CloseInfo) { s.ended <- info })(h)
-	var store *ratelimit.RedisStore
+	var store *cluster.Store
 	if cfg.capPerSubject > 0 {
-		store = ratelimit.NewRedisStore(s.client, ratelimit.RedisLogger(log))
-		fail := ratelimit.FailOpen()
+		store = cluster.NewStore(s.client, cluster.WithLogger(log))
+		opts := []middleware.Option{ratelimit.WithKey(ratelimit.KeyBySubject), ratelimit.WithStore(store), middleware.WithLogger(log)}
 		if cfg.failClosed {
-			fail = ratelimit.FailClosed()
+			opts = append(opts, ratelimit.WithFailClosed())
 		}
-		h = cluster.MaxConnsPerSubject(store, cfg.capPerSubject, fail, ratelimit.WithLogger(log))(h)
+		h = ratelimit.MaxConns(cfg.capPerSubject, opts...)(h)
 	}
 	h = subjectFromHeader(h)
 	s.ws = wstest.Server(t, h) + "/ws"

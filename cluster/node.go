@@ -15,9 +15,9 @@ import (
 	"github.com/wsmw/wsmw/lifecycle"
 )
 
-// Defaults of a Node.
+// Defaults of a Node (and, for DefaultTimeout, of a Store).
 const (
-	DefaultPrefix      = "wsmw:cluster:"
+	DefaultNodePrefix  = "wsmw:cluster:"
 	DefaultTimeout     = time.Second
 	DefaultRetention   = 10000
 	DefaultClockSkew   = time.Second
@@ -75,76 +75,19 @@ type Node struct {
 	kick    chan struct{}    // wakes the publisher
 }
 
-// Option configures a Node.
-type Option func(*Node)
-
-// WithPrefix sets the prefix of the Redis stream and channel names
-// (DefaultPrefix). Nodes that share a prefix form one cluster.
-func WithPrefix(p string) Option {
-	return func(n *Node) { n.channel, n.stream = p+"revoke", p+"revocations" }
-}
-
-// WithTimeout bounds every Redis call the Node makes (DefaultTimeout).
-func WithTimeout(d time.Duration) Option {
-	return func(n *Node) {
-		if d > 0 {
-			n.timeout = d
-		}
-	}
-}
-
-// WithRetention sets about how many revocations the stream keeps for
-// catching up (DefaultRetention). A Node cut off for longer than it takes
-// to make that many revocations misses the oldest of them.
-func WithRetention(entries int64) Option {
-	return func(n *Node) {
-		if entries > 0 {
-			n.retention = entries
-		}
-	}
-}
-
-// WithClockSkew sets how far the servers' clocks may disagree
-// (DefaultClockSkew): a revocation made at time T closes the connections
-// opened before T plus the skew. Larger values err on the side of closing a
-// connection opened just after the revocation.
-func WithClockSkew(d time.Duration) Option {
-	return func(n *Node) {
-		if d >= 0 {
-			n.skew = d
-		}
-	}
-}
-
-// WithHealthCheck sets how long the subscription may stay silent before the
-// Node pings Redis, and then how long it waits for the answer before it
-// subscribes again (DefaultHealthCheck).
-func WithHealthCheck(d time.Duration) Option {
-	return func(n *Node) {
-		if d > 0 {
-			n.health = d
-		}
-	}
-}
-
-// WithMaxPending bounds the revocations queued while Redis is unreachable
-// (DefaultMaxPending); beyond it the oldest is dropped, and logged.
-func WithMaxPending(max int) Option {
-	return func(n *Node) {
-		if max > 0 {
-			n.maxPend = max
-		}
-	}
-}
-
-// WithLogger sets the Node's logger (slog.Default).
-func WithLogger(l *slog.Logger) Option { return func(n *Node) { n.log = l } }
+func (n *Node) setPrefix(p string) { n.channel, n.stream = p+"revoke", p+"revocations" }
 
 // New starts a Node that applies the cluster's revocations to reg through
 // client (a *redis.Client, a *redis.ClusterClient or a failover client). It
 // never waits for Redis: when Redis is down, the Node keeps trying in the
-// background. Closing client stays the caller's job, after Close.
+// background. Closing client stays the caller's job, after Close. opts are
+// those that apply to New (WithPrefix, WithTimeout, WithLogger,
+// WithRetention, WithClockSkew, WithHealthCheck, WithMaxPending); any
+// other makes New panic.
 func New(client redis.UniversalClient, reg *lifecycle.Registry, opts ...Option) *Node {
+	if client == nil || reg == nil {
+		panic("cluster: New needs a Redis client and a *lifecycle.Registry")
+	}
 	var id [8]byte
 	rand.Read(id[:])
 	n := &Node{
@@ -160,10 +103,8 @@ func New(client redis.UniversalClient, reg *lifecycle.Registry, opts ...Option) 
 		pending:   make(map[string]int64),
 		kick:      make(chan struct{}, 1),
 	}
-	WithPrefix(DefaultPrefix)(n)
-	for _, o := range opts {
-		o(n)
-	}
+	n.setPrefix(DefaultNodePrefix)
+	applyNode(n, opts)
 	// Catch up on the revocations that still hold: those made within the
 	// Registry's revocation TTL, so that a server started after a
 	// revocation refuses the revoked subject's older tokens too.

@@ -18,7 +18,9 @@ var build struct {
 }
 
 // exampleBinary builds ../example once per test run and returns the
-// binary's path.
+// binary's path. The example is a module of its own (it imports metrics and
+// cluster, which pull Prometheus and go-redis), so go build runs inside its
+// directory.
 func exampleBinary(t *testing.T) string {
 	t.Helper()
 	build.once.Do(func() {
@@ -31,18 +33,18 @@ func exampleBinary(t *testing.T) string {
 		if build.err != nil {
 			return
 		}
-		root, err := filepath.Abs("..")
+		dir, err := filepath.Abs(filepath.Join("..", "example"))
 		if err != nil {
 			build.err = err
 			return
 		}
 		build.bin = filepath.Join(build.dir, "example")
-		cmd := exec.Command(goTool, "build", "-o", build.bin, "./example")
-		cmd.Dir = root
+		cmd := exec.Command(goTool, "build", "-o", build.bin, ".")
+		cmd.Dir = dir
 		build.out, build.err = cmd.CombinedOutput()
 	})
 	if build.err != nil {
-		t.Fatalf("go build ./example: %v\n%s", build.err, build.out)
+		t.Fatalf("go build (in ../example): %v\n%s", build.err, build.out)
 	}
 	return build.bin
 }

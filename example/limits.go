@@ -13,7 +13,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/wsmw/wsmw"
-	"github.com/wsmw/wsmw/ratelimit"
+	"github.com/wsmw/wsmw/cluster"
 )
 
 // limitsPart is the example's connect rate, connection cap, message rate,
@@ -62,7 +62,7 @@ func (p *limitsPart) setup(a *app, r chi.Router, ws *[]func(http.Handler) http.H
 		if err := client.Ping(ctx).Err(); err != nil {
 			a.log.Warn("redis unreachable at startup; the connect rate and connection cap fail open until it is back", "err", err)
 		}
-		rs := ratelimit.NewRedisStore(client, ratelimit.RedisLogger(a.log))
+		rs := cluster.NewStore(client, cluster.WithLogger(a.log))
 		opts = append(opts, wsmw.WithStore(rs))
 		store = "redis"
 	}

@@ -31,9 +31,9 @@ type observePart struct {
 
 	log   *slog.Logger
 	prom  *prometheus.Registry
-	node  *cluster.Node         // nil without -redis
-	store *ratelimit.RedisStore // nil without -redis
-	rdb   *redis.Client         // nil without -redis
+	node  *cluster.Node  // nil without -redis
+	store *cluster.Store // nil without -redis
+	rdb   *redis.Client  // nil without -redis
 }
 
 func (p *observePart) flags(fs *flag.FlagSet) {
@@ -71,7 +71,7 @@ func (p *observePart) setup(a *app, r chi.Router, ws *[]func(http.Handler) http.
 	}
 	cancel()
 	p.node = cluster.New(p.rdb, a.reg, cluster.WithLogger(a.log))
-	p.store = ratelimit.NewRedisStore(p.rdb, ratelimit.RedisLogger(a.log))
+	p.store = cluster.NewStore(p.rdb, cluster.WithLogger(a.log))
 	a.log.Info("cluster", "redis", a.redisAddr, "node", p.node.ID(), "max_conns_per_subject", p.maxPerSubject)
 	return nil
 }

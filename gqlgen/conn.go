@@ -59,7 +59,7 @@ func (a *Adapter) newConn(c *lifecycle.Conn) *conn {
 
 func (wc *conn) initExpired() {
 	if !wc.acked.Load() {
-		wc.c.CloseWith(timeout.ErrInitTimeout, StatusInitTimeout, timeout.ReasonInitTimeout)
+		wc.c.CloseWith(timeout.ErrInitTimeout, StatusInitTimeout, "connection initialisation timeout")
 	}
 }
 
@@ -179,7 +179,7 @@ func (wc *conn) SetReadDeadline(t time.Time) error {
 }
 
 func (wc *conn) deadlinePassed() {
-	wc.c.Abort(ErrPongTimeout, lifecycle.StatusGoingAway, timeout.ReasonPongTimeout)
+	wc.c.Abort(ErrPongTimeout, lifecycle.StatusGoingAway, "keepalive ping timeout")
 }
 
 // closedErr maps a read or write error after the start of the close: an

@@ -8,7 +8,7 @@
 // true cause.
 //
 //	reg := wsmw.NewRegistry()
-//	authn, _ := auth.New(auth.HMAC(secret), auth.TokenOptional())
+//	authn, _ := auth.New(auth.HMAC(secret), auth.WithTokenOptional())
 //	gql := gqlgen.New(reg, gqlgen.WithAuthenticator(authn)) // token in connection_init
 //
 //	srv := handler.New(graph.NewExecutableSchema(cfg))
@@ -16,8 +16,8 @@
 //	srv.AddTransport(transport.POST{})
 //
 //	r.With(authn.Middleware,
-//		wsmw.SessionExpiry(30*time.Minute, timeout.WithCode(wsmw.StatusGoingAway)),
-//		wsmw.Heartbeat(20*time.Second, 20*time.Second, timeout.WithCode(wsmw.StatusGoingAway)),
+//		wsmw.SessionExpiry(30*time.Minute, wsmw.WithClose(wsmw.StatusGoingAway, "session expired")),
+//		wsmw.Heartbeat(20*time.Second, 20*time.Second, wsmw.WithClose(wsmw.StatusGoingAway, "keepalive ping timeout")),
 //		wsmw.OnClose(logClose),
 //	).Handle("/query", gql.Handler(srv))
 //
@@ -64,8 +64,8 @@
 //	Registry.Revoke                         1008   session revoked                    fatal: stay out
 //	server shutdown                         1001   server shutting down               retries with backoff
 //	Registry.Restart                        1012   server restarting                  retries with backoff
-//	SessionExpiry, default code             1008   session expired                    fatal; WithCode(1001) retries
-//	Heartbeat: no pong, default code        1011*  keepalive ping timeout             fatal; WithCode(1001) retries
+//	SessionExpiry, default code             1008   session expired                    fatal; WithClose(1001, …) retries
+//	Heartbeat: no pong, default code        1011*  keepalive ping timeout             fatal; WithClose(1001, …) retries
 //	PingPongInterval: no pong               1001*  keepalive ping timeout             retries
 //	message too big                         1009   message too big                    fatal
 //	message rate exceeded                   1008   rate limit exceeded                fatal

@@ -11,7 +11,6 @@ import (
 
 	"github.com/wsmw/wsmw"
 	"github.com/wsmw/wsmw/auth"
-	"github.com/wsmw/wsmw/timeout"
 
 	wsgqlgen "github.com/wsmw/wsmw/gqlgen"
 	"github.com/wsmw/wsmw/gqlgen/example/graph"
@@ -21,7 +20,7 @@ import (
 // connection_init's payload.
 func Example() {
 	reg := wsmw.NewRegistry()
-	authn, err := auth.New(auth.HMAC(secret), auth.TokenOptional())
+	authn, err := auth.New(auth.HMAC(secret), auth.WithTokenOptional())
 	if err != nil {
 		panic(err)
 	}
@@ -34,8 +33,8 @@ func Example() {
 	r := chi.NewRouter()
 	r.With(
 		authn.Middleware,
-		wsmw.SessionExpiry(30*time.Minute, timeout.WithCode(wsmw.StatusGoingAway)),
-		wsmw.Heartbeat(20*time.Second, 20*time.Second, timeout.WithCode(wsmw.StatusGoingAway)),
+		wsmw.SessionExpiry(30*time.Minute, wsmw.WithClose(wsmw.StatusGoingAway, "session expired")),
+		wsmw.Heartbeat(20*time.Second, 20*time.Second, wsmw.WithClose(wsmw.StatusGoingAway, "keepalive ping timeout")),
 		wsmw.OnClose(func(c *wsmw.Conn, info wsmw.CloseInfo) {
 			slog.Info("ws closed", "code", int(info.Code), "cause", info.Cause, "subject", c.Subject())
 		}),

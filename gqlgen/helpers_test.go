@@ -79,7 +79,7 @@ type serverConfig struct {
 
 func newGQLServer(t *testing.T, cfg serverConfig) *gqlServer {
 	t.Helper()
-	authn, err := auth.New(auth.HMAC(secret), auth.TokenOptional(), auth.WithLogger(quietLogger()))
+	authn, err := auth.New(auth.HMAC(secret), auth.WithTokenOptional(), middleware.WithLogger(quietLogger()))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -143,6 +143,7 @@ func newConn(cfg Config) *Conn {
 		closeTimeout: cfg.CloseTimeout,
 		readLimit:    DefaultReadLimit,
 		subject:      cfg.Subject,
+		openedAt:     time.Since(epoch), // before the 101: a revocation made after it reaches the Conn
 	}
 	c.guard.limits = cfg.FrameLimits
 	if c.log == nil {
@@ -158,7 +159,6 @@ func newConn(cfg Config) *Conn {
 // ws's close, ping and pong handlers.
 func (c *Conn) bind(ws *websocket.Conn) {
 	c.ws = ws
-	c.openedAt = time.Since(epoch)
 	ws.SetCloseHandler(c.handlePeerClose)
 	ws.SetPongHandler(c.handlePong)
 	ws.SetPingHandler(c.handlePing)
@@ -253,7 +253,7 @@ func (c *Conn) LocalAddr() net.Addr { return c.ws.LocalAddr() }
 // Subprotocol returns the negotiated subprotocol, "" if none.
 func (c *Conn) Subprotocol() string { return c.ws.Subprotocol() }
 
-// OpenedAt returns when the Conn was made (right after the upgrade).
+// OpenedAt returns when the Conn was made, as its handshake began.
 func (c *Conn) OpenedAt() time.Time { return epoch.Add(c.openedAt) }
 
 // Logger returns the Conn's logger.

@@ -17,7 +17,7 @@ import (
 // same cause). At the deadline, whatever is left has its TCP connection
 // closed at once, all of them in parallel; Shutdown then waits for their
 // hooks, at most forcedHookGrace, and returns ctx's error. It returns nil
-// when every connection ended in time.
+// when every connection ended before the deadline.
 //
 // Called from inside an OnClose hook, Shutdown cannot wait for the hooks, its own among them: it starts the
 // drain, which goes on in the background bounded by ctx, and returns nil.
@@ -107,6 +107,11 @@ func (r *Registry) drainAndWait(ctx context.Context, conns []*Conn, code StatusC
 	stop()
 	if err == nil {
 		<-closed
+		if !limit.IsZero() && !time.Now().Before(limit) {
+			// Everything ended, but as the deadline cut the last closes
+			// short (a Close frame that could not be written by then).
+			return context.DeadlineExceeded
+		}
 		return nil
 	}
 	r.force() // also fails the Close frames still being written

@@ -9,7 +9,11 @@
 //
 //	m, err := metrics.New(prometheus.DefaultRegisterer)
 //	if err != nil { … }
-//	r.With(m.Middleware, auth, limits).Get("/ws", wsmw.Handler(reg, echo))
+//	r.With(m.Middleware, auth, limits).Handle("/ws", wsmw.Handler(reg, echo))
+//
+// The package is a module of its own (github.com/wsmw/wsmw/metrics), so
+// that wsmw's core never depends on Prometheus; it uses only the core's
+// lifecycle and middleware packages.
 //
 // Every label has a bounded set of values: no subject, IP or path labels.
 // The cause of a close is a short name for a known sentinel error (see

@@ -19,6 +19,7 @@ import (
 	"github.com/wsmw/wsmw/lifecycle"
 	"github.com/wsmw/wsmw/metrics"
 	"github.com/wsmw/wsmw/middleware"
+	"github.com/wsmw/wsmw/ratelimit"
 )
 
 // harness is a real server: /ws behind the metrics middleware, a policy
@@ -41,7 +42,7 @@ func newHarness(t *testing.T, opts []metrics.Option, policies ...func(http.Handl
 	}
 	h := &harness{t: t, reg: lifecycle.NewRegistry(), ended: make(chan lifecycle.CloseInfo, 64)}
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	var ws http.Handler = middleware.Handler(h.reg, conntest.Serve(script), middleware.WithReadLimit(1024), middleware.WithLogger(quiet))
+	var ws http.Handler = ratelimit.MaxMessageSize(1024)(middleware.Handler(h.reg, conntest.Serve(script), middleware.WithLogger(quiet)))
 	ws = middleware.OnClose(func(_ *lifecycle.Conn, info lifecycle.CloseInfo) { h.ended <- info })(ws)
 	for i := len(policies) - 1; i >= 0; i-- {
 		ws = policies[i](ws)

@@ -182,7 +182,7 @@ func TestPingRTT(t *testing.T) {
 	// observed by the histogram.
 	observed := make(chan time.Duration, 64)
 	seeRTT := middleware.OnOpen(func(c *lifecycle.Conn) {
-		timeout.NotifyRTT(c, func(rtt time.Duration) {
+		c.OnRTT(func(rtt time.Duration) {
 			select {
 			case observed <- rtt:
 			default:

@@ -27,16 +27,14 @@
 //
 // # Stores
 //
-// The counters and connection slots live in a Store. The default is a
-// MemoryStore per policy: token buckets from golang.org/x/time/rate, with
-// idle keys evicted so that memory stays bounded. NewRedisStore shares the
-// limits between servers through Redis (go-redis/v9): every update is one
-// atomic Lua script that reads Redis's own clock, and connection slots are
-// leases with a TTL that the store refreshes while the connections live, so
-// the slots of a server that dies expire on their own. When the store
-// fails (Redis unreachable), the policies fail open by default: the
-// request goes through and the failure is logged with log/slog; FailClosed
-// answers 503 instead.
+// The counters and connection slots live in a Store, in memory by default:
+// a MemoryStore per policy, token buckets from golang.org/x/time/rate, with
+// idle keys evicted so that memory stays bounded. To share the limits
+// between servers, give the policies a Redis store from the module
+// github.com/wsmw/wsmw/cluster (cluster.NewStore), which keeps this
+// package free of go-redis. When a store fails (Redis unreachable), the
+// policies fail open by default: the request goes through and the failure
+// is logged with log/slog; FailClosed answers 503 instead.
 //
 // Message rates are always counted on the server that holds the
 // connection, without any store: the check costs tens of nanoseconds and

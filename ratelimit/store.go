@@ -7,8 +7,9 @@ import (
 
 // Store holds the counters of ConnectRate and the connection slots of
 // MaxConns and MaxTotalConns. MemoryStore keeps them in this process;
-// RedisStore shares them between servers. Implementations must be safe
-// for concurrent use.
+// cluster.NewStore (module github.com/wsmw/wsmw/cluster) shares them
+// between servers through Redis. Implementations must be safe for
+// concurrent use.
 type Store interface {
 	// Take removes one token from key's token bucket, which holds at most
 	// limit tokens (it starts full) and refills at limit tokens per

@@ -25,7 +25,8 @@ var (
 	buildErr  error
 )
 
-// exampleBinary builds ./example (as the working tree has it) once.
+// exampleBinary builds ../example (as the working tree has it) once. The
+// example is a module of its own, so go build runs inside its directory.
 func exampleBinary(t *testing.T) string {
 	t.Helper()
 	buildOnce.Do(func() {
@@ -34,9 +35,11 @@ func exampleBinary(t *testing.T) string {
 			return
 		}
 		binPath = filepath.Join(binDir, "example")
-		out, err := exec.Command("go", "build", "-o", binPath, "../example").CombinedOutput()
+		cmd := exec.Command("go", "build", "-o", binPath, ".")
+		cmd.Dir = filepath.Join("..", "example")
+		out, err := cmd.CombinedOutput()
 		if err != nil {
-			buildErr = fmt.Errorf("go build ../example: %v\n%s", err, out)
+			buildErr = fmt.Errorf("go build (in ../example): %v\n%s", err, out)
 		}
 	})
 	if buildErr != nil {

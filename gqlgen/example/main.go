@@ -34,7 +34,7 @@ import (
 
 	"github.com/wsmw/wsmw"
 	"github.com/wsmw/wsmw/auth"
-	"github.com/wsmw/wsmw/timeout"
+	"github.com/wsmw/wsmw/middleware"
 
 	wsgqlgen "github.com/wsmw/wsmw/gqlgen"
 	"github.com/wsmw/wsmw/gqlgen/example/graph"
@@ -109,7 +109,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var err error
 	// TokenOptional: a browser cannot send headers, so the token usually
 	// comes in connection_init, within -init-timeout of the upgrade.
-	a.authn, err = auth.New(auth.HMAC([]byte(a.secret)), auth.WithIssuer(demoIssuer), auth.WithLogger(a.log), auth.TokenOptional())
+	a.authn, err = auth.New(auth.HMAC([]byte(a.secret)), auth.WithIssuer(demoIssuer), middleware.WithLogger(a.log), auth.WithTokenOptional())
 	if err != nil {
 		a.log.Error("setup failed", "err", err)
 		return 1
@@ -177,8 +177,8 @@ func (a *app) routes() http.Handler {
 	policies := []func(http.Handler) http.Handler{
 		wsmw.OnClose(a.logClose),
 		a.authn.Middleware,
-		wsmw.SessionExpiry(a.sessionExpiry, timeout.WithCode(wsmw.StatusGoingAway)),
-		wsmw.Heartbeat(a.pingInterval, a.pongTimeout, timeout.WithCode(wsmw.StatusGoingAway)),
+		wsmw.SessionExpiry(a.sessionExpiry, wsmw.WithClose(wsmw.StatusGoingAway, "session expired")),
+		wsmw.Heartbeat(a.pingInterval, a.pongTimeout, wsmw.WithClose(wsmw.StatusGoingAway, "keepalive ping timeout")),
 	}
 
 	r := chi.NewRouter()
