@@ -39,8 +39,8 @@ func MaxConns(n int, opts ...middleware.Option) func(http.Handler) http.Handler 
 func MaxTotalConns(n int, opts ...middleware.Option) func(http.Handler) http.Handler {
 	checkCount("MaxTotalConns", n)
 	cfg := newConfig(forTotal, nil, opts)
-	cfg.key = func(*http.Request) (string, error) { return "*", nil }
-	return slotPolicy(cfg, n, "MaxTotalConns", "conns:", http.StatusServiceUnavailable, ErrServerFull)
+	cfg.key = func(*http.Request) (string, error) { return "all", nil }
+	return slotPolicy(cfg, n, "MaxTotalConns", "total:", http.StatusServiceUnavailable, ErrServerFull)
 }
 
 func checkCount(policy string, n int) {

@@ -14,7 +14,7 @@ import (
 )
 
 // totalKey is MaxTotalConns' key in its Store.
-const totalKey = "conns:*"
+const totalKey = "total:all"
 
 // countingStore counts slot acquisitions and calls of their release
 // functions: every slot must be released exactly once.

@@ -2,12 +2,15 @@ package ratelimit
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"github.com/wsmw/wsmw/middleware"
 )
 
 // DefaultMaxKeys bounds the token buckets of a MemoryStore.
@@ -38,28 +41,34 @@ type bucket struct {
 	lastUsed time.Time
 }
 
-// MemoryOption configures a MemoryStore.
-type MemoryOption func(*MemoryStore)
+// maxKeysOption is the option made by WithMaxKeys.
+type maxKeysOption int
 
-// MaxKeys bounds the number of token buckets (DefaultMaxKeys by default).
-func MaxKeys(n int) MemoryOption {
-	return func(s *MemoryStore) {
-		if n > 0 {
-			s.maxKeys = n
-		}
+func (maxKeysOption) OptionName() string { return "WithMaxKeys" }
+
+// WithMaxKeys bounds the number of token buckets of a MemoryStore
+// (DefaultMaxKeys by default). n must be positive.
+func WithMaxKeys(n int) middleware.Option {
+	if n <= 0 {
+		panic(fmt.Sprintf("wsmw: WithMaxKeys(%d): must be positive", n))
 	}
+	return maxKeysOption(n)
 }
 
-// NewMemoryStore returns an empty MemoryStore.
-func NewMemoryStore(opts ...MemoryOption) *MemoryStore {
+// NewMemoryStore returns an empty MemoryStore. Option: WithMaxKeys.
+func NewMemoryStore(opts ...middleware.Option) *MemoryStore {
 	s := &MemoryStore{
 		maxKeys: DefaultMaxKeys,
 		buckets: make(map[string]*bucket),
 		slots:   make(map[string]int),
 	}
-	for _, o := range opts {
-		o(s)
-	}
+	middleware.ApplyOptions("NewMemoryStore", opts, func(o middleware.Option) bool {
+		n, ok := o.(maxKeysOption)
+		if ok {
+			s.maxKeys = int(n)
+		}
+		return ok
+	})
 	return s
 }
 

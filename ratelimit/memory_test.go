@@ -57,7 +57,7 @@ func TestMemoryEvictsIdleBuckets(t *testing.T) {
 }
 
 func TestMemoryMaxKeys(t *testing.T) {
-	s := NewMemoryStore(MaxKeys(100))
+	s := NewMemoryStore(WithMaxKeys(100))
 	ctx := context.Background()
 	for i := range 10_000 {
 		s.Take(ctx, fmt.Sprint("ip", i), 5, time.Hour)

@@ -152,6 +152,9 @@ func WithRetryAfter(d time.Duration) middleware.Option {
 // ErrStoreUnavailable wrapping the Store's error), for metrics and audit
 // logs. It runs before the response is written.
 func WithOnReject(fn func(r *http.Request, status int, cause error)) middleware.Option {
+	if fn == nil {
+		panic("wsmw: WithOnReject(nil)")
+	}
 	return option{"WithOnReject", forConnect | forConns | forTotal, func(c *config) { c.onReject = fn }}
 }
 
