@@ -4,12 +4,16 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
+	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
 
+	"github.com/golang-jwt/jwt/v5"
 	"github.com/gorilla/websocket"
 
 	"github.com/wsmw/wsmw/auth"
@@ -307,6 +311,7 @@ func ExampleAuthenticator_Authenticate() {
 		panic(err)
 	}
 	reg := lifecycle.NewRegistry()
+	defer reg.Shutdown(context.Background())
 	ws := middleware.Handler(reg, func(c *lifecycle.Conn, _ *http.Request) {
 		_, first, err := c.ReadMessage()
 		if err != nil {
@@ -321,6 +326,30 @@ func ExampleAuthenticator_Authenticate() {
 			return
 		}
 		// c.Subject() is the token's subject; the session ends at its exp.
+		c.WriteMessage(lifecycle.TextMessage, []byte("hello "+c.Subject()))
+		c.ReadMessage()
 	})
-	http.Handle("GET /ws", a.Middleware(ws))
+	srv := httptest.NewServer(a.Middleware(ws)) // no token at the upgrade: let through
+	defer srv.Close()
+	good, _ := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.RegisteredClaims{
+		Subject: "alice", ExpiresAt: jwt.NewNumericDate(time.Now().Add(time.Hour)),
+	}).SignedString(secret)
+	for _, tok := range []string{"garbage", good} {
+		ws, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		ws.WriteMessage(websocket.TextMessage, []byte(`{"token":"`+tok+`"}`))
+		_, msg, err := ws.ReadMessage()
+		if err != nil {
+			fmt.Println(err)
+		} else {
+			fmt.Println(string(msg))
+		}
+		ws.Close()
+	}
+	// Output:
+	// websocket: close 4403: Forbidden
+	// hello alice
 }

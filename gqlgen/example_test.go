@@ -1,8 +1,13 @@
 package gqlgen_test
 
 import (
+	"context"
+	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
+	"strings"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql/handler"
@@ -40,6 +45,19 @@ func Example() {
 		}),
 	).Handle("/query", gql.Handler(srv))
 
-	httpSrv := &http.Server{Addr: "127.0.0.1:8081", Handler: r, ReadHeaderTimeout: 5 * time.Second}
-	_ = httpSrv // go httpSrv.ListenAndServe(); on SIGTERM: reg.ShutdownServer(ctx, httpSrv)
+	// In a real server: go srv.ListenAndServe(); on SIGTERM, reg.ShutdownServer(ctx, srv).
+	srv2 := httptest.NewServer(r)
+	defer srv2.Close()
+	defer reg.Shutdown(context.Background())
+
+	// Queries go over HTTP; subscriptions over the WebSocket, through wsmw.
+	res, err := http.Post(srv2.URL+"/query", "application/json", strings.NewReader(`{"query":"{ hello }"}`))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	fmt.Println(res.StatusCode, string(body))
+	// Output: 200 {"data":{"hello":"hello"}}
 }

@@ -44,7 +44,7 @@ type Config struct {
 	// means slog.Default().
 	Logger *slog.Logger
 	// FrameLimits bounds the control frames and fragments the peer may
-	// send; nil means DefaultFrameLimits. The value is shared, not copied:
+	// send; nil means the defaults. The value is shared, not copied:
 	// don't change it once connections use it.
 	FrameLimits *FrameLimits
 	// Registry, when set, is the Registry the connection joins (see

@@ -42,7 +42,7 @@ func (c *Conn) SetReadLimit(n int64) {
 }
 
 // SetFrameLimits sets the budgets of control frames and fragments the peer
-// may send (DefaultFrameLimits unless set); l is shared, not copied, and
+// may send (the Default* constants unless set); l is shared, not copied, and
 // must not change afterwards. Call it before the handler starts reading.
 func (c *Conn) SetFrameLimits(l *FrameLimits) { c.guard.limits = l }
 

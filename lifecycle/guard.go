@@ -84,9 +84,9 @@ const (
 	DefaultFragmentBytes = 64
 )
 
-// DefaultFrameLimits is the budget of every connection unless its Config
-// says otherwise.
-var DefaultFrameLimits = FrameLimits{}
+// defaultFrameLimits is the budget of every connection unless its Config
+// says otherwise: every field at its default.
+var defaultFrameLimits = FrameLimits{}
 
 // Causes of the closes made by the frame guard.
 var (
@@ -221,7 +221,7 @@ func (g *frameGuard) frame() *CloseError {
 	g.skip = length
 	limits := g.limits
 	if limits == nil {
-		limits = &DefaultFrameLimits
+		limits = &defaultFrameLimits
 	}
 	switch op {
 	case 0x8: // Close

@@ -54,7 +54,7 @@ func ValidUTF8(opts ...middleware.Option) func(http.Handler) http.Handler {
 // LimitFrames sets each connection's budgets of control frames and
 // fragments (see lifecycle.FrameLimits): the pings and unsolicited pongs a
 // peer may send, and how many frames a message may be cut into. They are
-// on by default (lifecycle.DefaultFrameLimits); use this to loosen them for
+// on by default (lifecycle.FrameLimits); use this to loosen them for
 // clients you know, or to tighten them. l is copied.
 func LimitFrames(l lifecycle.FrameLimits) func(http.Handler) http.Handler {
 	limits := &l
