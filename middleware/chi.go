@@ -6,19 +6,15 @@ import (
 	"github.com/go-chi/chi/v5"
 )
 
-// snapshotChi replaces chi's route context in ctx with a copy (or with nil
-// when the route has no URL parameters). chi returns
-// its *chi.Context to a pool when the router's ServeHTTP returns, which for
-// a WebSocket is right after the upgrade, so chi.URLParamFromCtx on a
-// connection's context would otherwise read another request's parameters.
-func snapshotChi(ctx context.Context) context.Context {
+// chiRoute returns a copy of chi's route context in ctx, or nil when there
+// is none or it holds no URL parameters. chi returns its *chi.Context to a
+// pool when the router's ServeHTTP returns, which for a WebSocket is right
+// after the upgrade, so chi.URLParamFromCtx on a connection's context
+// would otherwise read another request's parameters.
+func chiRoute(ctx context.Context) *chi.Context {
 	rc := chi.RouteContext(ctx)
-	if rc == nil {
-		return ctx
-	}
-	if len(rc.URLParams.Keys) == 0 {
-		// Nothing worth copying: hide the pooled context instead.
-		return context.WithValue(ctx, chi.RouteCtxKey, (*chi.Context)(nil))
+	if rc == nil || len(rc.URLParams.Keys) == 0 {
+		return nil
 	}
 	cp := chi.NewRouteContext()
 	cp.Routes = rc.Routes
@@ -27,5 +23,5 @@ func snapshotChi(ctx context.Context) context.Context {
 	cp.RoutePatterns = append([]string(nil), rc.RoutePatterns...)
 	cp.URLParams.Keys = append([]string(nil), rc.URLParams.Keys...)
 	cp.URLParams.Values = append([]string(nil), rc.URLParams.Values...)
-	return context.WithValue(ctx, chi.RouteCtxKey, cp)
+	return cp
 }
