@@ -47,4 +47,3 @@ func recv[T any](t testing.TB, ch <-chan T, d time.Duration, what string) T {
 // childEnv names the variable that turns the test binary into a helper
 // process (see runChild).
 const childEnv = "EVPOLL_TEST_CHILD"
-
