@@ -290,6 +290,13 @@ const (
 	// TooBig: the message cannot be wholly buffered in this reader; it
 	// must be read the blocking way (under a read deadline).
 	TooBig
+	// Stalled: the message is incomplete, and whole control frames are
+	// buffered between its fragments, where only gorilla can consume
+	// them. Gorilla in a read loop would handle them now (a pong the
+	// heartbeat waits for, say); to do the same, read the message the
+	// blocking way, as for TooBig. Waiting instead handles them only when
+	// the rest of the message arrives.
+	Stalled
 )
 
 // Ready reports whether gorilla's ReadMessage can be called and will
@@ -310,6 +317,8 @@ func (s Status) String() string {
 		return "over-limit"
 	case TooBig:
 		return "too-big"
+	case Stalled:
+		return "stalled"
 	}
 	return "status(" + strconv.Itoa(int(s)) + ")"
 }
@@ -325,7 +334,7 @@ type MessageScan struct {
 	// Leading is the number of whole control frames buffered ahead of the
 	// message's first data frame (a Close among them ends the scan as
 	// Interrupted). While the message is Incomplete the caller should
-	// consume them with ReadControl rather than wait.
+	// consume them with ReadControl rather than wait for it.
 	Leading int
 	// Controls is the number of whole control frames the scan passed,
 	// Leading ones included: gorilla calls their handlers during the
@@ -340,7 +349,7 @@ type MessageScan struct {
 	// message will consume from the buffer: through FIN, through the
 	// Close frame, or through the header over the limit.
 	Wire int
-	// Need, when Incomplete or TooBig, is how many bytes (counted from
+	// Need, when Incomplete, Stalled or TooBig, is how many bytes (counted from
 	// the boundary) must be buffered to get further.
 	Need int64
 }
@@ -415,9 +424,13 @@ func scanMessage(p []byte, capacity int64, rules Rules) (MessageScan, error) {
 // required in all.
 func (m MessageScan) short(need, capacity int64) MessageScan {
 	m.Need = need
-	m.Status = Incomplete
-	if need > capacity {
+	switch {
+	case need > capacity:
 		m.Status = TooBig
+	case m.Controls > m.Leading:
+		m.Status = Stalled
+	default:
+		m.Status = Incomplete
 	}
 	return m
 }

@@ -274,6 +274,8 @@ func TestScanMessage(t *testing.T) {
 			MessageScan{Status: Interrupted, Leading: 1, Controls: 1, Wire: len(closeF)}, ""},
 		{"close inside a message", cat(text(false, "ab"), ping, closeF, cont(true, "c")), 4096, Rules{},
 			MessageScan{Status: Interrupted, Opcode: OpText, Frames: 1, Length: 2, Controls: 2, Wire: 8 + 7 + len(closeF)}, ""},
+		{"a ping inside a message that has not all arrived", cat(text(false, "ab"), ping, cont(true, "cd")[:7]), 4096, Rules{},
+			MessageScan{Status: Stalled, Opcode: OpText, Frames: 2, Length: 4, Controls: 1, Need: 8 + 7 + 8}, ""},
 		{"over the read limit at the second fragment", cat(text(false, "abcd"), cont(true, "efgh")[:6]), 4096, Rules{ReadLimit: 6},
 			MessageScan{Status: OverLimit, Opcode: OpText, Frames: 2, Length: 8, Wire: 10 + 6}, ""},
 		{"one frame bigger than the buffer", header(finBit|byte(OpBinary), 5000), 4096, Rules{},
@@ -312,11 +314,16 @@ func TestScanMessage(t *testing.T) {
 			}
 		})
 	}
-	// Every strict prefix of a fragmented message is incomplete, never
-	// ready, and never an error.
+	// Every strict prefix of a fragmented message is incomplete (stalled
+	// once the ping inside is whole), never ready, and never an error.
+	pingEnd := 9 + len(ping)
 	for cut := range len(fragmented) {
 		m, err := ScanMessage(bufferedReader(t, fragmented[:cut], 4096), Rules{})
-		if err != nil || m.Status != Incomplete || m.Need <= int64(cut) {
+		want := Incomplete
+		if cut >= pingEnd {
+			want = Stalled
+		}
+		if err != nil || m.Status != want || m.Need <= int64(cut) {
 			t.Fatalf("%d of %d bytes: %+v %v", cut, len(fragmented), m, err)
 		}
 	}

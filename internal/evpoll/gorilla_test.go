@@ -71,6 +71,11 @@ func upgradeRequest(deflate bool) *http.Request {
 // bytes make it take the hijacked reader); otherwise it makes a 4 KiB
 // reader of its own.
 func serverConn(nc net.Conn, own *bufio.Reader, deflate bool) (*websocket.Conn, error) {
+	return upgrade(nc, own, upgradeRequest(deflate), deflate)
+}
+
+// upgrade answers req on nc; see serverConn.
+func upgrade(nc net.Conn, own *bufio.Reader, req *http.Request, deflate bool) (*websocket.Conn, error) {
 	u := websocket.Upgrader{
 		EnableCompression: deflate,
 		WriteBufferPool:   &writeBuffers,
@@ -81,7 +86,7 @@ func serverConn(nc net.Conn, own *bufio.Reader, deflate bool) (*websocket.Conn, 
 		u.ReadBufferSize = 4096
 		br = bufio.NewReaderSize(nc, 4096)
 	}
-	return u.Upgrade(&hijacker{nc: nc, br: br}, upgradeRequest(deflate), nil)
+	return u.Upgrade(&hijacker{nc: nc, br: br}, req, nil)
 }
 
 // fakeAddr is a net.Addr for in-memory connections.
