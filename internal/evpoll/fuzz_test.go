@@ -109,6 +109,8 @@ type driver struct {
 	log      []string
 	done     bool
 	stricter bool // stopped at a frame gorilla would accept
+	// pendingCompressed: the buffer ends inside a compressed message
+	pendingCompressed bool
 }
 
 // drive reads wire the event-mode way; stricter reports that it stopped
@@ -145,9 +147,14 @@ func drive(t *testing.T, wire []byte, cfg fuzzCfg, split uint16) (log []string, 
 		// gorilla fails as it would in a read loop (unexpected EOF, or a
 		// corrupt deflate stream it can tell from a partial message). A
 		// whole message there would be one ScanMessage missed.
+		// Only a compressed message can come out of bytes ScanMessage
+		// called incomplete: gorilla stops reading a message when its
+		// deflate stream ends, even inside a frame.
 		d.fc.final = true
-		if _, _, err := d.readOne(); err == nil {
-			t.Fatalf("at the end of the stream gorilla read a message ScanMessage had not called ready: %v", d.log)
+		for !d.done {
+			if _, _, err := d.readOne(); err == nil && !d.pendingCompressed {
+				t.Fatalf("at the end of the stream gorilla read a message ScanMessage had not called ready: %v", d.log)
+			}
 		}
 	}
 	return d.log, d.stricter
@@ -160,6 +167,7 @@ func (d *driver) wake() {
 		d.br.Peek(d.br.Buffered() + 1) // one read of what has arrived
 	}
 	for !d.done && d.br.Buffered() > 0 {
+		d.pendingCompressed = false
 		if d.own {
 			h, payload, ok, err := ReadControl(d.br, d.rules)
 			switch {
@@ -190,6 +198,7 @@ func (d *driver) wake() {
 			d.fc.final = true
 			d.readOne()
 		default: // Incomplete: consume whole control frames ahead, then wait
+			d.pendingCompressed = m.Compressed
 			for range m.Leading {
 				h, payload, ok, err := ReadControl(d.br, d.rules)
 				if !ok || err != nil || h.Opcode == OpClose {

@@ -51,7 +51,7 @@ type evServer struct {
 	accepted   chan *evConn
 	acceptDone chan struct{}
 	wg         sync.WaitGroup // read loops, blocking paths
-	slow     atomic.Int64   // blocking-path reads so far
+	slow       atomic.Int64   // blocking-path reads so far
 }
 
 type evConn struct {
