@@ -3,7 +3,9 @@ package evpoll
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"strconv"
@@ -12,8 +14,9 @@ import (
 )
 
 // runChild runs the test binary as a helper process when childEnv is set
-// to "dial ADDR N": it opens N TCP connections to ADDR, prints "ready",
-// and holds them until its stdin closes. Holding the client ends in
+// to "dial ADDR N" or "ws ADDR N": it opens N TCP connections to ADDR
+// (with "ws", each makes a WebSocket handshake), prints "ready", and
+// holds them until its stdin closes. Holding the client ends in
 // another process keeps each process under its descriptor limit. It
 // reports whether it ran (TestMain then returns).
 func runChild() bool {
@@ -22,7 +25,7 @@ func runChild() bool {
 		return false
 	}
 	f := strings.Fields(spec)
-	if len(f) != 3 || f[0] != "dial" {
+	if len(f) != 3 || (f[0] != "dial" && f[0] != "ws") {
 		fmt.Fprintln(os.Stderr, "bad", childEnv, spec)
 		os.Exit(2)
 	}
@@ -33,6 +36,9 @@ func runChild() bool {
 	conns := make([]net.Conn, 0, n)
 	for range n {
 		c, err := net.Dial("tcp", f[1])
+		if err == nil && f[0] == "ws" {
+			err = clientHandshake(c)
+		}
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "dial:", err)
 			os.Exit(1)
@@ -47,12 +53,27 @@ func runChild() bool {
 	return true
 }
 
-// dialChild starts a helper process that dials n connections to addr. The
-// returned function ends it and waits for it.
-func dialChild(t testing.TB, addr string, n int) (ready <-chan error, stop func()) {
+// clientHandshake makes a WebSocket client handshake on c.
+func clientHandshake(c net.Conn) error {
+	io.WriteString(c, "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
+		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusSwitchingProtocols {
+		return fmt.Errorf("handshake: %s", resp.Status)
+	}
+	return nil
+}
+
+// dialChild starts a helper process that dials n connections to addr
+// (kind "dial" or "ws", see runChild). The returned function ends it and
+// waits for it.
+func dialChild(t testing.TB, kind, addr string, n int) (ready <-chan error, stop func()) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), childEnv+"=dial "+addr+" "+strconv.Itoa(n))
+	cmd.Env = append(os.Environ(), childEnv+"="+kind+" "+addr+" "+strconv.Itoa(n))
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)

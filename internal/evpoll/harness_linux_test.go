@@ -31,7 +31,9 @@ import (
 //   - a message too big for the buffer (or stalled with control frames
 //     inside) is read the blocking way in a goroutine of its own under a
 //     read deadline, after which the connection goes back to events;
-//   - Remove comes before Close.
+//   - Remove comes before Close;
+//   - an idle connection's read buffer goes back to a BufferPool (Detach
+//     before Rearm when nothing is buffered, Attach on the next wake-up).
 //
 // In goroutine mode (events false) it runs the classic read loop, for
 // comparison.
@@ -40,6 +42,7 @@ type evServer struct {
 	ln        net.Listener
 	events    bool
 	poller    *Poller
+	bufs      *BufferPool
 	bufSize   int
 	slowLimit time.Duration // read deadline of the blocking path
 	onMessage func(c *evConn, mt int, data []byte)
@@ -98,6 +101,7 @@ func startServer(tb testing.TB, o serverOpts) *evServer {
 		if err != nil {
 			tb.Fatal(err)
 		}
+		s.bufs = NewBufferPool(o.bufSize)
 	}
 	go s.acceptLoop()
 	tb.Cleanup(s.close)
@@ -142,6 +146,7 @@ func (s *evServer) handshake(nc *net.TCPConn) {
 		go s.readLoop(c)
 		return
 	}
+	s.bufs.Detach(br) // idle until the first wake-up
 	if err := s.poller.Add(rc, c.id); err != nil {
 		s.drop(c)
 	}
@@ -186,6 +191,9 @@ func (s *evServer) wake(id uint64, ev Events) {
 		return // queued before its connection was removed
 	}
 	c.nc.SetReadDeadline(time.Time{}) // a blocking path may have left one
+	if c.br.Size() == 0 {
+		s.bufs.Attach(c.br, c.nc)
+	}
 	var eof bool
 	if c.br.Buffered() < c.br.Size() {
 		// One read: the socket is readable, so it does not block.
@@ -260,6 +268,7 @@ func (s *evServer) drainAtEOF(c *evConn) {
 }
 
 func (s *evServer) rearm(c *evConn) {
+	s.bufs.Detach(c.br) // only if nothing is buffered
 	if err := s.poller.Rearm(c.rc, c.id); err != nil {
 		s.drop(c)
 	}
