@@ -2,6 +2,7 @@ package evpoll
 
 import (
 	"bufio"
+	"compress/flate"
 	"errors"
 	"fmt"
 	"io"
@@ -173,7 +174,7 @@ func (d *driver) wake() {
 			switch {
 			case errors.Is(err, ErrNotControl):
 			case err != nil:
-				d.frameError(err)
+				d.frameError(err, false)
 				return
 			case !ok:
 				return
@@ -184,7 +185,7 @@ func (d *driver) wake() {
 		}
 		m, err := ScanMessage(d.br, d.rules)
 		if err != nil {
-			d.frameError(err)
+			d.frameError(err, m.Compressed)
 			return
 		}
 		switch {
@@ -285,8 +286,9 @@ func (d *driver) control(op Opcode, payload []byte) {
 
 // frameError handles a FrameError the way the core will: fail the
 // connection itself for a Stricter one, else hand the read to gorilla,
-// which must fail the same way without blocking.
-func (d *driver) frameError(err error) {
+// which must fail the same way without blocking, or, inside a compressed
+// message, may fail earlier on its deflate stream.
+func (d *driver) frameError(err error, compressed bool) {
 	var fe *FrameError
 	if !errors.As(err, &fe) {
 		d.t.Fatalf("not a FrameError: %v", err)
@@ -300,6 +302,7 @@ func (d *driver) frameError(err error) {
 	switch {
 	case gerr == nil:
 		d.t.Fatalf("evpoll rejected a frame (%v), gorilla read a message", fe)
+	case compressed && errors.As(gerr, new(flate.CorruptInputError)):
 	case fe.Reason == reasonLength:
 		if !errors.Is(gerr, websocket.ErrReadLimit) {
 			d.t.Fatalf("evpoll: %v; gorilla: %v, want ErrReadLimit", fe, gerr)
