@@ -19,5 +19,29 @@
 //
 // BufferPool lets an idle connection's bufio.Reader give its buffer back.
 //
+// # Wiring it under gorilla/websocket
+//
+// The upgrade goes through a Hijack wrapper that returns a bufio.Reader the
+// core owns (larger than 256 bytes, with Upgrader.ReadBufferSize 0 and a
+// WriteBufferPool), so that gorilla reads through it. The connection is
+// registered with Poller.Add under an id never reused. On each wake-up
+// the handler:
+//
+//  1. looks the id up (a stale id is ignored) and clears the read deadline;
+//  2. reads once (br.Peek(br.Buffered()+1): the socket is readable, so it
+//     does not block);
+//  3. loops while bytes are buffered: ScanMessage; a ready message
+//     (Complete, Interrupted, OverLimit) or a FrameError that is not
+//     Stricter goes to gorilla's ReadMessage, which then cannot block;
+//     TooBig and Stalled go to a blocking read in a goroutine of its own
+//     under a read deadline; Incomplete: consume the Leading control
+//     frames with ReadControl and call gorilla's ping and pong handlers,
+//     then stop;
+//  4. re-arms (Detaching the buffer first if nothing is buffered). Bytes
+//     already in the bufio.Reader never wake epoll again, so step 3 must
+//     leave nothing whole behind.
+//
+// Remove comes before closing the connection.
+//
 // The package depends on the standard library and golang.org/x/sys only.
 package evpoll

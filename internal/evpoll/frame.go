@@ -368,6 +368,10 @@ func ScanMessage(br *bufio.Reader, rules Rules) (MessageScan, error) {
 
 func scanMessage(p []byte, capacity int64, rules Rules) (MessageScan, error) {
 	var m MessageScan
+	if len(p) == 0 { // nothing buffered (or a detached reader): wait
+		m.Need = 2
+		return m, nil
+	}
 	pos := 0
 	inMessage := false
 	for {

@@ -314,6 +314,10 @@ func TestScanMessage(t *testing.T) {
 			}
 		})
 	}
+	// Nothing buffered, even in a detached (zero) reader: incomplete.
+	if m, err := ScanMessage(new(bufio.Reader), Rules{}); err != nil || m.Status != Incomplete {
+		t.Fatalf("empty reader: %+v %v", m, err)
+	}
 	// Every strict prefix of a fragmented message is incomplete (stalled
 	// once the ping inside is whole), never ready, and never an error.
 	pingEnd := 9 + len(ping)

@@ -252,9 +252,10 @@ func (p *Poller) Stats() PollerStats {
 // Close stops the Poller: it closes the epoll instance (which drops every
 // registration), waits for its goroutine, and, if the pool is its own,
 // lets the wake-ups already queued run and waits for them and the workers
-// (see Pool.Close). Add and Rearm return ErrClosed from then on. It must
-// not be called from the handler. Calling it again returns the first
-// result.
+// (see Pool.Close). With a caller's pool (WithPool), queued wake-ups may
+// still run after Close returns: close that pool to wait for them. Add
+// and Rearm return ErrClosed from then on. It must not be called from the
+// handler. Calling it again returns the first result.
 func (p *Poller) Close() error {
 	p.closeOnce.Do(func() {
 		// Closing the file wakes the loop's wait; the descriptor itself
