@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -51,6 +52,8 @@ type Poller struct {
 	closeOnce sync.Once
 	closeErr  error
 
+	failed atomic.Pointer[error] // why the loop stopped, other than Close
+
 	registered atomic.Int64
 	wakes      atomic.Uint64
 	events     atomic.Uint64
@@ -76,6 +79,11 @@ func New(handler func(id uint64, ev Events), opts ...Option) (*Poller, error) {
 	// A non-blocking descriptor given to os.NewFile is registered with
 	// the runtime poller, so waiting on it parks a goroutine, not a thread.
 	file := os.NewFile(uintptr(epfd), "evpoll-epoll")
+	// A file the runtime poller could not take has no deadlines.
+	if err := file.SetReadDeadline(time.Time{}); err != nil {
+		file.Close()
+		return nil, fmt.Errorf("evpoll: the epoll descriptor is not pollable: %w", err)
+	}
 	raw, err := file.SyscallConn()
 	if err != nil {
 		file.Close()
@@ -123,7 +131,10 @@ func (p *Poller) loop() {
 		}
 		if werr != nil {
 			// epoll_wait on our own descriptor fails only if it is
-			// broken; there is nothing left to wait on.
+			// broken; there is nothing left to wait on. Add and Rearm
+			// report it from now on.
+			err := fmt.Errorf("evpoll: epoll_wait: %w", werr)
+			p.failed.Store(&err)
 			return
 		}
 		p.wakes.Add(1)
@@ -174,6 +185,9 @@ func toEvents(e uint32) Events {
 // and reused while the call runs. It returns ErrClosed once the Poller is
 // closed.
 func (p *Poller) ctl(rc syscall.RawConn, op int, id uint64) error {
+	if err := p.failed.Load(); err != nil && op != unix.EPOLL_CTL_DEL {
+		return *err
+	}
 	var ctlErr error
 	closed := false
 	err := rc.Control(func(fd uintptr) {
