@@ -300,6 +300,12 @@ func (d *driver) frameError(err error, compressed bool) {
 	}
 	_, _, gerr := d.readOne()
 	switch {
+	case gerr == nil && compressed:
+		// The deflate stream ended before the message did, and gorilla
+		// returned the message early. The core fails the connection
+		// (Close 1002), as when this shows in readReady.
+		d.log = append(d.log[:len(d.log)-1], "err:stricter")
+		d.done, d.stricter = true, true
 	case gerr == nil:
 		d.t.Fatalf("evpoll rejected a frame (%v), gorilla read a message", fe)
 	case compressed && errors.As(gerr, new(flate.CorruptInputError)):
