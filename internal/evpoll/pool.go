@@ -72,10 +72,10 @@ type PoolStats struct {
 
 // Pool runs queued tasks on a set of worker goroutines. It starts workers
 // on demand up to MinWorkers and keeps them. Beyond that it grows by one
-// worker only when its watchdog sees, over a whole Watchdog interval, work
-// queued, no task completed and every worker busy — workers blocked on
-// slow connections, not merely a burst — and a worker above the minimum
-// exits after IdleTimeout without work. High work is taken before Low
+// worker only when its watchdog sees, over two whole Watchdog intervals,
+// work queued, no task completed and every worker busy — workers blocked
+// on slow connections, not a burst, nor a process short of CPU — and a
+// worker above the minimum exits after IdleTimeout without work. High work is taken before Low
 // work, except that Low work never waits behind more than 16 High tasks.
 //
 // A Pool is safe for concurrent use. Tasks must not panic (as in any
@@ -93,6 +93,8 @@ type Pool struct {
 	wdActive bool
 	stats    PoolStats // counters only; the rest is filled in by Stats
 	looks    uint64    // watchdog looks, for tests
+	lastLook time.Time // when the watchdog last looked
+	stuck    int       // consecutive on-time looks that found the pool stuck
 
 	kick   chan struct{}
 	quit   chan struct{}
@@ -261,6 +263,7 @@ func (p *Pool) watchdog() {
 		}
 		p.mu.Lock()
 		last := p.stats.Completed
+		p.lastLook, p.stuck = time.Now(), 0
 		p.mu.Unlock()
 		tick.Reset(p.cfg.Watchdog)
 		for active := true; active; {
@@ -277,8 +280,11 @@ func (p *Pool) watchdog() {
 }
 
 // check is one look of the watchdog. It grows the pool by one worker when
-// work has waited a whole interval with no completion and every worker
-// busy, retires workers above the minimum that have idled for IdleTimeout,
+// two looks in a row, each on time, found work queued, no task completed
+// since the look before and every worker busy: workers blocked for two
+// whole intervals. A late look means the process itself was short of CPU
+// (no completions then say nothing about the workers) and does not count.
+// It retires workers above the minimum that have idled for IdleTimeout,
 // and reports whether the watchdog should keep looking.
 func (p *Pool) check(last *uint64) bool {
 	p.mu.Lock()
@@ -287,16 +293,26 @@ func (p *Pool) check(last *uint64) bool {
 	if p.closed {
 		return false
 	}
+	now := time.Now()
+	late := now.Sub(p.lastLook) > 2*p.cfg.Watchdog
+	p.lastLook = now
 	queued := p.queue[High].n + p.queue[Low].n
-	if queued > 0 && p.stats.Completed == *last && len(p.idle) == 0 &&
-		p.busy == p.workers && p.workers < p.cfg.MaxWorkers {
+	switch {
+	case queued > 0 && p.stats.Completed == *last && len(p.idle) == 0 && p.busy == p.workers && !late:
+		p.stuck++
+	case late && p.stats.Completed == *last:
+		// keep the count: the look says nothing either way
+	default:
+		p.stuck = 0
+	}
+	if p.stuck >= 2 && p.workers < p.cfg.MaxWorkers {
 		t, _ := p.popLocked()
 		p.spawnLocked(t)
 		p.stats.Grown++
+		p.stuck = 0
 		queued--
 	}
 	*last = p.stats.Completed
-	now := time.Now()
 	for p.workers > p.cfg.MinWorkers && len(p.idle) > 0 && now.Sub(p.idle[0].idleSince) >= p.cfg.IdleTimeout {
 		w := p.idle[0]
 		copy(p.idle, p.idle[1:])
