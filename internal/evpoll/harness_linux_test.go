@@ -25,7 +25,7 @@ import (
 //     Peek see everything gorilla will read;
 //   - the connection is registered with the Poller under an id that is
 //     never reused; the handler looks the id up and ignores stale ones;
-//   - a wake-up clears the read deadline, reads once, then consumes
+//   - a wake-up clears a read deadline left set, reads once, then consumes
 //     whole control frames and hands gorilla whole messages until the
 //     buffer holds no complete unit, and only then re-arms;
 //   - a message too big for the buffer (or stalled with control frames
@@ -64,8 +64,11 @@ type evConn struct {
 	br    *bufio.Reader
 	ws    *websocket.Conn
 	pongs atomic.Int64
-	gone  chan struct{}
-	once  sync.Once
+	// deadline: a read deadline may be set (by the blocking path). A
+	// wake-up clears it only then: SetReadDeadline costs a runtime call.
+	deadline bool
+	gone     chan struct{}
+	once     sync.Once
 }
 
 type serverOpts struct {
@@ -190,7 +193,10 @@ func (s *evServer) wake(id uint64, ev Events) {
 	if c == nil {
 		return // queued before its connection was removed
 	}
-	c.nc.SetReadDeadline(time.Time{}) // a blocking path may have left one
+	if c.deadline { // left by a blocking read: it would fail the next read
+		c.nc.SetReadDeadline(time.Time{})
+		c.deadline = false
+	}
 	if c.br.Size() == 0 {
 		s.bufs.Attach(c.br, c.nc)
 	}
@@ -279,9 +285,12 @@ func (s *evServer) rearm(c *evConn) {
 // and they would not wake epoll).
 func (s *evServer) blocking(c *evConn) {
 	defer s.wg.Done()
+	c.deadline = true
 	c.nc.SetReadDeadline(time.Now().Add(s.slowLimit))
 	mt, data, err := c.ws.ReadMessage()
-	c.nc.SetReadDeadline(time.Time{})
+	if c.nc.SetReadDeadline(time.Time{}) == nil {
+		c.deadline = false
+	}
 	if err != nil {
 		s.drop(c)
 		return

@@ -36,6 +36,10 @@ const interest = unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLONESHOT
 // been queued just before Remove, so the handler can see an id that is no
 // longer registered; ids must therefore not be reused.
 //
+// What a goroutine writes before Add or Rearm happens before the handler
+// call for the wake-up that follows: a handler sees the connection's state
+// as the code that armed it left it.
+//
 // The epoll descriptor itself is non-blocking and waited on through Go's
 // runtime poller (os.NewFile), drained with epoll_wait(timeout 0): no
 // thread is blocked in epoll_wait.
@@ -45,7 +49,21 @@ type Poller struct {
 	ownPool bool
 
 	file *os.File
-	raw  syscall.RawConn // file's; Control on it fails once file is closed
+	raw  syscall.RawConn // file's
+	epfd int             // file's descriptor, for epoll_ctl under ctlMu
+
+	// ctlMu guards epfd against Close: epoll_ctl runs under the read lock
+	// and only while closed is false; Close takes the write lock to set it
+	// before closing the file, so the number cannot be reused under a call.
+	ctlMu  sync.RWMutex
+	closed bool
+	calls  sync.Pool // *ctlCall
+
+	// published orders memory for the handler: every Add and Rearm bumps
+	// it before epoll_ctl, and the loop reads it after epoll_wait. What
+	// goes through the kernel is no happens-before edge in Go's memory
+	// model (nor for the race detector); this atomic pair is.
+	published atomic.Uint64
 
 	batch     int
 	done      chan struct{}
@@ -93,8 +111,14 @@ func New(handler func(id uint64, ev Events), opts ...Option) (*Poller, error) {
 		handler: handler,
 		file:    file,
 		raw:     raw,
+		epfd:    epfd,
 		batch:   o.batch,
 		done:    make(chan struct{}),
+	}
+	p.calls.New = func() any {
+		c := &ctlCall{p: p}
+		c.fn = c.run
+		return c
 	}
 	if o.pool != nil {
 		p.pool = o.pool
@@ -138,6 +162,7 @@ func (p *Poller) loop() {
 			return
 		}
 		p.wakes.Add(1)
+		p.published.Load() // see published
 		for i := range events[:n] {
 			ev := &events[i]
 			if p.pool.submitEvent(p.handler, getID(ev), toEvents(ev.Events)) != nil {
@@ -180,33 +205,46 @@ func toEvents(e uint32) Events {
 	return ev
 }
 
+// ctlCall is one epoll_ctl call, pooled with its function bound so that
+// passing it to RawConn.Control allocates nothing.
+type ctlCall struct {
+	p   *Poller
+	op  int
+	id  uint64
+	err error
+	fn  func(fd uintptr)
+}
+
+func (c *ctlCall) run(fd uintptr) {
+	ev := unix.EpollEvent{Events: interest}
+	setID(&ev, c.id)
+	c.err = unix.EpollCtl(c.p.epfd, c.op, int(fd), &ev)
+}
+
 // ctl runs epoll_ctl with the connection's descriptor held by rc.Control
-// and the epoll descriptor held by its own Control: neither can be closed
-// and reused while the call runs. It returns ErrClosed once the Poller is
-// closed.
+// and the epoll descriptor held by ctlMu: neither can be closed and reused
+// while the call runs. It returns ErrClosed once the Poller is closed.
 func (p *Poller) ctl(rc syscall.RawConn, op int, id uint64) error {
 	if err := p.failed.Load(); err != nil && op != unix.EPOLL_CTL_DEL {
 		return *err
 	}
-	var ctlErr error
-	closed := false
-	err := rc.Control(func(fd uintptr) {
-		cerr := p.raw.Control(func(epfd uintptr) {
-			ev := unix.EpollEvent{Events: interest}
-			setID(&ev, id)
-			ctlErr = unix.EpollCtl(int(epfd), op, int(fd), &ev)
-		})
-		if cerr != nil {
-			closed = true
-		}
-	})
-	switch {
-	case err != nil:
-		return fmt.Errorf("evpoll: connection: %w", err)
-	case closed:
+	p.ctlMu.RLock()
+	defer p.ctlMu.RUnlock()
+	if p.closed {
 		return ErrClosed
 	}
-	return ctlErr
+	if op != unix.EPOLL_CTL_DEL {
+		p.published.Add(1) // see published
+	}
+	c := p.calls.Get().(*ctlCall)
+	c.op, c.id, c.err = op, id, nil
+	if err := rc.Control(c.fn); err != nil {
+		p.calls.Put(c)
+		return fmt.Errorf("evpoll: connection: %w", err)
+	}
+	err := c.err
+	p.calls.Put(c)
+	return err
 }
 
 // Add registers a connection under id and arms it: the handler is called
@@ -272,8 +310,11 @@ func (p *Poller) Stats() PollerStats {
 // handler. Calling it again returns the first result.
 func (p *Poller) Close() error {
 	p.closeOnce.Do(func() {
+		p.ctlMu.Lock()
+		p.closed = true // no epoll_ctl from now on
+		p.ctlMu.Unlock()
 		// Closing the file wakes the loop's wait; the descriptor itself
-		// is closed once no Read or Control holds it.
+		// is closed once the loop's Read no longer holds it.
 		p.closeErr = p.file.Close()
 		<-p.done
 		p.registered.Store(0)

@@ -125,6 +125,11 @@ func TestPollerLevelTriggeredOneShot(t *testing.T) {
 	if s := p.Stats(); s.Registered != 2 || s.Events != 4 {
 		t.Fatalf("stats %+v", s)
 	}
+	if !raceEnabled { // the race detector makes sync.Pool drop items
+		if a := testing.AllocsPerRun(100, func() { p.Rearm(rc, id) }); a != 0 {
+			t.Fatalf("Rearm allocates %v times", a)
+		}
+	}
 }
 
 func TestPollerReportsHangups(t *testing.T) {
@@ -352,4 +357,42 @@ func TestPollerCloseWithEventsInFlight(t *testing.T) {
 		return true
 	})
 	p.Close() // again
+}
+
+// What is written before Add or Rearm is visible to the handler of the
+// next wake-up, without other synchronisation (the race detector checks).
+func TestPollerHandlerSeesWritesBeforeArming(t *testing.T) {
+	ln := listen(t)
+	client, server := pair(t, ln)
+	defer client.Close()
+	defer server.Close()
+	rc := rawOf(t, server)
+	state := 0 // no lock, no atomic: only the Poller orders it
+	got := make(chan int, 1)
+	p, err := New(func(id uint64, ev Events) {
+		v := state // before touching the connection, whose own locks would order it
+		buf := make([]byte, 16)
+		server.Read(buf)
+		got <- v
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	state = 1
+	if err := p.Add(rc, 1); err != nil {
+		t.Fatal(err)
+	}
+	client.Write([]byte("a"))
+	if v := recv(t, got, wait, "the first wake-up"); v != 1 {
+		t.Fatalf("handler saw %d, want 1", v)
+	}
+	state = 2
+	if err := p.Rearm(rc, 1); err != nil {
+		t.Fatal(err)
+	}
+	client.Write([]byte("b"))
+	if v := recv(t, got, wait, "the second wake-up"); v != 2 {
+		t.Fatalf("handler saw %d, want 2", v)
+	}
 }
