@@ -51,15 +51,18 @@ func cpuTime() time.Duration {
 // round trip (this process only: the clients are in the child); the time
 // from a client's write to the server's message handler, p50 and p99 (in
 // event mode this spans epoll, the poller, the pool and the frame scan).
+//
+// With one connection (conns=1) nothing queues: write-to-handler is the
+// bare wake-up latency of each mode.
 func BenchmarkEcho(b *testing.B) {
-	for _, size := range []int{64, 4096} {
+	for _, c := range []struct{ conns, size int }{{64, 64}, {64, 4096}, {1, 64}} {
 		for _, mode := range []string{"goroutines", "events-buf4k", "events-buf8k"} {
-			b.Run(fmt.Sprintf("size=%d/%s", size, mode), func(b *testing.B) {
+			b.Run(fmt.Sprintf("conns=%d/size=%d/%s", c.conns, c.size, mode), func(b *testing.B) {
 				buf := 4096
 				if mode == "events-buf8k" {
 					buf = 8192
 				}
-				benchEcho(b, mode != "goroutines", 64, size, buf)
+				benchEcho(b, mode != "goroutines", c.conns, c.size, buf)
 			})
 		}
 	}

@@ -136,43 +136,48 @@ func (p *Poller) Pool() *Pool { return p.pool }
 func (p *Poller) loop() {
 	defer close(p.done)
 	events := make([]unix.EpollEvent, p.batch)
-	for {
-		var n int
-		var werr error
-		err := p.raw.Read(func(fd uintptr) bool {
-			for {
-				n, werr = unix.EpollWait(int(fd), events, 0)
-				if werr != unix.EINTR {
-					break
+	var werr error
+	// RawRead calls wait until it returns true, parking in the runtime
+	// poller (until the epoll descriptor is readable) whenever it returns
+	// false. Dispatching inside it and parking after a short batch is
+	// safe: an event that comes after epoll_wait makes the descriptor
+	// readable, and the runtime keeps that readiness for the park that
+	// follows. Only a full batch calls for another epoll_wait first.
+	wait := func(fd uintptr) bool {
+		for {
+			n, err := unix.EpollWait(int(fd), events, 0)
+			switch {
+			case err == unix.EINTR:
+				continue
+			case err != nil:
+				werr = err
+				return true
+			case n == 0:
+				return false
+			}
+			p.wakes.Add(1)
+			p.published.Load() // see published
+			for i := range events[:n] {
+				ev := &events[i]
+				if p.pool.submitEvent(p.handler, getID(ev), toEvents(ev.Events)) != nil {
+					p.dropped.Add(1)
+				} else {
+					p.events.Add(1)
 				}
 			}
-			// Nothing ready: park until the runtime poller says the
-			// epoll descriptor is readable, then try again.
-			return n > 0 || werr != nil
-		})
-		if err != nil {
-			return // the file was closed
-		}
-		if werr != nil {
-			// epoll_wait on our own descriptor fails only if it is
-			// broken; there is nothing left to wait on. Add and Rearm
-			// report it from now on.
-			err := fmt.Errorf("evpoll: epoll_wait: %w", werr)
-			p.failed.Store(&err)
-			return
-		}
-		p.wakes.Add(1)
-		p.published.Load() // see published
-		for i := range events[:n] {
-			ev := &events[i]
-			if p.pool.submitEvent(p.handler, getID(ev), toEvents(ev.Events)) != nil {
-				p.dropped.Add(1)
-				continue
+			clear(events[:n])
+			if n < len(events) {
+				return false
 			}
-			p.events.Add(1)
 		}
-		clear(events[:n])
 	}
+	if err := p.raw.Read(wait); err != nil {
+		return // the file was closed
+	}
+	// epoll_wait on our own descriptor fails only if it is broken; there
+	// is nothing left to wait on. Add and Rearm report it from now on.
+	err := fmt.Errorf("evpoll: epoll_wait: %w", werr)
+	p.failed.Store(&err)
 }
 
 // setID and getID store the caller's 64-bit id in epoll_data. The two
