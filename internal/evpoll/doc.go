@@ -23,25 +23,33 @@
 //
 // The upgrade goes through a Hijack wrapper that returns a bufio.Reader the
 // core owns (larger than 256 bytes, with Upgrader.ReadBufferSize 0 and a
-// WriteBufferPool), so that gorilla reads through it. The connection is
-// registered with Poller.Add under an id never reused. On each wake-up
-// the handler:
+// WriteBufferPool), so that gorilla reads through it; size it so that
+// common messages fit with their headers (a 4 KiB message does not fit a
+// 4 KiB reader). The connection is registered with Poller.Add under an id
+// never reused. On each wake-up the handler:
 //
-//  1. looks the id up (a stale id is ignored) and clears the read deadline;
+//  1. looks the id up (a stale id is ignored), Attaches a buffer if the
+//     reader is detached, and clears a read deadline left set;
 //  2. reads once (br.Peek(br.Buffered()+1): the socket is readable, so it
-//     does not block);
-//  3. loops while bytes are buffered: ScanMessage; a ready message
-//     (Complete, Interrupted, OverLimit) or a FrameError that is not
-//     Stricter goes to gorilla's ReadMessage, which then cannot block;
-//     TooBig and Stalled go to a blocking read in a goroutine of its own
-//     under a read deadline; Incomplete: consume the Leading control
-//     frames with ReadControl and call gorilla's ping and pong handlers,
-//     then stop;
-//  4. re-arms (Detaching the buffer first if nothing is buffered). Bytes
+//     does not block); an error there (end of stream) means the peer is
+//     gone: hand what is buffered to gorilla, which reads to the end
+//     without blocking and fails as in a read loop;
+//  3. loops while bytes are buffered, on ScanMessage: a ready message
+//     (Complete, Interrupted, OverLimit), or a FrameError that is not
+//     Stricter, goes to gorilla's ReadMessage, which then cannot block;
+//     after it, gorilla must have consumed exactly Wire bytes (only a
+//     compressed message whose deflate stream ends early can differ: fail
+//     the connection, Close 1002, as for a Stricter FrameError); TooBig
+//     and Stalled go to a blocking read in a goroutine of its own under a
+//     read deadline, which resumes at step 3 through the pool; Incomplete:
+//     consume the Leading control frames with ReadControl, call gorilla's
+//     ping and pong handlers, and stop;
+//  4. re-arms, Detaching the buffer first if nothing is buffered. Bytes
 //     already in the bufio.Reader never wake epoll again, so step 3 must
 //     leave nothing whole behind.
 //
-// Remove comes before closing the connection.
+// Remove comes before closing the connection. The tests hold a small
+// server wired this way (harness_linux_test.go).
 //
 // The package depends on the standard library and golang.org/x/sys only.
 package evpoll

@@ -223,9 +223,19 @@ func (s *evServer) consume(c *evConn, eof bool) {
 			s.drop(c)
 			return
 		case err != nil, m.Status.Ready():
-			// A bad frame: gorilla fails on it as in a read loop.
-			mt, data, err := c.ws.ReadMessage()
-			if err != nil {
+			// A whole message, or a bad frame gorilla fails on as in a
+			// read loop: either way its read cannot block.
+			before := c.br.Buffered()
+			mt, data, rerr := c.ws.ReadMessage()
+			if rerr != nil {
+				s.drop(c)
+				return
+			}
+			if err != nil || before-c.br.Buffered() != m.Wire {
+				// Only a compressed message whose deflate stream ends
+				// before the message does gets here: gorilla would skip
+				// the rest later; fail the connection instead.
+				c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseProtocolError, "deflate stream ends early"), time.Now().Add(time.Second))
 				s.drop(c)
 				return
 			}

@@ -283,7 +283,9 @@ func (p *Poller) Rearm(rc syscall.RawConn, id uint64) error {
 // Remove unregisters a connection; call it before closing the connection.
 // No wake-up is produced for it afterwards, though one queued before may
 // still reach the handler. Removing a connection that is not registered,
-// or after Close (which drops every registration), returns nil.
+// or after Close (which drops every registration), returns nil; removing
+// one already closed fails (closing it dropped the registration, unless
+// its descriptor was duplicated).
 func (p *Poller) Remove(rc syscall.RawConn) error {
 	err := p.ctl(rc, unix.EPOLL_CTL_DEL, 0)
 	switch {
