@@ -94,6 +94,8 @@ type FrameError struct {
 	Stricter bool
 }
 
+// Error returns the reason as gorilla words its errors: "websocket: " and
+// the reason.
 func (e *FrameError) Error() string { return "websocket: " + e.Reason }
 
 // reasonLength is the FrameError reason for a 64-bit length with its most
