@@ -15,7 +15,8 @@
 //     look at the bytes already buffered in a *bufio.Reader at a frame
 //     boundary (RFC 6455 §5.2, server side) and never read from the
 //     connection, so a caller can consume control frames itself and hand
-//     gorilla/websocket only reads that cannot block.
+//     gorilla/websocket only reads that cannot block. Follower checks the
+//     reads that have to block (messages too big for the buffer).
 //
 // BufferPool lets an idle connection's bufio.Reader give its buffer back.
 //
@@ -41,7 +42,10 @@
 //     compressed message whose deflate stream ends early can differ: fail
 //     the connection, Close 1002, as for a Stricter FrameError); TooBig
 //     and Stalled go to a blocking read in a goroutine of its own under a
-//     read deadline, which resumes at step 3 through the pool; Incomplete:
+//     read deadline, which follows the message with a Follower (fed from
+//     a tap in the reader under the bufio.Reader), fails the connection if
+//     gorilla stopped elsewhere than at its end, and resumes at step 3
+//     through the pool; Incomplete:
 //     consume the Leading control frames with ReadControl, call gorilla's
 //     ping and pong handlers, and stop;
 //  4. re-arms, Detaching the buffer first if nothing is buffered. Bytes

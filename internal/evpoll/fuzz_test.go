@@ -197,7 +197,7 @@ func (d *driver) wake() {
 			// that gorilla handles the control frames inside it now).
 			d.fc.arrive(len(d.fc.data))
 			d.fc.final = true
-			d.readOne()
+			d.readBlocking(m)
 		default: // Incomplete: consume whole control frames ahead, then wait
 			d.pendingCompressed = m.Compressed
 			for range m.Leading {
@@ -224,6 +224,31 @@ func (d *driver) readOne() (mt int, data []byte, err error) {
 	}
 	d.log = append(d.log, fmt.Sprintf("msg %d %x", mt, data))
 	return
+}
+
+// readBlocking reads a message the blocking way, following it with a
+// Follower fed what is buffered and then every byte read, and checks that
+// gorilla stopped at its end.
+func (d *driver) readBlocking(m MessageScan) {
+	var f Follower
+	p, _ := d.br.Peek(d.br.Buffered())
+	f.Write(p)
+	d.fc.tap = &f
+	_, _, err := d.readOne()
+	d.fc.tap = nil
+	if err != nil {
+		return
+	}
+	end, ok := f.End()
+	if consumed := f.Fed() - int64(d.br.Buffered()); !ok || consumed != end {
+		if !m.Compressed {
+			d.t.Fatalf("blocking read: gorilla consumed %d bytes, the Follower says the message ends at %d (ok=%v, err=%v)", consumed, end, ok, f.err)
+		}
+		// The deflate stream ended inside the message: the core fails
+		// the connection.
+		d.log = append(d.log[:len(d.log)-1], "err:stricter")
+		d.done, d.stricter = true, true
+	}
 }
 
 func (d *driver) readReady(m MessageScan) {

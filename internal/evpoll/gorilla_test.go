@@ -171,6 +171,7 @@ type feedConn struct {
 	avail int
 	off   int
 	final bool
+	tap   io.Writer // sees every byte read, when set
 }
 
 func (c *feedConn) Read(p []byte) (int, error) {
@@ -182,6 +183,9 @@ func (c *feedConn) Read(p []byte) (int, error) {
 	}
 	n := copy(p, c.data[c.off:c.avail])
 	c.off += n
+	if c.tap != nil {
+		c.tap.Write(p[:n])
+	}
 	return n, nil
 }
 

@@ -61,6 +61,7 @@ type evConn struct {
 	id    uint64
 	nc    *net.TCPConn
 	rc    syscall.RawConn
+	src   *tapReader // under br
 	br    *bufio.Reader
 	ws    *websocket.Conn
 	pongs atomic.Int64
@@ -137,9 +138,13 @@ func (s *evServer) handshake(nc *net.TCPConn) {
 		return
 	}
 	rc, _ := nc.SyscallConn()
+	// Gorilla reset br onto nc; put the tap under it (nothing is buffered
+	// right after the upgrade).
+	src := &tapReader{nc: nc}
+	br.Reset(src)
 	s.mu.Lock()
 	s.nextID++
-	c := &evConn{id: s.nextID, nc: nc, rc: rc, br: br, ws: ws, gone: make(chan struct{})}
+	c := &evConn{id: s.nextID, nc: nc, rc: rc, src: src, br: br, ws: ws, gone: make(chan struct{})}
 	s.conns[c.id] = c
 	s.mu.Unlock()
 	ws.SetPongHandler(func(string) error { c.pongs.Add(1); return nil })
@@ -198,7 +203,7 @@ func (s *evServer) wake(id uint64, ev Events) {
 		c.deadline = false
 	}
 	if c.br.Size() == 0 {
-		s.bufs.Attach(c.br, c.nc)
+		s.bufs.Attach(c.br, c.src)
 	}
 	var eof bool
 	if c.br.Buffered() < c.br.Size() {
@@ -290,18 +295,31 @@ func (s *evServer) rearm(c *evConn) {
 	}
 }
 
-// blocking reads one message the blocking way, then goes back to events
-// through the pool (the bytes after the message may already be buffered,
-// and they would not wake epoll).
+// blocking reads one message the blocking way, following it with a
+// Follower to check that gorilla stopped at its end, then goes back to
+// events through the pool (the bytes after the message may already be
+// buffered, and they would not wake epoll).
 func (s *evServer) blocking(c *evConn) {
 	defer s.wg.Done()
+	var f Follower
+	p, _ := c.br.Peek(c.br.Buffered())
+	f.Write(p)
+	c.src.tap = &f
 	c.deadline = true
 	c.nc.SetReadDeadline(time.Now().Add(s.slowLimit))
 	mt, data, err := c.ws.ReadMessage()
 	if c.nc.SetReadDeadline(time.Time{}) == nil {
 		c.deadline = false
 	}
+	c.src.tap = nil
 	if err != nil {
+		s.drop(c)
+		return
+	}
+	if end, ok := f.End(); !ok || f.Fed()-int64(c.br.Buffered()) != end {
+		// A deflate stream that ended inside the message: gorilla would
+		// skip the rest on its next read, which may block.
+		c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseProtocolError, "deflate stream ends early"), time.Now().Add(time.Second))
 		s.drop(c)
 		return
 	}
@@ -327,6 +345,22 @@ func (s *evServer) close() {
 	if s.poller != nil {
 		s.poller.Close()
 	}
+}
+
+// tapReader is the reader under a connection's bufio.Reader: it shows
+// the bytes read from the socket to tap, while the blocking path follows
+// a message.
+type tapReader struct {
+	nc  net.Conn
+	tap io.Writer
+}
+
+func (r *tapReader) Read(p []byte) (int, error) {
+	n, err := r.nc.Read(p)
+	if r.tap != nil && n > 0 {
+		r.tap.Write(p[:n])
+	}
+	return n, err
 }
 
 // rawClient is a hand-driven WebSocket client that writes frames byte by
