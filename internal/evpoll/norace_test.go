@@ -1,0 +1,5 @@
+//go:build !race
+
+package evpoll
+
+const raceEnabled = false
