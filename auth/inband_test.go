@@ -31,6 +31,7 @@ type inbandServer struct {
 	a      *auth.Authenticator
 	reg    *lifecycle.Registry
 	closed chan lifecycle.CloseInfo
+	errs   chan error // Authenticate's errors, when not nil
 }
 
 func newInband(t *testing.T, opts ...middleware.Option) *inbandServer {
@@ -61,6 +62,9 @@ func (s *inbandServer) serve(c *lifecycle.Conn) {
 		case "auth":
 			if err := s.a.Authenticate(c, cmd.Token); err != nil {
 				reply = command{Type: "error", Error: err.Error()}
+				if s.errs != nil {
+					s.errs <- err
+				}
 			}
 		case "claims":
 			if cl := auth.ClaimsOf(c); cl != nil {
@@ -277,6 +281,36 @@ func TestAuthenticateRaces(t *testing.T) {
 		var ce *lifecycle.CloseError
 		if err := a.Authenticate(c, tok); !errors.As(err, &ce) {
 			t.Fatalf("Authenticate after the end: %v, want the *CloseError", err)
+		}
+	})
+}
+
+// TestSlowSubjectCheckHoldsUpNoOtherConnection: Authenticate waits for the
+// subject checks of its own connection only.
+func TestSlowSubjectCheckHoldsUpNoOtherConnection(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		a, _ := auth.New(auth.HMAC(secret), middleware.WithLogger(discardLogger()))
+		conns := make(chan *lifecycle.Conn, 2)
+		h := middleware.Handler(lifecycle.NewRegistry(), func(c *lifecycle.Conn, _ *http.Request) { conns <- c; c.ReadMessage() })
+		wsA, wsB := pipeDial(t, h, nil), pipeDial(t, h, nil)
+		defer wsA.Close()
+		defer wsB.Close()
+		slow, other := <-conns, <-conns
+		entered, release := make(chan struct{}), make(chan struct{})
+		slow.AddSubjectCheck(func(*lifecycle.Conn, string) (func(), error) {
+			close(entered)
+			<-release
+			return nil, nil
+		})
+		done := make(chan error, 1)
+		go func() { done <- a.Authenticate(slow, hs(t, "gina", time.Hour)) }()
+		<-entered
+		if err := a.Authenticate(other, hs(t, "hal", time.Hour)); err != nil || other.Subject() != "hal" {
+			t.Fatalf("the other connection: %v, subject %q", err, other.Subject())
+		}
+		close(release)
+		if err := <-done; err != nil || slow.Subject() != "gina" {
+			t.Fatalf("the slow one: %v, subject %q", err, slow.Subject())
 		}
 	})
 }
