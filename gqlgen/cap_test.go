@@ -1,6 +1,7 @@
 package gqlgen_test
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"testing"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/wsmw/wsmw/internal/wstest"
 	"github.com/wsmw/wsmw/lifecycle"
+	"github.com/wsmw/wsmw/middleware"
 	"github.com/wsmw/wsmw/ratelimit"
 
 	wsgqlgen "github.com/wsmw/wsmw/gqlgen"
@@ -83,4 +85,35 @@ func TestSubjectCapInBand(t *testing.T) {
 	if st.Held(key) != 0 {
 		t.Fatalf("held %d after shutdown, want 0", st.Held(key))
 	}
+}
+
+// downStore is a ratelimit.Store that is down.
+type downStore struct{}
+
+var errDown = errors.New("store down")
+
+func (downStore) Take(context.Context, string, int, time.Duration) (ratelimit.TakeResult, error) {
+	return ratelimit.TakeResult{}, errDown
+}
+
+func (downStore) Acquire(context.Context, string, int) (func(), int, error) { return nil, 0, errDown }
+
+// TestSubjectCapStoreDown: a per-subject cap whose Store fails and that
+// fails closed refuses connection_init with 1013 too (a retry may find the
+// Store back), with ErrStoreUnavailable as the cause.
+func TestSubjectCapStoreDown(t *testing.T) {
+	t.Parallel()
+	s := newGQLServer(t, serverConfig{policies: []func(http.Handler) http.Handler{
+		ratelimit.MaxConns(2, ratelimit.WithKey(ratelimit.KeyBySubject), ratelimit.WithStore(downStore{}),
+			ratelimit.WithFailClosed(), middleware.WithLogger(quietLogger())),
+	}})
+	c := s.dial(wsgqlgen.SubprotocolTransportWS, nil)
+	c.send(initMsg(token(t, "alice", time.Hour)))
+	if code, reason := c.closed(); code != 1013 || reason != "connection limit unavailable" {
+		t.Fatalf("close %d %q, want 1013 connection limit unavailable", code, reason)
+	}
+	if e := s.next(); !errors.Is(e.info.Cause, ratelimit.ErrStoreUnavailable) || !errors.Is(e.info.Cause, errDown) {
+		t.Fatalf("cause %v", e.info.Cause)
+	}
+	s.settle()
 }

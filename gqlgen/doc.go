@@ -98,17 +98,20 @@
 // a temporary condition) because a retry can succeed with the very same
 // token: a slot frees up when another of the user's connections ends, and
 // with the cluster store the leases of a server that died expire (30 s by
-// default), which the client's backoff (5 retries, about 30 s in all)
-// spans. The retries are bounded and spaced, so they do not hammer the
-// server; when they run out, the error callback gets 1013 "too many
-// connections" and the application can say why. 4403 would be retried too
-// but reads as a refused token (an application would fetch a new one for
-// nothing); 1008, 4400-4500's fatal codes or 4429 would strand a client
-// that a moment's wait would have let in (4429 means a second
-// connection_init, not too many connections). A per-subject cap's Store
-// that fails closed also gets 1013 ("connection limit unavailable"). Before the upgrade (401 for a bad token in a header, 403
-// Origin, 429, 503 while draining) the client sees a failed connection, not
-// a close, and does not retry by default.
+// default), which the client's default backoff (5 retries, 1 s doubling to
+// 16 s plus up to 3 s of jitter each: 30-45 s in all) spans. The retries
+// are bounded and spaced, so they do not hammer the server; when they run
+// out, the error callback gets 1013 "too many connections" and the
+// application can say why. 4403 would be retried too but reads as a
+// refused token (an application would fetch a new one for nothing); 1008,
+// the fatal 44xx codes or 4429 would strand a client that a moment's wait
+// would have let in (and 4429 means a second connection_init, not too many
+// connections). A per-subject cap whose Store fails, with WithFailClosed,
+// gets 1013 too ("connection limit unavailable").
+//
+// Before the upgrade (401 for a bad token in a header, 403 Origin, 429,
+// 503 while draining) the client sees a failed connection, not a close,
+// and does not retry by default.
 //
 // # gqlgen settings
 //
