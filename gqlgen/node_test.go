@@ -384,6 +384,15 @@ func TestNodeSubjectCap(t *testing.T) {
 		t.Fatalf("the third connection got ticks: %+v", evs)
 	}
 
+	// 1013 is retried: with two retries, three attempts, then the error.
+	evs = runNode(t, map[string]any{"url": url, "token": tok, "retryAttempts": 2, "retryWaitMs": 20}, nil)
+	if n := count(evs, "connecting"); n != 3 {
+		t.Fatalf("%d connection attempts, want 3 (1013 is retried); events %+v", n, evs)
+	}
+	if ev, _ := find(evs, "error"); ev.Code != 1013 {
+		t.Fatalf("final error %+v, want 1013", ev)
+	}
+
 	// Retrying: refused while both hold their slots; one holder dies (its
 	// process is killed: the server sees the connection drop, 1006) and a
 	// retry gets in.
@@ -426,8 +435,8 @@ func TestNodeSubjectCap(t *testing.T) {
 		}
 		return out
 	}
-	if !p.stderr.waitFor(10*time.Second, func() bool { return len(refusals()) >= 2 }) {
-		t.Fatalf("%d ws closed lines with 1013, want at least 2; log:\n%s", len(refusals()), p.stderr)
+	if !p.stderr.waitFor(10*time.Second, func() bool { return len(refusals()) >= 5 }) {
+		t.Fatalf("%d ws closed lines with 1013, want at least 5; log:\n%s", len(refusals()), p.stderr)
 	}
 	for _, l := range refusals() {
 		if cause := fmt.Sprint(l["cause"]); !strings.Contains(cause, "too many connections") || l["subject"] != "" {
