@@ -21,7 +21,13 @@
 //     upgrade and at refresh ("token revoked"). An optional periodic
 //     revalidation closes with 1008 "session revoked" too;
 //   - the claims, from the Conn (ClaimsOf) and from the request or connection
-//     context (ClaimsFromContext).
+//     context (ClaimsFromContext);
+//   - in-band authentication, for clients that cannot set headers: with
+//     WithTokenOptional an upgrade without a token gets through, and
+//     Authenticator.Authenticate binds the session to a token from the
+//     connection's first message, exactly as at the upgrade; a per-subject
+//     cap after the policy (ratelimit.MaxConns keyed by subject) counts
+//     the connection then, and Authenticate reports its refusal.
 //
 // Tokens are read from the Authorization header, the Sec-WebSocket-Protocol
 // header (as the entry after "bearer"; the token is never echoed back) and

@@ -19,14 +19,26 @@ import (
 // The application must then authenticate the connection in band, with
 // Authenticator.Authenticate, and should bound the time it allows for that
 // (timeout.InitTimeout, or the gqlgen adapter's init timeout): until then
-// the connection belongs to nobody.
+// the connection belongs to nobody. The request is marked as one whose
+// subject comes later (middleware.WithSubjectPending), so that a
+// per-subject cap after the policy (ratelimit.MaxConns with KeyBySubject)
+// lets it through and counts the connection when Authenticate sets its
+// subject, instead of refusing it with 403.
 func WithTokenOptional() middleware.Option {
 	return jwtOption("WithTokenOptional", func(c *config) { c.tokenOptional = true })
 }
 
-// bindMu makes finding or creating a connection's session atomic. It is
-// taken once per in-band authentication, never on a message path.
-var bindMu sync.Mutex
+// bindKey keeps a connection's bind lock among its values: it makes
+// finding or creating the connection's session atomic, and is taken once
+// per in-band authentication, never on a message path. It is the
+// connection's own, so that a slow subject check (a per-subject cap asking
+// Redis) holds up no other connection.
+type bindKey struct{}
+
+func bindLock(c *lifecycle.Conn) *sync.Mutex {
+	v, _ := c.LoadOrStore(bindKey{}, new(sync.Mutex))
+	return v.(*sync.Mutex)
+}
 
 // Authenticate authenticates c in band with token, a token received after
 // the upgrade. The token is validated under the same rules as at the
@@ -40,6 +52,16 @@ var bindMu sync.Mutex
 // finds it), c closes with 1008 "token expired" at exp + leeway, ClaimsOf,
 // ExpiresAt and Refresh work, and the expiry warning and periodic
 // revalidation start if configured.
+//
+// Setting the subject may be refused by a policy that counts connections
+// by subject (lifecycle.Conn.AddSubjectCheck): a ratelimit.MaxConns keyed
+// by subject whose cap the subject has reached refuses with an error that
+// matches ratelimit.ErrTooManyConnections (ErrStoreUnavailable when its
+// Store fails and it fails closed; ErrNoSubject for a token without a
+// subject, as at the upgrade). Authenticate returns that error and binds
+// nothing: c is left as it was, and closing it is, again, the caller's
+// decision (the gqlgen adapter closes with 1013, which graphql-ws clients
+// retry with backoff).
 //
 // On a connection that already has a session (authenticated at the
 // upgrade, or by an earlier Authenticate), Authenticate is Refresh: the
@@ -60,23 +82,26 @@ func (a *Authenticator) Authenticate(c *lifecycle.Conn, token string) error {
 	if err != nil {
 		return err
 	}
-	bindMu.Lock()
+	mu := bindLock(c)
+	mu.Lock()
+	defer mu.Unlock()
 	if s := sessionOf(c); s != nil {
 		// Another Authenticate won the race: this token is a refresh of it.
-		bindMu.Unlock()
 		return a.refreshIn(s, c, token)
 	}
 	if c.Closing() {
-		bindMu.Unlock()
 		return context.Cause(ctx)
 	}
-	s := &session{a: a, claims: claims, subject: subject, expiresAt: exp}
-	if subject != "" {
-		c.SetSubject(subject)
+	// A token without a subject (WithAnonymous) leaves a subject the
+	// application set alone, but still asks the subject checks, which may
+	// refuse a connection that would stay without one.
+	if subject != "" || c.Subject() == "" {
+		if err := c.SetSubject(subject); err != nil {
+			return err
+		}
 	}
-	err = s.attach(c) // stores the session on c and arms its timers
-	bindMu.Unlock()
-	return err
+	s := &session{a: a, claims: claims, subject: subject, expiresAt: exp}
+	return s.attach(c) // stores the session on c and arms its timers
 }
 
 func (a *Authenticator) refreshIn(s *session, c *lifecycle.Conn, token string) error {

@@ -21,6 +21,7 @@ import (
 	"github.com/wsmw/wsmw/internal/wstest"
 	"github.com/wsmw/wsmw/lifecycle"
 	"github.com/wsmw/wsmw/middleware"
+	"github.com/wsmw/wsmw/ratelimit"
 )
 
 // inbandServer authenticates in band: {"type":"auth","token":…} calls
@@ -31,6 +32,7 @@ type inbandServer struct {
 	a      *auth.Authenticator
 	reg    *lifecycle.Registry
 	closed chan lifecycle.CloseInfo
+	errs   chan error // Authenticate's errors, when not nil
 }
 
 func newInband(t *testing.T, opts ...middleware.Option) *inbandServer {
@@ -61,6 +63,9 @@ func (s *inbandServer) serve(c *lifecycle.Conn) {
 		case "auth":
 			if err := s.a.Authenticate(c, cmd.Token); err != nil {
 				reply = command{Type: "error", Error: err.Error()}
+				if s.errs != nil {
+					s.errs <- err
+				}
 			}
 		case "claims":
 			if cl := auth.ClaimsOf(c); cl != nil {
@@ -277,6 +282,91 @@ func TestAuthenticateRaces(t *testing.T) {
 		var ce *lifecycle.CloseError
 		if err := a.Authenticate(c, tok); !errors.As(err, &ce) {
 			t.Fatalf("Authenticate after the end: %v, want the *CloseError", err)
+		}
+	})
+}
+
+// TestAuthenticateReportsCapRefusal: a per-subject cap after the JWT
+// policy counts connections authenticated in band; when it is full,
+// Authenticate returns its refusal and binds nothing: no session, no
+// subject (Revoke does not find the connection), and the connection stays
+// open for its owner to close, or to try again.
+func TestAuthenticateReportsCapRefusal(t *testing.T) {
+	t.Parallel()
+	s := newInband(t, auth.WithTokenOptional())
+	s.errs = make(chan error, 64) // the retries below may be refused a few times
+	onClose := middleware.OnClose(func(_ *lifecycle.Conn, info lifecycle.CloseInfo) { s.closed <- info })
+	capped := ratelimit.MaxConns(1, ratelimit.WithKey(ratelimit.KeyBySubject))
+	url := wstest.Server(t, onClose(s.a.Middleware(capped(middleware.Handler(s.reg, conntest.Serve(s.serve))))))
+	dial := func() *websocket.Conn {
+		t.Helper()
+		ws, _, err := websocket.DefaultDialer.Dial(url+"/ws", nil)
+		if err != nil {
+			t.Fatalf("dial without a token: %v", err)
+		}
+		t.Cleanup(func() { ws.Close() })
+		return ws
+	}
+
+	first := dial()
+	if r := send(t, first, command{Type: "auth", Token: hs(t, "frank", time.Hour)}); r.Type != "ok" {
+		t.Fatalf("first: %+v", r)
+	}
+	second := dial()
+	r := send(t, second, command{Type: "auth", Token: hs(t, "frank", time.Hour)})
+	if r.Type != "error" || !strings.Contains(r.Error, "too many connections") {
+		t.Fatalf("second: %+v, want the cap's refusal", r)
+	}
+	if err := <-s.errs; !errors.Is(err, ratelimit.ErrTooManyConnections) {
+		t.Fatalf("Authenticate: %v, want ratelimit.ErrTooManyConnections", err)
+	}
+	if r := send(t, second, command{Type: "claims"}); r.Sub != "" || r.CtxSub != "" {
+		t.Fatalf("the refused connection has claims: %+v", r)
+	}
+	if n := s.reg.Revoke("frank"); n != 1 {
+		t.Fatalf("Revoke closed %d connections, want 1 (the refused one has no subject)", n)
+	}
+	if code, reason, _ := readClose(first); code != 1008 || reason != "session revoked" {
+		t.Fatalf("first: close %d %q", code, reason)
+	}
+	<-s.closed
+	// The slot came back with the first connection's end: the refused
+	// connection may try again (with a token issued after the revocation:
+	// the Authenticator has no revocation list here, so any will do).
+	wstest.WaitFor(t, "the refused connection to get in", 10*time.Second, func() bool {
+		return send(t, second, command{Type: "auth", Token: hs(t, "frank", time.Hour)}).Type == "ok"
+	})
+	if r := send(t, second, command{Type: "claims"}); r.Sub != "frank" {
+		t.Fatalf("after the retry: %+v", r)
+	}
+}
+
+// TestSlowSubjectCheckHoldsUpNoOtherConnection: Authenticate waits for the
+// subject checks of its own connection only.
+func TestSlowSubjectCheckHoldsUpNoOtherConnection(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		a, _ := auth.New(auth.HMAC(secret), middleware.WithLogger(discardLogger()))
+		conns := make(chan *lifecycle.Conn, 2)
+		h := middleware.Handler(lifecycle.NewRegistry(), func(c *lifecycle.Conn, _ *http.Request) { conns <- c; c.ReadMessage() })
+		wsA, wsB := pipeDial(t, h, nil), pipeDial(t, h, nil)
+		defer wsA.Close()
+		defer wsB.Close()
+		slow, other := <-conns, <-conns
+		entered, release := make(chan struct{}), make(chan struct{})
+		slow.AddSubjectCheck(func(*lifecycle.Conn, string) (func(), error) {
+			close(entered)
+			<-release
+			return nil, nil
+		})
+		done := make(chan error, 1)
+		go func() { done <- a.Authenticate(slow, hs(t, "gina", time.Hour)) }()
+		<-entered
+		if err := a.Authenticate(other, hs(t, "hal", time.Hour)); err != nil || other.Subject() != "hal" {
+			t.Fatalf("the other connection: %v, subject %q", err, other.Subject())
+		}
+		close(release)
+		if err := <-done; err != nil || slow.Subject() != "gina" {
+			t.Fatalf("the slow one: %v, subject %q", err, slow.Subject())
 		}
 	})
 }

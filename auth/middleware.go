@@ -44,7 +44,9 @@ func (a *Authenticator) Middleware(next http.Handler) http.Handler {
 		}
 		token, source, found := Extract(r, a.cfg.sources)
 		if !found && a.cfg.tokenOptional {
-			next.ServeHTTP(w, r) // unauthenticated: the app authenticates in band (inband.go)
+			// Unauthenticated: the app authenticates in band (inband.go),
+			// and per-subject limits count the connection then.
+			next.ServeHTTP(w, middleware.WithSubjectPending(r))
 			return
 		}
 		if !found {

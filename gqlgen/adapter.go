@@ -52,7 +52,7 @@ type config struct {
 // a.Authenticate, unless the connection was authenticated at the upgrade;
 // a token in the payload of such a connection refreshes its session (same
 // subject only). A missing or refused token closes with 4403. Put the same
-// Authenticator's Middleware, with auth.TokenOptional, in front of Handler
+// Authenticator's Middleware, with auth.WithTokenOptional, in front of Handler
 // so that browsers, which cannot send headers, get through the upgrade.
 func WithAuthenticator(a *auth.Authenticator) Option { return func(c *config) { c.auth = a } }
 

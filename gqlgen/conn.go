@@ -15,6 +15,7 @@ import (
 
 	"github.com/wsmw/wsmw/auth"
 	"github.com/wsmw/wsmw/lifecycle"
+	"github.com/wsmw/wsmw/ratelimit"
 	"github.com/wsmw/wsmw/timeout"
 )
 
@@ -280,8 +281,10 @@ func describe(err error) string {
 		return te.Description
 	case errors.Is(err, auth.ErrTokenMissing):
 		return "no token"
-	case errors.Is(err, auth.ErrSubjectMismatch):
+	case errors.Is(err, auth.ErrSubjectMismatch), errors.Is(err, ratelimit.ErrSubjectChange):
 		return "another subject"
+	case errors.Is(err, ratelimit.ErrNoSubject):
+		return "token has no subject"
 	}
 	return ""
 }

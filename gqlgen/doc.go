@@ -16,6 +16,7 @@
 //	srv.AddTransport(transport.POST{})
 //
 //	r.With(authn.Middleware,
+//		wsmw.MaxConns(5, wsmw.WithKey(wsmw.KeyBySubject)), // per user, in band too
 //		wsmw.SessionExpiry(30*time.Minute, wsmw.WithClose(wsmw.StatusGoingAway, "session expired")),
 //		wsmw.Heartbeat(20*time.Second, 20*time.Second, wsmw.WithClose(wsmw.StatusGoingAway, "keepalive ping timeout")),
 //		wsmw.OnClose(logClose),
@@ -39,8 +40,16 @@
 // anyway refreshes its session, which must keep its subject. A missing or
 // refused token closes with 4403. The whole exchange is bounded by the
 // init timeout (WithInitTimeout, 10 s by default): no connection_ack by then
-// closes with 4408. Use auth.TokenOptional on the JWT policy in front, so
+// closes with 4408. Use auth.WithTokenOptional on the JWT policy in front, so
 // that an upgrade without a token gets through (a bad one is still 401).
+//
+// A per-subject connection cap after the JWT policy
+// (wsmw.MaxConns(n, wsmw.WithKey(wsmw.KeyBySubject)), in memory or, with
+// the cluster module's store, across servers) counts these connections
+// too: the slot is taken when connection_init's token sets the subject,
+// and released exactly once when the connection ends. A subject that holds
+// every slot is refused at connection_init with 1013 "too many
+// connections" (a token at the upgrade gets 429 instead, as ever).
 //
 // # Close codes on a GraphQL connection
 //
@@ -56,6 +65,7 @@
 //	no or bad token at connection_init      4403   Forbidden: <why>                   retries, asking connectionParams again
 //	InitFunc error, no code chosen          4403   Forbidden                          retries
 //	no connection_ack in the init timeout   4408   connection initialisation timeout  retries
+//	per-subject cap full (MaxConns)         1013   too many connections               retries with backoff
 //	invalid message, gqlgen protocol error  4400   Invalid message …                  fatal (a client bug)
 //	subscribe before connection_init        4401   Unauthorized                       fatal
 //	second connection_init                  4429   Too many initialisation requests   fatal
@@ -82,9 +92,26 @@
 // get a new token (or to stay signed out) and resubscribe. A
 // maximum lifetime or a missed pong says nothing about the credentials: with
 // 1001 the client reconnects on its own, re-authenticating through its
-// connectionParams. Before the upgrade (401 for a bad token in a header, 403
-// Origin, 429, 503 while draining) the client sees a failed connection, not
-// a close, and does not retry by default.
+// connectionParams.
+//
+// A full per-subject cap gets 1013 ("Try Again Later", RFC 6455's code for
+// a temporary condition) because a retry can succeed with the very same
+// token: a slot frees up when another of the user's connections ends, and
+// with the cluster store the leases of a server that died expire (30 s by
+// default), which the client's default backoff (5 retries, 1 s doubling to
+// 16 s plus up to 3 s of jitter each: 30-45 s in all) spans. The retries
+// are bounded and spaced, so they do not hammer the server; when they run
+// out, the error callback gets 1013 "too many connections" and the
+// application can say why. 4403 would be retried too but reads as a
+// refused token (an application would fetch a new one for nothing); 1008,
+// the fatal 44xx codes or 4429 would strand a client that a moment's wait
+// would have let in (and 4429 means a second connection_init, not too many
+// connections). A per-subject cap whose Store fails, with WithFailClosed,
+// gets 1013 too ("connection limit unavailable").
+//
+// Before the upgrade (401 for a bad token in a header, 403 Origin, 429,
+// 503 while draining) the client sees a failed connection, not a close,
+// and does not retry by default.
 //
 // # gqlgen settings
 //

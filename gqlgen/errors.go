@@ -41,6 +41,14 @@ const (
 	// StatusTooManyInitialisationRequests (4429): a second
 	// connection_init. Fatal.
 	StatusTooManyInitialisationRequests lifecycle.StatusCode = 4429
+	// StatusTryAgainLater (1013, RFC 6455's "Try Again Later"):
+	// connection_init refused because the token's subject holds every slot
+	// of a per-subject cap in front (ratelimit.MaxConns keyed by subject),
+	// or because that cap's Store fails and it fails closed. graphql-ws
+	// retries it with backoff, so a slot that frees up in the meantime (a
+	// tab closed, the leases of a server that died expired) lets the client
+	// in; when the retries run out, the error callback gets the 1013.
+	StatusTryAgainLater = lifecycle.StatusTryAgainLater
 )
 
 // Causes that the adapter reports in CloseInfo.Cause, beside the core's

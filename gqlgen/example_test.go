@@ -38,6 +38,7 @@ func Example() {
 	r := chi.NewRouter()
 	r.With(
 		authn.Middleware,
+		wsmw.MaxConns(5, wsmw.WithKey(wsmw.KeyBySubject)), // counted when connection_init's token arrives
 		wsmw.SessionExpiry(30*time.Minute, wsmw.WithClose(wsmw.StatusGoingAway, "session expired")),
 		wsmw.Heartbeat(20*time.Second, 20*time.Second, wsmw.WithClose(wsmw.StatusGoingAway, "keepalive ping timeout")),
 		wsmw.OnClose(func(c *wsmw.Conn, info wsmw.CloseInfo) {

@@ -2,17 +2,22 @@ package gqlgen
 
 import (
 	"context"
+	"errors"
 	"strings"
 
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 
 	"github.com/wsmw/wsmw/auth"
+	"github.com/wsmw/wsmw/lifecycle"
+	"github.com/wsmw/wsmw/ratelimit"
 )
 
 // InitFunc returns gqlgen's InitFunc for the adapter: with
 // WithAuthenticator it authenticates the connection from connection_init's
 // payload first, and refuses it with 4403 "Forbidden: <why>" (cause
-// ErrInitRefused wrapping the auth error) when the token is missing or bad;
+// ErrInitRefused wrapping the auth error) when the token is missing or bad,
+// or with 1013 "too many connections" when a per-subject cap in front
+// (ratelimit.MaxConns keyed by subject) is full for the token's subject;
 // then it calls next (nil for none) with a context that carries the
 // connection (ConnFromContext) and its claims (auth.ClaimsFromContext).
 //
@@ -34,11 +39,8 @@ func (a *Adapter) InitFunc(next transport.WebsocketInitFunc) transport.Websocket
 		if a.auth != nil {
 			if err := wc.authenticate(payload); err != nil {
 				wc.refused(err)
-				reason := "Forbidden"
-				if d := describe(err); d != "" {
-					reason += ": " + d
-				}
-				ctx = transport.WithWebsocketCloseCode(ctx, int(StatusForbidden))
+				code, reason := initRefusal(err)
+				ctx = transport.WithWebsocketCloseCode(ctx, int(code))
 				return transport.AppendCloseReason(ctx, reason), nil, err
 			}
 		}
@@ -88,4 +90,22 @@ func PayloadToken(p transport.InitPayload) (string, bool) {
 		return "", true
 	}
 	return "", false
+}
+
+// initRefusal returns the close of a connection_init whose in-band
+// authentication failed: 1013 when a per-subject cap refused the subject (or
+// could not count it, its Store failing closed), which graphql-ws retries
+// with backoff; 4403 otherwise.
+func initRefusal(err error) (lifecycle.StatusCode, string) {
+	switch {
+	case errors.Is(err, ratelimit.ErrTooManyConnections):
+		return StatusTryAgainLater, "too many connections"
+	case errors.Is(err, ratelimit.ErrStoreUnavailable):
+		return StatusTryAgainLater, "connection limit unavailable"
+	}
+	reason := "Forbidden"
+	if d := describe(err); d != "" {
+		reason += ": " + d
+	}
+	return StatusForbidden, reason
 }

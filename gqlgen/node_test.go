@@ -50,38 +50,101 @@ func node(t *testing.T) string {
 // not nil, sees each as it arrives (to act on "ready").
 func runNode(t *testing.T, opts map[string]any, onEvent func(nodeEvent)) []nodeEvent {
 	t.Helper()
-	bin := node(t)
-	arg, _ := json.Marshal(opts)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, filepath.Join(nodeDir, "client.mjs"), string(arg))
-	var stderr syncBuffer
-	cmd.Stderr = &stderr
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	n := startNode(t, opts)
 	var events []nodeEvent
-	sc := bufio.NewScanner(out)
-	for sc.Scan() {
-		var ev nodeEvent
-		if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
-			t.Errorf("client output %q: %v", sc.Text(), err)
-			continue
-		}
+	for ev := range n.events {
 		events = append(events, ev)
 		if onEvent != nil {
 			onEvent(ev)
 		}
 	}
-	io.Copy(io.Discard, out)
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("node client: %v\nevents %+v\nstderr:\n%s", err, events, stderr.String())
+	if err := n.wait(); err != nil {
+		t.Fatalf("node client: %v\nevents %+v\nstderr:\n%s", err, events, n.stderr.String())
 	}
 	return events
+}
+
+// nodeProc is a running client.mjs.
+type nodeProc struct {
+	cmd    *exec.Cmd
+	events chan nodeEvent // every event, closed when the client's output ends
+	exited chan struct{}  // closed when the client has exited, after events
+	err    error          // the client's exit, once exited is closed
+	stderr *syncBuffer
+}
+
+// wait waits for the client to exit and returns how it exited.
+func (n *nodeProc) wait() error {
+	<-n.exited
+	return n.err
+}
+
+// startNode starts client.mjs with opts. Its events arrive on events
+// (buffered: a client nobody reads from is not held up); the test's
+// cleanup kills it if it still runs.
+func startNode(t *testing.T, opts map[string]any) *nodeProc {
+	t.Helper()
+	bin := node(t)
+	arg, _ := json.Marshal(opts)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	n := &nodeProc{
+		cmd:    exec.CommandContext(ctx, bin, filepath.Join(nodeDir, "client.mjs"), string(arg)),
+		events: make(chan nodeEvent, 4096),
+		exited: make(chan struct{}),
+		stderr: new(syncBuffer),
+	}
+	n.cmd.Stderr = n.stderr
+	out, err := n.cmd.StdoutPipe()
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	if err := n.cmd.Start(); err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			var ev nodeEvent
+			if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
+				t.Errorf("client output %q: %v", sc.Text(), err)
+				continue
+			}
+			n.events <- ev
+		}
+		io.Copy(io.Discard, out)
+		close(n.events)
+		n.err = n.cmd.Wait() // after every read from the pipe
+		close(n.exited)
+	}()
+	t.Cleanup(func() {
+		cancel() // kills the client if it still runs
+		for range n.events {
+		}
+		<-n.exited
+	})
+	return n
+}
+
+// next returns the client's next event named name, failing when the
+// client's output ends or d passes first.
+func (n *nodeProc) next(t *testing.T, name string, d time.Duration) nodeEvent {
+	t.Helper()
+	deadline := time.After(d)
+	for {
+		select {
+		case ev, ok := <-n.events:
+			if !ok {
+				t.Fatalf("node client ended without %q; stderr:\n%s", name, n.stderr.String())
+			}
+			if ev.Event == name {
+				return ev
+			}
+		case <-deadline:
+			t.Fatalf("no %q from the node client within %v", name, d)
+		}
+	}
 }
 
 func find(events []nodeEvent, name string) (nodeEvent, bool) {
@@ -292,5 +355,92 @@ func TestNodeSIGTERM(t *testing.T) {
 	lines := p.closedLines()
 	if len(lines) != 1 || fmt.Sprint(lines[0]["code"]) != "1001" || lines[0]["cause"] != "server shutting down" {
 		t.Fatalf("ws closed lines %v, want one 1001", lines)
+	}
+}
+
+// TestNodeSubjectCap: with -max-conns-per-subject 2, the npm graphql-ws
+// client's third connection of one subject, its token in connection_init,
+// is closed with 1013 "too many connections", which its error callback
+// sees when it has no retries left; with retries (1013 is retried, with
+// backoff), a client gets in as soon as one of the two others has gone.
+func TestNodeSubjectCap(t *testing.T) {
+	t.Parallel()
+	node(t)
+	p := startExample(t, "-max-conns-per-subject", "2")
+	url, tok := p.url(), p.token("capped", time.Hour)
+	var holders []*nodeProc
+	for range 2 {
+		h := startNode(t, map[string]any{"url": url, "token": tok, "everyMs": 100})
+		h.next(t, "ready", 30*time.Second)
+		holders = append(holders, h)
+	}
+
+	evs := runNode(t, map[string]any{"url": url, "token": tok}, nil)
+	ev, _ := find(evs, "error")
+	if ev.Code != 1013 || ev.Reason != "too many connections" {
+		t.Fatalf("third connection: error %+v, want 1013 too many connections; events %+v", ev, evs)
+	}
+	if _, ok := find(evs, "next"); ok {
+		t.Fatalf("the third connection got ticks: %+v", evs)
+	}
+
+	// 1013 is retried: with two retries, three attempts, then the error.
+	evs = runNode(t, map[string]any{"url": url, "token": tok, "retryAttempts": 2, "retryWaitMs": 20}, nil)
+	if n := count(evs, "connecting"); n != 3 {
+		t.Fatalf("%d connection attempts, want 3 (1013 is retried); events %+v", n, evs)
+	}
+	if ev, _ := find(evs, "error"); ev.Code != 1013 {
+		t.Fatalf("final error %+v, want 1013", ev)
+	}
+
+	// Retrying: refused while both hold their slots; one holder dies (its
+	// process is killed: the server sees the connection drop, 1006) and a
+	// retry gets in.
+	killed := false
+	evs = runNode(t, map[string]any{"url": url, "token": tok, "ticks": 3, "everyMs": 20, "retryAttempts": 20, "retryWaitMs": 100}, func(ev nodeEvent) {
+		if ev.Event == "closed" && ev.Code == 1013 && !killed {
+			killed = true
+			holders[0].cmd.Process.Kill()
+		}
+	})
+	if !killed {
+		t.Fatalf("the retrying client was never refused: %+v", evs)
+	}
+	if count(evs, "next") != 3 {
+		t.Fatalf("the retrying client got %d ticks, want 3; events %+v", count(evs, "next"), evs)
+	}
+	if _, ok := find(evs, "error"); ok {
+		t.Fatalf("the retrying client saw an error: %+v", evs)
+	}
+	t.Logf("retrying client: %d connection attempts before it got in", count(evs, "connecting"))
+
+	// The last holder ends with the subject's revocation (1008, fatal).
+	if resp, err := http.Post("http://"+p.addr+"/admin/revoke?sub=capped", "text/plain", nil); err != nil {
+		t.Fatal(err)
+	} else {
+		resp.Body.Close()
+	}
+	if ev := holders[1].next(t, "error", 30*time.Second); ev.Code != 1008 {
+		t.Fatalf("last holder: %+v, want 1008", ev)
+	}
+	holders[1].wait()
+
+	// The example logged the refusals as 1013 with the cap as the cause.
+	refusals := func() []map[string]any {
+		var out []map[string]any
+		for _, l := range p.closedLines() {
+			if fmt.Sprint(l["code"]) == "1013" {
+				out = append(out, l)
+			}
+		}
+		return out
+	}
+	if !p.stderr.waitFor(10*time.Second, func() bool { return len(refusals()) >= 5 }) {
+		t.Fatalf("%d ws closed lines with 1013, want at least 5; log:\n%s", len(refusals()), p.stderr)
+	}
+	for _, l := range refusals() {
+		if cause := fmt.Sprint(l["cause"]); !strings.Contains(cause, "too many connections") || l["subject"] != "" {
+			t.Fatalf("ws closed line of a refusal: %v", l)
+		}
 	}
 }

@@ -124,7 +124,21 @@ func (c *Conn) Value(key any) any {
 // SetSubject names who the connection belongs to (a JWT subject, a user
 // ID). The Registry indexes connections by subject for CloseSubject and
 // Revoke.
-func (c *Conn) SetSubject(subject string) {
+//
+// When policies have added subject checks (AddSubjectCheck), SetSubject
+// consults them first, in the order added, and serializes with the other
+// SetSubject calls of c while they run: a check that refuses makes
+// SetSubject return its error and leaves the subject as it was (the checks
+// that had accepted are undone). Without checks it never fails.
+func (c *Conn) SetSubject(subject string) error {
+	if g := c.subjectGate(); g != nil {
+		return g.set(c, subject)
+	}
+	c.setSubject(subject)
+	return nil
+}
+
+func (c *Conn) setSubject(subject string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.reg != nil && c.subject != subject && !c.hooksTaken {

@@ -32,6 +32,7 @@ type requestState struct {
 	hooks    []func(*lifecycle.Conn, lifecycle.CloseInfo) // OnClose hooks, added when the Conn is made
 	conn     atomic.Pointer[lifecycle.Conn]
 	subject  string
+	pending  bool   // the subject will be set on the connection later (WithSubjectPending)
 	fallback string // subprotocol to select when the application's don't match
 	values   []keyValue
 }

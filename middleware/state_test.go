@@ -2,6 +2,7 @@ package middleware_test
 
 import (
 	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -72,5 +73,23 @@ func TestPoliciesShareOneRequestState(t *testing.T) {
 	}
 	if _, _, err := c.ReadUntilClose(5 * time.Second); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// WithSubjectPending marks a request whose subject comes after the upgrade;
+// a subject set before the upgrade clears the mark, and a request without
+// state has none.
+func TestSubjectPending(t *testing.T) {
+	r := httptest.NewRequest("GET", "/ws", nil)
+	if middleware.SubjectPending(r.Context()) {
+		t.Fatal("a bare request is pending")
+	}
+	r = middleware.WithSubjectPending(r)
+	if !middleware.SubjectPending(r.Context()) || middleware.SubjectFromContext(r.Context()) != "" {
+		t.Fatal("WithSubjectPending did not mark the request")
+	}
+	r = middleware.WithSubject(r, "alice")
+	if middleware.SubjectPending(r.Context()) {
+		t.Fatal("a request with a subject is still pending")
 	}
 }

@@ -24,3 +24,24 @@ func SubjectFromContext(ctx context.Context) string {
 	}
 	return ""
 }
+
+// WithSubjectPending returns r marked as a request whose subject is not
+// known yet but will be set on the connection after the upgrade
+// (Conn.SetSubject), by in-band authentication: an auth policy that lets an
+// upgrade through without a token (auth.WithTokenOptional) marks it. Policies
+// that count by subject read the mark with SubjectPending and, instead of
+// refusing the request, count the connection when its subject is set (see
+// lifecycle.Conn.AddSubjectCheck). Like Attach, it changes the state that r
+// and the request returned share.
+func WithSubjectPending(r *http.Request) *http.Request {
+	s, r := state(r)
+	s.pending = true
+	return r
+}
+
+// SubjectPending reports whether ctx (a request's or a connection's
+// context) is marked by WithSubjectPending and carries no subject yet.
+func SubjectPending(ctx context.Context) bool {
+	s := stateOf(ctx)
+	return s != nil && s.pending && s.subject == ""
+}

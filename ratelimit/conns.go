@@ -2,6 +2,7 @@ package ratelimit
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"sync/atomic"
@@ -22,6 +23,22 @@ import (
 // policy; with the cluster module's store, across servers), WithStore,
 // WithPrefix, WithFailClosed, WithRetryAfter, WithOnReject,
 // middleware.WithLogger. Zero turns the policy off; a negative n panics.
+//
+// Keyed by subject, MaxConns also counts the connections authenticated in
+// band: an upgrade that the auth policy let through without a token, its
+// subject to come (auth.WithTokenOptional marks it with
+// middleware.WithSubjectPending), is not refused; its slot, under the same
+// key as a token at the upgrade would give it, is taken when the
+// connection's subject is set (auth.Authenticator.Authenticate calls
+// Conn.SetSubject), and released exactly once when the connection ends. A
+// full cap refuses the subject instead of the upgrade: SetSubject, and so
+// Authenticate, returns an error that matches ErrTooManyConnections
+// (ErrStoreUnavailable when the Store fails and the policy fails closed;
+// ErrNoSubject for a token without a subject; ErrSubjectChange for a
+// connection given a second subject), the connection stays open without a
+// subject, and its owner decides the close (the gqlgen adapter closes with
+// 1013). Such a refusal is not an HTTP one: WithOnReject does not see it;
+// the connection's close does.
 func MaxConns(n int, opts ...middleware.Option) func(http.Handler) http.Handler {
 	checkCount("MaxConns", n)
 	cfg := newConfig(forConns, nil, opts)
@@ -60,8 +77,16 @@ func slotPolicy(cfg *config, n int, name, prefix string, status int, cause error
 				next.ServeHTTP(w, r)
 				return
 			}
-			k, ok := cfg.keyOf(w, r, name)
-			if !ok {
+			k, err := cfg.key(r)
+			if err != nil && errors.Is(err, ErrNoSubject) && middleware.SubjectPending(r.Context()) {
+				// Authenticated in band, after the upgrade: the slot is
+				// taken when the connection's subject is set (inband.go).
+				r = middleware.Attach(r, cfg.subjectSlot(n, name, prefix, fl))
+				next.ServeHTTP(w, r)
+				return
+			}
+			if err != nil {
+				cfg.keyFailed(w, r, name, err)
 				return
 			}
 			if k == "" {

@@ -30,6 +30,10 @@
 // addresses, in front of these policies. KeyBySubject counts per
 // authenticated subject instead, and refuses (403) a request without one
 // rather than silently counting it by IP: put it after the auth policy.
+// MaxConns keyed by subject counts in-band connections too (the token in
+// the first message, auth.WithTokenOptional and Authenticate): their slot
+// is taken when their subject is set, and a full cap makes Authenticate
+// fail with ErrTooManyConnections.
 //
 // # Stores
 //

@@ -26,4 +26,8 @@ var (
 	// ErrNoSubject: a policy keyed by subject (KeyBySubject) got a request
 	// without one (403).
 	ErrNoSubject = lifecycle.NewCause("no_subject", "no subject to count the request against")
+	// ErrSubjectChange: a connection that MaxConns counts under the subject
+	// it was given in band was given another one (Conn.SetSubject refused
+	// it); a connection never changes hands.
+	ErrSubjectChange = lifecycle.NewCause("subject_change", "a connection counted by subject cannot change subject")
 )

@@ -166,6 +166,60 @@ func ExampleKeyBySubject() {
 	// bob 101
 }
 
+// A per-user cap counts the connections authenticated in band too (the
+// token in the first message, as browsers and GraphQL clients send it):
+// auth.WithTokenOptional lets the upgrade through with its subject to
+// come, and Authenticate takes the slot when it sets the subject, or
+// reports the full cap, leaving the close to the handler.
+func ExampleMaxConns_inBand() {
+	secret := []byte("an example secret of at least 32 bytes")
+	authn, _ := auth.New(auth.HMAC(secret), auth.WithTokenOptional())
+	reg := lifecycle.NewRegistry()
+	r := chi.NewRouter()
+	r.Use(authn.Middleware, ratelimit.MaxConns(1, ratelimit.WithKey(ratelimit.KeyBySubject)))
+	r.Get("/ws", middleware.Handler(reg, func(c *lifecycle.Conn, r *http.Request) {
+		_, tok, err := c.ReadMessage()
+		if err != nil {
+			return
+		}
+		switch err := authn.Authenticate(c, string(tok)); {
+		case errors.Is(err, ratelimit.ErrTooManyConnections):
+			c.CloseWith(err, lifecycle.StatusTryAgainLater, "too many connections")
+			return
+		case err != nil:
+			c.CloseWith(err, lifecycle.StatusPolicyViolation, "invalid token")
+			return
+		}
+		c.WriteMessage(lifecycle.TextMessage, []byte("welcome "+c.Subject()))
+		echo(c, r)
+	}))
+	srv := httptest.NewServer(r)
+	defer srv.Close()
+	defer reg.Shutdown(context.Background())
+
+	for _, user := range []string{"alice", "alice", "bob"} {
+		ws, resp, err := websocket.DefaultDialer.Dial(wsURL(srv, "/ws"), nil) // no token: 101
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		defer ws.Close() // open until the example ends
+		tok, _ := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
+			"sub": user, "exp": time.Now().Add(time.Hour).Unix(),
+		}).SignedString(secret)
+		ws.WriteMessage(websocket.TextMessage, []byte(tok))
+		_, msg, err := ws.ReadMessage()
+		if err != nil {
+			msg = []byte(err.Error())
+		}
+		fmt.Println(user, resp.StatusCode, string(msg))
+	}
+	// Output:
+	// alice 101 welcome alice
+	// alice 101 websocket: close 1013: too many connections
+	// bob 101 welcome bob
+}
+
 // MessageRate closes a connection that sends faster than it allows; with
 // middleware.WithClose it closes with another code, here 1013 "try again
 // later". Three messages at once fit the burst; at one message a minute,

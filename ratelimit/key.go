@@ -15,7 +15,10 @@ import (
 // key exempts the request from the policy. An error refuses the request
 // with 403 (the policy cannot count it), logged as a Warn the first time:
 // KeyBySubject's ErrNoSubject says the policy was put before the auth
-// policy, or that the token had no subject.
+// policy, or that the token had no subject. One exception: MaxConns counts
+// a request whose key function returns ErrNoSubject while its subject is
+// pending (middleware.SubjectPending) when the subject is set, under
+// KeyBySubject's key for it.
 type KeyFunc func(r *http.Request) (string, error)
 
 // ClientIP returns the client's IP: the one that chi's ClientIPFromXFF,
@@ -93,7 +96,10 @@ func KeyByIPPrefix(v4Bits, v6Bits int) KeyFunc {
 // policy in front with middleware.WithSubject), as "sub:" followed by the
 // subject. A request without one is refused (ErrNoSubject, 403): silently
 // counting it by IP instead would turn a per-user cap into a per-IP one
-// behind every NAT. Put the policy after the auth policy.
+// behind every NAT. Put the policy after the auth policy. A request whose
+// subject comes in band, after the upgrade (auth.WithTokenOptional without
+// a token), is refused by ConnectRate but counted by MaxConns when its
+// subject is set (see MaxConns).
 func KeyBySubject(r *http.Request) (string, error) {
 	if s := middleware.SubjectFromContext(r.Context()); s != "" {
 		return "sub:" + s, nil

@@ -150,7 +150,9 @@ func WithRetryAfter(d time.Duration) middleware.Option {
 // the HTTP status and the cause (ErrConnectRateLimited,
 // ErrTooManyConnections, ErrServerFull, ErrNoSubject, or
 // ErrStoreUnavailable wrapping the Store's error), for metrics and audit
-// logs. It runs before the response is written.
+// logs. It runs before the response is written. A MaxConns refusal of a
+// subject set in band, after the upgrade, is no HTTP refusal and does not
+// reach it (see MaxConns).
 func WithOnReject(fn func(r *http.Request, status int, cause error)) middleware.Option {
 	if fn == nil {
 		panic("wsmw: WithOnReject(nil)")

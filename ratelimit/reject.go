@@ -55,17 +55,37 @@ func (cfg *config) keyOf(w http.ResponseWriter, r *http.Request, policy string) 
 	if err == nil {
 		return key, true
 	}
+	cfg.keyFailed(w, r, policy, err)
+	return "", false
+}
+
+// keyFailed refuses r, whose key function failed, with 403 and warns the
+// first time.
+func (cfg *config) keyFailed(w http.ResponseWriter, r *http.Request, policy string, err error) {
 	cfg.warnOnce.Do(func() {
+		if middleware.SubjectPending(r.Context()) {
+			cfg.log.Warn("wsmw: "+policy+" cannot key an upgrade whose subject comes after it, in band; refusing it with 403 (only MaxConns counts such connections, when their subject is set)", "err", err)
+			return
+		}
 		cfg.log.Warn("wsmw: "+policy+" cannot key an upgrade; refusing it with 403 (is the policy before the auth policy that sets the subject?)", "err", err)
 	})
 	cfg.refuse(w, r, http.StatusForbidden, err, 0)
-	return "", false
 }
 
 // storeFailure logs a Store error, at most once every failureLogEvery per
 // policy, and answers 503 when the policy fails closed. It reports whether
 // the request was answered.
 func (cfg *config) storeFailure(w http.ResponseWriter, r *http.Request, policy string, fl *failureLog, err error) bool {
+	if !cfg.logStoreFailure(policy, fl, err) {
+		return false
+	}
+	cfg.refuse(w, r, http.StatusServiceUnavailable, fmt.Errorf("%w: %w", ErrStoreUnavailable, err), cfg.retryAfter)
+	return true
+}
+
+// logStoreFailure logs a Store error, at most once every failureLogEvery
+// per policy, and reports whether the policy fails closed.
+func (cfg *config) logStoreFailure(policy string, fl *failureLog, err error) bool {
 	if n, ok := fl.due(); ok {
 		mode := "failing open: upgrades are not counted"
 		if cfg.failClosed {
@@ -74,11 +94,7 @@ func (cfg *config) storeFailure(w http.ResponseWriter, r *http.Request, policy s
 		cfg.log.Error("wsmw: rate limit store unavailable; "+mode,
 			"policy", policy, "err", err, "failures", n)
 	}
-	if !cfg.failClosed {
-		return false
-	}
-	cfg.refuse(w, r, http.StatusServiceUnavailable, fmt.Errorf("%w: %w", ErrStoreUnavailable, err), cfg.retryAfter)
-	return true
+	return cfg.failClosed
 }
 
 // failureLogEvery is the least time between two log lines about a failing

@@ -68,6 +68,7 @@ type app struct {
 	pongTimeout     time.Duration
 	shutdownTimeout time.Duration
 	logFormat       string
+	maxPerSubject   int
 
 	log    *slog.Logger
 	reg    *wsmw.Registry
@@ -91,7 +92,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&a.pongTimeout, "pong-timeout", 20*time.Second, "time allowed for a pong (Heartbeat)")
 	fs.DurationVar(&a.shutdownTimeout, "shutdown-timeout", 10*time.Second, "graceful shutdown bound")
 	fs.StringVar(&a.logFormat, "log-format", "text", "log format: text or json")
+	fs.IntVar(&a.maxPerSubject, "max-conns-per-subject", 0, "open connections allowed per subject, counted when the token arrives (1013 \"too many connections\" in band, 429 at the upgrade); 0 = off")
 	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if a.maxPerSubject < 0 {
+		fmt.Fprintln(stderr, "-max-conns-per-subject must not be negative")
 		return 2
 	}
 	switch a.logFormat {
@@ -174,9 +180,16 @@ func (a *app) routes() http.Handler {
 	// wsmw's defaults (1008, 1011) are fatal to it. Token expiry (1008
 	// "token expired") and revocation (1008 "session revoked") stay fatal:
 	// the application must get a new token, or stay out.
+	//
+	// The per-subject cap comes right after the JWT policy: a token at the
+	// upgrade takes its slot there (429 when full); a token in
+	// connection_init takes it when Authenticate sets the subject (1013
+	// "too many connections" when full, which graphql-ws retries with
+	// backoff).
 	policies := []func(http.Handler) http.Handler{
 		wsmw.OnClose(a.logClose),
 		a.authn.Middleware,
+		wsmw.MaxConns(a.maxPerSubject, wsmw.WithKey(wsmw.KeyBySubject)),
 		wsmw.SessionExpiry(a.sessionExpiry, wsmw.WithClose(wsmw.StatusGoingAway, "session expired")),
 		wsmw.Heartbeat(a.pingInterval, a.pongTimeout, wsmw.WithClose(wsmw.StatusGoingAway, "keepalive ping timeout")),
 	}
