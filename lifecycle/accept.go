@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"strings"
 
 	"github.com/gorilla/websocket"
 )
@@ -52,6 +53,9 @@ func Accept(w http.ResponseWriter, r *http.Request, u *websocket.Upgrader, respo
 		return nil, err
 	}
 	c.bind(ws)
+	if u.EnableCompression && offersDeflate(r) {
+		c.flags.Or(flagDeflate) // gorilla negotiated it: the event mode's scan must know
+	}
 	for _, hook := range cfg.OnClose {
 		c.OnClose(hook)
 	}
@@ -108,8 +112,23 @@ func (h *hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		h.t.hijacked(g)
 	}
 	brw.Reader = bufio.NewReaderSize(g, h.size)
+	h.c.br = brw.Reader
 	return g, brw, nil
 }
 
 // Unwrap lets http.ResponseController reach the underlying writer.
 func (h *hijacker) Unwrap() http.ResponseWriter { return h.ResponseWriter }
+
+// offersDeflate reports whether r offers permessage-deflate, which gorilla
+// then negotiates when compression is enabled.
+func offersDeflate(r *http.Request) bool {
+	for _, v := range r.Header.Values("Sec-Websocket-Extensions") {
+		for _, ext := range strings.Split(v, ",") {
+			name, _, _ := strings.Cut(ext, ";")
+			if strings.EqualFold(strings.TrimSpace(name), "permessage-deflate") {
+				return true
+			}
+		}
+	}
+	return false
+}

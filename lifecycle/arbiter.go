@@ -176,6 +176,10 @@ func (c *Conn) carryOut(req closeRequest, inline bool, limit time.Time) {
 		c.finish()
 		return
 	}
+	if c.events.Load() != nil {
+		c.armHandshake(deadline) // the peer's Close comes as an event
+		return
+	}
 	// The reading flag and the decision are both sequentially consistent
 	// atomics: either the reader sees the decision after leaving the gorilla
 	// reader, or we see that nobody is reading; whoever claims the drain
@@ -257,7 +261,9 @@ func (c *Conn) readEnded(err error) {
 		}
 	default:
 		if end, gf := c.readFailure(err); end != nil {
-			c.failRead(end, gf)
+			if c.failRead(end, gf) {
+				return // lingering in a goroutine of its own, which finishes
+			}
 		} else {
 			c.decide(&CloseError{Code: StatusAbnormalClosure, Initiator: InitiatorAbnormal, Cause: lostConnection(err)}, nil)
 		}
@@ -276,7 +282,7 @@ func (c *Conn) readFailure(err error) (*CloseError, *CloseFrame) {
 	if gf := gorillaFrame(err); gf != nil {
 		return &CloseError{Code: StatusProtocolError, Reason: gf.Reason, Initiator: InitiatorLocal, Cause: fmt.Errorf("%w: %w", ErrProtocol, err)}, gf
 	}
-	if c.guard.transport != nil || isTransportError(err) && !errors.Is(err, io.ErrUnexpectedEOF) {
+	if c.guard.transport || isTransportError(err) && !errors.Is(err, io.ErrUnexpectedEOF) {
 		return nil, nil
 	}
 	// The transport is fine: the data was bad.
@@ -313,18 +319,29 @@ func gorillaFrame(err error) *CloseFrame {
 // failRead ends the connection for a frame that broke the protocol or a
 // budget: its Close frame is written, unless gorilla wrote its own 1002
 // already (then that one is what was sent), and the peer is given the time
-// to read it (linger).
-func (c *Conn) failRead(end *CloseError, gorilla *CloseFrame) {
+// to read it (linger). In event mode a goroutine of its own lingers and
+// finishes, so that no worker waits: failRead reports that it does.
+func (c *Conn) failRead(end *CloseError, gorilla *CloseFrame) bool {
 	if !c.decide(end, &CloseFrame{Code: end.Code, Reason: end.Reason}) {
-		return
+		return false
 	}
 	err := c.writeClose(time.Now().Add(c.closeTimeout))
 	if errors.Is(err, websocket.ErrCloseSent) && gorilla != nil {
 		c.recordSent(gorilla)
 	}
-	if c.sent.Load() != nil {
-		c.linger()
+	if c.sent.Load() == nil {
+		return false
 	}
+	if c.events.Load() != nil {
+		c.leaveEvents()
+		go func() {
+			c.linger()
+			c.finish()
+		}()
+		return true
+	}
+	c.linger()
+	return false
 }
 
 // recordSent records a Close frame that gorilla wrote on its own.
@@ -397,6 +414,7 @@ func (c *Conn) finish() {
 	if !c.claimFlag(flagFinished) {
 		return
 	}
+	c.leaveEvents() // before the socket closes: its descriptor may be reused
 	c.ws.NetConn().Close()
 	c.sendMu.Lock() // after a Close frame being written (it fails fast now)
 	sent := c.sent.Load()

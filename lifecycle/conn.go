@@ -1,6 +1,7 @@
 package lifecycle
 
 import (
+	"bufio"
 	"context"
 	"log/slog"
 	"net"
@@ -90,6 +91,10 @@ type Conn struct {
 	checks []ReadCheck
 	onPong func(appData string) // every OnPong function, chained
 
+	// Event mode (see ServeEvents).
+	br     *bufio.Reader             // the read buffer gorilla reads through; ours
+	events atomic.Pointer[eventConn] // nil in goroutine mode
+
 	mu       sync.Mutex // guards the fields below; taken before Registry.mu
 	waiters  *waiters   // made on first use of Context or Done
 	info     *CloseInfo // set by finish before it takes the hooks
@@ -99,7 +104,7 @@ type Conn struct {
 	subject  string
 	values   []keyValue
 	ping     pingRecord
-	onRTT    []func(time.Duration)
+	onRTT    func(time.Duration) // every OnRTT function, chained
 	onClose  []func(*Conn, CloseInfo)
 	timers   []*Timer
 	wake     *time.Timer   // one runtime timer for all of timers
@@ -110,9 +115,10 @@ type keyValue struct{ key, value any }
 
 // Flags of Conn.flags.
 const (
-	flagReading      = 1 << iota // the application is inside the gorilla reader
+	flagReading      = 1 << iota // the application is inside the gorilla reader (always, in event mode)
 	flagDrainClaimed             // someone reads until the peer's Close
 	flagFinished                 // finish has started
+	flagDeflate                  // permessage-deflate was negotiated
 )
 
 func (c *Conn) hasFlag(f uint32) bool { return c.flags.Load()&f != 0 }

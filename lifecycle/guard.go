@@ -48,7 +48,7 @@ type frameGuard struct {
 
 	pongCredit atomic.Int32 // pongs owed to us for our pings
 	failure    *CloseError  // the rule a frame broke; Read returns it from then on
-	transport  error        // the error the transport returned, if any
+	transport  bool         // the transport returned an error
 }
 
 const maxHeaderLen = 14
@@ -128,8 +128,8 @@ func (g *frameGuard) Read(p []byte) (int, error) {
 			return cut, failed
 		}
 	}
-	if err != nil && g.transport == nil {
-		g.transport = err
+	if err != nil {
+		g.transport = true
 	}
 	return n, err
 }

@@ -31,6 +31,9 @@ var readBuffers = sync.Pool{New: func() any {
 // Once closing has started, ReadMessage finishes the close handshake if
 // nobody else is, and returns a *CloseError.
 func (c *Conn) ReadMessage() (MessageType, []byte, error) {
+	if c.events.Load() != nil {
+		return 0, nil, ErrEventMode
+	}
 	for {
 		c.flags.Or(flagReading)
 		if c.decision.Load() != nil {

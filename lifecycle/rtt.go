@@ -2,11 +2,12 @@ package lifecycle
 
 import "time"
 
-// Round-trip times: Ping remembers when it wrote its data (up to 16 bytes,
-// without allocating), and the pong that echoes it gives the time.
+// Round-trip times: Ping remembers when it wrote its data (up to 8 bytes,
+// the heartbeat's, without allocating), and the pong that echoes it gives
+// the time.
 
 // maxRTTData is the longest ping data whose pong is timed.
-const maxRTTData = 16
+const maxRTTData = 8
 
 type pingRecord struct {
 	sent time.Duration // since epoch; 0 when no ping is outstanding
@@ -38,9 +39,9 @@ func (c *Conn) timePong(appData string) {
 	rtt := time.Since(epoch) - p.sent
 	p.sent = 0
 	c.rtt.Store(int64(rtt))
-	hooks := c.onRTT
+	f := c.onRTT
 	c.mu.Unlock()
-	for _, f := range hooks {
+	if f != nil {
 		f(rtt)
 	}
 }
@@ -56,5 +57,13 @@ func (c *Conn) RTT() time.Duration { return time.Duration(c.rtt.Load()) }
 func (c *Conn) OnRTT(f func(rtt time.Duration)) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.onRTT = append(c.onRTT[:len(c.onRTT):len(c.onRTT)], f)
+	prev := c.onRTT
+	if prev == nil {
+		c.onRTT = f
+		return
+	}
+	c.onRTT = func(rtt time.Duration) {
+		prev(rtt)
+		f(rtt)
+	}
 }

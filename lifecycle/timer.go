@@ -112,11 +112,17 @@ func (c *Conn) armLocked() {
 // due, in deadline order, and re-arms for the next.
 func (c *Conn) runTimers() {
 	c.mu.Lock()
-	c.armedFor = 0
 	if c.decision.Load() != nil {
+		// Closing: the policies' timers are stopped; what may be armed
+		// is an event-mode close handshake's bound (armHandshake).
+		due := c.armedFor != 0 && c.sinceOpen() >= c.armedFor
 		c.mu.Unlock()
+		if due {
+			c.kill(errHandshakeTimeout)
+		}
 		return
 	}
+	c.armedFor = 0
 	now := c.sinceOpen()
 	var dueBuf [4]*Timer // a full policy stack arms four
 	due := dueBuf[:0]
@@ -142,13 +148,31 @@ func (c *Conn) runTimers() {
 	}
 }
 
-// stopTimersLocked stops the shared runtime timer for good. c.mu is held.
+// stopTimersLocked stops the policies' timers for good. c.mu is held.
 func (c *Conn) stopTimersLocked() {
 	for _, t := range c.timers {
 		t.when = 0
 	}
 	c.timers = nil
+	c.armedFor = 0
 	if c.wake != nil {
 		c.wake.Stop()
 	}
+}
+
+// armHandshake bounds an event-mode close handshake, on the shared runtime
+// timer: nothing blocks in a read there for a read deadline to end it.
+// Closing has started.
+func (c *Conn) armHandshake(deadline time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.armedFor = c.sinceOpen() + max(time.Until(deadline), 0)
+	if c.armedFor == 0 {
+		c.armedFor = 1
+	}
+	if c.wake == nil {
+		c.wake = time.AfterFunc(time.Until(deadline), c.runTimers)
+		return
+	}
+	c.wake.Reset(time.Until(deadline))
 }

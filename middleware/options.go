@@ -97,6 +97,8 @@ func (o upgraderOption) OptionName() string { return o.name }
 
 type config struct {
 	origins          []string
+	readBufferSet    bool // WithBufferSizes set the read buffer
+	goroutines       bool // WithReadGoroutines
 	subprotocols     []string
 	compression      bool
 	readBufferSize   int
@@ -197,6 +199,7 @@ func WithBufferSizes(read, write int) Option {
 	return upgraderOption{"WithBufferSizes", func(c *config) {
 		if read > 0 {
 			c.readBufferSize = read
+			c.readBufferSet = true
 		}
 		if write > 0 {
 			c.writeBufferSize = write
@@ -226,4 +229,12 @@ func WithCloseTimeout(d time.Duration) Option {
 		panic(fmt.Sprintf("wsmw: WithCloseTimeout(%v): must be positive", d))
 	}
 	return upgraderOption{"WithCloseTimeout", func(c *config) { c.closeTimeout = d }}
+}
+
+// WithReadGoroutines makes EventHandler read each connection in a
+// goroutine of its own, calling the same function: what it does by itself
+// where epoll is not available and for TLS connections. For comparisons,
+// and for tests of that path.
+func WithReadGoroutines() Option {
+	return upgraderOption{"WithReadGoroutines", func(c *config) { c.goroutines = true }}
 }

@@ -75,6 +75,9 @@ func Handler(reg *lifecycle.Registry, fn func(c *lifecycle.Conn, r *http.Request
 		panic("wsmw: nil handler function")
 	}
 	u := NewUpgrader(reg, opts...)
+	if u.cfg.goroutines {
+		panic("wsmw: WithReadGoroutines does not apply to Handler (it is EventHandler's)")
+	}
 	return func(w http.ResponseWriter, r *http.Request) {
 		c, err := u.Upgrade(w, r)
 		if err != nil {

@@ -1,0 +1,486 @@
+package lifecycle
+
+import (
+	"errors"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/wsmw/wsmw/internal/evpoll"
+)
+
+// Event mode: a connection served by ServeEvents holds no goroutine and,
+// while idle, no read buffer. Readiness comes from one epoll instance for
+// the whole process (package internal/evpoll); a worker of a shared pool
+// handles each wake-up:
+//
+//  1. it gives the connection's bufio.Reader a buffer (idle connections
+//     give theirs back to a pool) and reads once: the socket is readable,
+//     so the read does not block. The frame guard sees these bytes as in
+//     goroutine mode (budgets, malformed frames);
+//  2. while bytes are buffered it looks at them at a frame boundary: whole
+//     control frames before a message are consumed outside gorilla (a
+//     ping is answered, a pong timed, a Close handled by the arbiter); a
+//     wholly buffered message is handed to gorilla, whose read then cannot
+//     block, and then to the application's function; a message too big
+//     for the buffer, or stalled with control frames inside, is read the
+//     blocking way by a goroutine of its own, which hands the connection
+//     back to the pool;
+//  3. it gives the buffer back when nothing is buffered, and re-arms.
+//
+// Everything else is the goroutine mode's: the same arbiter, timers, read
+// checks, hooks and Registry. The connection counts as always reading
+// (flagReading), so a close never starts a drain goroutine: the peer's
+// Close arrives as an event, and a timer bounds the handshake instead of a
+// read deadline.
+
+// eventConn is a connection's event-mode state.
+type eventConn struct {
+	loop      *eventLoop
+	id        uint64
+	rc        syscall.RawConn
+	bufs      *evpoll.BufferPool // of the size of the connection's read buffer
+	onMessage func(*Conn, MessageType, []byte)
+	left      atomic.Bool // leaveEvents ran
+}
+
+// eventLoop is an epoll instance, its worker pool, the read buffers of the
+// connections that are not idle, and the table from ids to connections.
+// The process has one while it has event-mode connections: the first
+// starts it, and it stops when the last leaves, so a process (or a test)
+// with none holds none of its goroutines.
+type eventLoop struct {
+	poller *evpoll.Poller
+	conns  int // registered connections; guarded by loopMu
+
+	mu    sync.Mutex
+	bufs  map[int]*evpoll.BufferPool // by buffer size
+	slots []*Conn                    // by id's low 32 bits
+	gens  []uint32                   // each slot's generation: the id's high 32 bits
+	free  []uint32                   // free slots
+}
+
+// EventBufferSize is the read buffer of an event-mode connection while it
+// is not idle: a message that fits (with its frame headers) is read without
+// a goroutine; a larger one takes the blocking path. Idle connections hold
+// none, so a larger buffer costs nothing while they wait.
+const EventBufferSize = 4096
+
+var (
+	loopMu      sync.Mutex
+	currentLoop *eventLoop
+)
+
+// joinLoop returns the running event loop, starting one if there is none,
+// and counts a connection on it; it reports evpoll.ErrUnsupported where
+// epoll is not available.
+func joinLoop() (*eventLoop, error) {
+	loopMu.Lock()
+	defer loopMu.Unlock()
+	if currentLoop == nil {
+		l := &eventLoop{bufs: make(map[int]*evpoll.BufferPool)}
+		p, err := evpoll.New(l.wake)
+		if err != nil {
+			return nil, err
+		}
+		l.poller = p
+		currentLoop = l
+	}
+	currentLoop.conns++
+	return currentLoop, nil
+}
+
+// leave uncounts a connection; the last one stops the loop. The loop's
+// Close waits for its workers, and this may run on one of them, so it
+// closes from a goroutine of its own.
+func (l *eventLoop) leave() {
+	loopMu.Lock()
+	defer loopMu.Unlock()
+	if l.conns--; l.conns == 0 {
+		if currentLoop == l {
+			currentLoop = nil
+		}
+		go l.poller.Close()
+	}
+}
+
+// ErrEventMode is returned by ReadMessage on a connection served by
+// ServeEvents: its messages go to the function given there.
+var ErrEventMode = errors.New("wsmw: the connection is in event mode; its messages go to the ServeEvents function")
+
+// ServeEvents serves c in event mode: onMessage is called with each data
+// message (after the read checks, in order, one at a time) on a worker of a
+// pool shared by every event-mode connection, and c holds no goroutine and,
+// while idle, no read buffer. It returns at once. Call it instead of
+// running a read loop, after the upgrade. onMessage should not block for
+// long: a write to a peer that does not read holds its worker up to the
+// write timeout (WriteTimeout) — send through a queue (package queue) to
+// hold none.
+//
+// Where epoll is not available (other systems), for connections that are
+// not plain TCP (TLS: crypto/tls buffers records itself), or when
+// goroutines is true, ServeEvents runs the same function from a read loop
+// in a goroutine of c's own instead, the goroutine mode's cost with the
+// event mode's API. It reports whether c is served by events.
+func (c *Conn) ServeEvents(onMessage func(*Conn, MessageType, []byte), goroutines bool) bool {
+	if !goroutines && c.br != nil && c.br.Size() > 256 {
+		if sc, ok := c.guard.Conn.(syscall.Conn); ok {
+			if rc, err := sc.SyscallConn(); err == nil {
+				if l, err := joinLoop(); err == nil {
+					if c.registerEvents(l, rc, onMessage) {
+						return true
+					}
+					l.leave()
+				}
+			}
+		}
+	}
+	go func() {
+		for {
+			mt, data, err := c.ReadMessage()
+			if err != nil {
+				return
+			}
+			onMessage(c, mt, data)
+		}
+	}()
+	return false
+}
+
+// registerEvents hands c to the loop.
+func (c *Conn) registerEvents(l *eventLoop, rc syscall.RawConn, onMessage func(*Conn, MessageType, []byte)) bool {
+	ec := &eventConn{loop: l, rc: rc, bufs: l.bufferPool(c.br.Size()), onMessage: onMessage}
+	ec.id = l.add(c)
+	c.mu.Lock()
+	if c.hooksTaken {
+		c.mu.Unlock()
+		l.drop(ec.id)
+		return false
+	}
+	c.events.Store(ec)
+	c.flags.Or(flagReading) // the loop is the reader from now on
+	c.mu.Unlock()
+	if c.br.Buffered() == 0 {
+		ec.bufs.Detach(c.br)
+	}
+	if err := l.poller.Add(rc, ec.id); err != nil {
+		if c.br.Size() == 0 {
+			ec.bufs.Attach(c.br, &c.guard)
+		}
+		c.events.Store(nil)
+		c.flags.And(^uint32(flagReading))
+		l.drop(ec.id)
+		return false
+	}
+	if c.decision.Load() != nil {
+		// Closing began meanwhile: its handshake is the loop's now.
+		c.armHandshake(time.Now().Add(c.closeTimeout))
+	}
+	return true
+}
+
+// bufferPool returns the pool of read buffers of size bytes.
+func (l *eventLoop) bufferPool(size int) *evpoll.BufferPool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	p := l.bufs[size]
+	if p == nil {
+		p = evpoll.NewBufferPool(size)
+		l.bufs[size] = p
+	}
+	return p
+}
+
+// add gives c an id that is never reused for another connection.
+func (l *eventLoop) add(c *Conn) uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var i uint32
+	if n := len(l.free); n > 0 {
+		i = l.free[n-1]
+		l.free = l.free[:n-1]
+		l.slots[i] = c
+	} else {
+		i = uint32(len(l.slots))
+		l.slots = append(l.slots, c)
+		l.gens = append(l.gens, 0)
+	}
+	return uint64(l.gens[i])<<32 | uint64(i)
+}
+
+func (l *eventLoop) lookup(id uint64) *Conn {
+	i, gen := uint32(id), uint32(id>>32)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if int(i) >= len(l.slots) || l.gens[i] != gen {
+		return nil
+	}
+	return l.slots[i]
+}
+
+func (l *eventLoop) drop(id uint64) {
+	i, gen := uint32(id), uint32(id>>32)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if int(i) < len(l.slots) && l.gens[i] == gen {
+		l.slots[i] = nil
+		l.gens[i]++
+		l.free = append(l.free, i)
+	}
+}
+
+// leaveEvents unregisters c before its socket is closed (finish).
+func (c *Conn) leaveEvents() {
+	ec := c.events.Load()
+	if ec == nil || ec.left.Swap(true) {
+		return
+	}
+	ec.loop.poller.Remove(ec.rc)
+	ec.loop.drop(ec.id)
+	ec.loop.leave()
+}
+
+// wake is the poller's handler: a connection is readable (or hung up).
+func (l *eventLoop) wake(id uint64, _ evpoll.Events) {
+	c := l.lookup(id)
+	if c == nil || c.hasFlag(flagFinished) {
+		return // queued before its connection ended
+	}
+	if c.br.Size() == 0 {
+		c.events.Load().bufs.Attach(c.br, &c.guard)
+	}
+	eof := false
+	if c.br.Buffered() < c.br.Size() {
+		// One read: the socket is readable, so it does not block.
+		if _, err := c.br.Peek(c.br.Buffered() + 1); err != nil {
+			eof = true
+		}
+	}
+	c.consume(eof)
+}
+
+// consume handles what the buffer holds, then re-arms, hands the
+// connection to the blocking path, or ends it.
+func (c *Conn) consume(eof bool) {
+	ec := c.events.Load()
+	rules := evpoll.Rules{Deflate: c.hasFlag(flagDeflate)}
+	for c.br.Buffered() > 0 {
+		if c.guard.failure != nil && eof {
+			// A broken budget or rule: the bytes before it are
+			// buffered; gorilla reads them, then fails on it.
+			c.drainAtEOF()
+			return
+		}
+		m, err := evpoll.ScanMessage(c.br, rules)
+		var fe *evpoll.FrameError
+		switch {
+		case errors.As(err, &fe) && fe.Stricter:
+			// A frame gorilla would take (RSV1 on a control or
+			// continuation frame): fail it ourselves.
+			c.failEvents(protocolFailure(fe.Reason))
+			return
+		case err != nil, m.Status.Ready():
+			// A whole message, or a bad frame gorilla fails on as in a
+			// read loop: either way its read cannot block.
+			before := c.br.Buffered()
+			mt, data, ok := c.readBuffered()
+			if !ok {
+				if c.hasFlag(flagFinished) {
+					return
+				}
+				continue // dropped by a check, or read while closing
+			}
+			if err == nil && before-c.br.Buffered() != m.Wire {
+				// A compressed message whose deflate stream ends before
+				// the message does: gorilla would skip the rest later.
+				c.failEvents(protocolFailure("invalid compressed data"))
+				return
+			}
+			ec.onMessage(c, mt, data)
+		case m.Status == evpoll.TooBig, m.Status == evpoll.Stalled:
+			go c.readBlocking()
+			return
+		default: // Incomplete: take the control frames ahead of it
+			for range m.Leading {
+				h, payload, _, _ := evpoll.ReadControl(c.br, rules)
+				if !c.control(h, payload) {
+					return
+				}
+			}
+			if eof {
+				c.drainAtEOF()
+				return
+			}
+			c.rearm()
+			return
+		}
+	}
+	if eof {
+		c.drainAtEOF()
+		return
+	}
+	c.rearm()
+}
+
+// control handles a control frame consumed outside gorilla, as gorilla's
+// handlers would inside a read; it reports false when the connection
+// ended.
+func (c *Conn) control(h evpoll.Header, payload []byte) bool {
+	switch h.Opcode {
+	case evpoll.OpPing:
+		c.handlePing(string(payload))
+	case evpoll.OpPong:
+		c.handlePong(string(payload))
+	case evpoll.OpClose:
+		code, text, err := evpoll.ParseClose(payload)
+		if err != nil {
+			c.failEvents(protocolFailure(err.Error()))
+			return false
+		}
+		c.handlePeerClose(code, text)
+		c.readEnded(&websocket.CloseError{Code: code, Text: text})
+		return false
+	}
+	return true
+}
+
+// readBuffered reads one wholly buffered message, as ReadMessage does but
+// without ever blocking: it reports false when there is no message for the
+// application (a read check dropped it, the connection is closing, or it
+// ended).
+func (c *Conn) readBuffered() (MessageType, []byte, bool) {
+	mt, r, err := c.ws.NextReader()
+	if err != nil {
+		c.readEnded(err)
+		return 0, nil, false
+	}
+	if c.decision.Load() != nil {
+		// Closing: the handshake waits for the peer's Close; what comes
+		// before it is discarded.
+		if _, err := io.Copy(io.Discard, r); err != nil {
+			c.readEnded(err)
+		}
+		return 0, nil, false
+	}
+	data, err := c.readPayload(r)
+	if err != nil {
+		if err == errTooBig {
+			c.startClose(ErrMessageTooBig, StatusMessageTooBig, "message too big")
+		} else {
+			c.readEnded(err)
+		}
+		return 0, nil, false
+	}
+	c.inbound.Add(1)
+	if c.decision.Load() != nil {
+		return 0, nil, false
+	}
+	switch err := c.runChecks(MessageType(mt), data); {
+	case err == nil:
+		return MessageType(mt), data, true
+	case errors.Is(err, ErrDropMessage):
+		return 0, nil, false
+	default:
+		c.rejectAsync(err)
+		return 0, nil, false
+	}
+}
+
+// drainAtEOF: the peer is gone, or a rule was broken. gorilla reads what
+// is buffered to the end of the stream, or to the broken rule, without
+// blocking, and fails as in a read loop.
+func (c *Conn) drainAtEOF() {
+	for !c.hasFlag(flagFinished) {
+		mt, data, ok := c.readBuffered()
+		if ok {
+			c.events.Load().onMessage(c, mt, data)
+		}
+	}
+}
+
+// readBlocking reads one message the blocking way, in a goroutine of its
+// own, and goes back to events through the pool: the bytes after the
+// message may be buffered already, and would not wake epoll.
+func (c *Conn) readBlocking() {
+	ec := c.events.Load()
+	mt, r, err := c.ws.NextReader()
+	if err != nil {
+		c.readEnded(err)
+		return
+	}
+	if c.decision.Load() != nil {
+		if _, err := io.Copy(io.Discard, r); err != nil {
+			c.readEnded(err)
+			return
+		}
+	} else if data, err := c.readPayload(r); err != nil {
+		if err == errTooBig {
+			c.startClose(ErrMessageTooBig, StatusMessageTooBig, "message too big")
+			c.rearm()
+		} else {
+			c.readEnded(err)
+		}
+		return
+	} else {
+		c.inbound.Add(1)
+		if c.decision.Load() == nil {
+			switch err := c.runChecks(MessageType(mt), data); {
+			case err == nil:
+				ec.onMessage(c, MessageType(mt), data)
+			case errors.Is(err, ErrDropMessage):
+			default:
+				c.rejectAsync(err)
+			}
+		}
+	}
+	if ec.loop.poller.Pool().Submit(evpoll.High, func() { c.consume(false) }) != nil {
+		c.kill(errLoopClosed)
+	}
+}
+
+var errLoopClosed = errors.New("wsmw: event loop closed")
+
+// rearm waits for the next readiness, giving the read buffer back while
+// nothing is buffered.
+func (c *Conn) rearm() {
+	if c.hasFlag(flagFinished) {
+		return
+	}
+	ec := c.events.Load()
+	if c.br.Buffered() == 0 {
+		ec.bufs.Detach(c.br)
+	}
+	if err := ec.loop.poller.Rearm(ec.rc, ec.id); err != nil && !c.hasFlag(flagFinished) {
+		c.kill(err)
+	}
+}
+
+// failEvents ends the connection for a frame that broke a rule that only
+// the event mode's scan sees (gorilla would take the frame).
+func (c *Conn) failEvents(end *CloseError) {
+	if !c.failRead(end, nil) {
+		c.finish()
+	}
+}
+
+// rejectAsync closes the connection for a read check's error without
+// waiting for the handshake.
+func (c *Conn) rejectAsync(err error) {
+	var ce *CloseError
+	if errors.As(err, &ce) {
+		cause := ce.Cause
+		if cause == nil {
+			cause = err
+		}
+		c.startClose(cause, ce.Code, ce.Reason)
+		return
+	}
+	c.startClose(err, StatusPolicyViolation, "")
+}
+
+var errHandshakeTimeout = &net.OpError{Op: "read", Err: errors.New("close handshake timed out")}
