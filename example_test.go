@@ -190,3 +190,47 @@ func ExampleBroadcast() {
 	fmt.Println(n, string(msg))
 	// Output: 1 news
 }
+
+// Event mode for many mostly idle connections (notifications, dashboards,
+// presence): no goroutine and no read buffer per idle connection, the same
+// policies in front. The message function runs on a shared worker; it
+// replies directly here, and would use Send for pushes to peers that may
+// not read.
+func ExampleEventHandler() {
+	reg := wsmw.NewRegistry()
+	r := chi.NewRouter()
+	r.Use(wsmw.OnClose(func(c *wsmw.Conn, info wsmw.CloseInfo) {
+		fmt.Println("server: closed", info.Code, info.Initiator, info.Cause)
+	}))
+	r.Use(wsmw.IdleTimeout(5 * time.Minute))
+	r.Get("/presence", wsmw.EventHandler(reg, func(c *wsmw.Conn, mt wsmw.MessageType, msg []byte) {
+		c.WriteMessage(mt, append([]byte("seen: "), msg...))
+	}))
+	srv := httptest.NewServer(r)
+	defer srv.Close()
+
+	url := "ws" + strings.TrimPrefix(srv.URL, "http") + "/presence"
+	ws, _, err := websocket.DefaultDialer.Dial(url, nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer ws.Close()
+	ws.WriteMessage(websocket.TextMessage, []byte("alice"))
+	_, msg, _ := ws.ReadMessage()
+	fmt.Println("client:", string(msg))
+
+	clientDone := make(chan error)
+	go func() {
+		_, _, err := ws.ReadMessage()
+		clientDone <- err
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	reg.Shutdown(ctx)
+	fmt.Println("client:", <-clientDone)
+	// Output:
+	// client: seen: alice
+	// server: closed 1001 going away local server shutting down
+	// client: websocket: close 1001 (going away): server shutting down
+}

@@ -171,6 +171,27 @@ func Handler(reg *Registry, fn func(c *Conn, r *http.Request), opts ...Option) h
 	return middleware.Handler(reg, fn, opts...)
 }
 
+// EventHandler returns the handler of a WebSocket endpoint in event mode:
+// no goroutine waits on an idle connection, and none of its read buffer is
+// held. onMessage is called with each data message (after the read checks,
+// in order, one at a time per connection) on a worker of a pool shared by
+// every event-mode connection; write from it or from anywhere. The
+// connection ends only by a close: a policy's, the peer's, c.Close or the
+// Registry's; a panic in onMessage closes it with 1011. Every policy, hook
+// and close rule is Handler's. onMessage should not block for long: send
+// to peers that may not read with Send (SlowConsumer bounds it). On systems
+// without epoll, for TLS connections, and with WithReadGoroutines, each
+// connection is read by a goroutine of its own calling the same onMessage.
+// It takes Handler's options.
+func EventHandler(reg *Registry, onMessage func(c *Conn, mt MessageType, data []byte), opts ...Option) http.HandlerFunc {
+	return middleware.EventHandler(reg, onMessage, opts...)
+}
+
+// WithReadGoroutines makes EventHandler read each connection in a
+// goroutine of its own (what it does by itself without epoll or with
+// TLS), with the same onMessage.
+func WithReadGoroutines() Option { return middleware.WithReadGoroutines() }
+
 // OnOpen runs fn on each new connection after every policy has attached,
 // right before its handler.
 func OnOpen(fn func(*Conn)) func(http.Handler) http.Handler { return middleware.OnOpen(fn) }
