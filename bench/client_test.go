@@ -80,7 +80,7 @@ var (
 // header returns the handshake header the row needs: an HS256 bearer token
 // for the full stack (valid for an hour), nothing for the others.
 func header(tb testing.TB, name string) http.Header {
-	if name != bench.WSMWFull {
+	if !bench.NeedsToken(name) {
 		return nil
 	}
 	tokenOnce.Do(func() {

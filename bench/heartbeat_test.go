@@ -25,7 +25,7 @@ const heartbeatWarmup = 2 * time.Second
 func BenchmarkHeartbeat(b *testing.B) {
 	for _, n := range heartbeatConns(b) {
 		for _, ping := range []time.Duration{0, time.Second} {
-			for _, name := range rows(b, bench.Tuned, bench.Melody, bench.WSMW, bench.WSMWFull) {
+			for _, name := range rows(b, bench.Tuned, bench.Melody, bench.WSMW, bench.WSMWFull, bench.WSMWEvents, bench.WSMWFullEvents) {
 				label := "off"
 				if ping > 0 {
 					label = ping.String()

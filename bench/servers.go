@@ -58,7 +58,7 @@ func register(name string, m maker) { makers[name] = m }
 // Names returns the registered implementations in the order the
 // benchmarks show them: the baseline first, then the floor, then the rest.
 func Names() []string {
-	order := map[string]int{Gorilla: 0, Tuned: 1, Melody: 2, WSMW: 3, WSMWFull: 4}
+	order := map[string]int{Gorilla: 0, Tuned: 1, Melody: 2, WSMW: 3, WSMWFull: 4, WSMWEvents: 5, WSMWFullEvents: 6}
 	var out []string
 	for n := range makers {
 		out = append(out, n)
@@ -84,7 +84,14 @@ const (
 	Melody   = "melody"    // olahol/melody v1.1.4 with its defaults
 	WSMW     = "wsmw"      // wsmw.Handler with no policies
 	WSMWFull = "wsmw-full" // wsmw with JWT, session expiry, idle, heartbeat, message rate, size limit
+
+	WSMWEvents     = "wsmw-events"      // wsmw.EventHandler with no policies
+	WSMWFullEvents = "wsmw-full-events" // wsmw.EventHandler behind wsmw-full's policies
 )
+
+// NeedsToken reports whether row name runs the JWT policy (its clients
+// send a bearer token).
+func NeedsToken(name string) bool { return name == WSMWFull || name == WSMWFullEvents }
 
 // NewServer builds the implementation called name.
 func NewServer(name string, o Options) (*Server, error) {

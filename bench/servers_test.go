@@ -66,7 +66,7 @@ func TestFullStackNeedsToken(t *testing.T) {
 // reports every close handshake complete.
 func TestShutdownRows(t *testing.T) {
 	const n = 20
-	for _, name := range []string{bench.WSMW, bench.WSMWFull} {
+	for _, name := range []string{bench.WSMW, bench.WSMWFull, bench.WSMWEvents, bench.WSMWFullEvents} {
 		t.Run(name, func(t *testing.T) {
 			c := startChild(t, name, bench.ChildConfig{})
 			defer c.Close()
@@ -98,7 +98,7 @@ func TestHeartbeatRows(t *testing.T) {
 	if testing.Short() {
 		t.Skip("waits for pings")
 	}
-	for _, name := range []string{bench.Tuned, bench.Melody, bench.WSMW, bench.WSMWFull} {
+	for _, name := range []string{bench.Tuned, bench.Melody, bench.WSMW, bench.WSMWFull, bench.WSMWEvents, bench.WSMWFullEvents} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			c := startChild(t, name, bench.ChildConfig{Ping: 100 * time.Millisecond})

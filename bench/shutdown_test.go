@@ -19,7 +19,7 @@ import (
 // (wsmw rows only). ns/op is suppressed.
 func BenchmarkShutdown(b *testing.B) {
 	n := *flagConns
-	for _, name := range rows(b, bench.Melody, bench.WSMW, bench.WSMWFull) {
+	for _, name := range rows(b, bench.Melody, bench.WSMW, bench.WSMWFull, bench.WSMWEvents, bench.WSMWFullEvents) {
 		b.Run(fmt.Sprintf("conns=%d/impl=%s", n, name), func(b *testing.B) {
 			for range b.N {
 				benchShutdown(b, name, n)

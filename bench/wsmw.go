@@ -12,7 +12,7 @@ func init() { register(WSMW, newWSMW) }
 // Options.Ping is set; see heartbeat.go).
 func newWSMW(s *Server, o Options) error {
 	reg := wsmw.NewRegistry()
-	var h http.Handler = wsmw.Handler(reg, s.echoWSMW)
+	var h http.Handler = s.counted(wsmw.Handler(reg, echoWSMW))
 	if o.Ping > 0 {
 		var err error
 		if h, err = withHeartbeat(h, o); err != nil {
@@ -25,20 +25,28 @@ func newWSMW(s *Server, o Options) error {
 }
 
 // echoWSMW is the wsmw rows' handler.
-func (s *Server) echoWSMW(c *wsmw.Conn, _ *http.Request) {
-	s.opened.Add(1)
+func echoWSMW(c *wsmw.Conn, _ *http.Request) {
 	for {
 		mt, msg, err := c.ReadMessage()
 		if err != nil {
-			break
+			return
 		}
 		if c.WriteMessage(mt, msg) != nil {
-			break
+			return
 		}
 	}
-	// A read error is returned once the connection has ended.
-	if info, ok := c.CloseInfo(); ok && info.HandshakeComplete && info.Code == wsmw.StatusGoingAway {
-		s.clean.Add(1)
-	}
-	s.closed.Add(1)
+}
+
+// counted counts the wsmw rows' connections with hooks: OnClose hooks
+// have all run when the Registry's Shutdown returns, which a handler's
+// last lines may not have.
+func (s *Server) counted(h http.Handler) http.Handler {
+	return chain(h,
+		wsmw.OnOpen(func(*wsmw.Conn) { s.opened.Add(1) }),
+		wsmw.OnClose(func(_ *wsmw.Conn, info wsmw.CloseInfo) {
+			if info.HandshakeComplete && info.Code == wsmw.StatusGoingAway {
+				s.clean.Add(1)
+			}
+			s.closed.Add(1)
+		}))
 }

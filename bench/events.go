@@ -1,0 +1,39 @@
+package bench
+
+import (
+	"net/http"
+
+	"github.com/wsmw/wsmw"
+)
+
+func init() {
+	register(WSMWEvents, newWSMWEvents)
+	register(WSMWFullEvents, newWSMWFullEvents)
+}
+
+// newWSMWEvents is wsmw.EventHandler with no policies (plus a Heartbeat
+// when Options.Ping is set).
+func newWSMWEvents(s *Server, o Options) error {
+	reg := wsmw.NewRegistry()
+	var h http.Handler = s.counted(wsmw.EventHandler(reg, echoEvents))
+	if o.Ping > 0 {
+		var err error
+		if h, err = withHeartbeat(h, o); err != nil {
+			return err
+		}
+	}
+	s.Handler = h
+	s.Shutdown = reg.Shutdown
+	return nil
+}
+
+// newWSMWFullEvents is wsmw.EventHandler behind FullStack.
+func newWSMWFullEvents(s *Server, o Options) error {
+	reg := wsmw.NewRegistry()
+	s.Handler = chain(s.counted(wsmw.EventHandler(reg, echoEvents)), FullStack(o)...)
+	s.Shutdown = reg.Shutdown
+	return nil
+}
+
+// echoEvents is the event rows' message function.
+func echoEvents(c *wsmw.Conn, mt wsmw.MessageType, msg []byte) { c.WriteMessage(mt, msg) }
