@@ -76,6 +76,7 @@ type Conn struct {
 	flags         atomic.Uint32              // reading, drainClaimed, finished
 	hooksTaken    bool                       // finish has taken the OnClose hooks; guarded by mu
 	ended         bool                       // finish is complete; guarded by mu
+	pingLen       uint8                      // of ping's data; guarded by mu
 	toSend        atomic.Pointer[CloseFrame] // the decided Close frame, nil for none
 	sent          atomic.Pointer[CloseFrame]
 	received      atomic.Pointer[CloseFrame]
@@ -96,22 +97,40 @@ type Conn struct {
 	events atomic.Pointer[eventConn] // nil in goroutine mode
 
 	mu       sync.Mutex // guards the fields below; taken before Registry.mu
-	waiters  *waiters   // made on first use of Context or Done
-	info     *CloseInfo // set by finish before it takes the hooks
+	waiters  *waiters   // made on first use of Context or Done, or by finish
 	reg      *Registry
-	subjPrev *Conn // neighbours in reg's list of subject; guarded by reg.mu
-	subjNext *Conn
-	subject  string
+	subj     *subjectLink // nil without a subject
 	values   []keyValue
 	ping     pingRecord
 	onRTT    func(time.Duration) // every OnRTT function, chained
 	onClose  []func(*Conn, CloseInfo)
-	timers   []*Timer
+	timers   *Timer        // the first of the list of timers (Timer.next)
 	wake     *time.Timer   // one runtime timer for all of timers
 	armedFor time.Duration // the deadline wake is armed for
 }
 
 type keyValue struct{ key, value any }
+
+// subjectLink is a connection's subject and its place in its Registry's
+// list of that subject's connections. Connections without a subject (most,
+// where subjects are not used) need none.
+type subjectLink struct {
+	subject    string
+	prev, next *Conn // neighbours in the Registry's list; guarded by Registry.mu
+}
+
+// subjectLocked returns c's subject. c.mu (or the Registry's mu, for a
+// registered Conn) is held.
+func (c *Conn) subjectLocked() string {
+	if c.subj == nil {
+		return ""
+	}
+	return c.subj.subject
+}
+
+// next is the Conn after c in its subject's list. The Registry's mu is
+// held.
+func (c *Conn) next() *Conn { return c.subj.next }
 
 // Flags of Conn.flags.
 const (
@@ -119,6 +138,7 @@ const (
 	flagDrainClaimed             // someone reads until the peer's Close
 	flagFinished                 // finish has started
 	flagDeflate                  // permessage-deflate was negotiated
+	flagLeftEvents               // leaveEvents has run
 )
 
 func (c *Conn) hasFlag(f uint32) bool { return c.flags.Load()&f != 0 }
@@ -127,11 +147,12 @@ func (c *Conn) hasFlag(f uint32) bool { return c.flags.Load()&f != 0 }
 func (c *Conn) claimFlag(f uint32) bool { return c.flags.Or(f)&f == 0 }
 
 // waiters are made for the few connections whose Context or Done is asked
-// for.
+// for, and by finish, which keeps the CloseInfo here.
 type waiters struct {
 	ctx    context.Context
 	cancel context.CancelCauseFunc
 	done   chan struct{}
+	info   CloseInfo // set by finish before it takes the hooks
 }
 
 // epoch is the origin of the Conns' monotonic clock readings.
@@ -148,10 +169,12 @@ func newConn(cfg Config) *Conn {
 		log:          cfg.Logger,
 		closeTimeout: cfg.CloseTimeout,
 		readLimit:    DefaultReadLimit,
-		subject:      cfg.Subject,
 		openedAt:     time.Since(epoch), // before the 101: a revocation made after it reaches the Conn
 	}
 	c.guard.limits = cfg.FrameLimits
+	if cfg.Subject != "" {
+		c.subj = &subjectLink{subject: cfg.Subject}
+	}
 	if c.log == nil {
 		c.log = slog.Default()
 	}
@@ -229,7 +252,9 @@ func (c *Conn) inOwnHookLocked() bool {
 // CloseInfo at once.
 func (c *Conn) Wait() CloseInfo {
 	<-c.Done()
-	return *c.info
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.waiters.info
 }
 
 // CloseInfo returns how the connection ended, and false while it has not.
@@ -239,7 +264,7 @@ func (c *Conn) CloseInfo() (CloseInfo, bool) {
 	if !c.ended {
 		return CloseInfo{}, false
 	}
-	return *c.info, true
+	return c.waiters.info, true
 }
 
 // Closing reports whether closing has started.

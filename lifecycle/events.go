@@ -5,7 +5,6 @@ import (
 	"io"
 	"net"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -46,7 +45,6 @@ type eventConn struct {
 	rc        syscall.RawConn
 	bufs      *evpoll.BufferPool // of the size of the connection's read buffer
 	onMessage func(*Conn, MessageType, []byte)
-	left      atomic.Bool // leaveEvents ran
 }
 
 // eventLoop is an epoll instance, its worker pool, the read buffers of the
@@ -237,7 +235,7 @@ func (l *eventLoop) drop(id uint64) {
 // leaveEvents unregisters c before its socket is closed (finish).
 func (c *Conn) leaveEvents() {
 	ec := c.events.Load()
-	if ec == nil || ec.left.Swap(true) {
+	if ec == nil || !c.claimFlag(flagLeftEvents) {
 		return
 	}
 	ec.loop.poller.Remove(ec.rc)

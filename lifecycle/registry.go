@@ -14,7 +14,7 @@ import (
 type Registry struct {
 	mu          sync.Mutex
 	conns       map[*Conn]struct{}
-	bySubject   map[string]*Conn // the first of the subject's list (Conn.subjNext)
+	bySubject   map[string]*Conn // the first of the subject's list (subjectLink.next)
 	pending     map[*ticket]struct{}
 	draining    bool
 	live        int            // reservations plus connections whose OnClose hooks have not finished
@@ -123,7 +123,7 @@ func (r *Registry) admit(c *Conn, t *ticket) error {
 func (r *Registry) registerLocked(c *Conn) {
 	c.reg = r
 	r.conns[c] = struct{}{}
-	r.index(c, c.subject)
+	r.index(c, c.subjectLocked())
 }
 
 // remove runs in Conn.finish with c.mu held.
@@ -169,6 +169,7 @@ func (r *Registry) noneLive() <-chan struct{} {
 func (r *Registry) reindex(c *Conn, old, subject string) {
 	r.mu.Lock()
 	r.unindex(c, old)
+	c.setSubjectLocked(subject)
 	r.index(c, subject)
 	r.mu.Unlock()
 }
@@ -180,9 +181,9 @@ func (r *Registry) index(c *Conn, subject string) {
 		return
 	}
 	head := r.bySubject[subject]
-	c.subjPrev, c.subjNext = nil, head
+	c.subj.prev, c.subj.next = nil, head
 	if head != nil {
-		head.subjPrev = c
+		head.subj.prev = c
 	}
 	r.bySubject[subject] = c
 }
@@ -193,20 +194,21 @@ func (r *Registry) unindex(c *Conn, subject string) {
 	if subject == "" {
 		return
 	}
+	l := c.subj
 	switch {
-	case c.subjPrev != nil:
-		c.subjPrev.subjNext = c.subjNext
+	case l.prev != nil:
+		l.prev.subj.next = l.next
 	case r.bySubject[subject] != c:
 		return // not indexed under subject
-	case c.subjNext != nil:
-		r.bySubject[subject] = c.subjNext
+	case l.next != nil:
+		r.bySubject[subject] = l.next
 	default:
 		delete(r.bySubject, subject)
 	}
-	if c.subjNext != nil {
-		c.subjNext.subjPrev = c.subjPrev
+	if l.next != nil {
+		l.next.subj.prev = l.prev
 	}
-	c.subjPrev, c.subjNext = nil, nil
+	l.prev, l.next = nil, nil
 }
 
 // Len returns the number of live connections.
@@ -239,7 +241,7 @@ func (r *Registry) Subject(subject string) []*Conn {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	var out []*Conn
-	for c := r.bySubject[subject]; c != nil; c = c.subjNext {
+	for c := r.bySubject[subject]; c != nil; c = c.next() {
 		out = append(out, c)
 	}
 	return out

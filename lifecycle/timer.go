@@ -16,6 +16,7 @@ type Timer struct {
 	c    *Conn
 	f    func()
 	when time.Duration // deadline, measured from c.openedAt; 0 when stopped
+	next *Timer        // in c's list of timers
 }
 
 // StartTimer calls f after d, unless the connection has started closing by
@@ -29,16 +30,17 @@ type Timer struct {
 func (c *Conn) StartTimer(t *Timer, d time.Duration, f func()) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if t.c != nil && t.c != c {
+		panic("wsmw: a Timer started on another connection")
+	}
+	listed := t.c != nil // a started Timer stays in the list until closing
 	t.c, t.f = c, f
 	if c.decision.Load() != nil {
 		return
 	}
 	t.when = c.deadlineAfter(d)
-	if !slices.Contains(c.timers, t) {
-		if c.timers == nil {
-			c.timers = make([]*Timer, 0, 4) // a full policy stack arms four
-		}
-		c.timers = append(c.timers, t)
+	if !listed {
+		t.next, c.timers = c.timers, t
 	}
 	c.armLocked()
 }
@@ -52,7 +54,7 @@ func (t *Timer) Reset(d time.Duration) bool {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.decision.Load() != nil || !slices.Contains(c.timers, t) {
+	if c.decision.Load() != nil {
 		return false
 	}
 	t.when = c.deadlineAfter(d)
@@ -91,7 +93,7 @@ func (c *Conn) deadlineAfter(d time.Duration) time.Duration {
 // it is armed for exactly that already. c.mu is held.
 func (c *Conn) armLocked() {
 	var earliest time.Duration
-	for _, t := range c.timers {
+	for t := c.timers; t != nil; t = t.next {
 		if t.when != 0 && (earliest == 0 || t.when < earliest) {
 			earliest = t.when
 		}
@@ -126,7 +128,7 @@ func (c *Conn) runTimers() {
 	now := c.sinceOpen()
 	var dueBuf [4]*Timer // a full policy stack arms four
 	due := dueBuf[:0]
-	for _, t := range c.timers {
+	for t := c.timers; t != nil; t = t.next {
 		if t.when != 0 && t.when <= now {
 			due = append(due, t)
 		}
@@ -150,7 +152,7 @@ func (c *Conn) runTimers() {
 
 // stopTimersLocked stops the policies' timers for good. c.mu is held.
 func (c *Conn) stopTimersLocked() {
-	for _, t := range c.timers {
+	for t := c.timers; t != nil; t = t.next {
 		t.when = 0
 	}
 	c.timers = nil

@@ -22,6 +22,9 @@ func SubjectFromContext(ctx context.Context) string {
 	if s := stateOf(ctx); s != nil {
 		return s.subject
 	}
+	if v, ok := ctx.Value(connValuesKey{}).(*connValues); ok {
+		return v.subject
+	}
 	return ""
 }
 
