@@ -19,7 +19,7 @@ type session struct {
 	conn      *lifecycle.Conn
 	claims    jwt.Claims
 	subject   string
-	expiresAt time.Time        // the token's exp
+	expiresAt int64            // the token's exp, in Unix microseconds (a time.Time is three words)
 	expiry    lifecycle.Timer  // fires at exp + leeway
 	warn      *lifecycle.Timer // fires warnBefore before exp
 	recheck   *lifecycle.Timer // periodic revalidation
@@ -53,10 +53,13 @@ func (s *session) attach(c *lifecycle.Conn) error {
 }
 
 // deadline is when the session ends: exp + leeway. Callers hold s.mu.
-func (s *session) deadline() time.Time { return s.expiresAt.Add(s.a.cfg.leeway) }
+func (s *session) deadline() time.Time { return s.exp().Add(s.a.cfg.leeway) }
+
+// exp is the token's exp. Callers hold s.mu.
+func (s *session) exp() time.Time { return time.UnixMicro(s.expiresAt) }
 
 // warnAt is when the expiry warning is due. Callers hold s.mu.
-func (s *session) warnAt() time.Time { return s.expiresAt.Add(-s.a.cfg.warnBefore) }
+func (s *session) warnAt() time.Time { return s.exp().Add(-s.a.cfg.warnBefore) }
 
 // expire ends the connection unless a refresh moved the deadline.
 func (s *session) expire() {
@@ -70,7 +73,7 @@ func (s *session) expire() {
 
 func (s *session) warnFire() {
 	s.mu.Lock()
-	c, exp, due := s.conn, s.expiresAt, !time.Now().Before(s.warnAt())
+	c, exp, due := s.conn, s.exp(), !time.Now().Before(s.warnAt())
 	s.mu.Unlock()
 	if due {
 		s.a.cfg.onExpiring(c, exp)
@@ -112,7 +115,7 @@ func (s *session) refresh(ctx context.Context, token string) error {
 	if s.conn.Closing() {
 		return context.Cause(s.conn.Context())
 	}
-	s.claims, s.expiresAt = claims, exp
+	s.claims, s.expiresAt = claims, exp.UnixMicro()
 	now := time.Now()
 	s.expiry.Reset(s.deadline().Sub(now))
 	if s.warn != nil {
