@@ -17,8 +17,7 @@ type session struct {
 
 	mu        sync.Mutex
 	conn      *lifecycle.Conn
-	claims    jwt.Claims
-	subject   string
+	claims    jwt.Claims // its subject is the session's
 	expiresAt int64            // the token's exp, in Unix microseconds (a time.Time is three words)
 	expiry    lifecycle.Timer  // fires at exp + leeway
 	warn      *lifecycle.Timer // fires warnBefore before exp
@@ -33,7 +32,7 @@ func (s *session) attach(c *lifecycle.Conn) error {
 	// A revocation made after the token was checked but before the
 	// connection joined the Registry did not see it: look again now that
 	// a Revoke from here on will.
-	if s.a.revoked(s.subject, s.claims) != nil {
+	if s.a.revoked(subjectOf(s.claims), s.claims) != nil {
 		return &lifecycle.CloseError{Code: lifecycle.StatusPolicyViolation, Reason: "session revoked",
 			Cause: fmt.Errorf("%w: %w", lifecycle.ErrSessionRevoked, ErrTokenRevoked)}
 	}
@@ -106,7 +105,7 @@ func (s *session) refresh(ctx context.Context, token string) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if subject != s.subject {
+	if subject != subjectOf(s.claims) {
 		return ErrSubjectMismatch
 	}
 	if s.conn == nil {

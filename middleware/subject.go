@@ -23,7 +23,9 @@ func SubjectFromContext(ctx context.Context) string {
 		return s.subject
 	}
 	if v, ok := ctx.Value(connValuesKey{}).(*connValues); ok {
-		return v.subject
+		if c := v.conn.Load(); c != nil {
+			return c.Subject()
+		}
 	}
 	return ""
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"sync/atomic"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/gorilla/websocket"
@@ -153,6 +154,9 @@ func (u *Upgrader) Upgrade(w http.ResponseWriter, r *http.Request) (*lifecycle.C
 	if c == nil {
 		return nil, err
 	}
+	if cv, ok := cfg.Context.(*connValues); ok {
+		cv.conn.Store(c)
+	}
 	var steps []step
 	if st != nil {
 		st.conn.Store(c)
@@ -226,24 +230,26 @@ func (u *Upgrader) selectSubprotocol(r *http.Request, st *requestState) string {
 // given.
 func connContext(r *http.Request, st *requestState) context.Context {
 	var cv connValues
+	subject := ""
 	if st != nil {
-		cv.subject, cv.values = st.subject, st.values
+		subject, cv.values = st.subject, st.values
 	}
 	if rc := chiRoute(r.Context()); rc != nil {
 		cv.values = append(cv.values[:len(cv.values):len(cv.values)], keyValue{chi.RouteCtxKey, rc})
 	}
-	if cv.subject == "" && len(cv.values) == 0 {
+	if subject == "" && len(cv.values) == 0 {
 		return context.Background()
 	}
 	cv.Context = context.Background()
 	return &cv
 }
 
-// connValues is the context connContext makes.
+// connValues is the context connContext makes. The subject it carries is
+// its connection's (Conn.Subject), set once the Conn exists.
 type connValues struct {
 	context.Context
-	subject string
-	values  []keyValue
+	values []keyValue
+	conn   atomic.Pointer[lifecycle.Conn]
 }
 
 type connValuesKey struct{}
