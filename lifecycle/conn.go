@@ -56,6 +56,12 @@ type Config struct {
 	// OnClose hooks are added to the Conn as soon as it exists, before
 	// anything can end it (see Conn.OnClose).
 	OnClose []func(*Conn, CloseInfo)
+	// Events says that ServeEvents will serve the Conn: its timers then
+	// run on the event loop's one shared runtime timer rather than on one
+	// of their own (a time.Timer less per connection), and until
+	// ServeEvents they wait. Set it only when ServeEvents follows the
+	// upgrade (middleware.EventHandler does).
+	Events bool
 }
 
 // Conn is a WebSocket connection with a managed lifecycle. Reads follow
@@ -105,8 +111,10 @@ type Conn struct {
 	onRTT    func(time.Duration) // every OnRTT function, chained
 	onClose  []func(*Conn, CloseInfo)
 	timers   *Timer        // the first of the list of timers (Timer.next)
-	wake     *time.Timer   // one runtime timer for all of timers
-	armedFor time.Duration // the deadline wake is armed for
+	wake     *time.Timer   // one runtime timer for all of timers, outside event mode
+	armedFor time.Duration // the deadline the wake-up is armed for
+	wakeIdx  int32         // 1 + c's index in its event loop's wakeHeap, 0 when not in it; guarded by the heap's mu
+	regIdx   int32         // 1 + c's index in reg's list, 0 when not in it; guarded by reg's mu
 }
 
 type keyValue struct{ key, value any }
@@ -139,6 +147,7 @@ const (
 	flagFinished                 // finish has started
 	flagDeflate                  // permessage-deflate was negotiated
 	flagLeftEvents               // leaveEvents has run
+	flagWakeDeferred             // the timers wait for ServeEvents (Config.Events)
 )
 
 func (c *Conn) hasFlag(f uint32) bool { return c.flags.Load()&f != 0 }
@@ -172,6 +181,9 @@ func newConn(cfg Config) *Conn {
 		openedAt:     time.Since(epoch), // before the 101: a revocation made after it reaches the Conn
 	}
 	c.guard.limits = cfg.FrameLimits
+	if cfg.Events {
+		c.flags.Store(flagWakeDeferred)
+	}
 	if cfg.Subject != "" {
 		c.subj = &subjectLink{subject: cfg.Subject}
 	}

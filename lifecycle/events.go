@@ -54,7 +54,8 @@ type eventConn struct {
 // with none holds none of its goroutines.
 type eventLoop struct {
 	poller *evpoll.Poller
-	conns  int // registered connections; guarded by loopMu
+	conns  int      // registered connections; guarded by loopMu
+	timers wakeHeap // the connections' wake-ups, on one runtime timer
 
 	mu    sync.Mutex
 	bufs  map[int]*evpoll.BufferPool // by buffer size
@@ -103,6 +104,7 @@ func (l *eventLoop) leave() {
 		if currentLoop == l {
 			currentLoop = nil
 		}
+		l.timers.stop()
 		go l.poller.Close()
 	}
 }
@@ -138,6 +140,9 @@ func (c *Conn) ServeEvents(onMessage func(*Conn, MessageType, []byte), goroutine
 			}
 		}
 	}
+	c.mu.Lock()
+	c.startWakeLocked()
+	c.mu.Unlock()
 	go func() {
 		for {
 			mt, data, err := c.ReadMessage()
@@ -162,6 +167,7 @@ func (c *Conn) registerEvents(l *eventLoop, rc syscall.RawConn, onMessage func(*
 	}
 	c.events.Store(ec)
 	c.flags.Or(flagReading) // the loop is the reader from now on
+	c.startWakeLocked()
 	c.mu.Unlock()
 	if c.br.Buffered() == 0 {
 		ec.bufs.Detach(c.br)
@@ -170,8 +176,12 @@ func (c *Conn) registerEvents(l *eventLoop, rc syscall.RawConn, onMessage func(*
 		if c.br.Size() == 0 {
 			ec.bufs.Attach(c.br, &c.guard)
 		}
+		c.mu.Lock()
+		l.timers.remove(c)
 		c.events.Store(nil)
 		c.flags.And(^uint32(flagReading))
+		c.startWakeLocked() // on a runtime timer of its own now
+		c.mu.Unlock()
 		l.drop(ec.id)
 		return false
 	}
@@ -235,7 +245,14 @@ func (l *eventLoop) drop(id uint64) {
 // leaveEvents unregisters c before its socket is closed (finish).
 func (c *Conn) leaveEvents() {
 	ec := c.events.Load()
-	if ec == nil || !c.claimFlag(flagLeftEvents) {
+	if ec == nil {
+		return
+	}
+	c.mu.Lock()
+	left := c.claimFlag(flagLeftEvents) // from now on a wake-up takes a runtime timer of c's own
+	ec.loop.timers.remove(c)
+	c.mu.Unlock()
+	if !left {
 		return
 	}
 	ec.loop.poller.Remove(ec.rc)

@@ -13,7 +13,7 @@ import (
 // all down gracefully. The zero value is not usable; call NewRegistry.
 type Registry struct {
 	mu          sync.Mutex
-	conns       map[*Conn]struct{}
+	conns       []*Conn // each at its regIdx-1
 	bySubject   map[string]*Conn // the first of the subject's list (subjectLink.next)
 	pending     map[*ticket]struct{}
 	draining    bool
@@ -42,7 +42,6 @@ func WithCloseParallelism(n int) RegistryOption {
 // NewRegistry returns an empty Registry.
 func NewRegistry(opts ...RegistryOption) *Registry {
 	r := &Registry{
-		conns:       make(map[*Conn]struct{}),
 		bySubject:   make(map[string]*Conn),
 		pending:     make(map[*ticket]struct{}),
 		parallelism: 16 * runtime.GOMAXPROCS(0),
@@ -122,14 +121,25 @@ func (r *Registry) admit(c *Conn, t *ticket) error {
 // r.mu are held.
 func (r *Registry) registerLocked(c *Conn) {
 	c.reg = r
-	r.conns[c] = struct{}{}
+	r.conns = append(r.conns, c)
+	c.regIdx = int32(len(r.conns))
 	r.index(c, c.subjectLocked())
 }
 
 // remove runs in Conn.finish with c.mu held.
 func (r *Registry) remove(c *Conn, subject string) {
 	r.mu.Lock()
-	delete(r.conns, c)
+	if i := int(c.regIdx) - 1; i >= 0 {
+		last := len(r.conns) - 1
+		r.conns[i] = r.conns[last]
+		r.conns[i].regIdx = int32(i + 1)
+		r.conns[last] = nil
+		r.conns = r.conns[:last]
+		c.regIdx = 0
+		if n := cap(r.conns); n > 1024 && len(r.conns) < n/4 {
+			r.conns = append([]*Conn(nil), r.conns...) // give back what a peak took
+		}
+	}
 	r.unindex(c, subject)
 	r.mu.Unlock()
 }
@@ -274,7 +284,7 @@ func (r *Registry) snapshot() []*Conn {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	out := make([]*Conn, 0, len(r.conns))
-	for c := range r.conns {
+	for _, c := range r.conns {
 		out = append(out, c)
 	}
 	return out

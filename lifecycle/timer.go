@@ -102,12 +102,40 @@ func (c *Conn) armLocked() {
 		return
 	}
 	c.armedFor = earliest
-	d := earliest - c.sinceOpen()
-	if c.wake == nil {
+	c.wakeLocked()
+}
+
+// wakeLocked has runTimers run at c.armedFor: on the event loop's shared
+// timer in event mode, else on c's own runtime timer; not before
+// ServeEvents decides which, for a Conn made for it (Config.Events).
+// c.mu is held.
+func (c *Conn) wakeLocked() {
+	switch d := c.armedFor - c.sinceOpen(); {
+	case c.hasFlag(flagWakeDeferred):
+	case c.wakeHeapLocked() != nil:
+		c.wakeHeapLocked().set(c, c.openedAt+c.armedFor)
+	case c.wake == nil:
 		c.wake = time.AfterFunc(d, c.runTimers)
-		return
+	default:
+		c.wake.Reset(d)
 	}
-	c.wake.Reset(d)
+}
+
+// startWakeLocked ends the wait of a Conn made for ServeEvents, which now
+// knows how c is served, and arms what its timers want. c.mu is held.
+func (c *Conn) startWakeLocked() {
+	if c.flags.And(^uint32(flagWakeDeferred))&flagWakeDeferred != 0 && c.armedFor != 0 {
+		c.wakeLocked()
+	}
+}
+
+// wakeHeapLocked returns the event loop's shared timer while c is served
+// by it, else nil. c.mu is held.
+func (c *Conn) wakeHeapLocked() *wakeHeap {
+	if ec := c.events.Load(); ec != nil && !c.hasFlag(flagLeftEvents) {
+		return &ec.loop.timers
+	}
+	return nil
 }
 
 // runTimers runs on the shared runtime timer: it calls every timer that is
@@ -157,6 +185,9 @@ func (c *Conn) stopTimersLocked() {
 	}
 	c.timers = nil
 	c.armedFor = 0
+	if w := c.wakeHeapLocked(); w != nil {
+		w.remove(c)
+	}
 	if c.wake != nil {
 		c.wake.Stop()
 	}
@@ -168,13 +199,6 @@ func (c *Conn) stopTimersLocked() {
 func (c *Conn) armHandshake(deadline time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.armedFor = c.sinceOpen() + max(time.Until(deadline), 0)
-	if c.armedFor == 0 {
-		c.armedFor = 1
-	}
-	if c.wake == nil {
-		c.wake = time.AfterFunc(time.Until(deadline), c.runTimers)
-		return
-	}
-	c.wake.Reset(time.Until(deadline))
+	c.armedFor = max(c.sinceOpen()+max(time.Until(deadline), 0), 1)
+	c.wakeLocked()
 }

@@ -33,6 +33,7 @@ type Upgrader struct {
 	cfg     config
 	origins originChecker
 	ws      websocket.Upgrader
+	events  bool // EventHandler's: ServeEvents follows each upgrade
 }
 
 // NewUpgrader returns an Upgrader whose connections join reg. It panics
@@ -146,6 +147,7 @@ func (u *Upgrader) Upgrade(w http.ResponseWriter, r *http.Request) (*lifecycle.C
 		CloseTimeout: u.cfg.closeTimeout,
 		Logger:       u.cfg.logger,
 		Registry:     u.reg,
+		Events:       u.events,
 	}
 	if st != nil {
 		cfg.Subject, cfg.OnClose = st.subject, st.hooks
