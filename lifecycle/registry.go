@@ -13,7 +13,7 @@ import (
 // all down gracefully. The zero value is not usable; call NewRegistry.
 type Registry struct {
 	mu          sync.Mutex
-	conns       []*Conn // each at its regIdx-1
+	conns       []*Conn          // each at its regIdx-1
 	bySubject   map[string]*Conn // the first of the subject's list (subjectLink.next)
 	pending     map[*ticket]struct{}
 	draining    bool

@@ -10,7 +10,7 @@ import "time"
 const maxRTTData = 8
 
 type pingRecord struct {
-	sent time.Duration // since epoch; 0 when no ping is outstanding
+	sent time.Duration    // since epoch; 0 when no ping is outstanding
 	data [maxRTTData]byte // Conn.pingLen bytes of it
 }
 
