@@ -197,7 +197,7 @@ func (c *Conn) carryOut(req closeRequest, inline bool, limit time.Time) {
 // error, then ends the connection.
 func (c *Conn) drain() {
 	for {
-		_, r, err := c.ws.NextReader()
+		_, r, err := c.nextReader()
 		if err != nil {
 			c.readEnded(err)
 			return

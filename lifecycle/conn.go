@@ -3,6 +3,7 @@ package lifecycle
 import (
 	"bufio"
 	"context"
+	"io"
 	"log/slog"
 	"net"
 	"sync"
@@ -142,12 +143,13 @@ func (c *Conn) next() *Conn { return c.subj.next }
 
 // Flags of Conn.flags.
 const (
-	flagReading      = 1 << iota // the application is inside the gorilla reader (always, in event mode)
-	flagDrainClaimed             // someone reads until the peer's Close
-	flagFinished                 // finish has started
-	flagDeflate                  // permessage-deflate was negotiated
-	flagLeftEvents               // leaveEvents has run
-	flagWakeDeferred             // the timers wait for ServeEvents (Config.Events)
+	flagReading       = 1 << iota // the application is inside the gorilla reader (always, in event mode)
+	flagDrainClaimed              // someone reads until the peer's Close
+	flagFinished                  // finish has started
+	flagDeflate                   // permessage-deflate was negotiated
+	flagLeftEvents                // leaveEvents has run
+	flagWakeDeferred              // the timers wait for ServeEvents (Config.Events)
+	flagHandlersBound             // gorilla's close, ping and pong handlers are the Conn's
 )
 
 func (c *Conn) hasFlag(f uint32) bool { return c.flags.Load()&f != 0 }
@@ -197,12 +199,31 @@ func newConn(cfg Config) *Conn {
 }
 
 // bind takes over ws, right after the handshake: from now on the Conn owns
-// ws's close, ping and pong handlers.
+// ws's close, ping and pong handlers. A Conn made for event mode installs
+// them with its first gorilla read (nextReader): the event loop answers
+// the control frames between messages itself, so a peer that sends no data
+// (a push-only client) never needs them, nor their three closures.
 func (c *Conn) bind(ws *websocket.Conn) {
 	c.ws = ws
-	ws.SetCloseHandler(c.handlePeerClose)
-	ws.SetPongHandler(c.handlePong)
-	ws.SetPingHandler(c.handlePing)
+	if !c.hasFlag(flagWakeDeferred) {
+		c.bindHandlers()
+	}
+}
+
+func (c *Conn) bindHandlers() {
+	c.ws.SetCloseHandler(c.handlePeerClose)
+	c.ws.SetPongHandler(c.handlePong)
+	c.ws.SetPingHandler(c.handlePing)
+	c.flags.Or(flagHandlersBound)
+}
+
+// nextReader is gorilla's NextReader, with the Conn's handlers in place.
+// Only the reader calls it.
+func (c *Conn) nextReader() (int, io.Reader, error) {
+	if !c.hasFlag(flagHandlersBound) {
+		c.bindHandlers()
+	}
+	return c.ws.NextReader()
 }
 
 // Context returns a context that keeps the values of Config.Context and is

@@ -369,7 +369,7 @@ func (c *Conn) control(h evpoll.Header, payload []byte) bool {
 // application (a read check dropped it, the connection is closing, or it
 // ended).
 func (c *Conn) readBuffered() (MessageType, []byte, bool) {
-	mt, r, err := c.ws.NextReader()
+	mt, r, err := c.nextReader()
 	if err != nil {
 		c.readEnded(err)
 		return 0, nil, false
@@ -423,7 +423,7 @@ func (c *Conn) drainAtEOF() {
 // message may be buffered already, and would not wake epoll.
 func (c *Conn) readBlocking() {
 	ec := c.events.Load()
-	mt, r, err := c.ws.NextReader()
+	mt, r, err := c.nextReader()
 	if err != nil {
 		c.readEnded(err)
 		return

@@ -93,3 +93,43 @@ func TestEventModeCloseHandshakeIsBounded(t *testing.T) {
 	}
 	reg.Shutdown(t.Context())
 }
+
+// An event-mode Conn installs gorilla's handlers with its first gorilla
+// read: a ping inside the very first (fragmented) message, and a Close as
+// the very first frame, are answered as in goroutine mode.
+func TestEventModeFirstReadHasTheHandlers(t *testing.T) {
+	reg := lifecycle.NewRegistry()
+	defer reg.Shutdown(t.Context())
+	hooks := newHookLog()
+	url := wstest.Server(t, middleware.OnClose(hooks.hook)(middleware.EventHandler(reg, echoEvents)))
+
+	c, err := wstest.DialRaw(url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var b []byte
+	b = wstest.AppendFrame(b, wstest.OpText, false, []byte("a"))
+	b = wstest.AppendFrame(b, wstest.OpPing, true, []byte("in"))
+	b = wstest.AppendFrame(b, wstest.OpContinuation, true, []byte("b"))
+	c.Conn.Write(b) // one write: the whole message is buffered at once
+	if f, err := c.ReadFrame(5 * time.Second); err != nil || f.Op != wstest.OpPong || string(f.Payload) != "in" {
+		t.Fatalf("pong: %+v %v", f, err)
+	}
+	if f, err := c.ReadFrame(5 * time.Second); err != nil || string(f.Payload) != "ab" {
+		t.Fatalf("echo: %+v %v", f, err)
+	}
+
+	c2, err := wstest.DialRaw(url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	c2.WriteClose(4001, "first")
+	if f, _, err := c2.ReadUntilClose(5 * time.Second); err != nil || f.CloseCode() != 4001 {
+		t.Fatalf("echoed close: %d %v", f.CloseCode(), err)
+	}
+	if info := hooks.next(t); info.Initiator != lifecycle.InitiatorPeer || info.Code != 4001 || !info.HandshakeComplete {
+		t.Fatalf("info %+v", info)
+	}
+}
