@@ -111,7 +111,7 @@ func (h *hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if h.t != nil {
 		h.t.hijacked(g)
 	}
-	brw.Reader = bufio.NewReaderSize(g, h.size)
+	brw.Reader = bufio.NewReaderSize((*connReader)(h.c), h.size)
 	h.c.br = brw.Reader
 	return g, brw, nil
 }

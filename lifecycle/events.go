@@ -83,7 +83,7 @@ func joinLoop() (*eventLoop, error) {
 	defer loopMu.Unlock()
 	if currentLoop == nil {
 		l := &eventLoop{bufs: make(map[int]*evpoll.BufferPool)}
-		p, err := evpoll.New(l.wake)
+		p, err := evpoll.New(l.wake, evpoll.WithEdgeTriggered())
 		if err != nil {
 			return nil, err
 		}
@@ -107,6 +107,28 @@ func (l *eventLoop) leave() {
 		l.timers.stop()
 		go l.poller.Close()
 	}
+}
+
+// connReader is the Conn as the source of its read buffer (the
+// bufio.Reader gorilla reads through): the frame guard, read the blocking
+// way; on the event loop, without waiting (flagNonblocking), so that no
+// read of a worker ever blocks, whatever a peer sends.
+type connReader Conn
+
+func (r *connReader) Read(p []byte) (int, error) {
+	c := (*Conn)(r)
+	if !c.hasFlag(flagNonblocking) {
+		return c.guard.Read(p)
+	}
+	g := &c.guard
+	if g.failure != nil {
+		return 0, g.failure
+	}
+	n, err := evpoll.ReadNonblock(c.events.Load().rc, p)
+	if err == evpoll.ErrWouldBlock {
+		return 0, err // nothing now; the transport is fine
+	}
+	return g.passed(p, n, err)
 }
 
 // ErrEventMode is returned by ReadMessage on a connection served by
@@ -166,7 +188,7 @@ func (c *Conn) registerEvents(l *eventLoop, rc syscall.RawConn, onMessage func(*
 		return false
 	}
 	c.events.Store(ec)
-	c.flags.Or(flagReading) // the loop is the reader from now on
+	c.flags.Or(flagReading | flagNonblocking | flagServing) // the loop is the reader from now on
 	c.startWakeLocked()
 	c.mu.Unlock()
 	if c.br.Buffered() == 0 {
@@ -174,12 +196,12 @@ func (c *Conn) registerEvents(l *eventLoop, rc syscall.RawConn, onMessage func(*
 	}
 	if err := l.poller.Add(rc, ec.id); err != nil {
 		if c.br.Size() == 0 {
-			ec.bufs.Attach(c.br, &c.guard)
+			ec.bufs.Attach(c.br, (*connReader)(c))
 		}
 		c.mu.Lock()
 		l.timers.remove(c)
 		c.events.Store(nil)
-		c.flags.And(^uint32(flagReading))
+		c.flags.And(^uint32(flagReading | flagNonblocking | flagServing))
 		c.startWakeLocked() // on a runtime timer of its own now
 		c.mu.Unlock()
 		l.drop(ec.id)
@@ -188,6 +210,14 @@ func (c *Conn) registerEvents(l *eventLoop, rc syscall.RawConn, onMessage func(*
 	if c.decision.Load() != nil {
 		// Closing began meanwhile: its handshake is the loop's now.
 		c.armHandshake(time.Now().Add(c.closeTimeout))
+	}
+	// The first turn is ours (registered as serving): bytes buffered
+	// before the registration woke nothing, and a wake-up meanwhile found
+	// us serving.
+	if c.br.Buffered() > 0 || !c.leaveServe() {
+		if l.poller.Pool().Submit(evpoll.High, c.serve) != nil {
+			c.kill(errLoopClosed)
+		}
 	}
 	return true
 }
@@ -260,28 +290,82 @@ func (c *Conn) leaveEvents() {
 	ec.loop.leave()
 }
 
-// wake is the poller's handler: a connection is readable (or hung up).
+// wake is the poller's handler: new bytes arrived on a connection (or it
+// hung up). One worker at a time serves a connection; a wake-up for one
+// that is being served tells its worker to read again (the registration
+// is edge-triggered: no wake-up comes for bytes that were there already).
 func (l *eventLoop) wake(id uint64, _ evpoll.Events) {
 	c := l.lookup(id)
-	if c == nil || c.hasFlag(flagFinished) {
-		return // queued before its connection ended
+	if c == nil || c.hasFlag(flagFinished) || !c.enterServe() {
+		return
 	}
-	if c.br.Size() == 0 {
-		c.events.Load().bufs.Attach(c.br, &c.guard)
-	}
-	eof := false
-	if c.br.Buffered() < c.br.Size() {
-		// One read: the socket is readable, so it does not block.
-		if _, err := c.br.Peek(c.br.Buffered() + 1); err != nil {
-			eof = true
-		}
-	}
-	c.consume(eof)
+	c.serve()
 }
 
-// consume handles what the buffer holds, then re-arms, hands the
-// connection to the blocking path, or ends it.
-func (c *Conn) consume(eof bool) {
+// enterServe makes the caller the connection's server, or tells the
+// current one to read again; it reports whether the caller serves.
+func (c *Conn) enterServe() bool {
+	for {
+		old := c.flags.Load()
+		next := old | flagServing
+		if old&flagServing != 0 {
+			next = old | flagServeAgain
+		}
+		if c.flags.CompareAndSwap(old, next) {
+			return old&flagServing == 0
+		}
+	}
+}
+
+// leaveServe ends the server's turn, unless a wake-up came during it: then
+// it reports false, and the server reads again.
+func (c *Conn) leaveServe() bool {
+	for {
+		old := c.flags.Load()
+		next := old &^ flagServing
+		if old&flagServeAgain != 0 {
+			next = old &^ flagServeAgain
+		}
+		if c.flags.CompareAndSwap(old, next) {
+			return old&flagServeAgain == 0
+		}
+	}
+}
+
+// serve reads what the socket holds, without waiting, and handles it,
+// until the socket is drained and no wake-up came meanwhile; or it hands
+// the connection to the blocking path, or the connection ends.
+func (c *Conn) serve() {
+	ec := c.events.Load()
+	for !c.hasFlag(flagFinished) {
+		if c.br.Size() == 0 {
+			ec.bufs.Attach(c.br, (*connReader)(c))
+		}
+		full, eof := false, false
+		if n := c.br.Buffered(); n < c.br.Size() {
+			_, err := c.br.Peek(n + 1) // one read, into what is free
+			eof = err != nil && err != evpoll.ErrWouldBlock
+			full = c.br.Buffered() == c.br.Size()
+		}
+		if c.consume(eof) {
+			return
+		}
+		if full {
+			continue // the socket may hold more, and no wake-up will say so
+		}
+		if c.br.Buffered() == 0 {
+			ec.bufs.Detach(c.br) // idle: the buffer goes back to the pool
+		}
+		if c.leaveServe() {
+			return
+		}
+	}
+}
+
+// consume handles what the buffer holds; it reports true when the
+// connection went to the blocking path or ended, false when it waits for
+// more bytes.
+func (c *Conn) consume(eof bool) bool {
 	ec := c.events.Load()
 	rules := evpoll.Rules{Deflate: c.hasFlag(flagDeflate)}
 	for c.br.Buffered() > 0 {
@@ -289,16 +373,15 @@ func (c *Conn) consume(eof bool) {
 			// A broken budget or rule: the bytes before it are
 			// buffered; gorilla reads them, then fails on it.
 			c.drainAtEOF()
-			return
+			return true
 		}
 		m, err := evpoll.ScanMessage(c.br, rules)
-		var fe *evpoll.FrameError
 		switch {
-		case errors.As(err, &fe) && fe.Stricter:
+		case err != nil && stricter(err) != "":
 			// A frame gorilla would take (RSV1 on a control or
 			// continuation frame): fail it ourselves.
-			c.failEvents(protocolFailure(fe.Reason))
-			return
+			c.failEvents(protocolFailure(stricter(err)))
+			return true
 		case err != nil, m.Status.Ready():
 			// A whole message, or a bad frame gorilla fails on as in a
 			// read loop: either way its read cannot block.
@@ -306,7 +389,7 @@ func (c *Conn) consume(eof bool) {
 			mt, data, ok := c.readBuffered()
 			if !ok {
 				if c.hasFlag(flagFinished) {
-					return
+					return true
 				}
 				continue // dropped by a check, or read while closing
 			}
@@ -314,32 +397,42 @@ func (c *Conn) consume(eof bool) {
 				// A compressed message whose deflate stream ends before
 				// the message does: gorilla would skip the rest later.
 				c.failEvents(protocolFailure("invalid compressed data"))
-				return
+				return true
 			}
 			ec.onMessage(c, mt, data)
 		case m.Status == evpoll.TooBig, m.Status == evpoll.Stalled:
 			go c.readBlocking()
-			return
+			return true
 		default: // Incomplete: take the control frames ahead of it
 			for range m.Leading {
 				h, payload, _, _ := evpoll.ReadControl(c.br, rules)
 				if !c.control(h, payload) {
-					return
+					return true
 				}
 			}
 			if eof {
 				c.drainAtEOF()
-				return
+				return true
 			}
-			c.rearm()
-			return
+			return false
 		}
 	}
 	if eof {
 		c.drainAtEOF()
-		return
+		return true
 	}
-	c.rearm()
+	return false
+}
+
+// stricter returns the reason of a frame that breaks a rule gorilla does
+// not enforce (evpoll.FrameError.Stricter), "" for any other error. Out of
+// line, so that the scan's hot path does not allocate the error target.
+func stricter(err error) string {
+	var fe *evpoll.FrameError
+	if errors.As(err, &fe) && fe.Stricter {
+		return fe.Reason
+	}
+	return ""
 }
 
 // control handles a control frame consumed outside gorilla, as gorilla's
@@ -419,10 +512,13 @@ func (c *Conn) drainAtEOF() {
 }
 
 // readBlocking reads one message the blocking way, in a goroutine of its
-// own, and goes back to events through the pool: the bytes after the
-// message may be buffered already, and would not wake epoll.
+// own (through the frame guard, not the loop's non-blocking reads), and
+// goes back to the loop through the pool, still the connection's server:
+// the bytes after the message may be buffered already, and no wake-up
+// would come for them.
 func (c *Conn) readBlocking() {
 	ec := c.events.Load()
+	c.flags.And(^uint32(flagNonblocking))
 	mt, r, err := c.nextReader()
 	if err != nil {
 		c.readEnded(err)
@@ -433,13 +529,10 @@ func (c *Conn) readBlocking() {
 			c.readEnded(err)
 			return
 		}
-	} else if data, err := c.readPayload(r); err != nil {
-		if err == errTooBig {
-			c.startClose(ErrMessageTooBig, StatusMessageTooBig, "message too big")
-			c.rearm()
-		} else {
-			c.readEnded(err)
-		}
+	} else if data, err := c.readPayload(r); err == errTooBig {
+		c.startClose(ErrMessageTooBig, StatusMessageTooBig, "message too big")
+	} else if err != nil {
+		c.readEnded(err)
 		return
 	} else {
 		c.inbound.Add(1)
@@ -453,27 +546,13 @@ func (c *Conn) readBlocking() {
 			}
 		}
 	}
-	if ec.loop.poller.Pool().Submit(evpoll.High, func() { c.consume(false) }) != nil {
+	c.flags.Or(flagNonblocking)
+	if ec.loop.poller.Pool().Submit(evpoll.High, c.serve) != nil {
 		c.kill(errLoopClosed)
 	}
 }
 
 var errLoopClosed = errors.New("wsmw: event loop closed")
-
-// rearm waits for the next readiness, giving the read buffer back while
-// nothing is buffered.
-func (c *Conn) rearm() {
-	if c.hasFlag(flagFinished) {
-		return
-	}
-	ec := c.events.Load()
-	if c.br.Buffered() == 0 {
-		ec.bufs.Detach(c.br)
-	}
-	if err := ec.loop.poller.Rearm(ec.rc, ec.id); err != nil && !c.hasFlag(flagFinished) {
-		c.kill(err)
-	}
-}
 
 // failEvents ends the connection for a frame that broke a rule that only
 // the event mode's scan sees (gorilla would take the frame).

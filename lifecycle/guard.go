@@ -123,6 +123,11 @@ func (g *frameGuard) Read(p []byte) (int, error) {
 		return 0, g.failure
 	}
 	n, err := g.Conn.Read(p)
+	return g.passed(p, n, err)
+}
+
+// passed looks at the n bytes just read into p, and at the read's error.
+func (g *frameGuard) passed(p []byte, n int, err error) (int, error) {
 	if n > 0 {
 		if cut, failed := g.scan(p[:n]); failed != nil {
 			g.failure = failed

@@ -47,6 +47,9 @@ var (
 	// ErrNotRegistered is returned by Rearm for a connection that is not
 	// (or no longer) registered.
 	ErrNotRegistered = errors.New("evpoll: connection not registered")
+	// ErrWouldBlock is returned by ReadNonblock when the socket has
+	// nothing to read now.
+	ErrWouldBlock = errors.New("evpoll: read would block")
 )
 
 type unsupported struct{}

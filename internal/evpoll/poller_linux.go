@@ -20,8 +20,12 @@ const Supported = true
 // interest is what a registration waits for. EPOLLERR and EPOLLHUP are
 // always reported. Level-triggered plus EPOLLONESHOT: a connection that is
 // readable when it is re-armed wakes again at once, so no wake-up is lost,
-// and each wake-up is delivered to one worker only.
-const interest = unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLONESHOT
+// and each wake-up is delivered to one worker only. With WithEdgeTriggered,
+// edgeInterest instead.
+const (
+	interest     = unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLONESHOT
+	edgeInterest = unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLET
+)
 
 // Poller waits for many connections to become readable with one epoll
 // instance and queues each wake-up to a Pool at High priority, where it
@@ -66,6 +70,7 @@ type Poller struct {
 	published atomic.Uint64
 
 	batch     int
+	interest  uint32
 	done      chan struct{}
 	closeOnce sync.Once
 	closeErr  error
@@ -108,12 +113,16 @@ func New(handler func(id uint64, ev Events), opts ...Option) (*Poller, error) {
 		return nil, fmt.Errorf("evpoll: %w", err)
 	}
 	p := &Poller{
-		handler: handler,
-		file:    file,
-		raw:     raw,
-		epfd:    epfd,
-		batch:   o.batch,
-		done:    make(chan struct{}),
+		handler:  handler,
+		file:     file,
+		raw:      raw,
+		epfd:     epfd,
+		batch:    o.batch,
+		interest: interest,
+		done:     make(chan struct{}),
+	}
+	if o.edge {
+		p.interest = edgeInterest
 	}
 	p.calls.New = func() any {
 		c := &ctlCall{p: p}
@@ -221,7 +230,7 @@ type ctlCall struct {
 }
 
 func (c *ctlCall) run(fd uintptr) {
-	ev := unix.EpollEvent{Events: interest}
+	ev := unix.EpollEvent{Events: c.p.interest}
 	setID(&ev, c.id)
 	c.err = unix.EpollCtl(c.p.epfd, c.op, int(fd), &ev)
 }
