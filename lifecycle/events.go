@@ -157,7 +157,11 @@ func (c *Conn) registerEvents(l *eventLoop, rc syscall.RawConn, onMessage func(*
 	ec := &eventConn{loop: l, rc: rc, bufs: l.bufferPool(c.br.Size()), onMessage: onMessage}
 	ec.id = l.add(c)
 	c.mu.Lock()
-	if c.hooksTaken {
+	// The loop claims the drain too: a close that began before (a
+	// Registry's, a timer's, another goroutine's) and found nobody reading
+	// has claimed it and reads the handshake in its own goroutine, which
+	// then keeps the connection; the fallback's ReadMessage waits for it.
+	if c.hooksTaken || !c.claimFlag(flagDrainClaimed) {
 		c.mu.Unlock()
 		l.drop(ec.id)
 		return false
@@ -173,7 +177,7 @@ func (c *Conn) registerEvents(l *eventLoop, rc syscall.RawConn, onMessage func(*
 			ec.bufs.Attach(c.br, &c.guard)
 		}
 		c.events.Store(nil)
-		c.flags.And(^uint32(flagReading))
+		c.flags.And(^uint32(flagReading | flagDrainClaimed)) // the fallback reads
 		l.drop(ec.id)
 		return false
 	}
