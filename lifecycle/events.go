@@ -294,7 +294,7 @@ func (c *Conn) consume(eof bool) {
 			before := c.br.Buffered()
 			mt, data, ok := c.readBuffered()
 			if !ok {
-				if c.hasFlag(flagFinished) {
+				if c.leftLoop() {
 					return
 				}
 				continue // dropped by a check, or read while closing
@@ -399,7 +399,7 @@ func (c *Conn) readBuffered() (MessageType, []byte, bool) {
 // is buffered to the end of the stream, or to the broken rule, without
 // blocking, and fails as in a read loop.
 func (c *Conn) drainAtEOF() {
-	for !c.hasFlag(flagFinished) {
+	for !c.leftLoop() {
 		mt, data, ok := c.readBuffered()
 		if ok {
 			c.events.Load().onMessage(c, mt, data)
@@ -452,7 +452,7 @@ var errLoopClosed = errors.New("wsmw: event loop closed")
 // rearm waits for the next readiness, giving the read buffer back while
 // nothing is buffered.
 func (c *Conn) rearm() {
-	if c.hasFlag(flagFinished) {
+	if c.leftLoop() {
 		return
 	}
 	ec := c.events.Load()
@@ -462,6 +462,16 @@ func (c *Conn) rearm() {
 	if err := ec.loop.poller.Rearm(ec.rc, ec.id); err != nil && !c.hasFlag(flagFinished) {
 		c.kill(err)
 	}
+}
+
+// leftLoop reports whether the loop no longer serves c: it has ended, or
+// a broken rule's linger took it over (failRead), whose goroutine reads
+// the peer's remaining bytes and then closes TCP. Reading on here would
+// fail again on gorilla's kept error and close TCP at once, with the
+// peer's bytes unread: a reset, which destroys our Close frame in the
+// peer's receive queue.
+func (c *Conn) leftLoop() bool {
+	return c.hasFlag(flagFinished) || c.events.Load().left.Load()
 }
 
 // failEvents ends the connection for a frame that broke a rule that only
