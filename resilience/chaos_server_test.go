@@ -93,19 +93,9 @@ func recorder(recs map[string]*record) func(http.Handler) http.Handler {
 	}
 }
 
-// chaosMode is a way to serve the chaos connections: Handler with a read
-// loop (goroutine mode), or EventHandler (event mode) with a message
-// function and the fates that need the server to act started on open.
-type chaosMode struct {
-	name   string
-	events bool
-}
-
-var chaosModes = []chaosMode{{"goroutine", false}, {"events", true}}
-
 // chaosHandler is every policy in front of the chaos handler, as an
 // application would stack them.
-func chaosHandler(reg *lifecycle.Registry, recs map[string]*record, slots ratelimit.Store, mode chaosMode) http.Handler {
+func chaosHandler(reg *lifecycle.Registry, recs map[string]*record, slots ratelimit.Store, mode conntest.Mode) http.Handler {
 	policies := []func(http.Handler) http.Handler{
 		recorder(recs),
 		auth.JWT(auth.HMAC(chaosSecret), middleware.WithLogger(discardLog)),
@@ -121,7 +111,7 @@ func chaosHandler(reg *lifecycle.Registry, recs map[string]*record, slots rateli
 	}
 	opts := []middleware.Option{middleware.WithCloseTimeout(chaosCloseTimeout), middleware.WithLogger(discardLog)}
 	var h http.Handler
-	if mode.events {
+	if mode.Events {
 		policies = append(policies, middleware.OnOpen(openChaos))
 		h = middleware.EventHandler(reg, chaosMessage, opts...)
 	} else {

@@ -18,6 +18,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/wsmw/wsmw/internal/conntest"
 	"github.com/wsmw/wsmw/lifecycle"
 	"github.com/wsmw/wsmw/ratelimit"
 )
@@ -45,13 +46,13 @@ func TestChaos(t *testing.T) {
 	if testing.Short() {
 		t.Skip("chaos run skipped in -short mode")
 	}
-	for _, mode := range chaosModes {
-		t.Run(mode.name, func(t *testing.T) { runChaos(t, mode) })
+	for _, mode := range conntest.Modes {
+		t.Run(mode.Name, func(t *testing.T) { runChaos(t, mode) })
 	}
 }
 
 // runChaos is one chaos run, its connections served in mode.
-func runChaos(t *testing.T, mode chaosMode) {
+func runChaos(t *testing.T, mode conntest.Mode) {
 	start := time.Now()
 	seed := chaosSeed()
 	t.Logf("seed %d (WSMW_CHAOS_SEED=%d replays it)", seed, seed)
@@ -108,7 +109,7 @@ func chaosSeed() uint64 {
 // Registry shuts down once every connection but the fateShutdown ones has
 // ended, or, when mid is set, as soon as four fifths of them have dialed:
 // the others are then refused (503) or cut short.
-func runWave(t *testing.T, mode chaosMode, name string, n int, mid bool, rng *rand.Rand, slots ratelimit.Store) []*record {
+func runWave(t *testing.T, mode conntest.Mode, name string, n int, mid bool, rng *rand.Rand, slots ratelimit.Store) []*record {
 	t.Helper()
 	recs := make([]*record, n)
 	byID := make(map[string]*record, n)
