@@ -2,6 +2,7 @@ package conntest
 
 import (
 	"net/http"
+	"testing"
 
 	"github.com/wsmw/wsmw/lifecycle"
 	"github.com/wsmw/wsmw/middleware"
@@ -43,3 +44,11 @@ func EchoMessage(c *lifecycle.Conn, mt lifecycle.MessageType, data []byte) { c.W
 // DiscardMessage drops a message: the message function of a server that
 // only reads.
 func DiscardMessage(*lifecycle.Conn, lifecycle.MessageType, []byte) {}
+
+// EachMode runs f in a subtest per read mode, named by the mode.
+func EachMode(t *testing.T, f func(t *testing.T, mode Mode)) {
+	t.Helper()
+	for _, m := range Modes {
+		t.Run(m.Name, func(t *testing.T) { f(t, m) })
+	}
+}
