@@ -274,9 +274,12 @@ func (c *Conn) consume(eof bool) {
 	ec := c.events.Load()
 	rules := evpoll.Rules{Deflate: c.hasFlag(flagDeflate)}
 	for c.br.Buffered() > 0 {
-		if c.guard.failure != nil && eof {
+		if c.guard.failure != nil {
 			// A broken budget or rule: the bytes before it are
-			// buffered; gorilla reads them, then fails on it.
+			// buffered; gorilla reads them, then fails on it. No more
+			// bytes come through the guard, so epoll has nothing to
+			// wait for (the read that broke the rule may have returned
+			// them without its error, which bufio keeps).
 			c.drainAtEOF()
 			return
 		}
