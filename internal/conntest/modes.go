@@ -16,8 +16,12 @@ type Mode struct {
 	Events bool
 }
 
-// Modes are both read modes, for tests that must hold in each.
-var Modes = []Mode{{"goroutine", false}, {"events", true}}
+// The read modes, and both of them for tests that must hold in each.
+var (
+	Goroutines = Mode{"goroutine", false}
+	Events     = Mode{"events", true}
+	Modes      = []Mode{Goroutines, Events}
+)
 
 // Handler returns the endpoint's handler in mode m: onMessage is called
 // with each data message, from a ReadMessage loop in the goroutine

@@ -1,0 +1,70 @@
+package lifecycle_test
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/wsmw/wsmw/internal/conntest"
+	"github.com/wsmw/wsmw/lifecycle"
+)
+
+// closeFromOutsideEvents is closeFromOutside in event mode: the first
+// message makes another goroutine close; the loop reads the handshake.
+func closeFromOutsideEvents(t *testing.T, cfg lifecycle.Config) *harness {
+	return newModeHarness(t, conntest.Events, cfg, nil, func(c *lifecycle.Conn, _ lifecycle.MessageType, _ []byte) {
+		go c.CloseWith(errTestCause, 4100, "from outside")
+	})
+}
+
+// In event mode no goroutine reads, yet a close from another goroutine
+// completes its handshake as soon as the peer answers (CloseTimeout is a
+// minute).
+func TestEventModeHandshakeCompletes(t *testing.T) {
+	assertHandshake(t, closeFromOutsideEvents(t, lifecycle.Config{CloseTimeout: time.Minute}))
+}
+
+// In event mode the handshake's bound is a timer: a peer that never
+// answers is cut at CloseTimeout.
+func TestEventModeSilentPeerIsCutAtCloseTimeout(t *testing.T) {
+	h := closeFromOutsideEvents(t, lifecycle.Config{CloseTimeout: 300 * time.Millisecond})
+	c := h.dial()
+	c.WriteText("go")
+	if f, _, err := c.ReadUntilClose(5 * time.Second); err != nil || f.CloseCode() != 4100 {
+		t.Fatalf("close frame: %v", err)
+	}
+	if _, err := c.WaitEOF(10 * time.Second); err != nil {
+		t.Fatalf("server kept the connection: %v", err)
+	}
+	info := h.next()
+	if info.HandshakeComplete || info.Received != nil || info.Sent == nil || info.Code != 4100 || info.Initiator != lifecycle.InitiatorLocal {
+		t.Fatalf("info = %+v", info)
+	}
+	if info.Duration < 300*time.Millisecond {
+		t.Fatalf("closed after %v, before CloseTimeout", info.Duration)
+	}
+}
+
+// A reset in event mode is an abnormal end, reported once.
+func TestEventModeAbnormalEndByReset(t *testing.T) {
+	h := newModeHarness(t, conntest.Events, lifecycle.Config{}, nil, conntest.EchoMessage)
+	c := h.dial()
+	c.WriteText("hello")
+	if _, err := c.ReadFrame(5 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	c.Reset()
+	info := h.next()
+	if info.Code != lifecycle.StatusAbnormalClosure || info.Initiator != lifecycle.InitiatorAbnormal ||
+		!errors.Is(info.Cause, lifecycle.ErrConnectionLost) || info.Sent != nil || info.Received != nil {
+		t.Fatalf("info = %+v", info)
+	}
+	h.reg.Shutdown(t.Context())
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for conn, n := range h.hooks {
+		if n != 1 {
+			t.Fatalf("%p: %d OnClose calls", conn, n)
+		}
+	}
+}
