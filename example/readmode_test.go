@@ -5,12 +5,13 @@ import (
 	"context"
 	"io"
 	"net/http"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/wsmw/wsmw/internal/wstest"
 )
 
 // readModes are the values of -read-mode.
@@ -95,15 +96,4 @@ func TestReadModes(t *testing.T) {
 }
 
 // echoLoops counts the goroutines running the goroutine mode's echo loop.
-func echoLoops() int {
-	buf := make([]byte, 1<<20)
-	for {
-		n := runtime.Stack(buf, true)
-		if n < len(buf) {
-			buf = buf[:n]
-			break
-		}
-		buf = make([]byte, 2*len(buf))
-	}
-	return strings.Count(string(buf), "example.(*app).echo(")
-}
+func echoLoops() int { return wstest.CountGoroutines("example.(*app).echo(")[0] }

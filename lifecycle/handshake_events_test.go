@@ -28,21 +28,7 @@ func TestEventModeHandshakeCompletes(t *testing.T) {
 // answers is cut at CloseTimeout.
 func TestEventModeSilentPeerIsCutAtCloseTimeout(t *testing.T) {
 	h := closeFromOutsideEvents(t, lifecycle.Config{CloseTimeout: 300 * time.Millisecond})
-	c := h.dial()
-	c.WriteText("go")
-	if f, _, err := c.ReadUntilClose(5 * time.Second); err != nil || f.CloseCode() != 4100 {
-		t.Fatalf("close frame: %v", err)
-	}
-	if _, err := c.WaitEOF(10 * time.Second); err != nil {
-		t.Fatalf("server kept the connection: %v", err)
-	}
-	info := h.next()
-	if info.HandshakeComplete || info.Received != nil || info.Sent == nil || info.Code != 4100 || info.Initiator != lifecycle.InitiatorLocal {
-		t.Fatalf("info = %+v", info)
-	}
-	if info.Duration < 300*time.Millisecond {
-		t.Fatalf("closed after %v, before CloseTimeout", info.Duration)
-	}
+	assertCutAtCloseTimeout(t, h, 300*time.Millisecond)
 }
 
 // A reset in event mode is an abnormal end, reported once.

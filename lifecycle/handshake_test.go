@@ -83,24 +83,32 @@ func TestSilentPeerIsCutAtCloseTimeout(t *testing.T) {
 				}
 				<-release
 			})
-			c := h.dial()
-			c.WriteText("go")
-			if f, _, err := c.ReadUntilClose(5 * time.Second); err != nil || f.CloseCode() != 4100 {
-				t.Fatalf("close frame: %v", err)
-			}
-			// Never answer: the server must give up and close TCP.
-			if _, err := c.WaitEOF(10 * time.Second); err != nil {
-				t.Fatalf("server kept the connection: %v", err)
-			}
-			info := h.next()
-			if info.HandshakeComplete || info.Received != nil || info.Sent == nil || info.Code != 4100 || info.Initiator != lifecycle.InitiatorLocal {
-				t.Fatalf("info = %+v", info)
-			}
-			if info.Duration < 300*time.Millisecond {
-				t.Fatalf("closed after %v, before CloseTimeout", info.Duration)
-			}
+			assertCutAtCloseTimeout(t, h, 300*time.Millisecond)
 			close(release)
 		})
+	}
+}
+
+// assertCutAtCloseTimeout never answers the server's Close 4100 and
+// checks that the server closed TCP at closeTimeout, reporting a
+// handshake that did not complete.
+func assertCutAtCloseTimeout(t *testing.T, h *harness, closeTimeout time.Duration) {
+	t.Helper()
+	c := h.dial()
+	c.WriteText("go")
+	if f, _, err := c.ReadUntilClose(5 * time.Second); err != nil || f.CloseCode() != 4100 {
+		t.Fatalf("close frame: %v", err)
+	}
+	// Never answer: the server must give up and close TCP.
+	if _, err := c.WaitEOF(10 * time.Second); err != nil {
+		t.Fatalf("server kept the connection: %v", err)
+	}
+	info := h.next()
+	if info.HandshakeComplete || info.Received != nil || info.Sent == nil || info.Code != 4100 || info.Initiator != lifecycle.InitiatorLocal {
+		t.Fatalf("info = %+v", info)
+	}
+	if info.Duration < closeTimeout {
+		t.Fatalf("closed after %v, before CloseTimeout", info.Duration)
 	}
 }
 
