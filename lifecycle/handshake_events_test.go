@@ -1,7 +1,6 @@
 package lifecycle_test
 
 import (
-	"errors"
 	"testing"
 	"time"
 
@@ -40,17 +39,5 @@ func TestEventModeAbnormalEndByReset(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.Reset()
-	info := h.next()
-	if info.Code != lifecycle.StatusAbnormalClosure || info.Initiator != lifecycle.InitiatorAbnormal ||
-		!errors.Is(info.Cause, lifecycle.ErrConnectionLost) || info.Sent != nil || info.Received != nil {
-		t.Fatalf("info = %+v", info)
-	}
-	h.reg.Shutdown(t.Context())
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	for conn, n := range h.hooks {
-		if n != 1 {
-			t.Fatalf("%p: %d OnClose calls", conn, n)
-		}
-	}
+	assertResetEnd(t, h)
 }

@@ -130,13 +130,20 @@ func TestAbnormalEndByReset(t *testing.T) {
 	if !errors.As(err, &ce) || ce.Code != lifecycle.StatusAbnormalClosure || ce.Initiator != lifecycle.InitiatorAbnormal {
 		t.Fatalf("handler's read error: %v", err)
 	}
+	// The handler's return asked for a close after the end: a no-op, no
+	// second close and no second hook.
+	assertResetEnd(t, h)
+}
+
+// assertResetEnd checks the end of a connection the client reset: one
+// abnormal end, nothing sent or received, one hook call after a Shutdown.
+func assertResetEnd(t *testing.T, h *harness) {
+	t.Helper()
 	info := h.next()
 	if info.Code != lifecycle.StatusAbnormalClosure || info.Initiator != lifecycle.InitiatorAbnormal ||
 		!errors.Is(info.Cause, lifecycle.ErrConnectionLost) || info.Sent != nil || info.Received != nil {
 		t.Fatalf("info = %+v", info)
 	}
-	// The handler's return asked for a close after the end: a no-op, no
-	// second close and no second hook.
 	h.reg.Shutdown(context.Background())
 	h.mu.Lock()
 	defer h.mu.Unlock()
