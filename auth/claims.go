@@ -62,5 +62,5 @@ func ExpiresAt(c *lifecycle.Conn) (time.Time, bool) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.expiresAt, true
+	return s.exp(), true
 }

@@ -100,7 +100,7 @@ func (a *Authenticator) Authenticate(c *lifecycle.Conn, token string) error {
 			return err
 		}
 	}
-	s := &session{a: a, claims: claims, subject: subject, expiresAt: exp}
+	s := &session{a: a, claims: claims, expiresAt: exp.UnixMicro()}
 	return s.attach(c) // stores the session on c and arms its timers
 }
 

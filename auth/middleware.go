@@ -58,7 +58,7 @@ func (a *Authenticator) Middleware(next http.Handler) http.Handler {
 			a.refuse(w, r, next, source, err)
 			return
 		}
-		s := &session{a: a, claims: claims, subject: subject, expiresAt: exp}
+		s := &session{a: a, claims: claims, expiresAt: exp.UnixMicro()}
 		r = middleware.WithValue(r, sessionKey{}, s)
 		if subject != "" {
 			r = middleware.WithSubject(r, subject)

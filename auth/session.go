@@ -17,9 +17,8 @@ type session struct {
 
 	mu        sync.Mutex
 	conn      *lifecycle.Conn
-	claims    jwt.Claims
-	subject   string
-	expiresAt time.Time        // the token's exp
+	claims    jwt.Claims // its subject is the session's
+	expiresAt int64            // the token's exp, in Unix microseconds (a time.Time is three words)
 	expiry    lifecycle.Timer  // fires at exp + leeway
 	warn      *lifecycle.Timer // fires warnBefore before exp
 	recheck   *lifecycle.Timer // periodic revalidation
@@ -33,7 +32,7 @@ func (s *session) attach(c *lifecycle.Conn) error {
 	// A revocation made after the token was checked but before the
 	// connection joined the Registry did not see it: look again now that
 	// a Revoke from here on will.
-	if s.a.revoked(s.subject, s.claims) != nil {
+	if s.a.revoked(subjectOf(s.claims), s.claims) != nil {
 		return &lifecycle.CloseError{Code: lifecycle.StatusPolicyViolation, Reason: "session revoked",
 			Cause: fmt.Errorf("%w: %w", lifecycle.ErrSessionRevoked, ErrTokenRevoked)}
 	}
@@ -53,10 +52,13 @@ func (s *session) attach(c *lifecycle.Conn) error {
 }
 
 // deadline is when the session ends: exp + leeway. Callers hold s.mu.
-func (s *session) deadline() time.Time { return s.expiresAt.Add(s.a.cfg.leeway) }
+func (s *session) deadline() time.Time { return s.exp().Add(s.a.cfg.leeway) }
+
+// exp is the token's exp. Callers hold s.mu.
+func (s *session) exp() time.Time { return time.UnixMicro(s.expiresAt) }
 
 // warnAt is when the expiry warning is due. Callers hold s.mu.
-func (s *session) warnAt() time.Time { return s.expiresAt.Add(-s.a.cfg.warnBefore) }
+func (s *session) warnAt() time.Time { return s.exp().Add(-s.a.cfg.warnBefore) }
 
 // expire ends the connection unless a refresh moved the deadline.
 func (s *session) expire() {
@@ -70,7 +72,7 @@ func (s *session) expire() {
 
 func (s *session) warnFire() {
 	s.mu.Lock()
-	c, exp, due := s.conn, s.expiresAt, !time.Now().Before(s.warnAt())
+	c, exp, due := s.conn, s.exp(), !time.Now().Before(s.warnAt())
 	s.mu.Unlock()
 	if due {
 		s.a.cfg.onExpiring(c, exp)
@@ -103,7 +105,7 @@ func (s *session) refresh(ctx context.Context, token string) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if subject != s.subject {
+	if subject != subjectOf(s.claims) {
 		return ErrSubjectMismatch
 	}
 	if s.conn == nil {
@@ -112,7 +114,7 @@ func (s *session) refresh(ctx context.Context, token string) error {
 	if s.conn.Closing() {
 		return context.Cause(s.conn.Context())
 	}
-	s.claims, s.expiresAt = claims, exp
+	s.claims, s.expiresAt = claims, exp.UnixMicro()
 	now := time.Now()
 	s.expiry.Reset(s.deadline().Sub(now))
 	if s.warn != nil {

@@ -216,3 +216,38 @@ func TestCustomClaimsAndExpiresAt(t *testing.T) {
 		t.Fatal("claims from a nil Conn")
 	}
 }
+
+// A token that expires in the year 9999 keeps its exp exactly (the session
+// keeps it compactly) and its connection open.
+func TestFarFutureExpiry(t *testing.T) {
+	t.Parallel()
+	a, err := auth.New(auth.HMAC(secret))
+	if err != nil {
+		t.Fatal(err)
+	}
+	far := time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC)
+	got := make(chan time.Time, 1)
+	reg := lifecycle.NewRegistry()
+	url := wstest.Server(t, a.Middleware(middlewareHandler(reg, func(c *lifecycle.Conn) {
+		exp, _ := auth.ExpiresAt(c)
+		got <- exp
+		for {
+			mt, msg, err := c.ReadMessage()
+			if err != nil || c.WriteMessage(mt, msg) != nil {
+				return
+			}
+		}
+	})))
+	t.Cleanup(func() { reg.Shutdown(context.Background()) })
+	cl := claims("alice", time.Minute)
+	cl.ExpiresAt = jwt.NewNumericDate(far)
+	c, err := wstest.DialRaw(url, bearer(sign(t, jwt.SigningMethodHS256, secret, cl)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if exp := <-got; !exp.Equal(far) {
+		t.Fatalf("ExpiresAt = %v, want %v", exp, far)
+	}
+	echoes(t, c) // not expired
+}

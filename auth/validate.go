@@ -151,3 +151,9 @@ func wellFormed(token string) bool {
 	}
 	return true
 }
+
+// subjectOf is the subject of claims that validate accepted.
+func subjectOf(claims jwt.Claims) string {
+	sub, _ := claims.GetSubject()
+	return sub
+}

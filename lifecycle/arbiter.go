@@ -197,7 +197,7 @@ func (c *Conn) carryOut(req closeRequest, inline bool, limit time.Time) {
 // error, then ends the connection.
 func (c *Conn) drain() {
 	for {
-		_, r, err := c.ws.NextReader()
+		_, r, err := c.nextReader()
 		if err != nil {
 			c.readEnded(err)
 			return
@@ -423,18 +423,18 @@ func (c *Conn) finish() {
 	info.Duration = c.sinceOpen()
 
 	c.mu.Lock()
-	c.info = info
+	c.waitersLocked().info = info
 	hooks := c.onClose
 	c.onClose = nil
 	c.hooksTaken = true
 	reg := c.reg
 	if reg != nil {
-		reg.remove(c, c.subject)
+		reg.remove(c, c.subjectLocked())
 	}
 	c.mu.Unlock()
 
 	for _, h := range hooks {
-		c.runHook(h, *info)
+		c.runHook(h, info)
 	}
 	c.mu.Lock()
 	c.ended = true
@@ -453,8 +453,8 @@ func (c *Conn) finish() {
 // instead: the peer's close when its Close frame arrived (the two crossed,
 // and ours never left), otherwise the abnormal end it was (1006, with the
 // reason and cause of the close that was asked for).
-func settle(end *CloseError, sent, received *CloseFrame) *CloseInfo {
-	info := &CloseInfo{
+func settle(end *CloseError, sent, received *CloseFrame) CloseInfo {
+	info := CloseInfo{
 		Code:      end.Code,
 		Reason:    end.Reason,
 		Initiator: end.Initiator,

@@ -3,6 +3,7 @@ package lifecycle
 import (
 	"bufio"
 	"context"
+	"io"
 	"log/slog"
 	"net"
 	"sync"
@@ -56,6 +57,12 @@ type Config struct {
 	// OnClose hooks are added to the Conn as soon as it exists, before
 	// anything can end it (see Conn.OnClose).
 	OnClose []func(*Conn, CloseInfo)
+	// Events says that ServeEvents will serve the Conn: its timers then
+	// run on the event loop's one shared runtime timer rather than on one
+	// of their own (a time.Timer less per connection), and until
+	// ServeEvents they wait. Set it only when ServeEvents follows the
+	// upgrade (middleware.EventHandler does).
+	Events bool
 }
 
 // Conn is a WebSocket connection with a managed lifecycle. Reads follow
@@ -76,6 +83,7 @@ type Conn struct {
 	flags         atomic.Uint32              // reading, drainClaimed, finished
 	hooksTaken    bool                       // finish has taken the OnClose hooks; guarded by mu
 	ended         bool                       // finish is complete; guarded by mu
+	pingLen       uint8                      // of ping's data; guarded by mu
 	toSend        atomic.Pointer[CloseFrame] // the decided Close frame, nil for none
 	sent          atomic.Pointer[CloseFrame]
 	received      atomic.Pointer[CloseFrame]
@@ -96,29 +104,52 @@ type Conn struct {
 	events atomic.Pointer[eventConn] // nil in goroutine mode
 
 	mu       sync.Mutex // guards the fields below; taken before Registry.mu
-	waiters  *waiters   // made on first use of Context or Done
-	info     *CloseInfo // set by finish before it takes the hooks
+	waiters  *waiters   // made on first use of Context or Done, or by finish
 	reg      *Registry
-	subjPrev *Conn // neighbours in reg's list of subject; guarded by reg.mu
-	subjNext *Conn
-	subject  string
+	subj     *subjectLink // nil without a subject
 	values   []keyValue
 	ping     pingRecord
 	onRTT    func(time.Duration) // every OnRTT function, chained
 	onClose  []func(*Conn, CloseInfo)
-	timers   []*Timer
-	wake     *time.Timer   // one runtime timer for all of timers
-	armedFor time.Duration // the deadline wake is armed for
+	timers   *Timer        // the first of the list of timers (Timer.next)
+	wake     *time.Timer   // one runtime timer for all of timers, outside event mode
+	armedFor time.Duration // the deadline the wake-up is armed for
+	wakeIdx  int32         // 1 + c's index in its event loop's wakeHeap, 0 when not in it; guarded by the heap's mu
+	regIdx   int32         // 1 + c's index in reg's list, 0 when not in it; guarded by reg's mu
 }
 
 type keyValue struct{ key, value any }
 
+// subjectLink is a connection's subject and its place in its Registry's
+// list of that subject's connections. Connections without a subject (most,
+// where subjects are not used) need none.
+type subjectLink struct {
+	subject    string
+	prev, next *Conn // neighbours in the Registry's list; guarded by Registry.mu
+}
+
+// subjectLocked returns c's subject. c.mu (or the Registry's mu, for a
+// registered Conn) is held.
+func (c *Conn) subjectLocked() string {
+	if c.subj == nil {
+		return ""
+	}
+	return c.subj.subject
+}
+
+// next is the Conn after c in its subject's list. The Registry's mu is
+// held.
+func (c *Conn) next() *Conn { return c.subj.next }
+
 // Flags of Conn.flags.
 const (
-	flagReading      = 1 << iota // the application is inside the gorilla reader (always, in event mode)
-	flagDrainClaimed             // someone reads until the peer's Close
-	flagFinished                 // finish has started
-	flagDeflate                  // permessage-deflate was negotiated
+	flagReading       = 1 << iota // the application is inside the gorilla reader (always, in event mode)
+	flagDrainClaimed              // someone reads until the peer's Close
+	flagFinished                  // finish has started
+	flagDeflate                   // permessage-deflate was negotiated
+	flagLeftEvents                // leaveEvents has run
+	flagWakeDeferred              // the timers wait for ServeEvents (Config.Events)
+	flagHandlersBound             // gorilla's close, ping and pong handlers are the Conn's
 )
 
 func (c *Conn) hasFlag(f uint32) bool { return c.flags.Load()&f != 0 }
@@ -127,11 +158,12 @@ func (c *Conn) hasFlag(f uint32) bool { return c.flags.Load()&f != 0 }
 func (c *Conn) claimFlag(f uint32) bool { return c.flags.Or(f)&f == 0 }
 
 // waiters are made for the few connections whose Context or Done is asked
-// for.
+// for, and by finish, which keeps the CloseInfo here.
 type waiters struct {
 	ctx    context.Context
 	cancel context.CancelCauseFunc
 	done   chan struct{}
+	info   CloseInfo // set by finish before it takes the hooks
 }
 
 // epoch is the origin of the Conns' monotonic clock readings.
@@ -148,10 +180,15 @@ func newConn(cfg Config) *Conn {
 		log:          cfg.Logger,
 		closeTimeout: cfg.CloseTimeout,
 		readLimit:    DefaultReadLimit,
-		subject:      cfg.Subject,
 		openedAt:     time.Since(epoch), // before the 101: a revocation made after it reaches the Conn
 	}
 	c.guard.limits = cfg.FrameLimits
+	if cfg.Events {
+		c.flags.Store(flagWakeDeferred)
+	}
+	if cfg.Subject != "" {
+		c.subj = &subjectLink{subject: cfg.Subject}
+	}
 	if c.log == nil {
 		c.log = slog.Default()
 	}
@@ -162,12 +199,31 @@ func newConn(cfg Config) *Conn {
 }
 
 // bind takes over ws, right after the handshake: from now on the Conn owns
-// ws's close, ping and pong handlers.
+// ws's close, ping and pong handlers. A Conn made for event mode installs
+// them with its first gorilla read (nextReader): the event loop answers
+// the control frames between messages itself, so a peer that sends no data
+// (a push-only client) never needs them, nor their three closures.
 func (c *Conn) bind(ws *websocket.Conn) {
 	c.ws = ws
-	ws.SetCloseHandler(c.handlePeerClose)
-	ws.SetPongHandler(c.handlePong)
-	ws.SetPingHandler(c.handlePing)
+	if !c.hasFlag(flagWakeDeferred) {
+		c.bindHandlers()
+	}
+}
+
+func (c *Conn) bindHandlers() {
+	c.ws.SetCloseHandler(c.handlePeerClose)
+	c.ws.SetPongHandler(c.handlePong)
+	c.ws.SetPingHandler(c.handlePing)
+	c.flags.Or(flagHandlersBound)
+}
+
+// nextReader is gorilla's NextReader, with the Conn's handlers in place.
+// Only the reader calls it.
+func (c *Conn) nextReader() (int, io.Reader, error) {
+	if !c.hasFlag(flagHandlersBound) {
+		c.bindHandlers()
+	}
+	return c.ws.NextReader()
 }
 
 // Context returns a context that keeps the values of Config.Context and is
@@ -229,7 +285,9 @@ func (c *Conn) inOwnHookLocked() bool {
 // CloseInfo at once.
 func (c *Conn) Wait() CloseInfo {
 	<-c.Done()
-	return *c.info
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.waiters.info
 }
 
 // CloseInfo returns how the connection ended, and false while it has not.
@@ -239,7 +297,7 @@ func (c *Conn) CloseInfo() (CloseInfo, bool) {
 	if !c.ended {
 		return CloseInfo{}, false
 	}
-	return *c.info, true
+	return c.waiters.info, true
 }
 
 // Closing reports whether closing has started.

@@ -5,7 +5,6 @@ import (
 	"io"
 	"net"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -46,7 +45,6 @@ type eventConn struct {
 	rc        syscall.RawConn
 	bufs      *evpoll.BufferPool // of the size of the connection's read buffer
 	onMessage func(*Conn, MessageType, []byte)
-	left      atomic.Bool // leaveEvents ran
 }
 
 // eventLoop is an epoll instance, its worker pool, the read buffers of the
@@ -56,7 +54,8 @@ type eventConn struct {
 // with none holds none of its goroutines.
 type eventLoop struct {
 	poller *evpoll.Poller
-	conns  int // registered connections; guarded by loopMu
+	conns  int      // registered connections; guarded by loopMu
+	timers wakeHeap // the connections' wake-ups, on one runtime timer
 
 	mu    sync.Mutex
 	bufs  map[int]*evpoll.BufferPool // by buffer size
@@ -105,6 +104,7 @@ func (l *eventLoop) leave() {
 		if currentLoop == l {
 			currentLoop = nil
 		}
+		l.timers.stop()
 		go l.poller.Close()
 	}
 }
@@ -140,6 +140,9 @@ func (c *Conn) ServeEvents(onMessage func(*Conn, MessageType, []byte), goroutine
 			}
 		}
 	}
+	c.mu.Lock()
+	c.startWakeLocked()
+	c.mu.Unlock()
 	go func() {
 		for {
 			mt, data, err := c.ReadMessage()
@@ -168,6 +171,7 @@ func (c *Conn) registerEvents(l *eventLoop, rc syscall.RawConn, onMessage func(*
 	}
 	c.events.Store(ec)
 	c.flags.Or(flagReading) // the loop is the reader from now on
+	c.startWakeLocked()
 	c.mu.Unlock()
 	if c.br.Buffered() == 0 {
 		ec.bufs.Detach(c.br)
@@ -176,8 +180,12 @@ func (c *Conn) registerEvents(l *eventLoop, rc syscall.RawConn, onMessage func(*
 		if c.br.Size() == 0 {
 			ec.bufs.Attach(c.br, &c.guard)
 		}
+		c.mu.Lock()
+		l.timers.remove(c)
 		c.events.Store(nil)
 		c.flags.And(^uint32(flagReading | flagDrainClaimed)) // the fallback reads
+		c.startWakeLocked() // on a runtime timer of its own now
+		c.mu.Unlock()
 		l.drop(ec.id)
 		return false
 	}
@@ -241,7 +249,14 @@ func (l *eventLoop) drop(id uint64) {
 // leaveEvents unregisters c before its socket is closed (finish).
 func (c *Conn) leaveEvents() {
 	ec := c.events.Load()
-	if ec == nil || ec.left.Swap(true) {
+	if ec == nil {
+		return
+	}
+	c.mu.Lock()
+	left := c.claimFlag(flagLeftEvents) // from now on a wake-up takes a runtime timer of c's own
+	ec.loop.timers.remove(c)
+	c.mu.Unlock()
+	if !left {
 		return
 	}
 	ec.loop.poller.Remove(ec.rc)
@@ -361,7 +376,7 @@ func (c *Conn) control(h evpoll.Header, payload []byte) bool {
 // application (a read check dropped it, the connection is closing, or it
 // ended).
 func (c *Conn) readBuffered() (MessageType, []byte, bool) {
-	mt, r, err := c.ws.NextReader()
+	mt, r, err := c.nextReader()
 	if err != nil {
 		c.readEnded(err)
 		return 0, nil, false
@@ -415,7 +430,7 @@ func (c *Conn) drainAtEOF() {
 // message may be buffered already, and would not wake epoll.
 func (c *Conn) readBlocking() {
 	ec := c.events.Load()
-	mt, r, err := c.ws.NextReader()
+	mt, r, err := c.nextReader()
 	if err != nil {
 		c.readEnded(err)
 		return
@@ -474,7 +489,7 @@ func (c *Conn) rearm() {
 // peer's bytes unread: a reset, which destroys our Close frame in the
 // peer's receive queue.
 func (c *Conn) leftLoop() bool {
-	return c.hasFlag(flagFinished) || c.events.Load().left.Load()
+	return c.hasFlag(flagFinished | flagLeftEvents)
 }
 
 // failEvents ends the connection for a frame that broke a rule that only

@@ -78,7 +78,7 @@ func (c *Conn) OnClose(hook func(*Conn, CloseInfo)) {
 		c.mu.Unlock()
 		return
 	}
-	info := *c.info // set by finish before it took the hooks
+	info := c.waiters.info // set by finish before it took the hooks
 	c.mu.Unlock()
 	c.runHook(hook, info)
 
@@ -141,15 +141,33 @@ func (c *Conn) SetSubject(subject string) error {
 func (c *Conn) setSubject(subject string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.reg != nil && c.subject != subject && !c.hooksTaken {
-		c.reg.reindex(c, c.subject, subject) // lock order: Conn, then Registry
+	old := c.subjectLocked()
+	if old == subject {
+		return
 	}
-	c.subject = subject
+	if c.reg != nil && !c.hooksTaken {
+		c.reg.reindex(c, old, subject) // lock order: Conn, then Registry
+		return
+	}
+	c.setSubjectLocked(subject)
+}
+
+// setSubjectLocked records subject; c.mu is held, and the Registry's mu
+// too while c is registered.
+func (c *Conn) setSubjectLocked(subject string) {
+	switch {
+	case subject == "":
+		c.subj = nil
+	case c.subj == nil:
+		c.subj = &subjectLink{subject: subject}
+	default:
+		c.subj.subject = subject
+	}
 }
 
 // Subject returns the connection's subject, "" if none was set.
 func (c *Conn) Subject() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.subject
+	return c.subjectLocked()
 }

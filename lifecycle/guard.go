@@ -39,16 +39,17 @@ type frameGuard struct {
 	net.Conn
 	limits *FrameLimits
 
-	hdr     [maxHeaderLen]byte
-	hdrLen  uint8
-	skip    uint64 // payload bytes of the current frame still to come
-	frames  uint32 // frames of the message in progress
-	payload uint64 // payload bytes declared by those frames
-	tat     int64  // control budget: theoretical arrival time (GCRA), since epoch
+	skip    uint64      // payload bytes of the current frame still to come
+	payload uint64      // payload bytes declared by those frames
+	tat     int64       // control budget: theoretical arrival time (GCRA), since epoch
+	failure *CloseError // the rule a frame broke; Read returns it from then on
+	frames  uint32      // frames of the message in progress
 
 	pongCredit atomic.Int32 // pongs owed to us for our pings
-	failure    *CloseError  // the rule a frame broke; Read returns it from then on
-	transport  bool         // the transport returned an error
+
+	hdr       [maxHeaderLen]byte
+	hdrLen    uint8
+	transport bool // the transport returned an error
 }
 
 const maxHeaderLen = 14

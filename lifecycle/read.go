@@ -40,7 +40,7 @@ func (c *Conn) ReadMessage() (MessageType, []byte, error) {
 			c.flags.And(^uint32(flagReading))
 			return 0, nil, c.readAfterClose()
 		}
-		mt, r, err := c.ws.NextReader()
+		mt, r, err := c.nextReader()
 		if err != nil {
 			c.flags.And(^uint32(flagReading))
 			c.readEnded(err)

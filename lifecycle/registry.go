@@ -13,8 +13,8 @@ import (
 // all down gracefully. The zero value is not usable; call NewRegistry.
 type Registry struct {
 	mu          sync.Mutex
-	conns       map[*Conn]struct{}
-	bySubject   map[string]*Conn // the first of the subject's list (Conn.subjNext)
+	conns       []*Conn          // each at its regIdx-1
+	bySubject   map[string]*Conn // the first of the subject's list (subjectLink.next)
 	pending     map[*ticket]struct{}
 	draining    bool
 	live        int            // reservations plus connections whose OnClose hooks have not finished
@@ -42,7 +42,6 @@ func WithCloseParallelism(n int) RegistryOption {
 // NewRegistry returns an empty Registry.
 func NewRegistry(opts ...RegistryOption) *Registry {
 	r := &Registry{
-		conns:       make(map[*Conn]struct{}),
 		bySubject:   make(map[string]*Conn),
 		pending:     make(map[*ticket]struct{}),
 		parallelism: 16 * runtime.GOMAXPROCS(0),
@@ -122,14 +121,25 @@ func (r *Registry) admit(c *Conn, t *ticket) error {
 // r.mu are held.
 func (r *Registry) registerLocked(c *Conn) {
 	c.reg = r
-	r.conns[c] = struct{}{}
-	r.index(c, c.subject)
+	r.conns = append(r.conns, c)
+	c.regIdx = int32(len(r.conns))
+	r.index(c, c.subjectLocked())
 }
 
 // remove runs in Conn.finish with c.mu held.
 func (r *Registry) remove(c *Conn, subject string) {
 	r.mu.Lock()
-	delete(r.conns, c)
+	if i := int(c.regIdx) - 1; i >= 0 {
+		last := len(r.conns) - 1
+		r.conns[i] = r.conns[last]
+		r.conns[i].regIdx = int32(i + 1)
+		r.conns[last] = nil
+		r.conns = r.conns[:last]
+		c.regIdx = 0
+		if n := cap(r.conns); n > 1024 && len(r.conns) < n/4 {
+			r.conns = append([]*Conn(nil), r.conns...) // give back what a peak took
+		}
+	}
 	r.unindex(c, subject)
 	r.mu.Unlock()
 }
@@ -169,6 +179,7 @@ func (r *Registry) noneLive() <-chan struct{} {
 func (r *Registry) reindex(c *Conn, old, subject string) {
 	r.mu.Lock()
 	r.unindex(c, old)
+	c.setSubjectLocked(subject)
 	r.index(c, subject)
 	r.mu.Unlock()
 }
@@ -180,9 +191,9 @@ func (r *Registry) index(c *Conn, subject string) {
 		return
 	}
 	head := r.bySubject[subject]
-	c.subjPrev, c.subjNext = nil, head
+	c.subj.prev, c.subj.next = nil, head
 	if head != nil {
-		head.subjPrev = c
+		head.subj.prev = c
 	}
 	r.bySubject[subject] = c
 }
@@ -193,20 +204,21 @@ func (r *Registry) unindex(c *Conn, subject string) {
 	if subject == "" {
 		return
 	}
+	l := c.subj
 	switch {
-	case c.subjPrev != nil:
-		c.subjPrev.subjNext = c.subjNext
+	case l.prev != nil:
+		l.prev.subj.next = l.next
 	case r.bySubject[subject] != c:
 		return // not indexed under subject
-	case c.subjNext != nil:
-		r.bySubject[subject] = c.subjNext
+	case l.next != nil:
+		r.bySubject[subject] = l.next
 	default:
 		delete(r.bySubject, subject)
 	}
-	if c.subjNext != nil {
-		c.subjNext.subjPrev = c.subjPrev
+	if l.next != nil {
+		l.next.subj.prev = l.prev
 	}
-	c.subjPrev, c.subjNext = nil, nil
+	l.prev, l.next = nil, nil
 }
 
 // Len returns the number of live connections.
@@ -239,7 +251,7 @@ func (r *Registry) Subject(subject string) []*Conn {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	var out []*Conn
-	for c := r.bySubject[subject]; c != nil; c = c.subjNext {
+	for c := r.bySubject[subject]; c != nil; c = c.next() {
 		out = append(out, c)
 	}
 	return out
@@ -272,7 +284,7 @@ func (r *Registry) snapshot() []*Conn {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	out := make([]*Conn, 0, len(r.conns))
-	for c := range r.conns {
+	for _, c := range r.conns {
 		out = append(out, c)
 	}
 	return out

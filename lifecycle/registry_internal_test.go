@@ -12,7 +12,7 @@ func TestSubjectListsThroughTheConns(t *testing.T) {
 	r := NewRegistry()
 	conns := make([]*Conn, 5)
 	for i := range conns {
-		conns[i] = &Conn{}
+		conns[i] = &Conn{subj: new(subjectLink)}
 	}
 	has := func(subject string, want ...*Conn) {
 		t.Helper()
@@ -26,7 +26,7 @@ func TestSubjectListsThroughTheConns(t *testing.T) {
 			}
 		}
 		for i, c := range got { // the links agree in both directions
-			if (i == 0) != (c.subjPrev == nil) || (i > 0 && c.subjPrev != got[i-1]) {
+			if (i == 0) != (c.subj.prev == nil) || (i > 0 && c.subj.prev != got[i-1]) {
 				t.Fatalf("%s: broken back link at %d", subject, i)
 			}
 		}

@@ -38,7 +38,7 @@ func (r *Registry) RevokeAt(subject string, at time.Time) int {
 	var conns []*Conn
 	upgrading := 0
 	r.mu.Lock()
-	for c := r.bySubject[subject]; c != nil; c = c.subjNext {
+	for c := r.bySubject[subject]; c != nil; c = c.next() {
 		if !c.OpenedAt().After(at) {
 			conns = append(conns, c)
 		}

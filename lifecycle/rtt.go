@@ -10,9 +10,8 @@ import "time"
 const maxRTTData = 8
 
 type pingRecord struct {
-	sent time.Duration // since epoch; 0 when no ping is outstanding
-	data [maxRTTData]byte
-	n    uint8
+	sent time.Duration    // since epoch; 0 when no ping is outstanding
+	data [maxRTTData]byte // Conn.pingLen bytes of it
 }
 
 // notePing remembers a ping about to be written.
@@ -23,7 +22,7 @@ func (c *Conn) notePing(data []byte) {
 		c.ping.sent = 0
 		return
 	}
-	c.ping.n = uint8(copy(c.ping.data[:], data))
+	c.pingLen = uint8(copy(c.ping.data[:], data))
 	c.ping.sent = time.Since(epoch)
 }
 
@@ -32,7 +31,7 @@ func (c *Conn) notePing(data []byte) {
 func (c *Conn) timePong(appData string) {
 	c.mu.Lock()
 	p := &c.ping
-	if p.sent == 0 || string(p.data[:p.n]) != appData {
+	if p.sent == 0 || string(p.data[:c.pingLen]) != appData {
 		c.mu.Unlock()
 		return
 	}

@@ -175,7 +175,7 @@ func (r *Registry) waitLive(ctx context.Context) error {
 func (r *Registry) force() {
 	r.mu.Lock()
 	conns := make([]*Conn, 0, len(r.conns))
-	for c := range r.conns {
+	for _, c := range r.conns {
 		conns = append(conns, c)
 	}
 	var upgrading []net.Conn

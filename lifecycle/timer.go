@@ -16,6 +16,7 @@ type Timer struct {
 	c    *Conn
 	f    func()
 	when time.Duration // deadline, measured from c.openedAt; 0 when stopped
+	next *Timer        // in c's list of timers
 }
 
 // StartTimer calls f after d, unless the connection has started closing by
@@ -29,16 +30,17 @@ type Timer struct {
 func (c *Conn) StartTimer(t *Timer, d time.Duration, f func()) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if t.c != nil && t.c != c {
+		panic("wsmw: a Timer started on another connection")
+	}
+	listed := t.c != nil // a started Timer stays in the list until closing
 	t.c, t.f = c, f
 	if c.decision.Load() != nil {
 		return
 	}
 	t.when = c.deadlineAfter(d)
-	if !slices.Contains(c.timers, t) {
-		if c.timers == nil {
-			c.timers = make([]*Timer, 0, 4) // a full policy stack arms four
-		}
-		c.timers = append(c.timers, t)
+	if !listed {
+		t.next, c.timers = c.timers, t
 	}
 	c.armLocked()
 }
@@ -52,7 +54,7 @@ func (t *Timer) Reset(d time.Duration) bool {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.decision.Load() != nil || !slices.Contains(c.timers, t) {
+	if c.decision.Load() != nil {
 		return false
 	}
 	t.when = c.deadlineAfter(d)
@@ -91,7 +93,7 @@ func (c *Conn) deadlineAfter(d time.Duration) time.Duration {
 // it is armed for exactly that already. c.mu is held.
 func (c *Conn) armLocked() {
 	var earliest time.Duration
-	for _, t := range c.timers {
+	for t := c.timers; t != nil; t = t.next {
 		if t.when != 0 && (earliest == 0 || t.when < earliest) {
 			earliest = t.when
 		}
@@ -100,12 +102,40 @@ func (c *Conn) armLocked() {
 		return
 	}
 	c.armedFor = earliest
-	d := earliest - c.sinceOpen()
-	if c.wake == nil {
+	c.wakeLocked()
+}
+
+// wakeLocked has runTimers run at c.armedFor: on the event loop's shared
+// timer in event mode, else on c's own runtime timer; not before
+// ServeEvents decides which, for a Conn made for it (Config.Events).
+// c.mu is held.
+func (c *Conn) wakeLocked() {
+	switch d := c.armedFor - c.sinceOpen(); {
+	case c.hasFlag(flagWakeDeferred):
+	case c.wakeHeapLocked() != nil:
+		c.wakeHeapLocked().set(c, c.openedAt+c.armedFor)
+	case c.wake == nil:
 		c.wake = time.AfterFunc(d, c.runTimers)
-		return
+	default:
+		c.wake.Reset(d)
 	}
-	c.wake.Reset(d)
+}
+
+// startWakeLocked ends the wait of a Conn made for ServeEvents, which now
+// knows how c is served, and arms what its timers want. c.mu is held.
+func (c *Conn) startWakeLocked() {
+	if c.flags.And(^uint32(flagWakeDeferred))&flagWakeDeferred != 0 && c.armedFor != 0 {
+		c.wakeLocked()
+	}
+}
+
+// wakeHeapLocked returns the event loop's shared timer while c is served
+// by it, else nil. c.mu is held.
+func (c *Conn) wakeHeapLocked() *wakeHeap {
+	if ec := c.events.Load(); ec != nil && !c.hasFlag(flagLeftEvents) {
+		return &ec.loop.timers
+	}
+	return nil
 }
 
 // runTimers runs on the shared runtime timer: it calls every timer that is
@@ -126,7 +156,7 @@ func (c *Conn) runTimers() {
 	now := c.sinceOpen()
 	var dueBuf [4]*Timer // a full policy stack arms four
 	due := dueBuf[:0]
-	for _, t := range c.timers {
+	for t := c.timers; t != nil; t = t.next {
 		if t.when != 0 && t.when <= now {
 			due = append(due, t)
 		}
@@ -150,11 +180,14 @@ func (c *Conn) runTimers() {
 
 // stopTimersLocked stops the policies' timers for good. c.mu is held.
 func (c *Conn) stopTimersLocked() {
-	for _, t := range c.timers {
+	for t := c.timers; t != nil; t = t.next {
 		t.when = 0
 	}
 	c.timers = nil
 	c.armedFor = 0
+	if w := c.wakeHeapLocked(); w != nil {
+		w.remove(c)
+	}
 	if c.wake != nil {
 		c.wake.Stop()
 	}
@@ -166,13 +199,6 @@ func (c *Conn) stopTimersLocked() {
 func (c *Conn) armHandshake(deadline time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.armedFor = c.sinceOpen() + max(time.Until(deadline), 0)
-	if c.armedFor == 0 {
-		c.armedFor = 1
-	}
-	if c.wake == nil {
-		c.wake = time.AfterFunc(time.Until(deadline), c.runTimers)
-		return
-	}
-	c.wake.Reset(time.Until(deadline))
+	c.armedFor = max(c.sinceOpen()+max(time.Until(deadline), 0), 1)
+	c.wakeLocked()
 }

@@ -33,6 +33,7 @@ func EventHandler(reg *lifecycle.Registry, onMessage func(c *lifecycle.Conn, mt 
 		panic("wsmw: nil message function")
 	}
 	u := NewUpgrader(reg, opts...)
+	u.events = !u.cfg.goroutines
 	if !u.cfg.readBufferSet {
 		u.ws.ReadBufferSize = lifecycle.EventBufferSize
 	}

@@ -22,6 +22,11 @@ func SubjectFromContext(ctx context.Context) string {
 	if s := stateOf(ctx); s != nil {
 		return s.subject
 	}
+	if v, ok := ctx.Value(connValuesKey{}).(*connValues); ok {
+		if c := v.conn.Load(); c != nil {
+			return c.Subject()
+		}
+	}
 	return ""
 }
 

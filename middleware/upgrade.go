@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"sync/atomic"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/gorilla/websocket"
@@ -32,6 +33,7 @@ type Upgrader struct {
 	cfg     config
 	origins originChecker
 	ws      websocket.Upgrader
+	events  bool // EventHandler's: ServeEvents follows each upgrade
 }
 
 // NewUpgrader returns an Upgrader whose connections join reg. It panics
@@ -145,6 +147,7 @@ func (u *Upgrader) Upgrade(w http.ResponseWriter, r *http.Request) (*lifecycle.C
 		CloseTimeout: u.cfg.closeTimeout,
 		Logger:       u.cfg.logger,
 		Registry:     u.reg,
+		Events:       u.events,
 	}
 	if st != nil {
 		cfg.Subject, cfg.OnClose = st.subject, st.hooks
@@ -152,6 +155,9 @@ func (u *Upgrader) Upgrade(w http.ResponseWriter, r *http.Request) (*lifecycle.C
 	c, err := lifecycle.Accept(w, r, &u.ws, header, cfg)
 	if c == nil {
 		return nil, err
+	}
+	if cv, ok := cfg.Context.(*connValues); ok {
+		cv.conn.Store(c)
 	}
 	var steps []step
 	if st != nil {
@@ -217,20 +223,47 @@ func (u *Upgrader) selectSubprotocol(r *http.Request, st *requestState) string {
 // connContext is the parent of a connection's context: a small context of
 // its own that carries what the policies left for the connection (the
 // subject and the values of WithValue and WithSubject) and a copy of chi's
-// route parameters, and nothing else of the request. Keeping the request's
-// context instead would keep net/http's context chain alive for the
-// connection's whole life (two cancelled contexts, a Done channel, the
-// request state: about 400 bytes a connection, a third of an idle event-mode
-// connection); a handler that wants another of the request's values reads
-// it from the request it is given.
+// route parameters, and nothing else of the request; context.Background()
+// when there is none of these. Keeping the request's context instead would
+// keep net/http's context chain alive for the connection's whole life (two
+// cancelled contexts, a Done channel, the request state: about 400 bytes a
+// connection, a third of an idle event-mode connection); a handler that
+// wants another of the request's values reads it from the request it is
+// given.
 func connContext(r *http.Request, st *requestState) context.Context {
-	cs := &requestState{Context: context.Background()}
+	var cv connValues
+	subject := ""
 	if st != nil {
-		cs.subject = st.subject
-		cs.values = st.values
+		subject, cv.values = st.subject, st.values
 	}
 	if rc := chiRoute(r.Context()); rc != nil {
-		cs.values = append(cs.values[:len(cs.values):len(cs.values)], keyValue{chi.RouteCtxKey, rc})
+		cv.values = append(cv.values[:len(cv.values):len(cv.values)], keyValue{chi.RouteCtxKey, rc})
 	}
-	return cs
+	if subject == "" && len(cv.values) == 0 {
+		return context.Background()
+	}
+	cv.Context = context.Background()
+	return &cv
+}
+
+// connValues is the context connContext makes. The subject it carries is
+// its connection's (Conn.Subject), set once the Conn exists.
+type connValues struct {
+	context.Context
+	values []keyValue
+	conn   atomic.Pointer[lifecycle.Conn]
+}
+
+type connValuesKey struct{}
+
+func (v *connValues) Value(key any) any {
+	if key == (connValuesKey{}) {
+		return v
+	}
+	for i := range v.values {
+		if v.values[i].key == key {
+			return v.values[i].value
+		}
+	}
+	return nil
 }

@@ -122,6 +122,7 @@ func TestMaxConnsCountsInBandConnections(t *testing.T) {
 
 	// One at the upgrade, one in band: the cap of 2 is reached.
 	s.mustDial(nil, bearer(t, "alice"))
+	s.conn() // open on the server too: the client may see the 101 before Accept returns
 	held("alice", 1)
 	second := s.mustDial(nil, nil) // upgraded with its subject to come
 	held("alice", 1)

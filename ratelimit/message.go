@@ -79,37 +79,31 @@ type sharedLimiter struct {
 
 // attach gives c its limiter and installs the read check.
 func (m *messageRate) attach(c *lifecycle.Conn) error {
-	var lim *rate.Limiter
+	var lim *rate.Limiter // made by the first message: a connection that sends none needs none
 	if subject := c.Subject(); m.shared != nil && subject != "" {
 		lim = m.acquireShared(subject)
 		c.OnClose(func(*lifecycle.Conn, lifecycle.CloseInfo) { m.releaseShared(subject) })
-	} else {
-		lim = rate.NewLimiter(m.limit, m.burst)
 	}
 	c.AddReadCheck(m.check(c, lim))
 	return nil
 }
 
 // check returns the read check: one Allow on the limiter, and on excess
-// the prebuilt answer, so that the hot path allocates nothing.
+// the prebuilt answer, so that the hot path allocates nothing. A nil lim
+// is made on the first message, full, as NewLimiter would have made it at
+// the upgrade (read checks run one at a time).
 func (m *messageRate) check(c *lifecycle.Conn, lim *rate.Limiter) lifecycle.ReadCheck {
-	switch {
-	case m.cfg.onExceeded != nil:
-		hook := m.cfg.onExceeded
-		return func(mt lifecycle.MessageType, data []byte) error {
-			if lim.AllowN(monoNow(), 1) {
-				return nil
-			}
-			return hook(c, mt, data)
+	return func(mt lifecycle.MessageType, data []byte) error {
+		if lim == nil {
+			lim = rate.NewLimiter(m.limit, m.burst)
 		}
-	default:
-		exceeded := m.cfg.closeErr
-		return func(lifecycle.MessageType, []byte) error {
-			if lim.AllowN(monoNow(), 1) {
-				return nil
-			}
-			return exceeded
+		if lim.AllowN(monoNow(), 1) {
+			return nil
 		}
+		if m.cfg.onExceeded != nil {
+			return m.cfg.onExceeded(c, mt, data)
+		}
+		return m.cfg.closeErr
 	}
 }
 

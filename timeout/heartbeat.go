@@ -44,8 +44,9 @@ func Heartbeat(interval, timeout time.Duration, opts ...middleware.Option) func(
 	if interval == 0 {
 		return passThrough
 	}
+	p := &heartbeatPolicy{interval: interval, timeout: timeout, cs: cs}
 	return middleware.Policy(func(c *lifecycle.Conn) error {
-		s := &heartbeat{c: c, interval: interval, timeout: timeout, cs: cs}
+		s := &heartbeat{c: c, p: p}
 		if _, loaded := c.LoadOrStore(heartbeatKey{}, s); loaded {
 			return nil // one heartbeat per connection: the first wins
 		}
@@ -59,31 +60,42 @@ type heartbeatKey struct{}
 
 // heartbeat is one connection's ping/pong state.
 type heartbeat struct {
-	c        *lifecycle.Conn
+	c *lifecycle.Conn
+	p *heartbeatPolicy
+	t lifecycle.Timer
+
+	mu        sync.Mutex
+	seq       uint32        // the outstanding ping's; its data is seq as 8 bytes, big-endian
+	waiting   bool          // a ping is outstanding
+	answered  bool          // its pong arrived
+	sentAt    time.Duration // when the outstanding ping was armed, since the open
+	inboundAt uint64        // c.InboundFrames() when it was armed
+}
+
+// heartbeatPolicy is what every connection of one Heartbeat shares.
+type heartbeatPolicy struct {
 	interval time.Duration
 	timeout  time.Duration
 	cs       closeSpec
-	t        lifecycle.Timer
+}
 
-	mu        sync.Mutex
-	seq       uint64
-	payload   [8]byte   // the outstanding ping's data: seq, big-endian
-	sentAt    time.Time // when the outstanding ping was armed
-	waiting   bool      // a ping is outstanding
-	answered  bool      // its pong arrived
-	inboundAt uint64    // c.InboundFrames() when it was armed
+// pingData is the data of ping seq.
+func pingData(seq uint32) (b [8]byte) {
+	binary.BigEndian.PutUint64(b[:], uint64(seq))
+	return b
 }
 
 // fire runs when the timer goes off: at a pong deadline, or when the next
 // ping is due.
 func (s *heartbeat) fire() {
-	now := time.Now()
+	p := s.p
+	now := time.Since(s.c.OpenedAt())
 	s.mu.Lock()
 	if s.waiting {
 		alive := s.answered || s.c.InboundFrames() != s.inboundAt
 		if !alive {
-			if deadline := s.sentAt.Add(s.timeout); now.Before(deadline) {
-				s.t.Reset(deadline.Sub(now))
+			if deadline := s.sentAt + p.timeout; now < deadline {
+				s.t.Reset(deadline - now)
 				s.mu.Unlock()
 				return
 			}
@@ -92,28 +104,27 @@ func (s *heartbeat) fire() {
 			return
 		}
 		s.waiting = false
-		if next := s.sentAt.Add(s.interval); now.Before(next) {
-			s.t.Reset(next.Sub(now))
+		if next := s.sentAt + p.interval; now < next {
+			s.t.Reset(next - now)
 			s.mu.Unlock()
 			return
 		}
 	}
 	// Arm the deadline before writing: the pong may beat the write's return.
 	s.seq++
-	binary.BigEndian.PutUint64(s.payload[:], s.seq)
-	payload := s.payload // a copy: pong compares against s.payload
+	data := pingData(s.seq)
 	s.sentAt, s.waiting, s.answered = now, true, false
 	s.inboundAt = s.c.InboundFrames()
-	s.t.Reset(min(s.interval, s.timeout))
+	s.t.Reset(min(p.interval, p.timeout))
 	s.mu.Unlock()
 
-	if err := s.c.Ping(payload[:], now.Add(s.timeout)); err != nil && !s.c.Closing() {
+	if err := s.c.Ping(data[:], time.Now().Add(p.timeout)); err != nil && !s.c.Closing() {
 		s.dead() // not written within timeout: the peer is not reading
 	}
 }
 
 func (s *heartbeat) dead() {
-	s.c.Abort(ErrPongTimeout, s.cs.code, s.cs.reason)
+	s.c.Abort(ErrPongTimeout, s.p.cs.code, s.p.cs.reason)
 }
 
 // pong runs on the reading goroutine for every pong. A pong later than
@@ -122,9 +133,9 @@ func (s *heartbeat) dead() {
 func (s *heartbeat) pong(appData string) {
 	s.mu.Lock()
 	late := false
-	if s.waiting && !s.answered && appData == string(s.payload[:]) {
+	if data := pingData(s.seq); s.waiting && !s.answered && appData == string(data[:]) {
 		s.answered = true
-		late = time.Since(s.sentAt) >= s.interval
+		late = time.Since(s.c.OpenedAt())-s.sentAt >= s.p.interval
 	}
 	s.mu.Unlock()
 	if late {

@@ -28,9 +28,10 @@ func IdleTimeout(d time.Duration, opts ...middleware.Option) func(http.Handler) 
 	if d == 0 {
 		return passThrough
 	}
+	p := &idlePolicy{d: d, cs: cs, outbound: outbound}
 	return middleware.Policy(func(c *lifecycle.Conn) error {
-		s := &idleState{c: c, d: d, base: c.OpenedAt(), cs: cs, outbound: outbound}
-		c.StartTimer(&s.t, d-time.Since(s.base), s.fire)
+		s := &idleState{c: c, p: p}
+		c.StartTimer(&s.t, d-s.sinceOpen(), s.fire)
 		c.AddReadCheck(s.check)
 		if outbound {
 			c.LoadOrStore(idleKey{}, s)
@@ -43,18 +44,23 @@ type idleKey struct{}
 
 // idleState is one connection's idle clock.
 type idleState struct {
-	c    *lifecycle.Conn
-	d    time.Duration
-	base time.Time    // the upgrade; last is measured from it
-	last atomic.Int64 // nanoseconds from base to the latest activity
-	cs   closeSpec
-
-	outbound bool   // WithCountOutbound
-	outSeen  uint64 // OutboundMessages at the last firing; only fire uses it
-	t        lifecycle.Timer
+	c       *lifecycle.Conn
+	p       *idlePolicy
+	last    atomic.Int64 // nanoseconds from the open (Conn.OpenedAt) to the latest activity
+	outSeen uint64       // OutboundMessages at the last firing; only fire uses it
+	t       lifecycle.Timer
 }
 
-func (s *idleState) touch() { s.last.Store(int64(time.Since(s.base))) }
+// idlePolicy is what every connection of one IdleTimeout shares.
+type idlePolicy struct {
+	d        time.Duration
+	cs       closeSpec
+	outbound bool // WithCountOutbound
+}
+
+func (s *idleState) touch() { s.last.Store(int64(s.sinceOpen())) }
+
+func (s *idleState) sinceOpen() time.Duration { return time.Since(s.c.OpenedAt()) }
 
 func (s *idleState) check(lifecycle.MessageType, []byte) error {
 	s.touch()
@@ -66,18 +72,18 @@ func (s *idleState) check(lifecycle.MessageType, []byte) error {
 // directly with WriteMessage since the last firing count as activity now:
 // never early, at most d late (Touch and the send queue are exact).
 func (s *idleState) fire() {
-	if s.outbound {
+	if s.p.outbound {
 		if n := s.c.OutboundMessages(); n != s.outSeen {
 			s.outSeen = n
 			s.touch()
 		}
 	}
-	idle := time.Since(s.base) - time.Duration(s.last.Load())
-	if idle >= s.d {
-		s.c.CloseWith(ErrIdleTimeout, s.cs.code, s.cs.reason)
+	idle := s.sinceOpen() - time.Duration(s.last.Load())
+	if idle >= s.p.d {
+		s.c.CloseWith(ErrIdleTimeout, s.p.cs.code, s.p.cs.reason)
 		return
 	}
-	s.t.Reset(s.d - idle)
+	s.t.Reset(s.p.d - idle)
 }
 
 // Touch records outbound activity for IdleTimeout when it was given

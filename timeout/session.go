@@ -22,7 +22,7 @@ func SessionExpiry(d time.Duration, opts ...middleware.Option) func(http.Handler
 		return passThrough
 	}
 	return middleware.Policy(func(c *lifecycle.Conn) error {
-		s := &sessionState{c: c, cs: cs}
+		s := &sessionState{c: c, cs: &cs}
 		c.StartTimer(&s.t, d-time.Since(c.OpenedAt()), s.expire)
 		return nil
 	})
@@ -31,7 +31,7 @@ func SessionExpiry(d time.Duration, opts ...middleware.Option) func(http.Handler
 // sessionState is one connection's session clock.
 type sessionState struct {
 	c  *lifecycle.Conn
-	cs closeSpec
+	cs *closeSpec // shared by the policy's connections
 	t  lifecycle.Timer
 }
 

@@ -1,0 +1,135 @@
+package middleware_test
+
+import (
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/wsmw/wsmw/internal/wstest"
+	"github.com/wsmw/wsmw/lifecycle"
+	"github.com/wsmw/wsmw/middleware"
+	"github.com/wsmw/wsmw/timeout"
+)
+
+// In event mode the connections' timers share the event loop's one
+// runtime timer: many heartbeats ping on time, a peer that never answers
+// is found dead, and the others stay up.
+func TestEventModeHeartbeats(t *testing.T) {
+	const n = 40
+	reg := lifecycle.NewRegistry()
+	hooks := newHookLog()
+	h := middleware.OnClose(hooks.hook)(timeout.Heartbeat(50*time.Millisecond, 300*time.Millisecond)(
+		middleware.EventHandler(reg, echoEvents, middleware.WithCloseTimeout(300*time.Millisecond))))
+	url := wstest.Server(t, h)
+	clients := make([]*wstest.RawClient, n)
+	for i := range clients {
+		c, err := wstest.DialRaw(url, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		clients[i] = c
+	}
+	// Every peer but the last answers three pings in a row.
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for _, c := range clients[:n-1] {
+		wg.Go(func() {
+			for range 3 {
+				f, err := c.ReadFrame(5 * time.Second)
+				if err != nil || f.Op != wstest.OpPing {
+					errs <- errors.Join(err, errors.New("no ping"))
+					return
+				}
+				c.WriteFrame(wstest.OpPong, true, f.Payload)
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	// The silent one is found dead within interval + pong timeout.
+	info := hooks.next(t)
+	if !errors.Is(info.Cause, timeout.ErrPongTimeout) || info.Initiator != lifecycle.InitiatorAbnormal {
+		t.Fatalf("the silent peer ended with %+v", info)
+	}
+	if got := reg.Len(); got != n-1 {
+		t.Fatalf("%d connections left, want %d", got, n-1)
+	}
+	reg.Shutdown(t.Context())
+	hooks.exactlyOnce(t, n)
+}
+
+// A peer that never answers our Close: in event mode no read deadline ends
+// the handshake, the shared timer does, after the close timeout.
+func TestEventModeCloseHandshakeIsBounded(t *testing.T) {
+	reg := lifecycle.NewRegistry()
+	hooks := newHookLog()
+	h := middleware.OnClose(hooks.hook)(timeout.SessionExpiry(20 * time.Millisecond)(
+		middleware.EventHandler(reg, echoEvents, middleware.WithCloseTimeout(200*time.Millisecond))))
+	c, err := wstest.DialRaw(wstest.Server(t, h), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	start := time.Now()
+	f, _, err := c.ReadUntilClose(5 * time.Second)
+	if err != nil || f.CloseReason() != "session expired" {
+		t.Fatalf("close %q %v", f.CloseReason(), err)
+	}
+	// We never answer: the server gives up after its close timeout.
+	if _, err := c.WaitEOF(5 * time.Second); err != nil {
+		t.Fatalf("TCP not closed: %v", err)
+	}
+	info := hooks.next(t)
+	if info.HandshakeComplete || !errors.Is(info.Cause, timeout.ErrSessionExpired) || info.Code != 1008 {
+		t.Fatalf("info %+v", info)
+	}
+	if d := time.Since(start); d < 150*time.Millisecond {
+		t.Fatalf("the handshake was cut after %v, before the close timeout", d)
+	}
+	reg.Shutdown(t.Context())
+}
+
+// An event-mode Conn installs gorilla's handlers with its first gorilla
+// read: a ping inside the very first (fragmented) message, and a Close as
+// the very first frame, are answered as in goroutine mode.
+func TestEventModeFirstReadHasTheHandlers(t *testing.T) {
+	reg := lifecycle.NewRegistry()
+	defer reg.Shutdown(t.Context())
+	hooks := newHookLog()
+	url := wstest.Server(t, middleware.OnClose(hooks.hook)(middleware.EventHandler(reg, echoEvents)))
+
+	c, err := wstest.DialRaw(url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var b []byte
+	b = wstest.AppendFrame(b, wstest.OpText, false, []byte("a"))
+	b = wstest.AppendFrame(b, wstest.OpPing, true, []byte("in"))
+	b = wstest.AppendFrame(b, wstest.OpContinuation, true, []byte("b"))
+	c.Conn.Write(b) // one write: the whole message is buffered at once
+	if f, err := c.ReadFrame(5 * time.Second); err != nil || f.Op != wstest.OpPong || string(f.Payload) != "in" {
+		t.Fatalf("pong: %+v %v", f, err)
+	}
+	if f, err := c.ReadFrame(5 * time.Second); err != nil || string(f.Payload) != "ab" {
+		t.Fatalf("echo: %+v %v", f, err)
+	}
+
+	c2, err := wstest.DialRaw(url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	c2.WriteClose(4001, "first")
+	if f, _, err := c2.ReadUntilClose(5 * time.Second); err != nil || f.CloseCode() != 4001 {
+		t.Fatalf("echoed close: %d %v", f.CloseCode(), err)
+	}
+	if info := hooks.next(t); info.Initiator != lifecycle.InitiatorPeer || info.Code != 4001 || !info.HandshakeComplete {
+		t.Fatalf("info %+v", info)
+	}
+}
