@@ -184,7 +184,7 @@ func (c *Conn) registerEvents(l *eventLoop, rc syscall.RawConn, onMessage func(*
 		l.timers.remove(c)
 		c.events.Store(nil)
 		c.flags.And(^uint32(flagReading | flagDrainClaimed)) // the fallback reads
-		c.startWakeLocked() // on a runtime timer of its own now
+		c.startWakeLocked()                                  // on a runtime timer of its own now
 		c.mu.Unlock()
 		l.drop(ec.id)
 		return false
