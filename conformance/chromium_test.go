@@ -63,80 +63,85 @@ func pageURL(ex *example, sub string, query bool) string {
 	return ex.base + "/?" + q.Encode()
 }
 
-// TestChromium opens the demo page in headless Chromium: it connects
-// (token by subprotocol), sends, refreshes its token, the server expires
-// the session, and the page's
-// log shows 1008 "session expired" wasClean=true and no reconnect; then,
-// with the token in the query, SIGTERM closes it with 1001 and the page
+// TestChromium opens the demo page in headless Chromium, against one
+// example per read mode: it connects (token by subprotocol), sends,
+// refreshes its token, the server expires the session, and the page's log
+// shows 1008 "session expired" wasClean=true and no reconnect; then, with
+// the token in the query, SIGTERM closes it with 1001 and the page
 // schedules a jittered reconnect. Screenshots go to the artifacts folder;
 // WSMW_UPDATE_SCREENSHOT=1 also copies the first to docs/demo.png.
 func TestChromium(t *testing.T) {
 	t.Parallel()
 	pw := chromiumDriver(t)
-	ex := startExample(t, "chromium", withContractFlags(t,
+	exs := startExamples(t, "chromium",
 		"-session-expiry", "6s",
 		"-idle-timeout", "1m",
 		"-connect-rate", "600",
 		"-shutdown-timeout", "5s",
-	)...)
+	)
 	dir := artifactsDir(t)
-	const expiry, shutdown = "chromium-expiry", "chromium-shutdown"
-	expiryShot := filepath.Join(dir, "chromium-session-expiry.png")
-	// One browser for both pages: starting Chromium is the slow part.
-	r := pw.start(t, driverConfig{
-		Chromium:  debianChromium,
-		TimeoutMS: 30000,
-		Pages: []pageConfig{{
+	// One browser for every page, played in order: starting Chromium is
+	// the slow part.
+	cfg := driverConfig{Chromium: debianChromium, TimeoutMS: 30000}
+	for _, ex := range exs {
+		expiry, shutdown := "chromium-expiry-"+ex.mode, "chromium-shutdown-"+ex.mode
+		cfg.Pages = append(cfg.Pages, pageConfig{
 			Name:       expiry,
 			URL:        pageURL(ex, expiry, false),
 			Send:       "hello",
 			Refresh:    true,
 			WaitFor:    []string{"close code=", "not reconnecting"},
-			Screenshot: expiryShot,
-		}, {
+			Screenshot: filepath.Join(dir, "chromium-session-expiry-"+ex.mode+".png"),
+		}, pageConfig{
 			Name:       shutdown,
 			URL:        pageURL(ex, shutdown, true),
 			Send:       "hello",
 			WaitFor:    []string{"close code=", "reconnecting in"},
-			Screenshot: filepath.Join(dir, "chromium-shutdown.png"),
-		}},
-	}, 90*time.Second)
+			Screenshot: filepath.Join(dir, "chromium-shutdown-"+ex.mode+".png"),
+		})
+	}
+	r := pw.start(t, cfg, time.Duration(len(exs))*90*time.Second)
 
-	t.Run("session expiry", func(t *testing.T) {
-		lines := pageLines(t, r, expiry)
-		expectLine(t, lines, "open protocol=bearer")
-		expectLine(t, lines, "token by subprotocol")
-		expectLine(t, lines, `message: {"type":"refreshed"}`)
-		expectLine(t, lines, `close code=1008 reason="session expired" wasClean=true`)
-		expectLine(t, lines, "not reconnecting: 1008 is final")
-		if n := countLines(lines, "close code="); n != 1 {
-			t.Errorf("%d close lines, want 1:\n%s", n, strings.Join(lines, "\n"))
-		}
-		line := ex.closed(t, expiry)
-		if line.Code != 1008 || line.Initiator != "local" || !strings.Contains(line.Cause, "session expired") {
-			t.Errorf("server logged %s; want code=1008 initiator=local cause \"session expired\"", line)
-		}
-		t.Logf("screenshot: %s", expiryShot)
-		if os.Getenv("WSMW_UPDATE_SCREENSHOT") == "1" {
-			copyFile(t, expiryShot, filepath.Join("..", "docs", "demo.png"))
-		}
-	})
+	for i, ex := range exs {
+		t.Run(ex.mode, func(t *testing.T) {
+			expiry, shutdown := cfg.Pages[2*i], cfg.Pages[2*i+1]
+			t.Run("session expiry", func(t *testing.T) {
+				lines := pageLines(t, r, expiry.Name)
+				expectLine(t, lines, "open protocol=bearer")
+				expectLine(t, lines, "token by subprotocol")
+				expectLine(t, lines, `message: {"type":"refreshed"}`)
+				expectLine(t, lines, `close code=1008 reason="session expired" wasClean=true`)
+				expectLine(t, lines, "not reconnecting: 1008 is final")
+				if n := countLines(lines, "close code="); n != 1 {
+					t.Errorf("%d close lines, want 1:\n%s", n, strings.Join(lines, "\n"))
+				}
+				line := ex.closed(t, expiry.Name)
+				if line.Code != 1008 || line.Initiator != "local" || !strings.Contains(line.Cause, "session expired") {
+					t.Errorf("server logged %s; want code=1008 initiator=local cause \"session expired\"", line)
+				}
+				t.Logf("screenshot: %s", expiry.Screenshot)
+				if i == 0 && os.Getenv("WSMW_UPDATE_SCREENSHOT") == "1" {
+					copyFile(t, expiry.Screenshot, filepath.Join("..", "docs", "demo.png"))
+				}
+			})
 
-	t.Run("token in query, SIGTERM, reconnect", func(t *testing.T) {
-		r.nextNamed(t, "ready", shutdown, 60*time.Second)
-		ex.sigterm(t)
-		lines := pageLines(t, r, shutdown)
-		expectLine(t, lines, "token by query ?access_token=")
-		expectLine(t, lines, `close code=1001 reason="server shutting down" wasClean=true`)
-		expectLine(t, lines, "reconnecting in")
-		line := ex.closed(t, shutdown)
-		if line.Code != 1001 || line.Initiator != "local" || !strings.Contains(line.Cause, "server shutting down") {
-			t.Errorf("server logged %s; want code=1001 initiator=local cause \"server shutting down\"", line)
-		}
-		if code := ex.waitExit(t, 10*time.Second); code != 0 {
-			t.Errorf("exit code after SIGTERM = %d, want 0", code)
-		}
-	})
+			t.Run("token in query, SIGTERM, reconnect", func(t *testing.T) {
+				r.nextNamed(t, "ready", shutdown.Name, 60*time.Second)
+				ex.sigterm(t)
+				lines := pageLines(t, r, shutdown.Name)
+				expectLine(t, lines, "token by query ?access_token=")
+				expectLine(t, lines, `close code=1001 reason="server shutting down" wasClean=true`)
+				expectLine(t, lines, "reconnecting in")
+				line := ex.closed(t, shutdown.Name)
+				if line.Code != 1001 || line.Initiator != "local" || !strings.Contains(line.Cause, "server shutting down") {
+					t.Errorf("server logged %s; want code=1001 initiator=local cause \"server shutting down\"", line)
+				}
+				if code := ex.waitExit(t, 10*time.Second); code != 0 {
+					t.Errorf("exit code after SIGTERM = %d, want 0", code)
+				}
+			})
+		})
+	}
 	evs := r.wait(t, 30*time.Second)
 	for _, e := range find(evs, "pageerror") {
 		t.Errorf("page error (%s): %s", e.Name, e.Error)
@@ -144,7 +149,9 @@ func TestChromium(t *testing.T) {
 	for _, e := range find(evs, "error") {
 		t.Errorf("driver error (%s): %s", e.Name, e.Error)
 	}
-	ex.finish(t)
+	for _, ex := range exs {
+		ex.finish(t)
+	}
 }
 
 // pageLines waits for page.js to report the page name and returns its log

@@ -48,6 +48,7 @@ func (c closedLine) String() string { return c.raw }
 // example is a running example server.
 type example struct {
 	name    string
+	mode    string // its -read-mode
 	cmd     *exec.Cmd
 	base    string // http://127.0.0.1:PORT
 	wsURL   string // ws://127.0.0.1:PORT/ws
@@ -143,6 +144,33 @@ func startExample(t *testing.T, name string, flags ...string) *example {
 	ex.wsURL = "ws" + strings.TrimPrefix(base, "http") + "/ws"
 	ex.waitHealthy(t)
 	return ex
+}
+
+// readModes are the example's -read-mode values: every group that drives
+// /ws plays each of its scenarios in both, with the same expectations.
+var readModes = []string{"goroutine", "events"}
+
+// startExamples starts one example per read mode, named name-MODE, with
+// the contract's flags (see withContractFlags) and -read-mode MODE.
+func startExamples(t *testing.T, name string, flags ...string) []*example {
+	t.Helper()
+	var exs []*example
+	for _, mode := range readModes {
+		ex := startExample(t, name+"-"+mode, withContractFlags(t, append(append([]string(nil), flags...), "-read-mode", mode)...)...)
+		ex.mode = mode
+		if !ex.stderr.await(5*time.Second, func(lines []logLine) bool {
+			for _, l := range lines {
+				if l.str("msg") == "read mode" && l.str("read_mode") == mode {
+					return true
+				}
+			}
+			return false
+		}) {
+			t.Errorf("example %s did not log \"read mode\" with read_mode %q", ex.name, mode)
+		}
+		exs = append(exs, ex)
+	}
+	return exs
 }
 
 func readLines(r io.Reader, f func(string)) {

@@ -7,12 +7,17 @@ import (
 	"testing"
 )
 
-// TestHTTP checks the example's plain HTTP endpoints with net/http: the
+// TestHTTP checks, in each read mode, the example's plain HTTP endpoints with net/http: the
 // health check, the demo page and its script (with a Content-Security-Policy
 // that allows only this origin), and 426 for /ws without an upgrade.
 func TestHTTP(t *testing.T) {
 	t.Parallel()
-	ex := startExample(t, "http")
+	for _, ex := range startExamples(t, "http") {
+		t.Run(ex.mode, func(t *testing.T) { checkHTTP(t, ex) })
+	}
+}
+
+func checkHTTP(t *testing.T, ex *example) {
 	get := func(t *testing.T, path string) (*http.Response, string) {
 		t.Helper()
 		res, err := http.Get(ex.base + path)

@@ -222,28 +222,34 @@ var shutdownScenario = scenario{
 	want:   closeWant{1001, "server shutting down", "local", "server shutting down"},
 }
 
-// runCloseGroup plays every close scenario with c against one example,
-// all at once (they mostly wait for timers, so -parallel must not
-// serialize them), then SIGTERM, then checks the example's whole log and
-// exit.
+// runCloseGroup plays every close scenario with c against one example
+// per read mode, all at once (they mostly wait for timers, so -parallel
+// must not serialize them, nor the modes), then SIGTERM, then checks each
+// example's whole log and exit.
 func runCloseGroup(t *testing.T, c client, prefix string) {
-	ex := startExample(t, prefix, withContractFlags(t, closeGroupFlags...)...)
-	var runs []*launched
-	for _, sc := range closeScenarios {
-		runs = append(runs, launch(t, ex, c, sc, prefix+"-"+slug(sc.name)))
+	exs := startExamples(t, prefix, closeGroupFlags...)
+	runs := make([][]*launched, len(exs))
+	for i, ex := range exs {
+		for _, sc := range closeScenarios {
+			runs[i] = append(runs[i], launch(t, ex, c, sc, prefix+"-"+ex.mode+"-"+slug(sc.name)))
+		}
 	}
-	t.Run("close", func(t *testing.T) {
-		for _, l := range runs {
-			t.Run(l.sc.name, func(t *testing.T) { l.verify(t, ex) })
-		}
-	})
-	t.Run(shutdownScenario.name, func(t *testing.T) {
-		launch(t, ex, c, shutdownScenario, prefix+"-shutdown").verify(t, ex)
-		if code := ex.waitExit(t, 10*time.Second); code != 0 {
-			t.Errorf("exit code after SIGTERM = %d, want 0", code)
-		}
-	})
-	ex.finish(t)
+	for i, ex := range exs {
+		t.Run(ex.mode, func(t *testing.T) {
+			t.Run("close", func(t *testing.T) {
+				for _, l := range runs[i] {
+					t.Run(l.sc.name, func(t *testing.T) { l.verify(t, ex) })
+				}
+			})
+			t.Run(shutdownScenario.name, func(t *testing.T) {
+				launch(t, ex, c, shutdownScenario, prefix+"-"+ex.mode+"-shutdown").verify(t, ex)
+				if code := ex.waitExit(t, 10*time.Second); code != 0 {
+					t.Errorf("exit code after SIGTERM = %d, want 0", code)
+				}
+			})
+			ex.finish(t)
+		})
+	}
 }
 
 // launched is a scenario whose client is running.

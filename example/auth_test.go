@@ -110,10 +110,17 @@ func closeOf(err error) (int, string) {
 	return -1, err.Error()
 }
 
-// TestExampleAuthContract walks the auth part of the example's contract
-// and then checks that its log holds no token and no query string.
+// TestExampleAuthContract walks the auth part of the example's contract,
+// in both read modes, and then checks that its log holds no token and no
+// query string.
 func TestExampleAuthContract(t *testing.T) {
-	base, logs := startExample(t)
+	forEachReadMode(t, func(t *testing.T, mode []string) {
+		base, logs := startExample(t, mode...)
+		exampleAuthContract(t, base, logs)
+	})
+}
+
+func exampleAuthContract(t *testing.T, base string, logs *lockedBuffer) {
 	var tokens []string
 	tok := func(sub, ttl string) string {
 		s := getToken(t, base, sub, ttl)

@@ -32,6 +32,7 @@ import (
 type app struct {
 	addr            string
 	logFormat       string
+	readMode        string // "goroutine" or "events"
 	shutdownTimeout time.Duration
 	drainSpread     time.Duration
 	origins         string
@@ -61,6 +62,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	fs.StringVar(&a.addr, "addr", "127.0.0.1:8080", "listen address")
 	fs.StringVar(&a.logFormat, "log-format", "text", "log format: text or json")
+	fs.StringVar(&a.readMode, "read-mode", readGoroutine, "how /ws reads: goroutine (a goroutine per connection) or events (one epoll loop, no goroutine per idle connection; goroutines where the platform has no epoll)")
 	fs.DurationVar(&a.shutdownTimeout, "shutdown-timeout", 10*time.Second, "graceful shutdown bound")
 	fs.DurationVar(&a.drainSpread, "drain-spread", 0, "spread a shutdown's closes over this window, within -shutdown-timeout; 0 = all at once")
 	fs.StringVar(&a.origins, "origins", "", "comma-separated allowed Origin host patterns; empty = same origin only")
@@ -78,6 +80,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		a.log = slog.New(slog.NewTextHandler(stderr, nil))
 	default:
 		fmt.Fprintf(stderr, "unknown -log-format %q\n", a.logFormat)
+		return 2
+	}
+	if a.readMode != readGoroutine && a.readMode != readEvents {
+		fmt.Fprintf(stderr, "unknown -read-mode %q (goroutine or events)\n", a.readMode)
 		return 2
 	}
 	if a.shutdownTimeout <= 0 || a.drainSpread < 0 {
@@ -133,7 +139,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 func (a *app) banner(addr string) {
 	fmt.Fprintf(a.stdout, "wsmw example listening on http://%s/\n", addr)
-	fmt.Fprintf(a.stdout, "WebSocket echo: ws://%s/ws\n", addr)
+	fmt.Fprintf(a.stdout, "WebSocket echo: ws://%s/ws (read mode: %s)\n", addr, a.readMode)
 	for _, p := range a.parts {
 		if b, ok := p.(interface{ banner(io.Writer, string) }); ok {
 			b.banner(a.stdout, addr)
@@ -156,8 +162,28 @@ func (a *app) routes() (http.Handler, error) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		io.WriteString(w, "ok\n")
 	})
-	r.With(ws...).Get("/ws", wsmw.Handler(a.reg, a.echo, a.upgradeOptions()...).ServeHTTP)
+	r.With(ws...).Get("/ws", a.wsHandler())
+	a.log.Info("read mode", "read_mode", a.readMode)
 	return r, nil
+}
+
+// Read modes (-read-mode).
+const (
+	readGoroutine = "goroutine"
+	readEvents    = "events"
+)
+
+// wsHandler is /ws's handler in the chosen read mode: the same echo and
+// commands, read by a goroutine per connection (a loop on ReadMessage) or
+// by wsmw's event loop (a function per message, no goroutine while a
+// connection is idle). The policies in front of it are the same.
+func (a *app) wsHandler() http.HandlerFunc {
+	if a.readMode == readEvents {
+		return wsmw.EventHandler(a.reg, func(c *wsmw.Conn, mt wsmw.MessageType, msg []byte) {
+			a.answer(c, mt, msg) // a failed write ends the connection by itself
+		}, a.upgradeOptions()...)
+	}
+	return wsmw.Handler(a.reg, a.echo, a.upgradeOptions()...)
 }
 
 func (a *app) upgradeOptions() []wsmw.Option {
@@ -168,26 +194,33 @@ func (a *app) upgradeOptions() []wsmw.Option {
 	return opts
 }
 
-// echo sends every text and binary message back; text messages that are
-// commands (a token refresh) are answered instead.
+// echo is the goroutine mode's read loop: it answers every message until
+// the connection ends.
 func (a *app) echo(c *wsmw.Conn, _ *http.Request) {
 	for {
 		mt, msg, err := c.ReadMessage()
 		if err != nil {
 			return // the arbiter already knows why
 		}
-		if mt == wsmw.TextMessage {
-			if reply, handled := a.command(c, msg); handled {
-				if reply != nil && c.WriteMessage(wsmw.TextMessage, reply) != nil {
-					return
-				}
-				continue
-			}
-		}
-		if c.WriteMessage(mt, msg) != nil {
+		if a.answer(c, mt, msg) != nil {
 			return
 		}
 	}
+}
+
+// answer sends a text or binary message back; a text message that is a
+// command (a token refresh) is answered instead. A write that fails has
+// ended the connection.
+func (a *app) answer(c *wsmw.Conn, mt wsmw.MessageType, msg []byte) error {
+	if mt == wsmw.TextMessage {
+		if reply, handled := a.command(c, msg); handled {
+			if reply == nil {
+				return nil
+			}
+			return c.WriteMessage(wsmw.TextMessage, reply)
+		}
+	}
+	return c.WriteMessage(mt, msg)
 }
 
 // command handles the JSON commands of the parts that define any.

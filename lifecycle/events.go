@@ -182,7 +182,11 @@ func (c *Conn) registerEvents(l *eventLoop, rc syscall.RawConn, onMessage func(*
 	ec := &eventConn{loop: l, rc: rc, bufs: l.bufferPool(c.br.Size()), onMessage: onMessage}
 	ec.id = l.add(c)
 	c.mu.Lock()
-	if c.hooksTaken {
+	// The loop claims the drain too: a close that began before (a
+	// Registry's, a timer's, another goroutine's) and found nobody reading
+	// has claimed it and reads the handshake in its own goroutine, which
+	// then keeps the connection; the fallback's ReadMessage waits for it.
+	if c.hooksTaken || !c.claimFlag(flagDrainClaimed) {
 		c.mu.Unlock()
 		l.drop(ec.id)
 		return false
@@ -201,8 +205,8 @@ func (c *Conn) registerEvents(l *eventLoop, rc syscall.RawConn, onMessage func(*
 		c.mu.Lock()
 		l.timers.remove(c)
 		c.events.Store(nil)
-		c.flags.And(^uint32(flagReading | flagNonblocking | flagServing))
-		c.startWakeLocked() // on a runtime timer of its own now
+		c.flags.And(^uint32(flagReading | flagDrainClaimed | flagNonblocking | flagServing)) // the fallback reads
+		c.startWakeLocked()                                                                  // on a runtime timer of its own now
 		c.mu.Unlock()
 		l.drop(ec.id)
 		return false
@@ -337,7 +341,7 @@ func (c *Conn) leaveServe() bool {
 // the connection to the blocking path, or the connection ends.
 func (c *Conn) serve() {
 	ec := c.events.Load()
-	for !c.hasFlag(flagFinished) {
+	for !c.leftLoop() {
 		if c.br.Size() == 0 {
 			ec.bufs.Attach(c.br, (*connReader)(c))
 		}
@@ -369,9 +373,12 @@ func (c *Conn) consume(eof bool) bool {
 	ec := c.events.Load()
 	rules := evpoll.Rules{Deflate: c.hasFlag(flagDeflate)}
 	for c.br.Buffered() > 0 {
-		if c.guard.failure != nil && eof {
+		if c.guard.failure != nil {
 			// A broken budget or rule: the bytes before it are
-			// buffered; gorilla reads them, then fails on it.
+			// buffered; gorilla reads them, then fails on it. No more
+			// bytes come through the guard, so epoll has nothing to
+			// wait for (the read that broke the rule may have returned
+			// them without its error, which bufio keeps).
 			c.drainAtEOF()
 			return true
 		}
@@ -388,7 +395,7 @@ func (c *Conn) consume(eof bool) bool {
 			before := c.br.Buffered()
 			mt, data, ok := c.readBuffered()
 			if !ok {
-				if c.hasFlag(flagFinished) {
+				if c.leftLoop() {
 					return true
 				}
 				continue // dropped by a check, or read while closing
@@ -503,7 +510,7 @@ func (c *Conn) readBuffered() (MessageType, []byte, bool) {
 // is buffered to the end of the stream, or to the broken rule, without
 // blocking, and fails as in a read loop.
 func (c *Conn) drainAtEOF() {
-	for !c.hasFlag(flagFinished) {
+	for !c.leftLoop() {
 		mt, data, ok := c.readBuffered()
 		if ok {
 			c.events.Load().onMessage(c, mt, data)
@@ -553,6 +560,16 @@ func (c *Conn) readBlocking() {
 }
 
 var errLoopClosed = errors.New("wsmw: event loop closed")
+
+// leftLoop reports whether the loop no longer serves c: it has ended, or
+// a broken rule's linger took it over (failRead), whose goroutine reads
+// the peer's remaining bytes and then closes TCP. Reading on here would
+// fail again on gorilla's kept error and close TCP at once, with the
+// peer's bytes unread: a reset, which destroys our Close frame in the
+// peer's receive queue.
+func (c *Conn) leftLoop() bool {
+	return c.hasFlag(flagFinished | flagLeftEvents)
+}
 
 // failEvents ends the connection for a frame that broke a rule that only
 // the event mode's scan sees (gorilla would take the frame).

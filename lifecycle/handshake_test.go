@@ -83,24 +83,32 @@ func TestSilentPeerIsCutAtCloseTimeout(t *testing.T) {
 				}
 				<-release
 			})
-			c := h.dial()
-			c.WriteText("go")
-			if f, _, err := c.ReadUntilClose(5 * time.Second); err != nil || f.CloseCode() != 4100 {
-				t.Fatalf("close frame: %v", err)
-			}
-			// Never answer: the server must give up and close TCP.
-			if _, err := c.WaitEOF(10 * time.Second); err != nil {
-				t.Fatalf("server kept the connection: %v", err)
-			}
-			info := h.next()
-			if info.HandshakeComplete || info.Received != nil || info.Sent == nil || info.Code != 4100 || info.Initiator != lifecycle.InitiatorLocal {
-				t.Fatalf("info = %+v", info)
-			}
-			if info.Duration < 300*time.Millisecond {
-				t.Fatalf("closed after %v, before CloseTimeout", info.Duration)
-			}
+			assertCutAtCloseTimeout(t, h, 300*time.Millisecond)
 			close(release)
 		})
+	}
+}
+
+// assertCutAtCloseTimeout never answers the server's Close 4100 and
+// checks that the server closed TCP at closeTimeout, reporting a
+// handshake that did not complete.
+func assertCutAtCloseTimeout(t *testing.T, h *harness, closeTimeout time.Duration) {
+	t.Helper()
+	c := h.dial()
+	c.WriteText("go")
+	if f, _, err := c.ReadUntilClose(5 * time.Second); err != nil || f.CloseCode() != 4100 {
+		t.Fatalf("close frame: %v", err)
+	}
+	// Never answer: the server must give up and close TCP.
+	if _, err := c.WaitEOF(10 * time.Second); err != nil {
+		t.Fatalf("server kept the connection: %v", err)
+	}
+	info := h.next()
+	if info.HandshakeComplete || info.Received != nil || info.Sent == nil || info.Code != 4100 || info.Initiator != lifecycle.InitiatorLocal {
+		t.Fatalf("info = %+v", info)
+	}
+	if info.Duration < closeTimeout {
+		t.Fatalf("closed after %v, before CloseTimeout", info.Duration)
 	}
 }
 
@@ -122,13 +130,20 @@ func TestAbnormalEndByReset(t *testing.T) {
 	if !errors.As(err, &ce) || ce.Code != lifecycle.StatusAbnormalClosure || ce.Initiator != lifecycle.InitiatorAbnormal {
 		t.Fatalf("handler's read error: %v", err)
 	}
+	// The handler's return asked for a close after the end: a no-op, no
+	// second close and no second hook.
+	assertResetEnd(t, h)
+}
+
+// assertResetEnd checks the end of a connection the client reset: one
+// abnormal end, nothing sent or received, one hook call after a Shutdown.
+func assertResetEnd(t *testing.T, h *harness) {
+	t.Helper()
 	info := h.next()
 	if info.Code != lifecycle.StatusAbnormalClosure || info.Initiator != lifecycle.InitiatorAbnormal ||
 		!errors.Is(info.Cause, lifecycle.ErrConnectionLost) || info.Sent != nil || info.Received != nil {
 		t.Fatalf("info = %+v", info)
 	}
-	// The handler's return asked for a close after the end: a no-op, no
-	// second close and no second hook.
 	h.reg.Shutdown(context.Background())
 	h.mu.Lock()
 	defer h.mu.Unlock()

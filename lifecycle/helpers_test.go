@@ -8,6 +8,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/wsmw/wsmw/internal/conntest"
 	"github.com/wsmw/wsmw/internal/wstest"
 	"github.com/wsmw/wsmw/lifecycle"
 )
@@ -25,8 +26,48 @@ type harness struct {
 }
 
 func newHarness(t *testing.T, cfg lifecycle.Config, handler func(*lifecycle.Conn), opts ...lifecycle.RegistryOption) *harness {
+	return startHarness(t, cfg, 1024, func(c *lifecycle.Conn) {
+		go func() {
+			handler(c)
+			c.CloseWith(lifecycle.ErrHandlerReturned, lifecycle.StatusNormalClosure, "")
+		}()
+	}, opts...)
+}
+
+// newModeHarness is newHarness in a read mode: open (when not nil) runs
+// on each connection first, then onMessage gets each data message, from a
+// ReadMessage loop in a goroutine of the connection's (goroutine mode) or
+// from ServeEvents (event mode, with its default read buffer).
+func newModeHarness(t *testing.T, mode conntest.Mode, cfg lifecycle.Config, open func(*lifecycle.Conn), onMessage func(*lifecycle.Conn, lifecycle.MessageType, []byte)) *harness {
+	if !mode.Events {
+		return newHarness(t, cfg, func(c *lifecycle.Conn) {
+			if open != nil {
+				open(c)
+			}
+			for {
+				mt, data, err := c.ReadMessage()
+				if err != nil {
+					return
+				}
+				onMessage(c, mt, data)
+			}
+		})
+	}
+	return startHarness(t, cfg, lifecycle.EventBufferSize, func(c *lifecycle.Conn) {
+		if open != nil {
+			open(c)
+		}
+		if !c.ServeEvents(onMessage, false) {
+			t.Error("ServeEvents fell back to a goroutine")
+		}
+	})
+}
+
+// startHarness starts the test server: serve takes each upgraded
+// connection, read through a buffer of readBuffer bytes.
+func startHarness(t *testing.T, cfg lifecycle.Config, readBuffer int, serve func(*lifecycle.Conn), opts ...lifecycle.RegistryOption) *harness {
 	h := &harness{t: t, reg: lifecycle.NewRegistry(opts...), closed: make(chan lifecycle.CloseInfo, 10000), hooks: map[*lifecycle.Conn]int{}, cfg: cfg}
-	up := websocket.Upgrader{ReadBufferSize: 1024, WriteBufferSize: 1024}
+	up := websocket.Upgrader{ReadBufferSize: readBuffer, WriteBufferSize: 1024}
 	h.url = wstest.Server(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		cfg := h.cfg
 		cfg.Registry = h.reg
@@ -40,10 +81,7 @@ func newHarness(t *testing.T, cfg lifecycle.Config, handler func(*lifecycle.Conn
 		if err != nil {
 			return
 		}
-		go func() {
-			handler(c)
-			c.CloseWith(lifecycle.ErrHandlerReturned, lifecycle.StatusNormalClosure, "")
-		}()
+		serve(c)
 	}))
 	t.Cleanup(func() {
 		h.reg.Shutdown(t.Context())

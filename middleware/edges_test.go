@@ -74,29 +74,31 @@ func (h *hookLog) exactlyOnce(t *testing.T, want int) {
 // Fails before the fix: OnClose was an attachment, and the failing one
 // before it stopped the others; the hook ran 0 times.
 func TestOnCloseAfterAFailingAttachmentRunsOnce(t *testing.T) {
-	errNope := errors.New("nope")
-	reg := lifecycle.NewRegistry()
-	hooks := newHookLog()
-	deny := middleware.Policy(func(*lifecycle.Conn) error {
-		return &lifecycle.CloseError{Code: 4403, Reason: "forbidden", Cause: errNope}
+	conntest.EachMode(t, func(t *testing.T, mode conntest.Mode) {
+		errNope := errors.New("nope")
+		reg := lifecycle.NewRegistry()
+		hooks := newHookLog()
+		deny := middleware.Policy(func(*lifecycle.Conn) error {
+			return &lifecycle.CloseError{Code: 4403, Reason: "forbidden", Cause: errNope}
+		})
+		h := deny(middleware.OnClose(hooks.hook)(mode.Handler(reg, func(*lifecycle.Conn, lifecycle.MessageType, []byte) { t.Error("message function ran") })))
+		c, err := wstest.DialRaw(wstest.Server(t, h), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		f, _, err := c.ReadUntilClose(5 * time.Second)
+		if err != nil || f.CloseCode() != 4403 {
+			t.Fatalf("close %d %v", f.CloseCode(), err)
+		}
+		c.WriteClose(4403, "")
+		info := hooks.next(t)
+		if !errors.Is(info.Cause, errNope) || info.Code != 4403 || !info.HandshakeComplete {
+			t.Fatalf("info %+v", info)
+		}
+		reg.Shutdown(t.Context())
+		hooks.exactlyOnce(t, 1)
 	})
-	h := deny(middleware.OnClose(hooks.hook)(middleware.Handler(reg, func(*lifecycle.Conn, *http.Request) { t.Error("handler ran") })))
-	c, err := wstest.DialRaw(wstest.Server(t, h), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	f, _, err := c.ReadUntilClose(5 * time.Second)
-	if err != nil || f.CloseCode() != 4403 {
-		t.Fatalf("close %d %v", f.CloseCode(), err)
-	}
-	c.WriteClose(4403, "")
-	info := hooks.next(t)
-	if !errors.Is(info.Cause, errNope) || info.Code != 4403 || !info.HandshakeComplete {
-		t.Fatalf("info %+v", info)
-	}
-	reg.Shutdown(t.Context())
-	hooks.exactlyOnce(t, 1)
 }
 
 // drainOnHijack starts reg's shutdown at the last moment before the
@@ -119,51 +121,55 @@ func (d *drainOnHijack) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 // Fails before the fix: Registry.Add refused the connection before the
 // attachments ran, so the OnClose hook never did.
 func TestOnCloseWhenTheRegistryRefusesTheConnection(t *testing.T) {
-	reg := lifecycle.NewRegistry()
-	hooks := newHookLog()
-	shutdown := make(chan error, 1)
-	h := middleware.OnClose(hooks.hook)(middleware.Handler(reg, func(*lifecycle.Conn, *http.Request) { t.Error("handler ran") }))
-	url := wstest.Server(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h.ServeHTTP(&drainOnHijack{ResponseWriter: w, reg: reg, shutdown: shutdown}, r)
-	}))
-	c, err := wstest.DialRaw(url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	f, _, err := c.ReadUntilClose(5 * time.Second)
-	if err != nil || f.CloseCode() != 1001 || f.CloseReason() != "server shutting down" {
-		t.Fatalf("close %d %q %v", f.CloseCode(), f.CloseReason(), err)
-	}
-	c.WriteClose(1001, "")
-	info := hooks.next(t)
-	if !errors.Is(info.Cause, lifecycle.ErrServerShutdown) || info.Code != 1001 {
-		t.Fatalf("info %+v", info)
-	}
-	if err := <-shutdown; err != nil {
-		t.Fatalf("Shutdown: %v", err)
-	}
-	hooks.exactlyOnce(t, 1)
+	conntest.EachMode(t, func(t *testing.T, mode conntest.Mode) {
+		reg := lifecycle.NewRegistry()
+		hooks := newHookLog()
+		shutdown := make(chan error, 1)
+		h := middleware.OnClose(hooks.hook)(mode.Handler(reg, func(*lifecycle.Conn, lifecycle.MessageType, []byte) { t.Error("message function ran") }))
+		url := wstest.Server(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			h.ServeHTTP(&drainOnHijack{ResponseWriter: w, reg: reg, shutdown: shutdown}, r)
+		}))
+		c, err := wstest.DialRaw(url, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		f, _, err := c.ReadUntilClose(5 * time.Second)
+		if err != nil || f.CloseCode() != 1001 || f.CloseReason() != "server shutting down" {
+			t.Fatalf("close %d %q %v", f.CloseCode(), f.CloseReason(), err)
+		}
+		c.WriteClose(1001, "")
+		info := hooks.next(t)
+		if !errors.Is(info.Cause, lifecycle.ErrServerShutdown) || info.Code != 1001 {
+			t.Fatalf("info %+v", info)
+		}
+		if err := <-shutdown; err != nil {
+			t.Fatalf("Shutdown: %v", err)
+		}
+		hooks.exactlyOnce(t, 1)
+	})
 }
 
 // Fails before the fix: an HTTP/1.0 upgrade request was answered 101.
 func TestHTTP10UpgradeIsRefused(t *testing.T) {
-	url := wstest.Server(t, middleware.Handler(lifecycle.NewRegistry(), conntest.Serve(drainHandler)))
-	conn, err := net.Dial("tcp", hostOf(url))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	fmt.Fprintf(conn, "GET / HTTP/1.0\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
-		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n", hostOf(url))
-	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusBadRequest {
-		t.Fatalf("HTTP/1.0 upgrade answered %d", resp.StatusCode)
-	}
+	conntest.EachMode(t, func(t *testing.T, mode conntest.Mode) {
+		url := wstest.Server(t, mode.Handler(lifecycle.NewRegistry(), conntest.DiscardMessage))
+		conn, err := net.Dial("tcp", hostOf(url))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		fmt.Fprintf(conn, "GET / HTTP/1.0\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
+			"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n", hostOf(url))
+		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest {
+			t.Fatalf("HTTP/1.0 upgrade answered %d", resp.StatusCode)
+		}
+	})
 }
 
 // rawFrame builds a frame header and payload exactly as given (masked
@@ -175,7 +181,7 @@ func rawFrame(b0 byte, length []byte, payload []byte) []byte {
 	return append(f, payload...)
 }
 
-// Fails before the fix for every case but the last two: the log said 1002
+// In each read mode. Fails before the fix for every case but the last two: the log said 1002
 // where the wire carried nothing, a 1-byte Close payload was taken for a
 // normal close, and nothing budgeted control frames or fragments.
 func TestWhatIsReportedIsWhatTheWireCarried(t *testing.T) {
@@ -224,47 +230,49 @@ func TestWhatIsReportedIsWhatTheWireCarried(t *testing.T) {
 			return c.WriteClose(1014, "")
 		}, 1002, "bad close code 1014", lifecycle.ErrProtocol},
 	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			reg := lifecycle.NewRegistry()
-			defer reg.Shutdown(context.Background())
-			hooks := newHookLog()
-			var opts []middleware.Option
-			if tc.compression {
-				opts = append(opts, middleware.WithCompression())
-			}
-			h := middleware.OnClose(hooks.hook)(middleware.Handler(reg, conntest.Serve(drainHandler), opts...))
-			var header http.Header
-			if tc.compression {
-				header = http.Header{"Sec-Websocket-Extensions": {"permessage-deflate"}}
-			}
-			c, err := wstest.DialRaw(wstest.Server(t, h), header)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
-			if tc.compression && !strings.Contains(c.Response.Header.Get("Sec-Websocket-Extensions"), "permessage-deflate") {
-				t.Fatal("compression not negotiated")
-			}
-			if err := tc.send(c); err != nil {
-				t.Fatal(err)
-			}
-			f, _, err := c.ReadUntilClose(5 * time.Second)
-			if err != nil {
-				t.Fatalf("no Close frame on the wire: %v", err)
-			}
-			if f.CloseCode() != tc.code || f.CloseReason() != tc.reason {
-				t.Fatalf("wire: %d %q, want %d %q", f.CloseCode(), f.CloseReason(), tc.code, tc.reason)
-			}
-			c.Close()
-			info := hooks.next(t)
-			if info.Sent == nil || int(info.Sent.Code) != f.CloseCode() || info.Sent.Reason != f.CloseReason() {
-				t.Fatalf("CloseInfo.Sent %+v, wire %d %q", info.Sent, f.CloseCode(), f.CloseReason())
-			}
-			if int(info.Code) != tc.code || info.Reason != tc.reason || info.Initiator != lifecycle.InitiatorLocal || !errors.Is(info.Cause, tc.cause) {
-				t.Fatalf("info %+v", info)
-			}
-		})
+	for _, mode := range conntest.Modes {
+		for _, tc := range cases {
+			t.Run(mode.Name+"/"+tc.name, func(t *testing.T) {
+				reg := lifecycle.NewRegistry()
+				defer reg.Shutdown(context.Background())
+				hooks := newHookLog()
+				var opts []middleware.Option
+				if tc.compression {
+					opts = append(opts, middleware.WithCompression())
+				}
+				h := middleware.OnClose(hooks.hook)(mode.Handler(reg, conntest.DiscardMessage, opts...))
+				var header http.Header
+				if tc.compression {
+					header = http.Header{"Sec-Websocket-Extensions": {"permessage-deflate"}}
+				}
+				c, err := wstest.DialRaw(wstest.Server(t, h), header)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer c.Close()
+				if tc.compression && !strings.Contains(c.Response.Header.Get("Sec-Websocket-Extensions"), "permessage-deflate") {
+					t.Fatal("compression not negotiated")
+				}
+				if err := tc.send(c); err != nil {
+					t.Fatal(err)
+				}
+				f, _, err := c.ReadUntilClose(5 * time.Second)
+				if err != nil {
+					t.Fatalf("no Close frame on the wire: %v", err)
+				}
+				if f.CloseCode() != tc.code || f.CloseReason() != tc.reason {
+					t.Fatalf("wire: %d %q, want %d %q", f.CloseCode(), f.CloseReason(), tc.code, tc.reason)
+				}
+				c.Close()
+				info := hooks.next(t)
+				if info.Sent == nil || int(info.Sent.Code) != f.CloseCode() || info.Sent.Reason != f.CloseReason() {
+					t.Fatalf("CloseInfo.Sent %+v, wire %d %q", info.Sent, f.CloseCode(), f.CloseReason())
+				}
+				if int(info.Code) != tc.code || info.Reason != tc.reason || info.Initiator != lifecycle.InitiatorLocal || !errors.Is(info.Cause, tc.cause) {
+					t.Fatalf("info %+v", info)
+				}
+			})
+		}
 	}
 }
 
@@ -276,11 +284,11 @@ var smallReceiveBuffer = &net.Dialer{Timeout: 5 * time.Second, Control: func(_, 
 	return serr
 }}
 
-// stuckServer serves connections whose handler either waits (idle) or
-// writes a message far larger than the socket buffers to a client that
+// stuckServer serves connections, in mode, that either wait (idle) or
+// write a message far larger than the socket buffers to a client that
 // never reads (stuck): a writer blocked in the kernel, holding the write
 // lock, as long as the write timeout allows (none here).
-func stuckServer(t *testing.T, reg *lifecycle.Registry, hooks *hookLog, subject string) (url string, writing chan struct{}) {
+func stuckServer(t *testing.T, mode conntest.Mode, reg *lifecycle.Registry, hooks *hookLog, subject string) (url string, writing chan struct{}) {
 	writing = make(chan struct{}, 100)
 	big := make([]byte, 8<<20)
 	setSubject := func(next http.Handler) http.Handler {
@@ -288,14 +296,15 @@ func stuckServer(t *testing.T, reg *lifecycle.Registry, hooks *hookLog, subject 
 			next.ServeHTTP(w, middleware.WithSubject(r, subject))
 		})
 	}
-	h := setSubject(middleware.OnClose(hooks.hook)(middleware.Handler(reg, func(c *lifecycle.Conn, _ *http.Request) {
-		go drainHandler(c) // a reader, so that an idle peer's Close is seen
+	// The connection is read as its mode reads (so that an idle peer's
+	// Close is seen); a stuck one's writer starts on open.
+	open := middleware.OnOpen(func(c *lifecycle.Conn) {
 		if c.Context().Value(roleKey{}) == "stuck" {
 			writing <- struct{}{}
-			c.WriteMessage(lifecycle.BinaryMessage, big)
+			go c.WriteMessage(lifecycle.BinaryMessage, big)
 		}
-		<-c.Done()
-	})))
+	})
+	h := setSubject(middleware.OnClose(hooks.hook)(open(mode.Handler(reg, conntest.DiscardMessage))))
 	role := func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			next.ServeHTTP(w, middleware.WithValue(r, roleKey{}, r.URL.Query().Get("role")))
@@ -309,137 +318,143 @@ type roleKey struct{}
 // Fails before the fix: the Close frames waited up to CloseTimeout behind
 // each stuck writer, one worker at a time: Shutdown returned after ~6 s.
 func TestShutdownKeepsItsDeadlineWithStuckWriters(t *testing.T) {
-	reg := lifecycle.NewRegistry(lifecycle.WithCloseParallelism(1))
-	hooks := newHookLog()
-	url, writing := stuckServer(t, reg, hooks, "someone")
-	var stuck, idle []*wstest.RawClient
-	for range 3 {
-		c, err := wstest.DialRawWith(smallReceiveBuffer, url+"?role=stuck", nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		stuck = append(stuck, c)
-		<-writing
-	}
-	for range 5 {
-		c, err := wstest.DialRaw(url+"?role=idle", nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		idle = append(idle, c)
-	}
-	wstest.WaitFor(t, "8 registered connections", 5*time.Second, func() bool { return reg.Len() == 8 })
-	idleSaw := make(chan int, len(idle))
-	for _, c := range idle {
-		go func() {
-			f, _, err := c.ReadUntilClose(5 * time.Second)
+	conntest.EachMode(t, func(t *testing.T, mode conntest.Mode) {
+		reg := lifecycle.NewRegistry(lifecycle.WithCloseParallelism(1))
+		hooks := newHookLog()
+		url, writing := stuckServer(t, mode, reg, hooks, "someone")
+		var stuck, idle []*wstest.RawClient
+		for range 3 {
+			c, err := wstest.DialRawWith(smallReceiveBuffer, url+"?role=stuck", nil)
 			if err != nil {
-				idleSaw <- -1
-				return
+				t.Fatal(err)
 			}
-			c.WriteClose(f.CloseCode(), "")
-			idleSaw <- f.CloseCode()
-		}()
-	}
-	const bound = 300 * time.Millisecond
-	ctx, cancel := context.WithTimeout(context.Background(), bound)
-	defer cancel()
-	start := time.Now()
-	err := reg.Shutdown(ctx)
-	took := time.Since(start)
-	if !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("Shutdown: %v", err)
-	}
-	if took > bound+200*time.Millisecond {
-		t.Fatalf("Shutdown took %v with a %v context", took, bound)
-	}
-	for range idle {
-		if code := <-idleSaw; code != 1001 {
-			t.Fatalf("an idle client saw %d", code)
+			defer c.Close()
+			stuck = append(stuck, c)
+			<-writing
 		}
-	}
-	if n := len(hooks.infos); n != 8 {
-		t.Fatalf("%d hooks had run when Shutdown returned", n)
-	}
-	for range 8 {
-		info := <-hooks.infos
-		if !errors.Is(info.Cause, lifecycle.ErrServerShutdown) {
-			t.Fatalf("cause %v", info.Cause)
+		for range 5 {
+			c, err := wstest.DialRaw(url+"?role=idle", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			idle = append(idle, c)
 		}
-		// What is reported is what went out: a 1001 that was written, or
-		// an abnormal end with nothing sent.
-		switch {
-		case info.Code == 1001 && info.Sent != nil && info.Sent.Code == 1001:
-		case info.Code == 1006 && info.Initiator == lifecycle.InitiatorAbnormal && info.Sent == nil:
-		default:
-			t.Fatalf("info %+v", info)
+		wstest.WaitFor(t, "8 registered connections", 5*time.Second, func() bool { return reg.Len() == 8 })
+		idleSaw := make(chan int, len(idle))
+		for _, c := range idle {
+			go func() {
+				f, _, err := c.ReadUntilClose(5 * time.Second)
+				if err != nil {
+					idleSaw <- -1
+					return
+				}
+				c.WriteClose(f.CloseCode(), "")
+				idleSaw <- f.CloseCode()
+			}()
 		}
-	}
-	hooks.exactlyOnce(t, 8)
+		const bound = 300 * time.Millisecond
+		ctx, cancel := context.WithTimeout(context.Background(), bound)
+		defer cancel()
+		start := time.Now()
+		err := reg.Shutdown(ctx)
+		took := time.Since(start)
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("Shutdown: %v", err)
+		}
+		if took > bound+200*time.Millisecond {
+			t.Fatalf("Shutdown took %v with a %v context", took, bound)
+		}
+		for range idle {
+			if code := <-idleSaw; code != 1001 {
+				t.Fatalf("an idle client saw %d", code)
+			}
+		}
+		if n := len(hooks.infos); n != 8 {
+			t.Fatalf("%d hooks had run when Shutdown returned", n)
+		}
+		for range 8 {
+			info := <-hooks.infos
+			if !errors.Is(info.Cause, lifecycle.ErrServerShutdown) {
+				t.Fatalf("cause %v", info.Cause)
+			}
+			// What is reported is what went out: a 1001 that was written, or
+			// an abnormal end with nothing sent.
+			switch {
+			case info.Code == 1001 && info.Sent != nil && info.Sent.Code == 1001:
+			case info.Code == 1006 && info.Initiator == lifecycle.InitiatorAbnormal && info.Sent == nil:
+			default:
+				t.Fatalf("info %+v", info)
+			}
+		}
+		hooks.exactlyOnce(t, 8)
+	})
 }
 
 // Fails before the fix: Revoke waited for every Close frame, each up to
 // CloseTimeout behind a stuck writer.
 func TestRevokeDoesNotWaitForStuckWriters(t *testing.T) {
-	reg := lifecycle.NewRegistry(lifecycle.WithCloseParallelism(1))
-	defer reg.Shutdown(context.Background())
-	hooks := newHookLog()
-	url, writing := stuckServer(t, reg, hooks, "mallory")
-	for range 3 {
-		c, err := wstest.DialRawWith(smallReceiveBuffer, url+"?role=stuck", nil)
-		if err != nil {
-			t.Fatal(err)
+	conntest.EachMode(t, func(t *testing.T, mode conntest.Mode) {
+		reg := lifecycle.NewRegistry(lifecycle.WithCloseParallelism(1))
+		defer reg.Shutdown(context.Background())
+		hooks := newHookLog()
+		url, writing := stuckServer(t, mode, reg, hooks, "mallory")
+		for range 3 {
+			c, err := wstest.DialRawWith(smallReceiveBuffer, url+"?role=stuck", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			<-writing
 		}
-		defer c.Close()
-		<-writing
-	}
-	wstest.WaitFor(t, "3 registered connections", 5*time.Second, func() bool { return reg.Len() == 3 })
-	start := time.Now()
-	n := reg.Revoke("mallory")
-	if took := time.Since(start); took > time.Second {
-		t.Fatalf("Revoke took %v", took)
-	}
-	if n != 3 {
-		t.Fatalf("Revoke closed %d", n)
-	}
-	for _, c := range reg.Subject("mallory") {
-		if !c.Closing() {
-			t.Fatal("a revoked connection is not closing")
+		wstest.WaitFor(t, "3 registered connections", 5*time.Second, func() bool { return reg.Len() == 3 })
+		start := time.Now()
+		n := reg.Revoke("mallory")
+		if took := time.Since(start); took > time.Second {
+			t.Fatalf("Revoke took %v", took)
 		}
-	}
+		if n != 3 {
+			t.Fatalf("Revoke closed %d", n)
+		}
+		for _, c := range reg.Subject("mallory") {
+			if !c.Closing() {
+				t.Fatal("a revoked connection is not closing")
+			}
+		}
+	})
 }
 
 // Fails before the fix: the 101 was written before the connection joined
 // the Registry, and a revoke in between missed it (24-39 of 200 rounds).
 func TestRevokeReachesAConnectionTheInstantIts101IsRead(t *testing.T) {
-	reg := lifecycle.NewRegistry()
-	defer reg.Shutdown(context.Background())
-	subject := func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			next.ServeHTTP(w, middleware.WithSubject(r, r.URL.Query().Get("sub")))
-		})
-	}
-	url := wstest.Server(t, subject(middleware.Handler(reg, conntest.Serve(drainHandler))))
-	misses := 0
-	for i := range 200 {
-		sub := fmt.Sprintf("u%d", i)
-		c, err := wstest.DialRaw(url+"?sub="+sub, nil)
-		if err != nil {
-			t.Fatal(err)
+	conntest.EachMode(t, func(t *testing.T, mode conntest.Mode) {
+		reg := lifecycle.NewRegistry()
+		defer reg.Shutdown(context.Background())
+		subject := func(next http.Handler) http.Handler {
+			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				next.ServeHTTP(w, middleware.WithSubject(r, r.URL.Query().Get("sub")))
+			})
 		}
-		n := reg.Revoke(sub)
-		f, _, err := c.ReadUntilClose(5 * time.Second)
-		if n != 1 || err != nil || f.CloseCode() != 1008 || f.CloseReason() != "session revoked" {
-			misses++
+		url := wstest.Server(t, subject(mode.Handler(reg, conntest.DiscardMessage)))
+		misses := 0
+		for i := range 200 {
+			sub := fmt.Sprintf("u%d", i)
+			c, err := wstest.DialRaw(url+"?sub="+sub, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n := reg.Revoke(sub)
+			f, _, err := c.ReadUntilClose(5 * time.Second)
+			if n != 1 || err != nil || f.CloseCode() != 1008 || f.CloseReason() != "session revoked" {
+				misses++
+			}
+			c.WriteClose(1008, "")
+			c.Close()
 		}
-		c.WriteClose(1008, "")
-		c.Close()
-	}
-	if misses > 0 {
-		t.Fatalf("%d of 200 revokes missed a connection whose 101 had been read", misses)
-	}
+		if misses > 0 {
+			t.Fatalf("%d of 200 revokes missed a connection whose 101 had been read", misses)
+		}
+	})
 }
 
 // Fails before the fix under -race: StartTimer wrote the timer's function
@@ -467,56 +482,58 @@ func TestTimerRestartedWhileItFires(t *testing.T) {
 // Fails before the fix: Done closed only after the hooks, so Wait inside a
 // hook never returned, and Shutdown from a hook waited for that hook.
 func TestWaitAndShutdownFromAHookReturn(t *testing.T) {
-	reg := lifecycle.NewRegistry()
-	waited := make(chan lifecycle.CloseInfo, 1)
-	shut := make(chan error, 1)
-	first := atomic.Bool{}
-	hook := func(c *lifecycle.Conn, _ lifecycle.CloseInfo) {
-		if !first.CompareAndSwap(false, true) {
-			return
+	conntest.EachMode(t, func(t *testing.T, mode conntest.Mode) {
+		reg := lifecycle.NewRegistry()
+		waited := make(chan lifecycle.CloseInfo, 1)
+		shut := make(chan error, 1)
+		first := atomic.Bool{}
+		hook := func(c *lifecycle.Conn, _ lifecycle.CloseInfo) {
+			if !first.CompareAndSwap(false, true) {
+				return
+			}
+			waited <- c.Wait()
+			shut <- reg.Shutdown(context.Background())
 		}
-		waited <- c.Wait()
-		shut <- reg.Shutdown(context.Background())
-	}
-	h := middleware.OnClose(hook)(middleware.Handler(reg, conntest.Serve(drainHandler)))
-	url := wstest.Server(t, h)
-	a, err := wstest.DialRaw(url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	b, err := wstest.DialRaw(url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	wstest.WaitFor(t, "2 registered connections", 5*time.Second, func() bool { return reg.Len() == 2 })
-	a.WriteClose(4000, "bye")
-	select {
-	case info := <-waited:
-		if info.Code != 4000 {
-			t.Fatalf("Wait in the hook gave %+v", info)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("Wait inside an OnClose hook did not return")
-	}
-	select {
-	case err := <-shut:
+		h := middleware.OnClose(hook)(mode.Handler(reg, conntest.DiscardMessage))
+		url := wstest.Server(t, h)
+		a, err := wstest.DialRaw(url, nil)
 		if err != nil {
-			t.Fatalf("Shutdown from a hook: %v", err)
+			t.Fatal(err)
 		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("Shutdown inside an OnClose hook did not return")
-	}
-	// The drain it started closes the other connection.
-	f, _, err := b.ReadUntilClose(5 * time.Second)
-	if err != nil || f.CloseCode() != 1001 {
-		t.Fatalf("the other connection saw %d %v", f.CloseCode(), err)
-	}
-	b.WriteClose(1001, "")
-	if err := reg.Shutdown(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+		defer a.Close()
+		b, err := wstest.DialRaw(url, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer b.Close()
+		wstest.WaitFor(t, "2 registered connections", 5*time.Second, func() bool { return reg.Len() == 2 })
+		a.WriteClose(4000, "bye")
+		select {
+		case info := <-waited:
+			if info.Code != 4000 {
+				t.Fatalf("Wait in the hook gave %+v", info)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("Wait inside an OnClose hook did not return")
+		}
+		select {
+		case err := <-shut:
+			if err != nil {
+				t.Fatalf("Shutdown from a hook: %v", err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("Shutdown inside an OnClose hook did not return")
+		}
+		// The drain it started closes the other connection.
+		f, _, err := b.ReadUntilClose(5 * time.Second)
+		if err != nil || f.CloseCode() != 1001 {
+			t.Fatalf("the other connection saw %d %v", f.CloseCode(), err)
+		}
+		b.WriteClose(1001, "")
+		if err := reg.Shutdown(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	})
 }
 
 // Fails before the fix: a deadline beyond what a time.Duration holds from

@@ -26,21 +26,33 @@ type testServer struct {
 
 func newTestServer(t testing.TB, handler func(*lifecycle.Conn), policies ...func(http.Handler) http.Handler) *testServer {
 	t.Helper()
+	if handler == nil {
+		handler = conntest.Echo
+	}
+	return startTestServer(t, middleware.Handler, conntest.Serve(handler), policies...)
+}
+
+// newModeTestServer is newTestServer for an echo in a read mode.
+func newModeTestServer(t testing.TB, mode conntest.Mode, policies ...func(http.Handler) http.Handler) *testServer {
+	t.Helper()
+	return startTestServer(t, mode.Handler, conntest.EchoMessage, policies...)
+}
+
+// startTestServer serves /ws with endpoint(reg, fn) behind policies.
+func startTestServer[F any](t testing.TB, endpoint func(*lifecycle.Registry, F, ...middleware.Option) http.HandlerFunc, fn F, policies ...func(http.Handler) http.Handler) *testServer {
+	t.Helper()
 	s := &testServer{
 		t:      t,
 		reg:    lifecycle.NewRegistry(),
 		closed: make(chan lifecycle.CloseInfo, 4096),
 		conns:  make(chan *lifecycle.Conn, 4096),
 	}
-	if handler == nil {
-		handler = conntest.Echo
-	}
 	r := chi.NewRouter()
 	all := append([]func(http.Handler) http.Handler{
 		middleware.OnClose(func(_ *lifecycle.Conn, info lifecycle.CloseInfo) { s.closed <- info }),
 		middleware.OnOpen(func(c *lifecycle.Conn) { s.conns <- c }),
 	}, policies...)
-	r.With(all...).Get("/ws", middleware.Handler(s.reg, conntest.Serve(handler)))
+	r.With(all...).Get("/ws", endpoint(s.reg, fn))
 	s.url = wstest.Server(t, r) + "/ws"
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"github.com/wsmw/wsmw/internal/conntest"
 	"github.com/wsmw/wsmw/internal/wstest"
 	"github.com/wsmw/wsmw/lifecycle"
 	"github.com/wsmw/wsmw/middleware"
@@ -33,30 +34,34 @@ func flood(t *testing.T, c *wstest.RawClient, n int) (wstest.Frame, []wstest.Fra
 }
 
 func TestMessageRateCloses1008(t *testing.T) {
-	s := newTestServer(t, nil, MessageRate(20, 40))
-	c := s.mustDial(nil, nil)
-	f, echoes := flood(t, c, 200)
-	if f.CloseCode() != 1008 || f.CloseReason() != "rate limit exceeded" {
-		t.Fatalf("close %d %q", f.CloseCode(), f.CloseReason())
-	}
-	if len(echoes) < 40 || len(echoes) > 50 {
-		t.Fatalf("%d messages went through, want the burst of 40", len(echoes))
-	}
-	info := s.nextClose()
-	if info.Code != 1008 || info.Initiator != lifecycle.InitiatorLocal || !errors.Is(info.Cause, ErrRateLimited) {
-		t.Fatalf("CloseInfo %+v", info)
-	}
+	conntest.EachMode(t, func(t *testing.T, mode conntest.Mode) {
+		s := newModeTestServer(t, mode, MessageRate(20, 40))
+		c := s.mustDial(nil, nil)
+		f, echoes := flood(t, c, 200)
+		if f.CloseCode() != 1008 || f.CloseReason() != "rate limit exceeded" {
+			t.Fatalf("close %d %q", f.CloseCode(), f.CloseReason())
+		}
+		if len(echoes) < 40 || len(echoes) > 50 {
+			t.Fatalf("%d messages went through, want the burst of 40", len(echoes))
+		}
+		info := s.nextClose()
+		if info.Code != 1008 || info.Initiator != lifecycle.InitiatorLocal || !errors.Is(info.Cause, ErrRateLimited) {
+			t.Fatalf("CloseInfo %+v", info)
+		}
+	})
 }
 
 func TestMessageRateCloseCode(t *testing.T) {
-	s := newTestServer(t, nil, MessageRate(1, 3, middleware.WithClose(lifecycle.StatusTryAgainLater, "slow down")))
-	f, echoes := flood(t, s.mustDial(nil, nil), 20)
-	if f.CloseCode() != 1013 || f.CloseReason() != "slow down" || len(echoes) < 3 || len(echoes) > 4 {
-		t.Fatalf("close %d %q after %d echoes", f.CloseCode(), f.CloseReason(), len(echoes))
-	}
-	if info := s.nextClose(); !errors.Is(info.Cause, ErrRateLimited) {
-		t.Fatalf("cause %v", info.Cause)
-	}
+	conntest.EachMode(t, func(t *testing.T, mode conntest.Mode) {
+		s := newModeTestServer(t, mode, MessageRate(1, 3, middleware.WithClose(lifecycle.StatusTryAgainLater, "slow down")))
+		f, echoes := flood(t, s.mustDial(nil, nil), 20)
+		if f.CloseCode() != 1013 || f.CloseReason() != "slow down" || len(echoes) < 3 || len(echoes) > 4 {
+			t.Fatalf("close %d %q after %d echoes", f.CloseCode(), f.CloseReason(), len(echoes))
+		}
+		if info := s.nextClose(); !errors.Is(info.Cause, ErrRateLimited) {
+			t.Fatalf("cause %v", info.Cause)
+		}
+	})
 }
 
 // drop is the WithOnExceeded hook that drops every message over the limit.
@@ -189,62 +194,68 @@ func BenchmarkMessageRateCheck(b *testing.B) {
 }
 
 func TestMaxMessageSize(t *testing.T) {
-	s := newTestServer(t, nil, MaxMessageSize(1024))
-	c := s.mustDial(nil, nil)
-	ok := make([]byte, 1024)
-	c.WriteFrame(wstest.OpBinary, true, ok)
-	if f, err := c.ReadFrame(5 * time.Second); err != nil || len(f.Payload) != 1024 {
-		t.Fatalf("1024 bytes: %d %v", len(f.Payload), err)
-	}
-	c.WriteFrame(wstest.OpBinary, true, make([]byte, 1025))
-	f, _, err := c.ReadUntilClose(5 * time.Second)
-	if err != nil || f.CloseCode() != 1009 || f.CloseReason() != "message too big" {
-		t.Fatalf("close %d %q %v", f.CloseCode(), f.CloseReason(), err)
-	}
-	c.WriteClose(1009, "")
-	info := s.nextClose()
-	if info.Code != 1009 || info.Initiator != lifecycle.InitiatorLocal || !errors.Is(info.Cause, lifecycle.ErrMessageTooBig) {
-		t.Fatalf("CloseInfo %+v", info)
-	}
+	conntest.EachMode(t, func(t *testing.T, mode conntest.Mode) {
+		s := newModeTestServer(t, mode, MaxMessageSize(1024))
+		c := s.mustDial(nil, nil)
+		ok := make([]byte, 1024)
+		c.WriteFrame(wstest.OpBinary, true, ok)
+		if f, err := c.ReadFrame(5 * time.Second); err != nil || len(f.Payload) != 1024 {
+			t.Fatalf("1024 bytes: %d %v", len(f.Payload), err)
+		}
+		c.WriteFrame(wstest.OpBinary, true, make([]byte, 1025))
+		f, _, err := c.ReadUntilClose(5 * time.Second)
+		if err != nil || f.CloseCode() != 1009 || f.CloseReason() != "message too big" {
+			t.Fatalf("close %d %q %v", f.CloseCode(), f.CloseReason(), err)
+		}
+		c.WriteClose(1009, "")
+		info := s.nextClose()
+		if info.Code != 1009 || info.Initiator != lifecycle.InitiatorLocal || !errors.Is(info.Cause, lifecycle.ErrMessageTooBig) {
+			t.Fatalf("CloseInfo %+v", info)
+		}
+	})
 }
 
 func TestValidUTF8(t *testing.T) {
-	s := newTestServer(t, nil, ValidUTF8())
-	c := s.mustDial(nil, nil)
-	for _, m := range []struct {
-		op   byte
-		data string
-	}{{wstest.OpText, "héllo ✓"}, {wstest.OpBinary, "\xff\xfe"}} {
-		c.WriteFrame(m.op, true, []byte(m.data))
-		if f, err := c.ReadFrame(5 * time.Second); err != nil || string(f.Payload) != m.data {
-			t.Fatalf("echo of %q: %q %v", m.data, f.Payload, err)
+	conntest.EachMode(t, func(t *testing.T, mode conntest.Mode) {
+		s := newModeTestServer(t, mode, ValidUTF8())
+		c := s.mustDial(nil, nil)
+		for _, m := range []struct {
+			op   byte
+			data string
+		}{{wstest.OpText, "héllo ✓"}, {wstest.OpBinary, "\xff\xfe"}} {
+			c.WriteFrame(m.op, true, []byte(m.data))
+			if f, err := c.ReadFrame(5 * time.Second); err != nil || string(f.Payload) != m.data {
+				t.Fatalf("echo of %q: %q %v", m.data, f.Payload, err)
+			}
 		}
-	}
-	c.WriteFrame(wstest.OpText, true, []byte("bad \xff"))
-	f, _, err := c.ReadUntilClose(5 * time.Second)
-	if err != nil || f.CloseCode() != 1007 || f.CloseReason() != "invalid utf-8" {
-		t.Fatalf("close %d %q %v", f.CloseCode(), f.CloseReason(), err)
-	}
-	c.WriteClose(1007, "")
-	if info := s.nextClose(); info.Code != 1007 || !errors.Is(info.Cause, ErrInvalidUTF8) {
-		t.Fatalf("CloseInfo %+v", info)
-	}
+		c.WriteFrame(wstest.OpText, true, []byte("bad \xff"))
+		f, _, err := c.ReadUntilClose(5 * time.Second)
+		if err != nil || f.CloseCode() != 1007 || f.CloseReason() != "invalid utf-8" {
+			t.Fatalf("close %d %q %v", f.CloseCode(), f.CloseReason(), err)
+		}
+		c.WriteClose(1007, "")
+		if info := s.nextClose(); info.Code != 1007 || !errors.Is(info.Cause, ErrInvalidUTF8) {
+			t.Fatalf("CloseInfo %+v", info)
+		}
+	})
 }
 
 // middleware.WithClose changes ValidUTF8's close; the cause stays
 // ErrInvalidUTF8.
 func TestValidUTF8WithClose(t *testing.T) {
-	s := newTestServer(t, nil, ValidUTF8(middleware.WithClose(4007, "text must be utf-8")))
-	c := s.mustDial(nil, nil)
-	c.WriteFrame(wstest.OpText, true, []byte("bad \xff"))
-	f, _, err := c.ReadUntilClose(5 * time.Second)
-	if err != nil || f.CloseCode() != 4007 || f.CloseReason() != "text must be utf-8" {
-		t.Fatalf("close %d %q %v", f.CloseCode(), f.CloseReason(), err)
-	}
-	c.WriteClose(4007, "")
-	if info := s.nextClose(); info.Code != 4007 || !errors.Is(info.Cause, ErrInvalidUTF8) {
-		t.Fatalf("CloseInfo %+v", info)
-	}
+	conntest.EachMode(t, func(t *testing.T, mode conntest.Mode) {
+		s := newModeTestServer(t, mode, ValidUTF8(middleware.WithClose(4007, "text must be utf-8")))
+		c := s.mustDial(nil, nil)
+		c.WriteFrame(wstest.OpText, true, []byte("bad \xff"))
+		f, _, err := c.ReadUntilClose(5 * time.Second)
+		if err != nil || f.CloseCode() != 4007 || f.CloseReason() != "text must be utf-8" {
+			t.Fatalf("close %d %q %v", f.CloseCode(), f.CloseReason(), err)
+		}
+		c.WriteClose(4007, "")
+		if info := s.nextClose(); info.Code != 4007 || !errors.Is(info.Cause, ErrInvalidUTF8) {
+			t.Fatalf("CloseInfo %+v", info)
+		}
+	})
 }
 
 // pings returns n ping frames in one buffer, to be written at once.
@@ -288,30 +299,32 @@ func pingThenEcho(t *testing.T, c *wstest.RawClient, n int) (bool, wstest.Frame)
 // LimitFrames tightens or loosens the control-frame budget that is on by
 // default (bursts of 50 pings).
 func TestLimitFrames(t *testing.T) {
-	t.Run("default", func(t *testing.T) {
-		s := newTestServer(t, nil)
-		if ok, _ := pingThenEcho(t, s.mustDial(nil, nil), 20); !ok {
-			t.Fatal("20 pings at once refused by the default budget")
-		}
-		c := s.mustDial(nil, nil)
-		if ok, f := pingThenEcho(t, c, 200); ok || f.CloseCode() != 1008 {
-			t.Fatalf("200 pings at once: ok %v, close %d", ok, f.CloseCode())
-		}
-	})
-	t.Run("tightened", func(t *testing.T) {
-		s := newTestServer(t, nil, LimitFrames(lifecycle.FrameLimits{ControlRate: 1, ControlBurst: 5}))
-		ok, f := pingThenEcho(t, s.mustDial(nil, nil), 20)
-		if ok || f.CloseCode() != 1008 || f.CloseReason() != "too many control frames" {
-			t.Fatalf("20 pings with bursts of 5: ok %v, close %d %q", ok, f.CloseCode(), f.CloseReason())
-		}
-		if info := s.nextClose(); info.Code != 1008 || !errors.Is(info.Cause, lifecycle.ErrControlFlood) {
-			t.Fatalf("CloseInfo %+v", info)
-		}
-	})
-	t.Run("loosened", func(t *testing.T) {
-		s := newTestServer(t, nil, LimitFrames(lifecycle.FrameLimits{ControlRate: -1}))
-		if ok, f := pingThenEcho(t, s.mustDial(nil, nil), 200); !ok {
-			t.Fatalf("200 pings with the budget off: close %d %q", f.CloseCode(), f.CloseReason())
-		}
+	conntest.EachMode(t, func(t *testing.T, mode conntest.Mode) {
+		t.Run("default", func(t *testing.T) {
+			s := newModeTestServer(t, mode)
+			if ok, _ := pingThenEcho(t, s.mustDial(nil, nil), 20); !ok {
+				t.Fatal("20 pings at once refused by the default budget")
+			}
+			c := s.mustDial(nil, nil)
+			if ok, f := pingThenEcho(t, c, 200); ok || f.CloseCode() != 1008 {
+				t.Fatalf("200 pings at once: ok %v, close %d", ok, f.CloseCode())
+			}
+		})
+		t.Run("tightened", func(t *testing.T) {
+			s := newModeTestServer(t, mode, LimitFrames(lifecycle.FrameLimits{ControlRate: 1, ControlBurst: 5}))
+			ok, f := pingThenEcho(t, s.mustDial(nil, nil), 20)
+			if ok || f.CloseCode() != 1008 || f.CloseReason() != "too many control frames" {
+				t.Fatalf("20 pings with bursts of 5: ok %v, close %d %q", ok, f.CloseCode(), f.CloseReason())
+			}
+			if info := s.nextClose(); info.Code != 1008 || !errors.Is(info.Cause, lifecycle.ErrControlFlood) {
+				t.Fatalf("CloseInfo %+v", info)
+			}
+		})
+		t.Run("loosened", func(t *testing.T) {
+			s := newModeTestServer(t, mode, LimitFrames(lifecycle.FrameLimits{ControlRate: -1}))
+			if ok, f := pingThenEcho(t, s.mustDial(nil, nil), 200); !ok {
+				t.Fatalf("200 pings with the budget off: close %d %q", f.CloseCode(), f.CloseReason())
+			}
+		})
 	})
 }

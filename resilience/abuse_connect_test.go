@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wsmw/wsmw/internal/conntest"
 	"github.com/wsmw/wsmw/internal/wstest"
 	"github.com/wsmw/wsmw/lifecycle"
 	"github.com/wsmw/wsmw/middleware"
@@ -126,60 +127,60 @@ func (res *floodResult) check(t *testing.T, perMinute int) int {
 // where they were.
 func TestConnectFloodAgainstExample(t *testing.T) {
 	t.Parallel()
-	ex := startExample(t)
-	header := http.Header{"Authorization": {"Bearer " + ex.token(t, "flooder")}}
-	files := ex.openFiles(t)
+	forEachReadMode(t, func(t *testing.T, mode []string) {
+		ex := startExample(t, mode...)
+		header := http.Header{"Authorization": {"Bearer " + ex.token(t, "flooder")}}
+		files := ex.openFiles(t)
 
-	res := connectFlood(ex.wsURL(), header)
-	upgraded := res.check(t, exampleConnectRate)
+		res := connectFlood(ex.wsURL(), header)
+		upgraded := res.check(t, exampleConnectRate)
 
-	if !wstest.Eventually(10*time.Second, func() bool { return ex.openFiles(t) <= files }) {
-		t.Errorf("the example holds %d open files after the flood, %d before", ex.openFiles(t), files)
-	}
-	wstest.Eventually(10*time.Second, func() bool { return len(ex.logLines(t, "ws closed")) >= upgraded })
-	if n := len(ex.logLines(t, "ws closed")); n != upgraded {
-		t.Errorf("%d connections logged as closed, want %d", n, upgraded)
-	}
-	resp, err := plainHTTP.Get(ex.base + "healthz")
-	if err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("healthz after the flood: %v %v", resp, err)
-	}
-	resp.Body.Close()
+		if !wstest.Eventually(10*time.Second, func() bool { return ex.openFiles(t) <= files }) {
+			t.Errorf("the example holds %d open files after the flood, %d before", ex.openFiles(t), files)
+		}
+		wstest.Eventually(10*time.Second, func() bool { return len(ex.logLines(t, "ws closed")) >= upgraded })
+		if n := len(ex.logLines(t, "ws closed")); n != upgraded {
+			t.Errorf("%d connections logged as closed, want %d", n, upgraded)
+		}
+		resp, err := plainHTTP.Get(ex.base + "healthz")
+		if err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("healthz after the flood: %v %v", resp, err)
+		}
+		resp.Body.Close()
+	})
 }
 
-// TestConnectFloodInProcess runs the same flood against the example's
+// TestConnectFloodInProcess runs, in each read mode, the same flood against the example's
 // limits and http.Server settings in this process, where goleak (TestMain),
 // the Registry and the stores can see inside: no goroutine, connection or
 // slot outlives it.
 func TestConnectFloodInProcess(t *testing.T) {
 	t.Parallel()
-	reg := lifecycle.NewRegistry()
-	buckets, slots := ratelimit.NewMemoryStore(), ratelimit.NewMemoryStore()
-	var h http.Handler = middleware.Handler(reg, func(c *lifecycle.Conn, _ *http.Request) {
-		for {
-			if _, _, err := c.ReadMessage(); err != nil {
-				return
+	for _, mode := range conntest.Modes {
+		t.Run(mode.Name, func(t *testing.T) {
+			reg := lifecycle.NewRegistry()
+			buckets, slots := ratelimit.NewMemoryStore(), ratelimit.NewMemoryStore()
+			var h http.Handler = mode.Handler(reg, conntest.DiscardMessage, middleware.WithLogger(discardLog))
+			h = ratelimit.MaxConns(exampleMaxConns, ratelimit.WithStore(slots), middleware.WithLogger(discardLog))(h)
+			h = ratelimit.ConnectRate(exampleConnectRate, time.Minute, ratelimit.WithStore(buckets), middleware.WithLogger(discardLog))(h)
+			url := serveLikeExample(t, h)
+
+			res := connectFlood(url, nil)
+			res.check(t, exampleConnectRate)
+
+			if !wstest.Eventually(10*time.Second, func() bool { return reg.Len() == 0 }) {
+				t.Errorf("%d connections still registered", reg.Len())
 			}
-		}
-	}, middleware.WithLogger(discardLog))
-	h = ratelimit.MaxConns(exampleMaxConns, ratelimit.WithStore(slots), middleware.WithLogger(discardLog))(h)
-	h = ratelimit.ConnectRate(exampleConnectRate, time.Minute, ratelimit.WithStore(buckets), middleware.WithLogger(discardLog))(h)
-	url := serveLikeExample(t, h)
-
-	res := connectFlood(url, nil)
-	res.check(t, exampleConnectRate)
-
-	if !wstest.Eventually(10*time.Second, func() bool { return reg.Len() == 0 }) {
-		t.Errorf("%d connections still registered", reg.Len())
-	}
-	if n := slots.Held("conns:127.0.0.1"); n != 0 || slots.Len() != 0 {
-		t.Errorf("%d connection slots still held, %d keys in the store", n, slots.Len())
-	}
-	if n := buckets.Len(); n != 1 {
-		t.Errorf("%d token buckets for one client IP", n)
-	}
-	if err := shutdown(reg, 5*time.Second); err != nil {
-		t.Error(err)
+			if n := slots.Held("conns:127.0.0.1"); n != 0 || slots.Len() != 0 {
+				t.Errorf("%d connection slots still held, %d keys in the store", n, slots.Len())
+			}
+			if n := buckets.Len(); n != 1 {
+				t.Errorf("%d token buckets for one client IP", n)
+			}
+			if err := shutdown(reg, 5*time.Second); err != nil {
+				t.Error(err)
+			}
+		})
 	}
 }
 

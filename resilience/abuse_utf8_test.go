@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wsmw/wsmw/internal/conntest"
 	"github.com/wsmw/wsmw/internal/wstest"
 	"github.com/wsmw/wsmw/lifecycle"
 	"github.com/wsmw/wsmw/middleware"
@@ -75,39 +76,36 @@ func sendUTF8Case(t *testing.T, url string, header http.Header, c utf8Case) *wst
 	}
 }
 
-// TestInvalidUTF8Gets1007 sends text messages that are not UTF-8 (RFC 6455
+// TestInvalidUTF8Gets1007, in each read mode, sends text messages that are not UTF-8 (RFC 6455
 // §8.1: the endpoint MUST fail the connection) through ValidUTF8: each is
 // answered with 1007 "invalid utf-8" and reported with cause
 // ErrInvalidUTF8, while valid text, a rune split between fragments and
 // binary data are echoed.
 func TestInvalidUTF8Gets1007(t *testing.T) {
 	t.Parallel()
-	reg := lifecycle.NewRegistry()
-	ends := make(chan lifecycle.CloseInfo, len(utf8Cases))
-	h := middleware.Handler(reg, func(c *lifecycle.Conn, _ *http.Request) {
-		for {
-			mt, msg, err := c.ReadMessage()
-			if err != nil || c.WriteMessage(mt, msg) != nil {
-				return
-			}
-		}
-	}, middleware.WithLogger(discardLog))
-	url := wstest.Server(t, middleware.OnClose(func(_ *lifecycle.Conn, info lifecycle.CloseInfo) { ends <- info })(ratelimit.ValidUTF8()(h)))
+	for _, mode := range conntest.Modes {
+		t.Run(mode.Name, func(t *testing.T) {
+			reg := lifecycle.NewRegistry()
+			ends := make(chan lifecycle.CloseInfo, len(utf8Cases))
+			h := mode.Handler(reg, conntest.EchoMessage, middleware.WithLogger(discardLog))
+			url := wstest.Server(t, middleware.OnClose(func(_ *lifecycle.Conn, info lifecycle.CloseInfo) { ends <- info })(ratelimit.ValidUTF8()(h)))
 
-	for _, c := range utf8Cases {
-		closeFrame := sendUTF8Case(t, url, nil, c)
-		info := <-ends
-		switch {
-		case !c.bad && closeFrame != nil:
-			t.Errorf("%s: closed with %d %q", c.name, closeFrame.CloseCode(), closeFrame.CloseReason())
-		case c.bad && (closeFrame == nil || closeFrame.CloseCode() != 1007 || closeFrame.CloseReason() != "invalid utf-8"):
-			t.Errorf("%s: answered %+v, want Close 1007 \"invalid utf-8\"", c.name, closeFrame)
-		case c.bad && (info.Code != 1007 || info.Initiator != lifecycle.InitiatorLocal || !errors.Is(info.Cause, ratelimit.ErrInvalidUTF8)):
-			t.Errorf("%s: reported %v %v %v", c.name, info.Initiator, info.Code, info.Cause)
-		}
-	}
-	if err := shutdown(reg, 5*time.Second); err != nil {
-		t.Error(err)
+			for _, c := range utf8Cases {
+				closeFrame := sendUTF8Case(t, url, nil, c)
+				info := <-ends
+				switch {
+				case !c.bad && closeFrame != nil:
+					t.Errorf("%s: closed with %d %q", c.name, closeFrame.CloseCode(), closeFrame.CloseReason())
+				case c.bad && (closeFrame == nil || closeFrame.CloseCode() != 1007 || closeFrame.CloseReason() != "invalid utf-8"):
+					t.Errorf("%s: answered %+v, want Close 1007 \"invalid utf-8\"", c.name, closeFrame)
+				case c.bad && (info.Code != 1007 || info.Initiator != lifecycle.InitiatorLocal || !errors.Is(info.Cause, ratelimit.ErrInvalidUTF8)):
+					t.Errorf("%s: reported %v %v %v", c.name, info.Initiator, info.Code, info.Cause)
+				}
+			}
+			if err := shutdown(reg, 5*time.Second); err != nil {
+				t.Error(err)
+			}
+		})
 	}
 }
 
@@ -115,12 +113,14 @@ func TestInvalidUTF8Gets1007(t *testing.T) {
 // /ws.
 func TestInvalidUTF8AgainstExample(t *testing.T) {
 	t.Parallel()
-	ex := startExample(t)
-	header := http.Header{"Authorization": {"Bearer " + ex.token(t, "utf8")}}
-	for _, c := range []utf8Case{utf8Cases[0], utf8Cases[3], utf8Cases[8]} {
-		closeFrame := sendUTF8Case(t, ex.wsURL(), header, c)
-		if got := closeFrame != nil && closeFrame.CloseCode() == 1007; got != c.bad {
-			t.Errorf("%s: answered %+v", c.name, closeFrame)
+	forEachReadModeAtOnce(t, func(t *testing.T, mode []string) {
+		ex := startExample(t, mode...)
+		header := http.Header{"Authorization": {"Bearer " + ex.token(t, "utf8")}}
+		for _, c := range []utf8Case{utf8Cases[0], utf8Cases[3], utf8Cases[8]} {
+			closeFrame := sendUTF8Case(t, ex.wsURL(), header, c)
+			if got := closeFrame != nil && closeFrame.CloseCode() == 1007; got != c.bad {
+				t.Errorf("%s: answered %+v", c.name, closeFrame)
+			}
 		}
-	}
+	})
 }

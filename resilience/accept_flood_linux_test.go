@@ -64,9 +64,9 @@ func TestExampleFloodsAreCut(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			ex := startProc(t)
-			runFlood(t, ex, tc)
+			forEachReadMode(t, func(t *testing.T, mode []string) {
+				runFlood(t, startProc(t, mode...), tc)
+			})
 		})
 	}
 }
@@ -326,48 +326,50 @@ func (p *peeker) sawClose() bool {
 // must log as the peer's close.
 func TestExampleHeartbeatAnswered60s(t *testing.T) {
 	t.Parallel()
-	ex := startProc(t, "-ping-interval", "100ms")
-	const sub = "heartbeat-minute"
-	rc, err := wstest.DialRaw(ex.wsURL(), ex.bearer(t, sub))
-	if err != nil {
-		t.Fatalf("dial: %v", err)
-	}
-	defer rc.Close()
-	start := time.Now()
-	end := start.Add(time.Minute)
-	pings := 0
-	for time.Now().Before(end) {
-		f, err := rc.ReadFrame(time.Until(end))
-		if errors.Is(err, os.ErrDeadlineExceeded) {
-			break // the minute is over
-		}
+	forEachReadModeAtOnce(t, func(t *testing.T, mode []string) {
+		ex := startProc(t, append(mode, "-ping-interval", "100ms")...)
+		const sub = "heartbeat-minute"
+		rc, err := wstest.DialRaw(ex.wsURL(), ex.bearer(t, sub))
 		if err != nil {
-			t.Fatalf("after %v and %d pings answered: %v", time.Since(start).Round(time.Millisecond), pings, err)
+			t.Fatalf("dial: %v", err)
 		}
-		switch f.Op {
-		case wstest.OpPing:
-			pings++
-			if err := rc.WriteFrame(wstest.OpPong, true, f.Payload); err != nil {
-				t.Fatalf("pong: %v", err)
+		defer rc.Close()
+		start := time.Now()
+		end := start.Add(time.Minute)
+		pings := 0
+		for time.Now().Before(end) {
+			f, err := rc.ReadFrame(time.Until(end))
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				break // the minute is over
 			}
-		case wstest.OpClose:
-			rc.WriteClose(f.CloseCode(), "")
-			line, _ := ex.closedFor(t, sub, 10*time.Second)
-			t.Fatalf("closed after %v and %d pings answered: %s; the example logged: %v",
-				time.Since(start).Round(time.Millisecond), pings, describeFrame(f), line)
-		default:
-			t.Fatalf("unexpected %s after %v", describeFrame(f), time.Since(start).Round(time.Millisecond))
+			if err != nil {
+				t.Fatalf("after %v and %d pings answered: %v", time.Since(start).Round(time.Millisecond), pings, err)
+			}
+			switch f.Op {
+			case wstest.OpPing:
+				pings++
+				if err := rc.WriteFrame(wstest.OpPong, true, f.Payload); err != nil {
+					t.Fatalf("pong: %v", err)
+				}
+			case wstest.OpClose:
+				rc.WriteClose(f.CloseCode(), "")
+				line, _ := ex.closedFor(t, sub, 10*time.Second)
+				t.Fatalf("closed after %v and %d pings answered: %s; the example logged: %v",
+					time.Since(start).Round(time.Millisecond), pings, describeFrame(f), line)
+			default:
+				t.Fatalf("unexpected %s after %v", describeFrame(f), time.Since(start).Round(time.Millisecond))
+			}
 		}
-	}
-	// Fewer than 600 pings is no failure: the heartbeat sends its next
-	// ping only once the last was answered, and a pong later than the
-	// interval (a loaded machine) makes it wait until the pong timeout.
-	t.Logf("%d pings answered in %v", pings, time.Since(start).Round(time.Millisecond))
-	if pings < 3 {
-		t.Errorf("only %d pings in a minute at -ping-interval 100ms: the heartbeat did not run", pings)
-	}
-	closeClean(t, rc)
-	if line, ok := ex.closedFor(t, sub, 10*time.Second); !ok || line.Code != 1000 || line.Initiator != "peer" {
-		t.Errorf("after our Close 1000, the example logged %v (found: %v), want code=1000 initiator=peer", line, ok)
-	}
+		// Fewer than 600 pings is no failure: the heartbeat sends its next
+		// ping only once the last was answered, and a pong later than the
+		// interval (a loaded machine) makes it wait until the pong timeout.
+		t.Logf("%d pings answered in %v", pings, time.Since(start).Round(time.Millisecond))
+		if pings < 3 {
+			t.Errorf("only %d pings in a minute at -ping-interval 100ms: the heartbeat did not run", pings)
+		}
+		closeClean(t, rc)
+		if line, ok := ex.closedFor(t, sub, 10*time.Second); !ok || line.Code != 1000 || line.Initiator != "peer" {
+			t.Errorf("after our Close 1000, the example logged %v (found: %v), want code=1000 initiator=peer", line, ok)
+		}
+	})
 }

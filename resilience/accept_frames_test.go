@@ -41,47 +41,49 @@ type frameCase struct {
 //     length", and the log must name what the wire carried.
 func TestExampleMalformedFramesGet1002(t *testing.T) {
 	t.Parallel()
-	ex := startProc(t)
-	cases := []frameCase{
-		{
-			name: "well-formed Close 1000 (control)", subject: "frames-close-1000",
-			frame: wstest.AppendFrame(nil, wstest.OpClose, true, []byte{0x03, 0xe8, 'b', 'y', 'e'}),
-			code:  1000, reason: "bye", wire: "", initiator: "peer", cause: "peer closed the connection",
-		},
-		{
-			name: "Close frame with a 1-byte payload", subject: "frames-close-1-byte",
-			frame: wstest.AppendFrame(nil, wstest.OpClose, true, []byte{0x03}),
-			code:  1002, reason: "close frame too short", wire: "close frame too short", initiator: "local", cause: "protocol error",
-		},
-		{
-			name: "binary frame with a 64-bit length whose top bit is set", subject: "frames-length-top-bit",
-			frame: wstest.AppendFrameLength64(nil, wstest.OpBinary, true, 1<<63, []byte("x")),
-			code:  1002, reason: "invalid frame length", wire: "invalid frame length", initiator: "local", cause: "protocol error",
-		},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			wire, frames, readErr := sendFrame(t, ex, tc)
-			line, logged := ex.closedFor(t, tc.subject, 15*time.Second)
-			want := fmt.Sprintf("want on the wire a Close %d %q, in the log code=%d reason=%q initiator=%s cause=%q…",
-				tc.code, tc.wire, tc.code, tc.reason, tc.initiator, tc.cause)
-			got := fmt.Sprintf("the client read: %s (then %v)", describeFrames(frames), readErr)
-			if logged {
-				got += "; the example logged: " + line.String()
-			} else {
-				got += "; the example logged no \"ws closed\" line for " + tc.subject
-			}
-			ok := wire != nil && wire.CloseCode() == tc.code && wire.CloseReason() == tc.wire &&
-				logged && line.Code == tc.code && line.Reason == tc.reason && line.Initiator == tc.initiator &&
-				strings.HasPrefix(line.Cause, tc.cause)
-			if !ok {
-				t.Errorf("%s\n  %s\n  %s", tc.name, want, got)
-			}
-			if n := len(ex.closedLines(t)[tc.subject]); n > 1 {
-				t.Errorf("%d \"ws closed\" lines for one connection", n)
-			}
-		})
-	}
+	forEachReadModeAtOnce(t, func(t *testing.T, mode []string) {
+		ex := startProc(t, mode...)
+		cases := []frameCase{
+			{
+				name: "well-formed Close 1000 (control)", subject: "frames-close-1000",
+				frame: wstest.AppendFrame(nil, wstest.OpClose, true, []byte{0x03, 0xe8, 'b', 'y', 'e'}),
+				code:  1000, reason: "bye", wire: "", initiator: "peer", cause: "peer closed the connection",
+			},
+			{
+				name: "Close frame with a 1-byte payload", subject: "frames-close-1-byte",
+				frame: wstest.AppendFrame(nil, wstest.OpClose, true, []byte{0x03}),
+				code:  1002, reason: "close frame too short", wire: "close frame too short", initiator: "local", cause: "protocol error",
+			},
+			{
+				name: "binary frame with a 64-bit length whose top bit is set", subject: "frames-length-top-bit",
+				frame: wstest.AppendFrameLength64(nil, wstest.OpBinary, true, 1<<63, []byte("x")),
+				code:  1002, reason: "invalid frame length", wire: "invalid frame length", initiator: "local", cause: "protocol error",
+			},
+		}
+		for _, tc := range cases {
+			t.Run(tc.name, func(t *testing.T) {
+				wire, frames, readErr := sendFrame(t, ex, tc)
+				line, logged := ex.closedFor(t, tc.subject, 15*time.Second)
+				want := fmt.Sprintf("want on the wire a Close %d %q, in the log code=%d reason=%q initiator=%s cause=%q…",
+					tc.code, tc.wire, tc.code, tc.reason, tc.initiator, tc.cause)
+				got := fmt.Sprintf("the client read: %s (then %v)", describeFrames(frames), readErr)
+				if logged {
+					got += "; the example logged: " + line.String()
+				} else {
+					got += "; the example logged no \"ws closed\" line for " + tc.subject
+				}
+				ok := wire != nil && wire.CloseCode() == tc.code && wire.CloseReason() == tc.wire &&
+					logged && line.Code == tc.code && line.Reason == tc.reason && line.Initiator == tc.initiator &&
+					strings.HasPrefix(line.Cause, tc.cause)
+				if !ok {
+					t.Errorf("%s\n  %s\n  %s", tc.name, want, got)
+				}
+				if n := len(ex.closedLines(t)[tc.subject]); n > 1 {
+					t.Errorf("%d \"ws closed\" lines for one connection", n)
+				}
+			})
+		}
+	})
 }
 
 // sendFrame dials the example as tc.subject, writes tc.frame, reads until

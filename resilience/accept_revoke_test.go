@@ -27,64 +27,66 @@ const revokeRounds = 200
 // connection must get 1008 "session revoked" on the wire and in the log.
 func TestExampleRevokeRace(t *testing.T) {
 	t.Parallel()
-	ex := startProc(t, "-connect-rate", "0", "-max-conns-per-ip", "0")
-	var misses []string
-	for i := range revokeRounds {
-		sub := fmt.Sprintf("race-%03d", i)
-		hdr := ex.bearer(t, sub)
-		revoke := armRevoke(t, ex, sub)
-		rc, err := wstest.DialRaw(ex.wsURL(), hdr)
-		if err != nil {
-			t.Fatalf("round %d: dial: %v", i, err)
-		}
-		status, body := revoke()
-		if status != http.StatusOK || body != `{"revoked":1}` {
-			// Missed: show that the connection lives on.
-			fate := "then "
-			if err := echoText(rc, "still here?"); err == nil {
-				fate += "kept echoing"
-			} else {
-				fate += "echo: " + err.Error()
+	forEachReadModeAtOnce(t, func(t *testing.T, mode []string) {
+		ex := startProc(t, append(mode, "-connect-rate", "0", "-max-conns-per-ip", "0")...)
+		var misses []string
+		for i := range revokeRounds {
+			sub := fmt.Sprintf("race-%03d", i)
+			hdr := ex.bearer(t, sub)
+			revoke := armRevoke(t, ex, sub)
+			rc, err := wstest.DialRaw(ex.wsURL(), hdr)
+			if err != nil {
+				t.Fatalf("round %d: dial: %v", i, err)
 			}
-			misses = append(misses, fmt.Sprintf("%s: POST /admin/revoke answered %d %s, %s", sub, status, body, fate))
-			rc.WriteClose(1000, "")
+			status, body := revoke()
+			if status != http.StatusOK || body != `{"revoked":1}` {
+				// Missed: show that the connection lives on.
+				fate := "then "
+				if err := echoText(rc, "still here?"); err == nil {
+					fate += "kept echoing"
+				} else {
+					fate += "echo: " + err.Error()
+				}
+				misses = append(misses, fmt.Sprintf("%s: POST /admin/revoke answered %d %s, %s", sub, status, body, fate))
+				rc.WriteClose(1000, "")
+				rc.WaitEOF(5 * time.Second)
+				rc.Close()
+				continue
+			}
+			f, before, err := rc.ReadUntilClose(5 * time.Second)
+			if err != nil || f.CloseCode() != 1008 || f.CloseReason() != "session revoked" {
+				t.Errorf("%s: revoked, but the client read %s (%v), want Close 1008 \"session revoked\"",
+					sub, describeFrames(append(before, f)), err)
+			}
+			rc.WriteClose(f.CloseCode(), "")
 			rc.WaitEOF(5 * time.Second)
 			rc.Close()
-			continue
 		}
-		f, before, err := rc.ReadUntilClose(5 * time.Second)
-		if err != nil || f.CloseCode() != 1008 || f.CloseReason() != "session revoked" {
-			t.Errorf("%s: revoked, but the client read %s (%v), want Close 1008 \"session revoked\"",
-				sub, describeFrames(append(before, f)), err)
+		if len(misses) > 0 {
+			t.Errorf("%d of %d revocations issued right after the client read its 101 missed the connection (want 0):\n  %s",
+				len(misses), revokeRounds, strings.Join(misses, "\n  "))
 		}
-		rc.WriteClose(f.CloseCode(), "")
-		rc.WaitEOF(5 * time.Second)
-		rc.Close()
-	}
-	if len(misses) > 0 {
-		t.Errorf("%d of %d revocations issued right after the client read its 101 missed the connection (want 0):\n  %s",
-			len(misses), revokeRounds, strings.Join(misses, "\n  "))
-	}
 
-	// The log: one line per connection, each the revocation.
-	if !wstest.Eventually(15*time.Second, func() bool { return countClosed(ex.closedLines(t)) >= revokeRounds }) {
-		t.Errorf("%d \"ws closed\" lines, want %d", countClosed(ex.closedLines(t)), revokeRounds)
-	}
-	lines := ex.closedLines(t)
-	bad := 0
-	for i := range revokeRounds {
-		sub := fmt.Sprintf("race-%03d", i)
-		ls := lines[sub]
-		if len(ls) == 1 && ls[0].Code == 1008 && ls[0].Reason == "session revoked" && ls[0].Initiator == "local" && ls[0].Cause == "session revoked" {
-			continue
+		// The log: one line per connection, each the revocation.
+		if !wstest.Eventually(15*time.Second, func() bool { return countClosed(ex.closedLines(t)) >= revokeRounds }) {
+			t.Errorf("%d \"ws closed\" lines, want %d", countClosed(ex.closedLines(t)), revokeRounds)
 		}
-		if bad++; bad <= 10 {
-			t.Errorf("%s: logged %v, want one line code=1008 reason=\"session revoked\" initiator=local cause=\"session revoked\"", sub, ls)
+		lines := ex.closedLines(t)
+		bad := 0
+		for i := range revokeRounds {
+			sub := fmt.Sprintf("race-%03d", i)
+			ls := lines[sub]
+			if len(ls) == 1 && ls[0].Code == 1008 && ls[0].Reason == "session revoked" && ls[0].Initiator == "local" && ls[0].Cause == "session revoked" {
+				continue
+			}
+			if bad++; bad <= 10 {
+				t.Errorf("%s: logged %v, want one line code=1008 reason=\"session revoked\" initiator=local cause=\"session revoked\"", sub, ls)
+			}
 		}
-	}
-	if bad > 10 {
-		t.Errorf("… and %d more connections logged otherwise", bad-10)
-	}
+		if bad > 10 {
+			t.Errorf("… and %d more connections logged otherwise", bad-10)
+		}
+	})
 }
 
 // armRevoke opens a connection to the example and writes all of POST
@@ -131,93 +133,95 @@ func armRevoke(t *testing.T, ex *proc, sub string) func() (int, string) {
 //     open connection keeps echoing and his token still connects.
 func TestExampleRevocationHolds(t *testing.T) {
 	t.Parallel()
-	ex := startProc(t)
+	forEachReadModeAtOnce(t, func(t *testing.T, mode []string) {
+		ex := startProc(t, mode...)
 
-	t.Run("revoked token refused at the upgrade", func(t *testing.T) {
-		hdr := ex.bearer(t, "alice")
-		rc, err := wstest.DialRaw(ex.wsURL(), hdr)
-		if err != nil {
-			t.Fatalf("alice's first connection: %v", err)
-		}
-		defer rc.Close()
-		if err := echoText(rc, "hello"); err != nil {
-			t.Fatalf("alice's first connection does not echo: %v", err)
-		}
-		status, body := ex.post(t, "/admin/revoke?sub=alice", "")
-		revokedAt := time.Now()
-		if status != http.StatusOK || body != `{"revoked":1}` {
-			t.Errorf("POST /admin/revoke?sub=alice: %d %s, want 200 {\"revoked\":1}", status, body)
-		}
-		f, before, err := rc.ReadUntilClose(5 * time.Second)
-		if err != nil || f.CloseCode() != 1008 || f.CloseReason() != "session revoked" {
-			t.Errorf("after the revoke alice read %s (%v), want Close 1008 \"session revoked\"", describeFrames(append(before, f)), err)
-		}
-		rc.WriteClose(f.CloseCode(), "")
-		rc.WaitEOF(5 * time.Second)
-		rc.Close()
-		if line, ok := ex.closedFor(t, "alice", 10*time.Second); !ok || line.Code != 1008 || line.Reason != "session revoked" || line.Initiator != "local" {
-			t.Errorf("alice's revoked connection logged %v (found: %v), want code=1008 reason=\"session revoked\" initiator=local", line, ok)
-		}
+		t.Run("revoked token refused at the upgrade", func(t *testing.T) {
+			hdr := ex.bearer(t, "alice")
+			rc, err := wstest.DialRaw(ex.wsURL(), hdr)
+			if err != nil {
+				t.Fatalf("alice's first connection: %v", err)
+			}
+			defer rc.Close()
+			if err := echoText(rc, "hello"); err != nil {
+				t.Fatalf("alice's first connection does not echo: %v", err)
+			}
+			status, body := ex.post(t, "/admin/revoke?sub=alice", "")
+			revokedAt := time.Now()
+			if status != http.StatusOK || body != `{"revoked":1}` {
+				t.Errorf("POST /admin/revoke?sub=alice: %d %s, want 200 {\"revoked\":1}", status, body)
+			}
+			f, before, err := rc.ReadUntilClose(5 * time.Second)
+			if err != nil || f.CloseCode() != 1008 || f.CloseReason() != "session revoked" {
+				t.Errorf("after the revoke alice read %s (%v), want Close 1008 \"session revoked\"", describeFrames(append(before, f)), err)
+			}
+			rc.WriteClose(f.CloseCode(), "")
+			rc.WaitEOF(5 * time.Second)
+			rc.Close()
+			if line, ok := ex.closedFor(t, "alice", 10*time.Second); !ok || line.Code != 1008 || line.Reason != "session revoked" || line.Initiator != "local" {
+				t.Errorf("alice's revoked connection logged %v (found: %v), want code=1008 reason=\"session revoked\" initiator=local", line, ok)
+			}
 
-		expectRefused(t, ex, "alice's token after the revoke", hdr, "token revoked")
+			expectRefused(t, ex, "alice's token after the revoke", hdr, "token revoked")
 
-		// A token issued after the revocation. iat has a resolution of one
-		// second (golang-jwt truncates it), so a token minted in the
-		// revocation's own second cannot tell whether it came before or
-		// after it: wait for the wall clock to reach the next second (at
-		// most 1 s; this waits for the clock, not for another goroutine).
-		<-time.After(time.Until(revokedAt.Truncate(time.Second).Add(time.Second + 10*time.Millisecond)))
-		fresh := ex.bearer(t, "alice")
-		rc2, err := wstest.DialRaw(ex.wsURL(), fresh)
-		if err != nil {
-			t.Fatalf("a token fetched after the revoke: %v%s, want 101", err, challengeOf(rc2))
-		}
-		defer rc2.Close()
-		if err := echoText(rc2, "back again"); err != nil {
-			t.Errorf("a token fetched after the revoke: connected, but no echo: %v", err)
-		}
-		closeClean(t, rc2)
-	})
-
-	noSub := map[string]jwt.MapClaims{
-		"token without sub":   {"iss": demoIssuer, "iat": time.Now().Unix(), "exp": time.Now().Add(10 * time.Minute).Unix()},
-		"token with sub \"\"": {"iss": demoIssuer, "sub": "", "iat": time.Now().Unix(), "exp": time.Now().Add(10 * time.Minute).Unix()},
-	}
-	for name, claims := range noSub {
-		t.Run(name, func(t *testing.T) {
-			hdr := http.Header{"Authorization": {"Bearer " + mint(t, claims)}}
-			expectRefused(t, ex, name, hdr, "token has no subject")
-		})
-	}
-
-	t.Run("cross-origin revoke refused", func(t *testing.T) {
-		hdr := ex.bearer(t, "bob")
-		rc, err := wstest.DialRaw(ex.wsURL(), hdr)
-		if err != nil {
-			t.Fatalf("bob's connection: %v", err)
-		}
-		defer rc.Close()
-		if err := echoText(rc, "hi"); err != nil {
-			t.Fatalf("bob's connection does not echo: %v", err)
-		}
-		status, body := ex.post(t, "/admin/revoke?sub=bob", "http://evil.example")
-		if status != http.StatusForbidden {
-			t.Errorf("POST /admin/revoke?sub=bob with Origin: http://evil.example answered %d %s, want 403", status, body)
-		}
-		if err := echoText(rc, "still here?"); err != nil {
-			t.Errorf("after the cross-origin revoke, bob's open connection: %v; want it to keep echoing", err)
-		}
-		// Nor was the revocation remembered: bob's token still connects.
-		rc2, err := wstest.DialRaw(ex.wsURL(), hdr)
-		if err != nil {
-			t.Errorf("after the cross-origin revoke, bob's token: %v%s, want 101", err, challengeOf(rc2))
-		} else {
+			// A token issued after the revocation. iat has a resolution of one
+			// second (golang-jwt truncates it), so a token minted in the
+			// revocation's own second cannot tell whether it came before or
+			// after it: wait for the wall clock to reach the next second (at
+			// most 1 s; this waits for the clock, not for another goroutine).
+			<-time.After(time.Until(revokedAt.Truncate(time.Second).Add(time.Second + 10*time.Millisecond)))
+			fresh := ex.bearer(t, "alice")
+			rc2, err := wstest.DialRaw(ex.wsURL(), fresh)
+			if err != nil {
+				t.Fatalf("a token fetched after the revoke: %v%s, want 101", err, challengeOf(rc2))
+			}
+			defer rc2.Close()
+			if err := echoText(rc2, "back again"); err != nil {
+				t.Errorf("a token fetched after the revoke: connected, but no echo: %v", err)
+			}
 			closeClean(t, rc2)
+		})
+
+		noSub := map[string]jwt.MapClaims{
+			"token without sub":   {"iss": demoIssuer, "iat": time.Now().Unix(), "exp": time.Now().Add(10 * time.Minute).Unix()},
+			"token with sub \"\"": {"iss": demoIssuer, "sub": "", "iat": time.Now().Unix(), "exp": time.Now().Add(10 * time.Minute).Unix()},
 		}
-		closeClean(t, rc)
-		if lines := ex.closedLines(t)["bob"]; len(lines) > 0 && lines[0].Code == 1008 {
-			t.Errorf("bob's connection was logged as %v", lines[0])
+		for name, claims := range noSub {
+			t.Run(name, func(t *testing.T) {
+				hdr := http.Header{"Authorization": {"Bearer " + mint(t, claims)}}
+				expectRefused(t, ex, name, hdr, "token has no subject")
+			})
 		}
+
+		t.Run("cross-origin revoke refused", func(t *testing.T) {
+			hdr := ex.bearer(t, "bob")
+			rc, err := wstest.DialRaw(ex.wsURL(), hdr)
+			if err != nil {
+				t.Fatalf("bob's connection: %v", err)
+			}
+			defer rc.Close()
+			if err := echoText(rc, "hi"); err != nil {
+				t.Fatalf("bob's connection does not echo: %v", err)
+			}
+			status, body := ex.post(t, "/admin/revoke?sub=bob", "http://evil.example")
+			if status != http.StatusForbidden {
+				t.Errorf("POST /admin/revoke?sub=bob with Origin: http://evil.example answered %d %s, want 403", status, body)
+			}
+			if err := echoText(rc, "still here?"); err != nil {
+				t.Errorf("after the cross-origin revoke, bob's open connection: %v; want it to keep echoing", err)
+			}
+			// Nor was the revocation remembered: bob's token still connects.
+			rc2, err := wstest.DialRaw(ex.wsURL(), hdr)
+			if err != nil {
+				t.Errorf("after the cross-origin revoke, bob's token: %v%s, want 101", err, challengeOf(rc2))
+			} else {
+				closeClean(t, rc2)
+			}
+			closeClean(t, rc)
+			if lines := ex.closedLines(t)["bob"]; len(lines) > 0 && lines[0].Code == 1008 {
+				t.Errorf("bob's connection was logged as %v", lines[0])
+			}
+		})
 	})
 }
 

@@ -50,156 +50,158 @@ const (
 // shutting down", or 1001 only where that client really received the 1001.
 func TestExampleShutdownIsBounded(t *testing.T) {
 	t.Parallel()
-	ex := startProc(t, "-write-timeout", "60s", "-shutdown-timeout", shutdownTimeout.String(),
-		"-msg-rate", "0", "-connect-rate", "0", "-max-conns-per-ip", "0",
-		// No heartbeat either: on a slow machine the setup and today's
-		// shutdown together outlast ping interval + pong timeout (40 s),
-		// and stuck connections would end as dead peers instead.
-		"-ping-interval", "0")
+	forEachReadMode(t, func(t *testing.T, mode []string) {
+		ex := startProc(t, append(mode, "-write-timeout", "60s", "-shutdown-timeout", shutdownTimeout.String(),
+			"-msg-rate", "0", "-connect-rate", "0", "-max-conns-per-ip", "0",
+			// No heartbeat either: on a slow machine the setup and today's
+			// shutdown together outlast ping interval + pong timeout (40 s),
+			// and stuck connections would end as dead peers instead.
+			"-ping-interval", "0")...)
 
-	// The idle clients: each waits for the server's Close (answering any
-	// ping), answers it and waits for the end of TCP.
-	type idleEnd struct {
-		frames []wstest.Frame
-		err    error
-	}
-	idleEnds := make([]idleEnd, shutdownIdle)
-	var idleWG sync.WaitGroup
-	for i := range shutdownIdle {
-		sub := fmt.Sprintf("shut-idle-%02d", i)
-		rc, err := wstest.DialRaw(ex.wsURL(), ex.bearer(t, sub))
-		if err != nil {
-			t.Fatalf("%s: dial: %v", sub, err)
+		// The idle clients: each waits for the server's Close (answering any
+		// ping), answers it and waits for the end of TCP.
+		type idleEnd struct {
+			frames []wstest.Frame
+			err    error
 		}
-		defer rc.Close()
-		idleWG.Go(func() {
-			frames, err := awaitClose(rc, idleCloseReadWithin)
-			idleEnds[i] = idleEnd{frames, err}
-			if f, ok := closeFrameIn(frames); ok {
-				rc.WriteClose(f.CloseCode(), "")
-				rc.WaitEOF(10 * time.Second)
+		idleEnds := make([]idleEnd, shutdownIdle)
+		var idleWG sync.WaitGroup
+		for i := range shutdownIdle {
+			sub := fmt.Sprintf("shut-idle-%02d", i)
+			rc, err := wstest.DialRaw(ex.wsURL(), ex.bearer(t, sub))
+			if err != nil {
+				t.Fatalf("%s: dial: %v", sub, err)
 			}
-		})
-	}
-
-	// The stuck clients.
-	stuck := make([]*wstest.RawClient, shutdownStuck)
-	stuckBytes := make([]int64, shutdownStuck)
-	var (
-		setupWG  sync.WaitGroup
-		setupMu  sync.Mutex
-		setupErr []string
-		next     = make(chan int)
-	)
-	stuckHeaders := make([]http.Header, shutdownStuck)
-	for i := range stuckHeaders {
-		stuckHeaders[i] = ex.bearer(t, fmt.Sprintf("shut-stuck-%03d", i))
-	}
-	setupStart := time.Now()
-	for range stuckSetupWorkers {
-		setupWG.Go(func() {
-			for i := range next {
-				sub := fmt.Sprintf("shut-stuck-%03d", i)
-				rc, n, err := makeStuck(stuckHeaders[i], ex.wsURL())
-				setupMu.Lock()
-				stuck[i], stuckBytes[i] = rc, n
-				if err != nil {
-					setupErr = append(setupErr, sub+": "+err.Error())
-				}
-				setupMu.Unlock()
-			}
-		})
-	}
-	for i := range shutdownStuck {
-		next <- i
-	}
-	close(next)
-	setupWG.Wait()
-	for _, rc := range stuck {
-		if rc != nil {
 			defer rc.Close()
+			idleWG.Go(func() {
+				frames, err := awaitClose(rc, idleCloseReadWithin)
+				idleEnds[i] = idleEnd{frames, err}
+				if f, ok := closeFrameIn(frames); ok {
+					rc.WriteClose(f.CloseCode(), "")
+					rc.WaitEOF(10 * time.Second)
+				}
+			})
 		}
-	}
-	if len(setupErr) > 0 {
-		sort.Strings(setupErr)
-		t.Fatalf("%d of %d clients could not get the server's echo write stuck:\n  %s",
-			len(setupErr), shutdownStuck, strings.Join(setupErr[:min(len(setupErr), 10)], "\n  "))
-	}
-	var total, most int64
-	for _, n := range stuckBytes {
-		total += n
-		most = max(most, n)
-	}
-	t.Logf("%d idle clients; %d clients with the server's echo write stuck after %v (they wrote %d KiB each on average, at most %d KiB)",
-		shutdownIdle, shutdownStuck, time.Since(setupStart).Round(time.Millisecond), total/shutdownStuck>>10, most>>10)
-	if n := len(ex.closedLines(t)); n > 0 {
-		t.Fatalf("connections ended before SIGTERM: %v", ex.closedLines(t))
-	}
 
-	sentAt := ex.signal(t, syscall.SIGTERM)
-	code, exitAt, killed := ex.waitExit(shutdownWaitAtMost)
-	took := exitAt.Sub(sentAt)
-	switch {
-	case killed:
-		t.Errorf("the example had not exited %v after SIGTERM (killed); want exit 0 within %v", shutdownWaitAtMost, shutdownExitBound)
-	case code != 0 || took > shutdownExitBound:
-		t.Errorf("the example exited with code %d %v after SIGTERM; want exit 0 within %v (-shutdown-timeout %v + 1 s)",
-			code, took.Round(time.Millisecond), shutdownExitBound, shutdownTimeout)
-	default:
-		t.Logf("the example exited 0 %v after SIGTERM", took.Round(time.Millisecond))
-	}
-	idleWG.Wait()
-
-	// What each stuck client holds: the frames in its receive queue.
-	stuckFrames := make([][]wstest.Frame, shutdownStuck)
-	stuckHeld := make([]string, shutdownStuck)
-	for i, rc := range stuck {
-		var err error
-		stuckFrames[i], err = readAll(rc, 5*time.Second)
-		stuckHeld[i] = fmt.Sprintf("%s, then %v", describeFrames(stuckFrames[i]), err)
-	}
-
-	lines := ex.closedLines(t)
-	if n := countClosed(lines); n != shutdownIdle+shutdownStuck {
-		t.Errorf("%d \"ws closed\" lines, want exactly one per connection: %d", n, shutdownIdle+shutdownStuck)
-	}
-	var failures tally
-	for i, end := range idleEnds {
-		sub := fmt.Sprintf("shut-idle-%02d", i)
-		ls := lines[sub]
-		f, got := closeFrameIn(end.frames)
-		wire := describeFrames(end.frames)
-		if end.err != nil {
-			wire += fmt.Sprintf(" then %v", end.err)
+		// The stuck clients.
+		stuck := make([]*wstest.RawClient, shutdownStuck)
+		stuckBytes := make([]int64, shutdownStuck)
+		var (
+			setupWG  sync.WaitGroup
+			setupMu  sync.Mutex
+			setupErr []string
+			next     = make(chan int)
+		)
+		stuckHeaders := make([]http.Header, shutdownStuck)
+		for i := range stuckHeaders {
+			stuckHeaders[i] = ex.bearer(t, fmt.Sprintf("shut-stuck-%03d", i))
 		}
+		setupStart := time.Now()
+		for range stuckSetupWorkers {
+			setupWG.Go(func() {
+				for i := range next {
+					sub := fmt.Sprintf("shut-stuck-%03d", i)
+					rc, n, err := makeStuck(stuckHeaders[i], ex.wsURL())
+					setupMu.Lock()
+					stuck[i], stuckBytes[i] = rc, n
+					if err != nil {
+						setupErr = append(setupErr, sub+": "+err.Error())
+					}
+					setupMu.Unlock()
+				}
+			})
+		}
+		for i := range shutdownStuck {
+			next <- i
+		}
+		close(next)
+		setupWG.Wait()
+		for _, rc := range stuck {
+			if rc != nil {
+				defer rc.Close()
+			}
+		}
+		if len(setupErr) > 0 {
+			sort.Strings(setupErr)
+			t.Fatalf("%d of %d clients could not get the server's echo write stuck:\n  %s",
+				len(setupErr), shutdownStuck, strings.Join(setupErr[:min(len(setupErr), 10)], "\n  "))
+		}
+		var total, most int64
+		for _, n := range stuckBytes {
+			total += n
+			most = max(most, n)
+		}
+		t.Logf("%d idle clients; %d clients with the server's echo write stuck after %v (they wrote %d KiB each on average, at most %d KiB)",
+			shutdownIdle, shutdownStuck, time.Since(setupStart).Round(time.Millisecond), total/shutdownStuck>>10, most>>10)
+		if n := len(ex.closedLines(t)); n > 0 {
+			t.Fatalf("connections ended before SIGTERM: %v", ex.closedLines(t))
+		}
+
+		sentAt := ex.signal(t, syscall.SIGTERM)
+		code, exitAt, killed := ex.waitExit(shutdownWaitAtMost)
+		took := exitAt.Sub(sentAt)
 		switch {
-		case len(ls) != 1:
-			failures.add("idle: not exactly one \"ws closed\" line", sub, fmt.Sprintf("%d lines %v; the client read: %s", len(ls), ls, wire))
-		case !got || f.CloseCode() != 1001 || f.CloseReason() != "server shutting down":
-			failures.add("idle: no Close 1001 \"server shutting down\" on the wire", sub, fmt.Sprintf("the client read: %s; logged %v", wire, ls[0]))
-		case ls[0].Code != 1001 || ls[0].Reason != "server shutting down" || ls[0].Initiator != "local":
-			failures.add("idle: logged otherwise than 1001 \"server shutting down\" local", sub, ls[0].String())
-		}
-	}
-	for i, frames := range stuckFrames {
-		sub := fmt.Sprintf("shut-stuck-%03d", i)
-		ls := lines[sub]
-		f, got := closeFrameIn(frames)
-		gotGoingAway := got && f.CloseCode() == 1001
-		switch {
-		case len(ls) != 1:
-			failures.add("stuck: not exactly one \"ws closed\" line", sub, fmt.Sprintf("%d lines %v; the client holds: %s", len(ls), ls, stuckHeld[i]))
-		case ls[0].Code == 1006 && ls[0].Initiator == "abnormal" && ls[0].Cause == "server shutting down":
-		case ls[0].Code == 1001 && gotGoingAway:
-		case ls[0].Code == 1001:
-			failures.add("stuck: logged 1001, a Close frame that never reached the client", sub,
-				fmt.Sprintf("logged %v; the client holds: %s", ls[0], stuckHeld[i]))
+		case killed:
+			t.Errorf("the example had not exited %v after SIGTERM (killed); want exit 0 within %v", shutdownWaitAtMost, shutdownExitBound)
+		case code != 0 || took > shutdownExitBound:
+			t.Errorf("the example exited with code %d %v after SIGTERM; want exit 0 within %v (-shutdown-timeout %v + 1 s)",
+				code, took.Round(time.Millisecond), shutdownExitBound, shutdownTimeout)
 		default:
-			failures.add("stuck: logged neither 1006 abnormal \"server shutting down\" nor a 1001 it received", sub,
-				fmt.Sprintf("logged %v; the client holds: %s", ls[0], stuckHeld[i]))
+			t.Logf("the example exited 0 %v after SIGTERM", took.Round(time.Millisecond))
 		}
-	}
-	failures.report(t)
+		idleWG.Wait()
+
+		// What each stuck client holds: the frames in its receive queue.
+		stuckFrames := make([][]wstest.Frame, shutdownStuck)
+		stuckHeld := make([]string, shutdownStuck)
+		for i, rc := range stuck {
+			var err error
+			stuckFrames[i], err = readAll(rc, 5*time.Second)
+			stuckHeld[i] = fmt.Sprintf("%s, then %v", describeFrames(stuckFrames[i]), err)
+		}
+
+		lines := ex.closedLines(t)
+		if n := countClosed(lines); n != shutdownIdle+shutdownStuck {
+			t.Errorf("%d \"ws closed\" lines, want exactly one per connection: %d", n, shutdownIdle+shutdownStuck)
+		}
+		var failures tally
+		for i, end := range idleEnds {
+			sub := fmt.Sprintf("shut-idle-%02d", i)
+			ls := lines[sub]
+			f, got := closeFrameIn(end.frames)
+			wire := describeFrames(end.frames)
+			if end.err != nil {
+				wire += fmt.Sprintf(" then %v", end.err)
+			}
+			switch {
+			case len(ls) != 1:
+				failures.add("idle: not exactly one \"ws closed\" line", sub, fmt.Sprintf("%d lines %v; the client read: %s", len(ls), ls, wire))
+			case !got || f.CloseCode() != 1001 || f.CloseReason() != "server shutting down":
+				failures.add("idle: no Close 1001 \"server shutting down\" on the wire", sub, fmt.Sprintf("the client read: %s; logged %v", wire, ls[0]))
+			case ls[0].Code != 1001 || ls[0].Reason != "server shutting down" || ls[0].Initiator != "local":
+				failures.add("idle: logged otherwise than 1001 \"server shutting down\" local", sub, ls[0].String())
+			}
+		}
+		for i, frames := range stuckFrames {
+			sub := fmt.Sprintf("shut-stuck-%03d", i)
+			ls := lines[sub]
+			f, got := closeFrameIn(frames)
+			gotGoingAway := got && f.CloseCode() == 1001
+			switch {
+			case len(ls) != 1:
+				failures.add("stuck: not exactly one \"ws closed\" line", sub, fmt.Sprintf("%d lines %v; the client holds: %s", len(ls), ls, stuckHeld[i]))
+			case ls[0].Code == 1006 && ls[0].Initiator == "abnormal" && ls[0].Cause == "server shutting down":
+			case ls[0].Code == 1001 && gotGoingAway:
+			case ls[0].Code == 1001:
+				failures.add("stuck: logged 1001, a Close frame that never reached the client", sub,
+					fmt.Sprintf("logged %v; the client holds: %s", ls[0], stuckHeld[i]))
+			default:
+				failures.add("stuck: logged neither 1006 abnormal \"server shutting down\" nor a 1001 it received", sub,
+					fmt.Sprintf("logged %v; the client holds: %s", ls[0], stuckHeld[i]))
+			}
+		}
+		failures.report(t)
+	})
 }
 
 // awaitClose reads frames, answering pings, until the server's Close

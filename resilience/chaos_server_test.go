@@ -1,7 +1,6 @@
 package resilience_test
 
 import (
-	"context"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -79,7 +78,7 @@ func recorder(recs map[string]*record) func(http.Handler) http.Handler {
 				http.Error(w, "unknown chaos id", http.StatusBadRequest)
 				return
 			}
-			r = r.WithContext(context.WithValue(r.Context(), recordKey{}, rec))
+			r = middleware.WithValue(r, recordKey{}, rec) // Conn.Context carries it
 			attached := false
 			r = middleware.Attach(r, func(c *lifecycle.Conn) error {
 				attached = true
@@ -96,7 +95,7 @@ func recorder(recs map[string]*record) func(http.Handler) http.Handler {
 
 // chaosHandler is every policy in front of the chaos handler, as an
 // application would stack them.
-func chaosHandler(reg *lifecycle.Registry, recs map[string]*record, slots ratelimit.Store) http.Handler {
+func chaosHandler(reg *lifecycle.Registry, recs map[string]*record, slots ratelimit.Store, mode conntest.Mode) http.Handler {
 	policies := []func(http.Handler) http.Handler{
 		recorder(recs),
 		auth.JWT(auth.HMAC(chaosSecret), middleware.WithLogger(discardLog)),
@@ -110,18 +109,26 @@ func chaosHandler(reg *lifecycle.Registry, recs map[string]*record, slots rateli
 		ratelimit.MessageRate(chaosMsgRate, chaosMsgBurst),
 		ratelimit.ValidUTF8(),
 	}
-	var h http.Handler = middleware.Handler(reg, conntest.Serve(serveChaos),
-		middleware.WithCloseTimeout(chaosCloseTimeout), middleware.WithLogger(discardLog))
+	opts := []middleware.Option{middleware.WithCloseTimeout(chaosCloseTimeout), middleware.WithLogger(discardLog)}
+	var h http.Handler
+	if mode.Events {
+		policies = append(policies, middleware.OnOpen(openChaos))
+		h = middleware.EventHandler(reg, chaosMessage, opts...)
+	} else {
+		h = middleware.Handler(reg, conntest.Serve(serveChaos), opts...)
+	}
 	for i := len(policies) - 1; i >= 0; i-- {
 		h = policies[i](h)
 	}
 	return h
 }
 
+func recordOf(c *lifecycle.Conn) *record { return c.Context().Value(recordKey{}).(*record) }
+
 // serveChaos is the connection handler: an echo, except for the fates
 // that need the server to act.
 func serveChaos(c *lifecycle.Conn) {
-	rec := c.Context().Value(recordKey{}).(*record)
+	rec := recordOf(c)
 	switch rec.fate {
 	case fateReturn:
 		if mt, msg, err := c.ReadMessage(); err == nil {
@@ -129,24 +136,55 @@ func serveChaos(c *lifecycle.Conn) {
 		}
 		return // 1000
 	case fateClosers:
-		start := make(chan struct{})
-		for i, cause := range closerErrs {
-			go func() {
-				<-start
-				c.CloseWith(cause, lifecycle.StatusCode(4000+i), "closer "+strconv.Itoa(i))
-			}()
-		}
-		close(start)
+		startClosers(c)
 	case fateSlow:
 		go queue.DiscardMessages(c)
-		for range 100_000 {
-			if queue.Send(c, lifecycle.BinaryMessage, slowPayload) != nil {
-				break
-			}
-		}
+		overrun(c)
 		// Return at once: the overflow's 1008 is decided before Send
 		// reports it, so the handler's own 1000 cannot win.
 		return
 	}
 	conntest.Echo(c)
+}
+
+// openChaos starts, in event mode, what serveChaos does before its echo
+// loop: the racing closers, the slow consumer's pushes.
+func openChaos(c *lifecycle.Conn) {
+	switch recordOf(c).fate {
+	case fateClosers:
+		startClosers(c)
+	case fateSlow:
+		go overrun(c)
+	}
+}
+
+// chaosMessage is the event mode's serveChaos: an echo, and for
+// fateReturn the end a returning handler makes after its one echo.
+func chaosMessage(c *lifecycle.Conn, mt lifecycle.MessageType, msg []byte) {
+	c.WriteMessage(mt, msg)
+	if recordOf(c).fate == fateReturn {
+		c.CloseWith(lifecycle.ErrHandlerReturned, lifecycle.StatusNormalClosure, "")
+	}
+}
+
+// startClosers makes eight goroutines close c at once, each with its own
+// code and cause.
+func startClosers(c *lifecycle.Conn) {
+	start := make(chan struct{})
+	for i, cause := range closerErrs {
+		go func() {
+			<-start
+			c.CloseWith(cause, lifecycle.StatusCode(4000+i), "closer "+strconv.Itoa(i))
+		}()
+	}
+	close(start)
+}
+
+// overrun pushes to a slow consumer until its queue overflows.
+func overrun(c *lifecycle.Conn) {
+	for range 100_000 {
+		if queue.Send(c, lifecycle.BinaryMessage, slowPayload) != nil {
+			return
+		}
+	}
 }

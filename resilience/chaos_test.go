@@ -18,6 +18,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/wsmw/wsmw/internal/conntest"
 	"github.com/wsmw/wsmw/lifecycle"
 	"github.com/wsmw/wsmw/ratelimit"
 )
@@ -36,8 +37,8 @@ const (
 	chaosHeapSlack = 8 << 20
 )
 
-// TestChaos runs more than 10,000 connections with random fates through a
-// server with every policy on, and checks that each ended exactly once,
+// TestChaos runs, in each read mode, more than 10,000 connections with
+// random fates through a server with every policy on, and checks that each ended exactly once,
 // with the initiator, code and cause its fate calls for, and that nothing
 // leaked: goroutines, connection slots, heap. Set WSMW_CHAOS_SEED to
 // replay a run.
@@ -45,6 +46,13 @@ func TestChaos(t *testing.T) {
 	if testing.Short() {
 		t.Skip("chaos run skipped in -short mode")
 	}
+	for _, mode := range conntest.Modes {
+		t.Run(mode.Name, func(t *testing.T) { runChaos(t, mode) })
+	}
+}
+
+// runChaos is one chaos run, its connections served in mode.
+func runChaos(t *testing.T, mode conntest.Mode) {
 	start := time.Now()
 	seed := chaosSeed()
 	t.Logf("seed %d (WSMW_CHAOS_SEED=%d replays it)", seed, seed)
@@ -52,14 +60,14 @@ func TestChaos(t *testing.T) {
 	slots := ratelimit.NewMemoryStore()
 	table := newFateTable()
 
-	warm := runWave(t, "warmup", chaosWarmup, false, rng, slots)
+	warm := runWave(t, mode, "warmup", chaosWarmup, false, rng, slots)
 	checkWave(t, warm, false, table)
 	heapBase := heapInUse()
 
 	for i := range chaosWaves {
 		mid := i%3 == 1
 		ws := time.Now()
-		recs := runWave(t, "w"+strconv.Itoa(i), chaosWaveSize, mid, rng, slots)
+		recs := runWave(t, mode, "w"+strconv.Itoa(i), chaosWaveSize, mid, rng, slots)
 		checkWave(t, recs, mid, table)
 		t.Logf("wave %d: %d connections, shutdown in the middle: %v, %v", i, len(recs), mid, time.Since(ws).Round(time.Millisecond))
 		if t.Failed() {
@@ -101,7 +109,7 @@ func chaosSeed() uint64 {
 // Registry shuts down once every connection but the fateShutdown ones has
 // ended, or, when mid is set, as soon as four fifths of them have dialed:
 // the others are then refused (503) or cut short.
-func runWave(t *testing.T, name string, n int, mid bool, rng *rand.Rand, slots ratelimit.Store) []*record {
+func runWave(t *testing.T, mode conntest.Mode, name string, n int, mid bool, rng *rand.Rand, slots ratelimit.Store) []*record {
 	t.Helper()
 	recs := make([]*record, n)
 	byID := make(map[string]*record, n)
@@ -116,7 +124,7 @@ func runWave(t *testing.T, name string, n int, mid bool, rng *rand.Rand, slots r
 		byID[rec.id] = rec
 	}
 	reg := lifecycle.NewRegistry()
-	srv := httptest.NewServer(chaosHandler(reg, byID, slots))
+	srv := httptest.NewServer(chaosHandler(reg, byID, slots, mode))
 	defer srv.Close()
 	url := "ws" + strings.TrimPrefix(srv.URL, "http") + "/ws"
 

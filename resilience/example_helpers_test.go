@@ -193,3 +193,34 @@ func (ex *example) tail() string {
 	b, _ := io.ReadAll(f)
 	return string(b)
 }
+
+// readModes are the example's -read-mode values: the tests that drive
+// its /ws run in each.
+var readModes = []string{"goroutine", "events"}
+
+// forEachReadMode runs f in a parallel subtest per read mode, named by it,
+// with the flags that select it. For tests that load the machine: each
+// mode takes a -parallel slot of its own.
+func forEachReadMode(t *testing.T, f func(t *testing.T, mode []string)) {
+	for _, m := range readModes {
+		t.Run(m, func(t *testing.T) {
+			t.Parallel()
+			f(t, []string{"-read-mode", m})
+		})
+	}
+}
+
+// forEachReadModeAtOnce is forEachReadMode for tests that mostly wait: the
+// modes' subtests run at the same time within the caller's -parallel slot
+// (t.Run from goroutines of their own).
+func forEachReadModeAtOnce(t *testing.T, f func(t *testing.T, mode []string)) {
+	var wg sync.WaitGroup
+	for _, m := range readModes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			t.Run(m, func(t *testing.T) { f(t, []string{"-read-mode", m}) })
+		}()
+	}
+	wg.Wait()
+}

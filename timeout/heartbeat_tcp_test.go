@@ -14,33 +14,35 @@ import (
 // A client that stays connected but never answers pings is found within
 // interval + timeout over real TCP.
 func TestHeartbeatDetectsSilentSocket(t *testing.T) {
-	const interval, wait = 100 * time.Millisecond, 100 * time.Millisecond
-	for _, reads := range []bool{true, false} {
-		name := map[bool]string{true: "reads and ignores", false: "never reads"}[reads]
-		t.Run(name, func(t *testing.T) {
-			s := newTCPServer(t, conntest.Echo, timeout.Heartbeat(interval, wait))
-			raw := s.dialRaw(t)
-			s.conn(t)
-			if !reads {
+	conntest.EachMode(t, func(t *testing.T, mode conntest.Mode) {
+		const interval, wait = 100 * time.Millisecond, 100 * time.Millisecond
+		for _, reads := range []bool{true, false} {
+			name := map[bool]string{true: "reads and ignores", false: "never reads"}[reads]
+			t.Run(name, func(t *testing.T) {
+				s := newEchoServer(t, mode, timeout.Heartbeat(interval, wait))
+				raw := s.dialRaw(t)
+				s.conn(t)
+				if !reads {
+					info := s.end(t)
+					checkDetected(t, info, interval+wait)
+					return
+				}
+				frames, err := raw.WaitEOF(10 * time.Second)
+				if err != nil {
+					t.Fatalf("server did not close TCP: %v", err)
+				}
 				info := s.end(t)
 				checkDetected(t, info, interval+wait)
-				return
-			}
-			frames, err := raw.WaitEOF(10 * time.Second)
-			if err != nil {
-				t.Fatalf("server did not close TCP: %v", err)
-			}
-			info := s.end(t)
-			checkDetected(t, info, interval+wait)
-			if len(frames) < 2 || frames[0].Op != wstest.OpPing {
-				t.Fatalf("frames = %+v", frames)
-			}
-			last := frames[len(frames)-1]
-			if last.Op != wstest.OpClose || last.CloseCode() != 1011 || last.CloseReason() != "keepalive ping timeout" {
-				t.Fatalf("last frame = op %d %d %q", last.Op, last.CloseCode(), last.CloseReason())
-			}
-		})
-	}
+				if len(frames) < 2 || frames[0].Op != wstest.OpPing {
+					t.Fatalf("frames = %+v", frames)
+				}
+				last := frames[len(frames)-1]
+				if last.Op != wstest.OpClose || last.CloseCode() != 1011 || last.CloseReason() != "keepalive ping timeout" {
+					t.Fatalf("last frame = op %d %d %q", last.Op, last.CloseCode(), last.CloseReason())
+				}
+			})
+		}
+	})
 }
 
 func checkDetected(t *testing.T, info lifecycle.CloseInfo, bound time.Duration) {

@@ -38,9 +38,21 @@ func serve(reg *lifecycle.Registry, fn func(*lifecycle.Conn), conns chan<- *life
 	if reg == nil {
 		reg = lifecycle.NewRegistry()
 	}
-	// A short close timeout: peers that never answer a Close (the stuck
-	// ones) end sooner; the real clients answer within milliseconds.
-	var h http.Handler = middleware.Handler(reg, conntest.Serve(fn), middleware.WithCloseTimeout(2*time.Second))
+	return behind(middleware.Handler(reg, conntest.Serve(fn), closeSoon), conns, policies...)
+}
+
+// serveEcho is serve with an echo in a read mode.
+func serveEcho(reg *lifecycle.Registry, mode conntest.Mode, conns chan<- *lifecycle.Conn, policies ...func(http.Handler) http.Handler) http.Handler {
+	return behind(mode.Handler(reg, conntest.EchoMessage, closeSoon), conns, policies...)
+}
+
+// closeSoon is a short close timeout: peers that never answer a Close
+// (the stuck ones) end sooner; the real clients answer within
+// milliseconds.
+var closeSoon = middleware.WithCloseTimeout(2 * time.Second)
+
+// behind puts policies in front of h, reporting each connection on conns.
+func behind(h http.Handler, conns chan<- *lifecycle.Conn, policies ...func(http.Handler) http.Handler) http.Handler {
 	h = middleware.OnOpen(func(c *lifecycle.Conn) { conns <- c })(h)
 	for i := len(policies) - 1; i >= 0; i-- {
 		h = policies[i](h)

@@ -39,93 +39,97 @@ func pyClient(t *testing.T, out any, args ...string) {
 	}
 }
 
-// Python websockets answers pings itself and stays connected through ten
+// In each read mode, Python websockets answers pings itself and stays connected through ten
 // intervals and more.
 func TestHeartbeatPythonClientStays(t *testing.T) {
-	const interval, intervals = 100 * time.Millisecond, 12
-	var pongs atomic.Int64
-	enough := make(chan struct{})
-	countPongs := policyFunc(func(c *lifecycle.Conn) {
-		c.OnRTT(func(time.Duration) {
-			if pongs.Add(1) == intervals {
-				close(enough)
-			}
+	conntest.EachMode(t, func(t *testing.T, mode conntest.Mode) {
+		const interval, intervals = 100 * time.Millisecond, 12
+		var pongs atomic.Int64
+		enough := make(chan struct{})
+		countPongs := policyFunc(func(c *lifecycle.Conn) {
+			c.OnRTT(func(time.Duration) {
+				if pongs.Add(1) == intervals {
+					close(enough)
+				}
+			})
 		})
+		// The pong timeout is generous: the point is that a real client's
+		// answers keep it alive, on a machine that may be heavily loaded.
+		s := newEchoServer(t, mode, countPongs, timeout.Heartbeat(interval, 20*interval))
+		go func() {
+			var c *lifecycle.Conn
+			select {
+			case c = <-s.conns:
+			case <-t.Context().Done(): // the client never came
+				return
+			}
+			// Once enough pings were answered, tell the client to leave.
+			select {
+			case <-enough:
+			case <-c.Done():
+			}
+			c.WriteMessage(lifecycle.TextMessage, []byte("done"))
+			s.conns <- c
+		}()
+		var out struct{ Reply string }
+		pyClient(t, &out, "stay", s.url)
+		info := s.end(t)
+		if out.Reply != "done" {
+			t.Fatalf("reply %q", out.Reply)
+		}
+		if info.Initiator != lifecycle.InitiatorPeer || info.Code != lifecycle.StatusNormalClosure {
+			t.Fatalf("info = %+v", info)
+		}
+		rtt := s.conn(t).RTT()
+		if rtt <= 0 {
+			t.Fatalf("RTT = %v", rtt)
+		}
+		if n := pongs.Load(); n < intervals {
+			t.Fatalf("%d pings answered", n)
+		}
+		t.Logf("%d pings answered over %v, last RTT %v", pongs.Load(), info.Duration, rtt)
 	})
-	// The pong timeout is generous: the point is that a real client's
-	// answers keep it alive, on a machine that may be heavily loaded.
-	s := newTCPServer(t, conntest.Echo, countPongs, timeout.Heartbeat(interval, 20*interval))
-	go func() {
-		var c *lifecycle.Conn
-		select {
-		case c = <-s.conns:
-		case <-t.Context().Done(): // the client never came
-			return
-		}
-		// Once enough pings were answered, tell the client to leave.
-		select {
-		case <-enough:
-		case <-c.Done():
-		}
-		c.WriteMessage(lifecycle.TextMessage, []byte("done"))
-		s.conns <- c
-	}()
-	var out struct{ Reply string }
-	pyClient(t, &out, "stay", s.url)
-	info := s.end(t)
-	if out.Reply != "done" {
-		t.Fatalf("reply %q", out.Reply)
-	}
-	if info.Initiator != lifecycle.InitiatorPeer || info.Code != lifecycle.StatusNormalClosure {
-		t.Fatalf("info = %+v", info)
-	}
-	rtt := s.conn(t).RTT()
-	if rtt <= 0 {
-		t.Fatalf("RTT = %v", rtt)
-	}
-	if n := pongs.Load(); n < intervals {
-		t.Fatalf("%d pings answered", n)
-	}
-	t.Logf("%d pings answered over %v, last RTT %v", pongs.Load(), info.Duration, rtt)
 }
 
-// Real clients see each timer's close with a clean handshake.
+// In each read mode, real clients see each timer's close with a clean handshake.
 func TestPythonClientSeesTimeoutCloses(t *testing.T) {
-	const d = 300 * time.Millisecond
-	cases := []struct {
-		name   string
-		server *tcpServer
-		code   int
-		reason string
-		cause  error
-	}{
-		{"session expiry", newTCPServer(t, conntest.Echo, timeout.SessionExpiry(d)), 1008, "session expired", timeout.ErrSessionExpired},
-		{"idle timeout", newTCPServer(t, conntest.Echo, timeout.IdleTimeout(d)), 1001, "idle timeout", timeout.ErrIdleTimeout},
-		{"init timeout", newTCPServer(t, conntest.Echo, timeout.InitTimeout(d)), 4408, "connection initialisation timeout", timeout.ErrInitTimeout},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			var out struct {
-				Code         *int
-				Reason       string
-				Sent         *int
-				RcvdThenSent bool `json:"rcvd_then_sent"`
-			}
-			pyClient(t, &out, "wait", tc.server.url)
-			if out.Code == nil || *out.Code != tc.code || out.Reason != tc.reason {
-				t.Fatalf("client received %+v, want %d %q", out, tc.code, tc.reason)
-			}
-			if out.Sent == nil || *out.Sent != tc.code || !out.RcvdThenSent {
-				t.Fatalf("client did not complete the handshake: %+v", out)
-			}
-			info := tc.server.end(t)
-			if info.Code != lifecycle.StatusCode(tc.code) || info.Initiator != lifecycle.InitiatorLocal ||
-				!errors.Is(info.Cause, tc.cause) || info.Received == nil {
-				t.Fatalf("server info = %+v", info)
-			}
-			if info.Duration < d {
-				t.Fatalf("closed after %v, before %v", info.Duration, d)
-			}
-		})
-	}
+	conntest.EachMode(t, func(t *testing.T, mode conntest.Mode) {
+		const d = 300 * time.Millisecond
+		cases := []struct {
+			name   string
+			server *tcpServer
+			code   int
+			reason string
+			cause  error
+		}{
+			{"session expiry", newEchoServer(t, mode, timeout.SessionExpiry(d)), 1008, "session expired", timeout.ErrSessionExpired},
+			{"idle timeout", newEchoServer(t, mode, timeout.IdleTimeout(d)), 1001, "idle timeout", timeout.ErrIdleTimeout},
+			{"init timeout", newEchoServer(t, mode, timeout.InitTimeout(d)), 4408, "connection initialisation timeout", timeout.ErrInitTimeout},
+		}
+		for _, tc := range cases {
+			t.Run(tc.name, func(t *testing.T) {
+				var out struct {
+					Code         *int
+					Reason       string
+					Sent         *int
+					RcvdThenSent bool `json:"rcvd_then_sent"`
+				}
+				pyClient(t, &out, "wait", tc.server.url)
+				if out.Code == nil || *out.Code != tc.code || out.Reason != tc.reason {
+					t.Fatalf("client received %+v, want %d %q", out, tc.code, tc.reason)
+				}
+				if out.Sent == nil || *out.Sent != tc.code || !out.RcvdThenSent {
+					t.Fatalf("client did not complete the handshake: %+v", out)
+				}
+				info := tc.server.end(t)
+				if info.Code != lifecycle.StatusCode(tc.code) || info.Initiator != lifecycle.InitiatorLocal ||
+					!errors.Is(info.Cause, tc.cause) || info.Received == nil {
+					t.Fatalf("server info = %+v", info)
+				}
+				if info.Duration < d {
+					t.Fatalf("closed after %v, before %v", info.Duration, d)
+				}
+			})
+		}
+	})
 }

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wsmw/wsmw/internal/conntest"
 	"github.com/wsmw/wsmw/internal/wstest"
 	"github.com/wsmw/wsmw/lifecycle"
 	"github.com/wsmw/wsmw/middleware"
@@ -27,11 +28,25 @@ func newTCPServer(t *testing.T, fn func(*lifecycle.Conn), policies ...func(http.
 // newTCPServerIn is newTCPServer with connections joining reg.
 func newTCPServerIn(t *testing.T, reg *lifecycle.Registry, fn func(*lifecycle.Conn), policies ...func(http.Handler) http.Handler) *tcpServer {
 	t.Helper()
+	return startTCPServer(t, reg, func(s *tcpServer, policies ...func(http.Handler) http.Handler) http.Handler {
+		return serve(s.reg, fn, s.conns, policies...)
+	}, policies...)
+}
+
+// newEchoServer is newTCPServer with an echo in a read mode.
+func newEchoServer(t *testing.T, mode conntest.Mode, policies ...func(http.Handler) http.Handler) *tcpServer {
+	t.Helper()
+	return startTCPServer(t, lifecycle.NewRegistry(), func(s *tcpServer, policies ...func(http.Handler) http.Handler) http.Handler {
+		return serveEcho(s.reg, mode, s.conns, policies...)
+	}, policies...)
+}
+
+func startTCPServer(t *testing.T, reg *lifecycle.Registry, handler func(*tcpServer, ...func(http.Handler) http.Handler) http.Handler, policies ...func(http.Handler) http.Handler) *tcpServer {
 	s := &tcpServer{reg: reg, conns: make(chan *lifecycle.Conn, 1000), ends: make(chan lifecycle.CloseInfo, 1000)}
 	policies = append([]func(http.Handler) http.Handler{
 		middleware.OnClose(func(_ *lifecycle.Conn, info lifecycle.CloseInfo) { s.ends <- info }),
 	}, policies...)
-	s.url = wstest.Server(t, serve(s.reg, fn, s.conns, policies...)) + "/ws"
+	s.url = wstest.Server(t, handler(s, policies...)) + "/ws"
 	t.Cleanup(func() { s.reg.Shutdown(t.Context()) })
 	return s
 }
