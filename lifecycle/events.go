@@ -118,6 +118,11 @@ type connReader Conn
 func (r *connReader) Read(p []byte) (int, error) {
 	c := (*Conn)(r)
 	if !c.hasFlag(flagNonblocking) {
+		if c.hasFlag(flagBlockingPath) {
+			// A message over the buffer, read by a goroutine of its own:
+			// it must keep coming (see blockingReadTimeout).
+			c.guard.Conn.SetReadDeadline(time.Now().Add(blockingReadTimeout))
+		}
 		return c.guard.Read(p)
 	}
 	g := &c.guard
@@ -526,6 +531,7 @@ func (c *Conn) drainAtEOF() {
 func (c *Conn) readBlocking() {
 	ec := c.events.Load()
 	c.flags.And(^uint32(flagNonblocking))
+	c.flags.Or(flagBlockingPath)
 	mt, r, err := c.nextReader()
 	if err != nil {
 		c.readEnded(err)
@@ -553,6 +559,12 @@ func (c *Conn) readBlocking() {
 			}
 		}
 	}
+	c.flags.And(^uint32(flagBlockingPath))
+	if c.decision.Load() == nil {
+		// The loop's reads must not find a deadline passed. (A close
+		// bounds its handshake with one: keep that.)
+		c.guard.Conn.SetReadDeadline(time.Time{})
+	}
 	c.flags.Or(flagNonblocking)
 	if ec.loop.poller.Pool().Submit(evpoll.High, c.serve) != nil {
 		c.kill(errLoopClosed)
@@ -560,6 +572,11 @@ func (c *Conn) readBlocking() {
 }
 
 var errLoopClosed = errors.New("wsmw: event loop closed")
+
+// blockingReadTimeout bounds each read of the blocking path: a message
+// larger than the read buffer must keep arriving, or the connection ends
+// (1006, a read timeout), and its goroutine with it. A variable for tests.
+var blockingReadTimeout = 60 * time.Second
 
 // leftLoop reports whether the loop no longer serves c: it has ended, or
 // a broken rule's linger took it over (failRead), whose goroutine reads

@@ -1,8 +1,13 @@
 package lifecycle_test
 
 import (
+	"bytes"
+	"errors"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/wsmw/wsmw/internal/wstest"
 
 	"github.com/wsmw/wsmw/internal/conntest"
 	"github.com/wsmw/wsmw/lifecycle"
@@ -40,4 +45,40 @@ func TestEventModeAbnormalEndByReset(t *testing.T) {
 	}
 	c.Reset()
 	assertResetEnd(t, h)
+}
+
+// A message over the event buffer is read by a goroutine of its own, which
+// a peer cannot hold forever: when the rest stops coming, the read times
+// out and the connection ends, once, abnormally; one that keeps coming,
+// however slowly, is read whole, and the loop serves on.
+func TestEventModeBlockingPathIsBounded(t *testing.T) {
+	defer lifecycle.SetBlockingReadTimeout(300 * time.Millisecond)()
+	h := newModeHarness(t, conntest.Events, lifecycle.Config{}, nil, conntest.EchoMessage)
+
+	big := bytes.Repeat([]byte("x"), 2*lifecycle.EventBufferSize)
+	frame := wstest.AppendFrame(nil, wstest.OpBinary, true, big)
+
+	slow := h.dial()
+	for i := 0; i < len(frame); i += 1024 { // within the timeout each time
+		slow.Conn.Write(frame[i:min(i+1024, len(frame))])
+		time.Sleep(100 * time.Millisecond) // the pace of a slow peer, not synchronisation
+	}
+	if f, err := slow.ReadFrame(5 * time.Second); err != nil || !bytes.Equal(f.Payload, big) {
+		t.Fatalf("slow big message: %d bytes, %v", len(f.Payload), err)
+	}
+	slow.WriteText("after")
+	if f, err := slow.ReadFrame(5 * time.Second); err != nil || string(f.Payload) != "after" {
+		t.Fatalf("after the blocking path: %q %v", f.Payload, err)
+	}
+
+	stalled := h.dial()
+	start := time.Now()
+	stalled.Conn.Write(frame[:len(frame)/2])
+	info := h.next()
+	if info.Initiator != lifecycle.InitiatorAbnormal || !errors.Is(info.Cause, lifecycle.ErrConnectionLost) || !strings.Contains(info.Cause.Error(), "timeout") {
+		t.Fatalf("stalled big message ended with %+v", info)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Fatalf("the stalled read lasted %v", d)
+	}
 }

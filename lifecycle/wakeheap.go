@@ -11,7 +11,7 @@ import (
 // binary heap of the Conns whose timers are armed, by the deadline each is
 // armed for (Conn.armedFor), and one time.AfterFunc for the earliest; when
 // it fires, each Conn that is due runs its timers in a goroutine of its
-// own, as its own time.AfterFunc would have.
+// own, as its own time.AfterFunc would have (the last in the AfterFunc's).
 type wakeHeap struct {
 	mu   sync.Mutex
 	h    []wakeEntry
@@ -73,8 +73,15 @@ func (w *wakeHeap) fire() {
 	w.rtAt = 0
 	w.armLocked()
 	w.mu.Unlock()
-	for _, c := range due {
-		go c.runTimers()
+	// Each Conn's timers in a goroutine of their own, as their own runtime
+	// timers would: the last one's in this one, which the runtime timer
+	// started for this call alone.
+	for i, c := range due {
+		if i == len(due)-1 {
+			c.runTimers()
+		} else {
+			go c.runTimers()
+		}
 	}
 }
 
