@@ -66,8 +66,10 @@
 //
 // An open Conn costs one goroutine, the application's reader. All of its
 // timers share one time.AfterFunc, which runs a goroutine only while it
-// fires. The close handshake is finished by whichever goroutine is reading,
-// or by the goroutine that asked for the close when nobody is; only
-// CloseAsync and the Registry's bulk closes start a short-lived goroutine
-// for it.
+// fires. In event mode (ServeEvents) an open Conn costs no goroutine: a
+// shared pool reads it when bytes arrive, and the timers of every
+// event-mode Conn share one runtime timer. The close handshake is finished
+// by whichever goroutine is reading, or by the goroutine that asked for the
+// close when nobody is; only CloseAsync and the Registry's bulk closes
+// start a short-lived goroutine for it.
 package lifecycle

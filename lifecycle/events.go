@@ -13,15 +13,18 @@ import (
 	"github.com/wsmw/wsmw/internal/evpoll"
 )
 
-// Event mode: a connection served by ServeEvents holds no goroutine and,
-// while idle, no read buffer. Readiness comes from one epoll instance for
-// the whole process (package internal/evpoll); a worker of a shared pool
-// handles each wake-up:
+// Event mode: a connection served by ServeEvents holds no goroutine, no
+// runtime timer and, while idle, no read buffer. Readiness comes from one
+// epoll instance for the whole process (package internal/evpoll),
+// registered edge-triggered: a wake-up comes when bytes arrive, and a
+// worker of a shared pool serves the connection (one worker at a time; a
+// wake-up meanwhile makes it read again):
 //
 //  1. it gives the connection's bufio.Reader a buffer (idle connections
-//     give theirs back to a pool) and reads once: the socket is readable,
-//     so the read does not block. The frame guard sees these bytes as in
-//     goroutine mode (budgets, malformed frames);
+//     give theirs back to a pool) and reads once, without waiting
+//     (connReader: a worker never blocks in a read, whatever the peer
+//     sends). The frame guard sees these bytes as in goroutine mode
+//     (budgets, malformed frames);
 //  2. while bytes are buffered it looks at them at a frame boundary: whole
 //     control frames before a message are consumed outside gorilla (a
 //     ping is answered, a pong timed, a Close handled by the arbiter); a
@@ -30,13 +33,16 @@ import (
 //     for the buffer, or stalled with control frames inside, is read the
 //     blocking way by a goroutine of its own, which hands the connection
 //     back to the pool;
-//  3. it gives the buffer back when nothing is buffered, and re-arms.
+//  3. while the read filled the buffer, or a wake-up came meanwhile, it
+//     reads again; then it gives the buffer back when nothing is
+//     buffered, and ends its turn.
 //
 // Everything else is the goroutine mode's: the same arbiter, timers, read
-// checks, hooks and Registry. The connection counts as always reading
-// (flagReading), so a close never starts a drain goroutine: the peer's
-// Close arrives as an event, and a timer bounds the handshake instead of a
-// read deadline.
+// checks, hooks and Registry. The timers of all event-mode connections
+// share the loop's one runtime timer (wakeHeap). The connection counts as
+// always reading (flagReading), so a close never starts a drain goroutine:
+// the peer's Close arrives as an event, and a timer bounds the handshake
+// instead of a read deadline.
 
 // eventConn is a connection's event-mode state.
 type eventConn struct {
@@ -147,7 +153,11 @@ var ErrEventMode = errors.New("wsmw: the connection is in event mode; its messag
 // running a read loop, after the upgrade. onMessage should not block for
 // long: a write to a peer that does not read holds its worker up to the
 // write timeout (WriteTimeout) — send through a queue (package queue) to
-// hold none.
+// hold none. A message larger than the read buffer (with its frame
+// headers), or one whose fragments are interleaved with control frames
+// that arrive before its end, is read by a goroutine of its own until it
+// is whole, each read under a 60 s deadline; size the buffer
+// (EventBufferSize by default) above the messages you expect.
 //
 // Where epoll is not available (other systems), for connections that are
 // not plain TCP (TLS: crypto/tls buffers records itself), or when
