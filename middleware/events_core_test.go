@@ -133,3 +133,49 @@ func TestEventModeFirstReadHasTheHandlers(t *testing.T) {
 		t.Fatalf("info %+v", info)
 	}
 }
+
+// Control frames consumed by the loop and messages read by gorilla, in one
+// segment: pongs before a ping, a message or a Close are all handled, in
+// order, and a lone pong leads to nothing on the wire.
+func TestEventModePongsThenTheRest(t *testing.T) {
+	reg := lifecycle.NewRegistry()
+	defer reg.Shutdown(t.Context())
+	hooks := newHookLog()
+	url := wstest.Server(t, middleware.OnClose(hooks.hook)(middleware.EventHandler(reg, echoEvents)))
+	c, err := wstest.DialRaw(url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	segment := func(frames ...[]byte) {
+		t.Helper()
+		var b []byte
+		for _, f := range frames {
+			b = append(b, f...)
+		}
+		if _, err := c.Conn.Write(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	frame := func(op byte, payload string) []byte { return wstest.AppendFrame(nil, op, true, []byte(payload)) }
+
+	segment(frame(wstest.OpPong, "a"), frame(wstest.OpPong, "b"), frame(wstest.OpPing, "p"), frame(wstest.OpText, "m"))
+	if f, err := c.ReadFrame(5 * time.Second); err != nil || f.Op != wstest.OpPong || string(f.Payload) != "p" {
+		t.Fatalf("pong for the ping: %+v %v", f, err)
+	}
+	if f, err := c.ReadFrame(5 * time.Second); err != nil || string(f.Payload) != "m" {
+		t.Fatalf("echo: %+v %v", f, err)
+	}
+	segment(frame(wstest.OpPong, "lone"))
+	segment(frame(wstest.OpPong, "c"), frame(wstest.OpText, "after pongs"))
+	if f, err := c.ReadFrame(5 * time.Second); err != nil || string(f.Payload) != "after pongs" {
+		t.Fatalf("echo after pongs: %+v %v", f, err)
+	}
+	segment(frame(wstest.OpPong, "d"), wstest.AppendFrame(nil, wstest.OpClose, true, []byte{0x0f, 0xa0}))
+	if f, _, err := c.ReadUntilClose(5 * time.Second); err != nil || f.CloseCode() != 4000 {
+		t.Fatalf("echoed close: %d %v", f.CloseCode(), err)
+	}
+	if info := hooks.next(t); info.Initiator != lifecycle.InitiatorPeer || info.Code != 4000 || !info.HandshakeComplete {
+		t.Fatalf("info %+v", info)
+	}
+}
