@@ -89,6 +89,7 @@ func joinLoop() (*eventLoop, error) {
 	defer loopMu.Unlock()
 	if currentLoop == nil {
 		l := &eventLoop{bufs: make(map[int]*evpoll.BufferPool)}
+		l.timers.run = l.runTimers
 		p, err := evpoll.New(l.wake, evpoll.WithEdgeTriggered())
 		if err != nil {
 			return nil, err
@@ -98,6 +99,22 @@ func joinLoop() (*eventLoop, error) {
 	}
 	currentLoop.conns++
 	return currentLoop, nil
+}
+
+// runTimers runs c's timers on a worker of the pool (see wakeHeap), at
+// Low priority: reads come first, but never more than a few ahead. A
+// timer that blocks (a ping to a peer that does not read, up to its
+// deadline) holds its worker as a message function would.
+func (l *eventLoop) runTimers(c *Conn) {
+	if ec := c.events.Load(); ec == nil || l.poller.Pool().SubmitID(evpoll.Low, l.runTimersOf, ec.id) != nil {
+		go c.runTimers()
+	}
+}
+
+func (l *eventLoop) runTimersOf(id uint64, _ evpoll.Events) {
+	if c := l.lookup(id); c != nil {
+		c.runTimers()
+	}
 }
 
 // leave uncounts a connection; the last one stops the loop. The loop's

@@ -10,13 +10,17 @@ import (
 // runtime timer each either (a time.Timer is about 112 bytes). It is a
 // binary heap of the Conns whose timers are armed, by the deadline each is
 // armed for (Conn.armedFor), and one time.AfterFunc for the earliest; when
-// it fires, each Conn that is due runs its timers in a goroutine of its
-// own, as its own time.AfterFunc would have (the last in the AfterFunc's).
+// it fires, each Conn that is due runs its timers on the event loop's
+// pool (run), whose workers' stacks have grown already: a fresh goroutine
+// per firing would grow its stack through the ping's write every time.
 type wakeHeap struct {
 	mu   sync.Mutex
 	h    []wakeEntry
 	rt   *time.Timer
 	rtAt time.Duration // the deadline rt is armed for, since epoch; 0 when not armed
+
+	// run runs a due Conn's timers; nil means in a goroutine of its own.
+	run func(*Conn)
 }
 
 type wakeEntry struct {
@@ -73,12 +77,9 @@ func (w *wakeHeap) fire() {
 	w.rtAt = 0
 	w.armLocked()
 	w.mu.Unlock()
-	// Each Conn's timers in a goroutine of their own, as their own runtime
-	// timers would: the last one's in this one, which the runtime timer
-	// started for this call alone.
-	for i, c := range due {
-		if i == len(due)-1 {
-			c.runTimers()
+	for _, c := range due {
+		if w.run != nil {
+			w.run(c)
 		} else {
 			go c.runTimers()
 		}

@@ -154,6 +154,15 @@ func (p *Pool) submitEvent(fn func(uint64, Events), id uint64, ev Events) error 
 	return p.submit(task{efn: fn, id: id, ev: ev, pri: High})
 }
 
+// SubmitID queues fn(id) at priority pri, like Submit, without a closure:
+// nothing is allocated per task.
+func (p *Pool) SubmitID(pri Priority, fn func(id uint64, ev Events), id uint64) error {
+	if fn == nil {
+		return errNilTask
+	}
+	return p.submit(task{efn: fn, id: id, pri: pri})
+}
+
 func (p *Pool) submit(t task) error {
 	if t.pri > Low {
 		t.pri = Low
