@@ -1,6 +1,7 @@
 package lifecycle
 
 import (
+	"errors"
 	"sync"
 	"time"
 )
@@ -24,8 +25,11 @@ func WithRevocationTTL(d time.Duration) RegistryOption {
 // Revoke ends subject's sessions: every live connection of subject is
 // closed with 1008 "session revoked" (cause ErrSessionRevoked), and the
 // revocation is remembered (see RevokedAt) so that an auth policy refuses
-// the tokens of subject issued before now. It returns how many connections
-// it started closing, without waiting for their close handshakes.
+// the tokens of subject issued before now. It returns how many of
+// subject's connections end revoked — those it started closing, those
+// whose handshake was under way, and those that were closing for a
+// revocation already (an auth policy that saw the remembered revocation
+// first) — without waiting for their close handshakes.
 func (r *Registry) Revoke(subject string) int { return r.RevokeAt(subject, time.Now()) }
 
 // RevokeAt is Revoke for a revocation made at a given time, such as one
@@ -50,7 +54,14 @@ func (r *Registry) RevokeAt(subject string, at time.Time) int {
 		}
 	}
 	r.mu.Unlock()
-	return upgrading + r.closeAll(conns, ErrSessionRevoked, StatusPolicyViolation, "session revoked", time.Time{})
+	r.closeAll(conns, ErrSessionRevoked, StatusPolicyViolation, "session revoked", time.Time{})
+	revoked := upgrading
+	for _, c := range conns {
+		if errors.Is(c.Err(), ErrSessionRevoked) {
+			revoked++
+		}
+	}
+	return revoked
 }
 
 // RevocationTTL returns how long the Registry remembers a revocation (see

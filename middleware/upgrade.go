@@ -175,7 +175,11 @@ func (u *Upgrader) Upgrade(w http.ResponseWriter, r *http.Request) (*lifecycle.C
 			if err := runAttachment(c, s.fn); err != nil {
 				var ce *lifecycle.CloseError
 				if errors.As(err, &ce) {
-					c.CloseAsync(err, ce.Code, ce.Reason)
+					cause := ce.Cause // the cause, not the CloseError that carries it
+					if cause == nil {
+						cause = err
+					}
+					c.CloseAsync(cause, ce.Code, ce.Reason)
 				} else {
 					c.CloseAsync(err, lifecycle.StatusInternalError, "internal error")
 				}
