@@ -1,8 +1,6 @@
 package bench
 
 import (
-	"net/http"
-
 	"github.com/wsmw/wsmw"
 )
 
@@ -15,16 +13,7 @@ func init() {
 // when Options.Ping is set).
 func newWSMWEvents(s *Server, o Options) error {
 	reg := wsmw.NewRegistry()
-	var h http.Handler = s.counted(wsmw.EventHandler(reg, echoEvents))
-	if o.Ping > 0 {
-		var err error
-		if h, err = withHeartbeat(h, o); err != nil {
-			return err
-		}
-	}
-	s.Handler = h
-	s.Shutdown = reg.Shutdown
-	return nil
+	return s.serveBare(reg, wsmw.EventHandler(reg, echoEvents), o)
 }
 
 // newWSMWFullEvents is wsmw.EventHandler behind FullStack.

@@ -12,7 +12,13 @@ func init() { register(WSMW, newWSMW) }
 // Options.Ping is set; see heartbeat.go).
 func newWSMW(s *Server, o Options) error {
 	reg := wsmw.NewRegistry()
-	var h http.Handler = s.counted(wsmw.Handler(reg, echoWSMW))
+	return s.serveBare(reg, wsmw.Handler(reg, echoWSMW), o)
+}
+
+// serveBare serves h, whose connections join reg, counted, with a
+// Heartbeat in front when Options.Ping is set: the bare wsmw rows.
+func (s *Server) serveBare(reg *wsmw.Registry, h http.Handler, o Options) error {
+	h = s.counted(h)
 	if o.Ping > 0 {
 		var err error
 		if h, err = withHeartbeat(h, o); err != nil {

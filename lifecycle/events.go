@@ -625,17 +625,6 @@ func (c *Conn) failEvents(end *CloseError) {
 
 // rejectAsync closes the connection for a read check's error without
 // waiting for the handshake.
-func (c *Conn) rejectAsync(err error) {
-	var ce *CloseError
-	if errors.As(err, &ce) {
-		cause := ce.Cause
-		if cause == nil {
-			cause = err
-		}
-		c.startClose(cause, ce.Code, ce.Reason)
-		return
-	}
-	c.startClose(err, StatusPolicyViolation, "")
-}
+func (c *Conn) rejectAsync(err error) { c.startClose(checkClose(err)) }
 
 var errHandshakeTimeout = &net.OpError{Op: "read", Err: errors.New("close handshake timed out")}

@@ -82,17 +82,20 @@ func (c *Conn) runChecks(mt MessageType, data []byte) error {
 }
 
 // reject closes the connection for a read check's error.
-func (c *Conn) reject(err error) {
+func (c *Conn) reject(err error) { c.CloseWith(checkClose(err)) }
+
+// checkClose is the close a read check's error asks for: a *CloseError's
+// code, reason and cause (the error itself when it names none), else 1008
+// with the error as the cause.
+func checkClose(err error) (cause error, code StatusCode, reason string) {
 	var ce *CloseError
-	if errors.As(err, &ce) {
-		cause := ce.Cause
-		if cause == nil {
-			cause = err
-		}
-		c.CloseWith(cause, ce.Code, ce.Reason)
-		return
+	if !errors.As(err, &ce) {
+		return err, StatusPolicyViolation, ""
 	}
-	c.CloseWith(err, StatusPolicyViolation, "")
+	if ce.Cause == nil {
+		return err, ce.Code, ce.Reason
+	}
+	return ce.Cause, ce.Code, ce.Reason
 }
 
 // readAfterClose finishes the handshake if nobody else is reading it, waits

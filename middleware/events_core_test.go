@@ -1,6 +1,7 @@
 package middleware_test
 
 import (
+	"context"
 	"errors"
 	"sync"
 	"testing"
@@ -98,16 +99,8 @@ func TestEventModeCloseHandshakeIsBounded(t *testing.T) {
 // read: a ping inside the very first (fragmented) message, and a Close as
 // the very first frame, are answered as in goroutine mode.
 func TestEventModeFirstReadHasTheHandlers(t *testing.T) {
-	reg := lifecycle.NewRegistry()
-	defer reg.Shutdown(t.Context())
-	hooks := newHookLog()
-	url := wstest.Server(t, middleware.OnClose(hooks.hook)(middleware.EventHandler(reg, echoEvents)))
-
-	c, err := wstest.DialRaw(url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	url, hooks := eventEchoServer(t)
+	c := dialEvents(t, url)
 	var b []byte
 	b = wstest.AppendFrame(b, wstest.OpText, false, []byte("a"))
 	b = wstest.AppendFrame(b, wstest.OpPing, true, []byte("in"))
@@ -120,11 +113,7 @@ func TestEventModeFirstReadHasTheHandlers(t *testing.T) {
 		t.Fatalf("echo: %+v %v", f, err)
 	}
 
-	c2, err := wstest.DialRaw(url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c2.Close()
+	c2 := dialEvents(t, url)
 	c2.WriteClose(4001, "first")
 	if f, _, err := c2.ReadUntilClose(5 * time.Second); err != nil || f.CloseCode() != 4001 {
 		t.Fatalf("echoed close: %d %v", f.CloseCode(), err)
@@ -138,15 +127,8 @@ func TestEventModeFirstReadHasTheHandlers(t *testing.T) {
 // segment: pongs before a ping, a message or a Close are all handled, in
 // order, and a lone pong leads to nothing on the wire.
 func TestEventModePongsThenTheRest(t *testing.T) {
-	reg := lifecycle.NewRegistry()
-	defer reg.Shutdown(t.Context())
-	hooks := newHookLog()
-	url := wstest.Server(t, middleware.OnClose(hooks.hook)(middleware.EventHandler(reg, echoEvents)))
-	c, err := wstest.DialRaw(url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	url, hooks := eventEchoServer(t)
+	c := dialEvents(t, url)
 	segment := func(frames ...[]byte) {
 		t.Helper()
 		var b []byte
@@ -178,4 +160,23 @@ func TestEventModePongsThenTheRest(t *testing.T) {
 	if info := hooks.next(t); info.Initiator != lifecycle.InitiatorPeer || info.Code != 4000 || !info.HandshakeComplete {
 		t.Fatalf("info %+v", info)
 	}
+}
+
+// eventEchoServer serves an echo in event mode, its ends logged to hooks.
+func eventEchoServer(t *testing.T) (string, *hookLog) {
+	reg := lifecycle.NewRegistry()
+	t.Cleanup(func() { reg.Shutdown(context.Background()) })
+	hooks := newHookLog()
+	return wstest.Server(t, middleware.OnClose(hooks.hook)(middleware.EventHandler(reg, echoEvents))), hooks
+}
+
+// dialEvents dials url, closing the client at the end of the test.
+func dialEvents(t *testing.T, url string) *wstest.RawClient {
+	t.Helper()
+	c, err := wstest.DialRaw(url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
 }
