@@ -282,7 +282,7 @@ func TestWhatIsReportedIsWhatTheWireCarried(t *testing.T) {
 // that the server's writes to a client that never reads block soon.
 var smallReceiveBuffer = &net.Dialer{Timeout: 5 * time.Second, Control: func(_, _ string, rc syscall.RawConn) error {
 	var serr error
-	rc.Control(func(fd uintptr) { serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
+	rc.Control(func(fd uintptr) { serr = setReceiveBuffer(fd, 4096) })
 	return serr
 }}
 
