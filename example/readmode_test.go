@@ -47,7 +47,7 @@ func TestUnknownReadModeExits2(t *testing.T) {
 func TestReadModes(t *testing.T) {
 	for _, mode := range readModes {
 		t.Run(mode, func(t *testing.T) {
-			base, logs := startExample(t, "-read-mode", mode, "-max-message-size", "8192")
+			base, logs := startExample(t, "-read-mode", mode, "-max-message-size", "16384")
 			header := http.Header{"Authorization": {"Bearer " + getToken(t, base, "mode-"+mode, "1m")}}
 			ws, _, err := dialWS(t, base, "", header)
 			if err != nil {
@@ -59,7 +59,7 @@ func TestReadModes(t *testing.T) {
 			}{
 				{websocket.TextMessage, []byte("hello")},
 				{websocket.BinaryMessage, []byte{0, 1, 2, 0xff}},
-				{websocket.TextMessage, bytes.Repeat([]byte("x"), 6000)}, // over the 4 KiB event buffer
+				{websocket.TextMessage, bytes.Repeat([]byte("x"), 10000)}, // over the 8 KiB event buffer
 			} {
 				if err := ws.WriteMessage(m.mt, m.data); err != nil {
 					t.Fatal(err)
@@ -73,7 +73,7 @@ func TestReadModes(t *testing.T) {
 			if n, want := echoLoops(), map[string]int{readGoroutine: 1, readEvents: 0}[mode]; n != want {
 				t.Errorf("%d goroutines run the echo loop for one connection, want %d", n, want)
 			}
-			ws.WriteMessage(websocket.BinaryMessage, make([]byte, 9000))
+			ws.WriteMessage(websocket.BinaryMessage, make([]byte, 17000))
 			ws.SetReadDeadline(time.Now().Add(5 * time.Second))
 			if _, _, err := ws.ReadMessage(); err == nil {
 				t.Fatal("an oversized message was echoed")

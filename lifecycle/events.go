@@ -73,8 +73,9 @@ type eventLoop struct {
 // EventBufferSize is the read buffer of an event-mode connection while it
 // is not idle: a message that fits (with its frame headers) is read without
 // a goroutine; a larger one takes the blocking path. Idle connections hold
-// none, so a larger buffer costs nothing while they wait.
-const EventBufferSize = 4096
+// none, so a larger buffer costs nothing while they wait: 8 KiB, so that
+// messages of 4 KiB and somewhat more, common sizes, fit with their headers.
+const EventBufferSize = 8192
 
 var (
 	loopMu      sync.Mutex

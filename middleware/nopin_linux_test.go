@@ -154,6 +154,9 @@ func TestEventModeStalledPeersPinNoWorker(t *testing.T) {
 	// Goroutines: one per big message in flight, none per other
 	// connection, a pool that did not grow per connection.
 	blocking := func() int { return wstest.CountGoroutines("lifecycle.(*Conn).readBlocking")[0] }
+	// A half-sent big message is found by its connection's next wake-up,
+	// which a loaded machine may not have run yet.
+	wstest.Eventually(5*time.Second, func() bool { return blocking() >= nopinPerGroup })
 	if n := blocking(); n != nopinPerGroup {
 		t.Errorf("%d goroutines on the blocking path, want %d (one per big message in flight)", n, nopinPerGroup)
 	}
