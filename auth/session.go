@@ -17,7 +17,7 @@ type session struct {
 
 	mu        sync.Mutex
 	conn      *lifecycle.Conn
-	claims    jwt.Claims // its subject is the session's
+	claims    jwt.Claims       // its subject is the session's
 	expiresAt int64            // the token's exp, in Unix microseconds (a time.Time is three words)
 	expiry    lifecycle.Timer  // fires at exp + leeway
 	warn      *lifecycle.Timer // fires warnBefore before exp

@@ -3,10 +3,14 @@ package middleware_test
 import (
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/gorilla/websocket"
 	"github.com/wsmw/wsmw/internal/wstest"
 	"github.com/wsmw/wsmw/lifecycle"
 	"github.com/wsmw/wsmw/middleware"
@@ -179,4 +183,35 @@ func dialEvents(t *testing.T, url string) *wstest.RawClient {
 	}
 	t.Cleanup(func() { c.Close() })
 	return c
+}
+
+// Over TLS (crypto/tls keeps its own buffers, out of the loop's reach) an
+// event-mode endpoint reads each connection in a goroutine of its own,
+// calling the same message function, with the same policies.
+func TestEventHandlerFallsBackForTLS(t *testing.T) {
+	reg := lifecycle.NewRegistry()
+	hooks := newHookLog()
+	srv := httptest.NewTLSServer(middleware.OnClose(hooks.hook)(timeout.SessionExpiry(time.Minute)(middleware.EventHandler(reg, echoEvents))))
+	defer srv.Close()
+	d := websocket.Dialer{TLSClientConfig: srv.Client().Transport.(*http.Transport).TLSClientConfig, HandshakeTimeout: 5 * time.Second}
+	ws, _, err := d.Dial("wss"+strings.TrimPrefix(srv.URL, "https"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	ws.WriteMessage(websocket.TextMessage, []byte("over tls"))
+	ws.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, msg, err := ws.ReadMessage(); err != nil || string(msg) != "over tls" {
+		t.Fatalf("echo: %q %v", msg, err)
+	}
+	if n := wstest.CountGoroutines("lifecycle.(*Conn).ServeEvents.func")[0]; n != 1 {
+		t.Fatalf("%d fallback read loops for one TLS connection, want 1", n)
+	}
+	go ws.ReadMessage() // answers the shutdown's Close
+	if err := reg.Shutdown(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if info := hooks.next(t); info.Code != lifecycle.StatusGoingAway || !info.HandshakeComplete {
+		t.Fatalf("info %+v", info)
+	}
 }
