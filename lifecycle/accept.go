@@ -90,8 +90,9 @@ type hijacker struct {
 }
 
 // Hijack takes the connection from net/http and gives gorilla the frame
-// guard as its net.Conn (gorilla resets the reader onto it) and a fresh
-// read buffer of the Conn's size. Bytes that net/http already buffered
+// guard as its net.Conn (gorilla resets the reader onto it) and a read
+// buffer of the Conn's size: a fresh one, or in event mode one from the
+// pool the loop returns it to. Bytes that net/http already buffered
 // mean the client spoke before the handshake completed: gorilla gets
 // net/http's reader and refuses the connection.
 func (h *hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
@@ -111,7 +112,14 @@ func (h *hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if h.t != nil {
 		h.t.hijacked(g)
 	}
-	brw.Reader = bufio.NewReaderSize((*connReader)(h.c), h.size)
+	if h.c.hasFlag(flagWakeDeferred) {
+		// Event mode: the buffer goes back to the pool as soon as the
+		// connection idles, so take it from there too.
+		brw.Reader = new(bufio.Reader)
+		eventReadBuffers(h.size).Attach(brw.Reader, (*connReader)(h.c))
+	} else {
+		brw.Reader = bufio.NewReaderSize((*connReader)(h.c), h.size)
+	}
 	h.c.br = brw.Reader
 	return g, brw, nil
 }

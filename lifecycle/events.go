@@ -53,8 +53,8 @@ type eventConn struct {
 	onMessage func(*Conn, MessageType, []byte)
 }
 
-// eventLoop is an epoll instance, its worker pool, the read buffers of the
-// connections that are not idle, and the table from ids to connections.
+// eventLoop is an epoll instance, its worker pool and the table from ids
+// to connections.
 // The process has one while it has event-mode connections: the first
 // starts it, and it stops when the last leaves, so a process (or a test)
 // with none holds none of its goroutines.
@@ -64,10 +64,9 @@ type eventLoop struct {
 	timers wakeHeap // the connections' wake-ups, on one runtime timer
 
 	mu    sync.Mutex
-	bufs  map[int]*evpoll.BufferPool // by buffer size
-	slots []*Conn                    // by id's low 32 bits
-	gens  []uint32                   // each slot's generation: the id's high 32 bits
-	free  []uint32                   // free slots
+	slots []*Conn  // by id's low 32 bits
+	gens  []uint32 // each slot's generation: the id's high 32 bits
+	free  []uint32 // free slots
 }
 
 // EventBufferSize is the read buffer of an event-mode connection while it
@@ -89,7 +88,7 @@ func joinLoop() (*eventLoop, error) {
 	loopMu.Lock()
 	defer loopMu.Unlock()
 	if currentLoop == nil {
-		l := &eventLoop{bufs: make(map[int]*evpoll.BufferPool)}
+		l := new(eventLoop)
 		l.timers.run = l.runTimers
 		p, err := evpoll.New(l.wake, evpoll.WithEdgeTriggered())
 		if err != nil {
@@ -212,7 +211,7 @@ func (c *Conn) ServeEvents(onMessage func(*Conn, MessageType, []byte), goroutine
 
 // registerEvents hands c to the loop.
 func (c *Conn) registerEvents(l *eventLoop, rc syscall.RawConn, onMessage func(*Conn, MessageType, []byte)) bool {
-	ec := &eventConn{loop: l, rc: rc, bufs: l.bufferPool(c.br.Size()), onMessage: onMessage}
+	ec := &eventConn{loop: l, rc: rc, bufs: eventReadBuffers(c.br.Size()), onMessage: onMessage}
 	ec.id = l.add(c)
 	c.mu.Lock()
 	// The loop claims the drain too: a close that began before (a
@@ -259,14 +258,21 @@ func (c *Conn) registerEvents(l *eventLoop, rc syscall.RawConn, onMessage func(*
 	return true
 }
 
-// bufferPool returns the pool of read buffers of size bytes.
-func (l *eventLoop) bufferPool(size int) *evpoll.BufferPool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	p := l.bufs[size]
+var (
+	bufsMu   sync.Mutex
+	bufPools = map[int]*evpoll.BufferPool{}
+)
+
+// eventReadBuffers returns the pool of event-mode read buffers of size bytes.
+// The upgrade takes a Conn's first buffer from it (see hijacker), and the
+// loop lends and takes back the buffer as the connection wakes and idles.
+func eventReadBuffers(size int) *evpoll.BufferPool {
+	bufsMu.Lock()
+	defer bufsMu.Unlock()
+	p := bufPools[size]
 	if p == nil {
 		p = evpoll.NewBufferPool(size)
-		l.bufs[size] = p
+		bufPools[size] = p
 	}
 	return p
 }
