@@ -6,31 +6,19 @@ import (
 	"fmt"
 	"net"
 	"runtime"
-	"strings"
 	"testing"
+
+	"github.com/wsmw/wsmw/internal/wstest"
 )
 
 // packageGoroutines counts the goroutines this package started (the
-// poller loop, the pool's watchdog and workers).
+// poller loop, the pool's watchdog and workers), by who made them: one that
+// has not run yet shows a wrapper.
 func packageGoroutines() int {
-	buf := make([]byte, 1<<20)
-	for {
-		n := runtime.Stack(buf, true)
-		if n < len(buf) {
-			buf = buf[:n]
-			break
-		}
-		buf = make([]byte, 2*len(buf))
-	}
-	count := 0
-	for _, g := range strings.Split(string(buf), "\n\n") {
-		// By who made them: one that has not run yet shows a wrapper.
-		if strings.Contains(g, "created by github.com/wsmw/wsmw/internal/evpoll.New") ||
-			strings.Contains(g, "created by github.com/wsmw/wsmw/internal/evpoll.(*Pool).spawnLocked") {
-			count++
-		}
-	}
-	return count
+	n := wstest.CountGoroutines(
+		"created by github.com/wsmw/wsmw/internal/evpoll.New",
+		"created by github.com/wsmw/wsmw/internal/evpoll.(*Pool).spawnLocked")
+	return n[0] + n[1]
 }
 
 // Registering idle connections starts no goroutine: the count is the same
