@@ -1,0 +1,3 @@
+// Package otel records OpenTelemetry traces and metrics of wsmw's
+// WebSocket connections.
+package otel

@@ -1,0 +1,198 @@
+package otel_test
+
+import (
+	"net/http"
+	"strconv"
+	"testing"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/wsmw/wsmw/otel"
+)
+
+// TestClientCloseSpan: an upgrade carrying traceparent yields one span in
+// that trace, a server span under the header's span, ended with the close
+// the client sent (4000 "bye", the code an int) and the connection's
+// messages and bytes each way; its events mark the open and the close as
+// decided.
+func TestClientCloseSpan(t *testing.T) {
+	h := newHarness(t, setup{})
+	tp, traceID, parentID := traceparent(1)
+	c := h.dial(tp, "X-Sub: alice")
+	echo(t, c, "hello")
+	echo(t, c, "hi")
+	peerClose(t, c, 4000, "bye")
+	h.next()
+
+	s := h.connSpan(traceID)
+	if s.Name() != "websocket /ws" || s.SpanKind() != trace.SpanKindServer {
+		t.Errorf("span %q kind %v, want \"websocket /ws\", server", s.Name(), s.SpanKind())
+	}
+	if got := s.Parent().SpanID().String(); got != parentID || !s.Parent().IsRemote() {
+		t.Errorf("parent %s (remote %v), want the traceparent's %s", got, s.Parent().IsRemote(), parentID)
+	}
+	wantAttrs(t, "span", s.Attributes(), map[string]string{
+		"websocket.close.code":               "4000",
+		"websocket.close.reason":             "bye",
+		"websocket.close.initiator":          "peer",
+		"wsmw.close.cause":                   "peer_closed",
+		"websocket.close.handshake_complete": "true",
+		"websocket.messages.received":        "2",
+		"websocket.messages.sent":            "2",
+		"websocket.bytes.received":           "7",
+		"websocket.bytes.sent":               "7",
+		"http.response.status_code":          "101",
+		"http.route":                         "/ws",
+		"url.path":                           "/ws",
+		"network.peer.address":               "127.0.0.1",
+		"enduser.id":                         "-", // not without WithSubject
+	})
+	if typ := typeOf(s.Attributes(), "websocket.close.code"); typ != attribute.INT64 {
+		t.Errorf("websocket.close.code is a %v, want an int", typ)
+	}
+	if s.Status().Code != codes.Unset {
+		t.Errorf("status %v, want unset", s.Status())
+	}
+	if got := events(s); len(got) != 2 || got[0] != "wsmw.open" || got[1] != "wsmw.close" {
+		t.Errorf("events %v, want [wsmw.open wsmw.close]", got)
+	}
+	wantAttrs(t, "close event", event(t, s, "wsmw.close").Attributes, map[string]string{
+		"websocket.close.code": "4000", "websocket.close.reason": "bye", "websocket.close.initiator": "peer", "wsmw.close.cause": "peer_closed",
+	})
+}
+
+// TestSpanUnderOtelhttp: with otelhttp in front, the connection's span is
+// a child of the upgrade request's span (an internal span under that
+// server span), in the traceparent's trace.
+func TestSpanUnderOtelhttp(t *testing.T) {
+	h := newHarness(t, setup{otelhttp: true})
+	tp, traceID, parentID := traceparent(2)
+	c := h.dial(tp)
+	echo(t, c, "hello")
+	c.WriteText("quit")
+	if code, _ := answerClose(t, c); code != 1000 {
+		t.Fatalf("quit: %d", code)
+	}
+	h.next()
+
+	var upgrade sdktrace.ReadOnlySpan
+	for _, s := range h.spans.Ended() {
+		if s.Name() == "GET /ws" { // otelhttp names it after the method and route
+			upgrade = s
+		}
+	}
+	if upgrade == nil || upgrade.Parent().SpanID().String() != parentID {
+		t.Fatalf("no otelhttp span under the traceparent (ended: %v)", names(h.spans.Ended()))
+	}
+	s := h.connSpan(traceID)
+	if s.Parent().SpanID() != upgrade.SpanContext().SpanID() || s.SpanKind() != trace.SpanKindInternal {
+		t.Errorf("connection span's parent %v kind %v, want otelhttp's span %v, internal",
+			s.Parent().SpanID(), s.SpanKind(), upgrade.SpanContext().SpanID())
+	}
+	wantAttrs(t, "span", s.Attributes(), map[string]string{
+		"websocket.close.code": "1000", "websocket.close.initiator": "local", "wsmw.close.cause": "handler_returned",
+	})
+}
+
+// TestRevocationSpan: a revocation ends the span with 1008 "session
+// revoked", and its close event, recorded when the Registry decided,
+// names the cause.
+func TestRevocationSpan(t *testing.T) {
+	h := newHarness(t, setup{})
+	tp, traceID, _ := traceparent(3)
+	c := h.dial(tp, "X-Sub: alice")
+	echo(t, c, "ready")
+	if n := h.reg.Revoke("alice"); n != 1 {
+		t.Fatalf("revoked %d connections", n)
+	}
+	if code, reason := answerClose(t, c); code != 1008 || reason != "session revoked" {
+		t.Fatalf("revoke: %d %q", code, reason)
+	}
+	h.next()
+
+	s := h.connSpan(traceID)
+	wantAttrs(t, "span", s.Attributes(), map[string]string{
+		"websocket.close.code": "1008", "websocket.close.reason": "session revoked",
+		"websocket.close.initiator": "local", "wsmw.close.cause": "revoked",
+	})
+	e := event(t, s, "wsmw.close")
+	wantAttrs(t, "close event", e.Attributes, map[string]string{"wsmw.close.cause": "revoked", "websocket.close.code": "1008"})
+	if e.Time.After(s.EndTime()) || e.Time.Before(s.StartTime()) {
+		t.Errorf("close event at %v, outside the span [%v, %v]", e.Time, s.StartTime(), s.EndTime())
+	}
+}
+
+// TestRefusedUpgradeSpan: an upgrade refused before the upgrade ends its
+// span at once with the status, and the policy's reason as an event; a 503
+// is an error, a 401 is not (the client's).
+func TestRefusedUpgradeSpan(t *testing.T) {
+	h := newHarness(t, setup{})
+	for i, status := range []int{http.StatusUnauthorized, http.StatusServiceUnavailable} {
+		tp, traceID, _ := traceparent(10 + i)
+		h.refused(status, tp, "X-Deny: "+strconv.Itoa(status))
+		s := h.connSpan(traceID)
+		wantAttrs(t, "refused span", s.Attributes(), map[string]string{
+			"http.response.status_code": strconv.Itoa(status), "websocket.close.code": "-",
+		})
+		e := event(t, s, "wsmw.upgrade_refused")
+		wantAttrs(t, "refusal event", e.Attributes, map[string]string{
+			"http.response.status_code": strconv.Itoa(status), "wsmw.decision.reason": "denied by the test",
+		})
+		wantErr := status >= 500
+		if (s.Status().Code == codes.Error) != wantErr {
+			t.Errorf("%d: status %v, want error %v", status, s.Status(), wantErr)
+		}
+	}
+}
+
+// TestSubjectOnlyWhenAsked: WithSubject records the subject as enduser.id.
+func TestSubjectOnlyWhenAsked(t *testing.T) {
+	h := newHarness(t, setup{opts: []otel.Option{otel.WithSubject()}})
+	tp, traceID, _ := traceparent(4)
+	c := h.dial(tp, "X-Sub: alice")
+	peerClose(t, c, 1000, "")
+	h.next()
+	wantAttrs(t, "span", h.connSpan(traceID).Attributes(), map[string]string{"enduser.id": "alice"})
+}
+
+// TestHandlerPanicIsAnError: a handler that panics (1011) ends an error
+// span; the error type is the cause's name.
+func TestHandlerPanicIsAnError(t *testing.T) {
+	h := newHarness(t, setup{})
+	tp, traceID, _ := traceparent(5)
+	c := h.dial(tp)
+	c.WriteText("panic")
+	if code, _ := answerClose(t, c); code != 1011 {
+		t.Fatalf("panic: %d", code)
+	}
+	h.next()
+	s := h.connSpan(traceID)
+	if s.Status().Code != codes.Error {
+		t.Errorf("status %v, want error", s.Status())
+	}
+	wantAttrs(t, "span", s.Attributes(), map[string]string{"error.type": "handler_panic", "websocket.close.code": "1011"})
+}
+
+// TestSampledOut: a connection whose span is sampled out records no span,
+// and is still counted in the metrics.
+func TestSampledOut(t *testing.T) {
+	h := newHarness(t, setup{sampler: sdktrace.NeverSample()})
+	tp, _, _ := traceparent(6)
+	c := h.dial(tp)
+	echo(t, c, "hello")
+	peerClose(t, c, 1000, "")
+	h.next()
+	if n := len(h.spans.Ended()); n != 0 {
+		t.Errorf("%d spans recorded, want none", n)
+	}
+	m := h.collect()
+	if got := sums(t, m["wsmw.connections.opened"])[""]; got != 1 {
+		t.Errorf("connections opened %d, want 1", got)
+	}
+	if got := sums(t, m["wsmw.messages"])["network.io.direction=receive"]; got != 1 {
+		t.Errorf("messages received %d, want 1", got)
+	}
+}
