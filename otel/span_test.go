@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strconv"
 	"testing"
+	"time"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
@@ -194,5 +195,46 @@ func TestSampledOut(t *testing.T) {
 	}
 	if got := sums(t, m["wsmw.messages"])["network.io.direction=receive"]; got != 1 {
 		t.Errorf("messages received %d, want 1", got)
+	}
+}
+
+// TestEveryEndRecordsItsClose: connections ending at once, by resets (the
+// decision and the end come together) and by Close frames, each end one
+// span with its close, and the close's event inside it.
+func TestEveryEndRecordsItsClose(t *testing.T) {
+	h := newHarness(t, setup{})
+	const n = 16
+	done := make(chan struct{}, n)
+	for i := range n {
+		tp, _, _ := traceparent(100 + i)
+		c := h.dial(tp)
+		echo(t, c, "x")
+		go func() {
+			defer func() { done <- struct{}{} }()
+			if i%2 == 0 {
+				c.Reset()
+				return
+			}
+			c.WriteClose(4000+i, "bye")
+			c.WaitEOF(5 * time.Second)
+			c.Close()
+		}()
+	}
+	for range n {
+		<-done
+		h.next()
+	}
+	for i := range n {
+		_, traceID, _ := traceparent(100 + i)
+		s := h.connSpan(traceID)
+		code := "1006"
+		if i%2 == 1 {
+			code = strconv.Itoa(4000 + i)
+		}
+		wantAttrs(t, "span", s.Attributes(), map[string]string{"websocket.close.code": code})
+		e := event(t, s, "wsmw.close")
+		if e.Time.After(s.EndTime()) {
+			t.Errorf("span %d: close event after the end", i)
+		}
 	}
 }
