@@ -32,7 +32,8 @@ func (t *Telemetry) Middleware(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		s := t.start(r)
+		s, ctx := t.start(r)
+		r = r.WithContext(ctx) // the connection's span is the request's from here on
 		rw := &statusWriter{ResponseWriter: w}
 		r = middleware.Attach(r, s.attachFn)
 		r = middleware.AddCloseHook(r, s.closedFn)
@@ -51,8 +52,9 @@ func (t *Telemetry) Middleware(next http.Handler) http.Handler {
 	})
 }
 
-// start starts the span of the upgrade request r.
-func (t *Telemetry) start(r *http.Request) *conn {
+// start starts the span of the upgrade request r, and returns r's context
+// with it.
+func (t *Telemetry) start(r *http.Request) (*conn, context.Context) {
 	ctx := r.Context()
 	kind := trace.SpanKindInternal // under the request's own server span
 	if !trace.SpanContextFromContext(ctx).IsValid() {
@@ -61,7 +63,7 @@ func (t *Telemetry) start(r *http.Request) *conn {
 	}
 	route, rc := routeOf(r)
 	attrs := requestAttrs(r, route)
-	_, span := t.tracer.Start(ctx, spanNameOf(route), trace.WithSpanKind(kind), trace.WithAttributes(attrs...))
+	spanCtx, span := t.tracer.Start(ctx, spanNameOf(route), trace.WithSpanKind(kind), trace.WithAttributes(attrs...))
 	s := &conn{
 		t:         t,
 		parent:    trace.SpanContextFromContext(ctx),
@@ -75,7 +77,7 @@ func (t *Telemetry) start(r *http.Request) *conn {
 		s.chi = rc // routing has not finished: look again once it has
 	}
 	s.attachFn, s.closedFn = s.attach, s.closed
-	return s
+	return s, spanCtx
 }
 
 // refused ends the span of a request that got no connection.

@@ -1,16 +1,25 @@
 package otel_test
 
 import (
+	"context"
+	"maps"
 	"net/http"
 	"strconv"
 	"testing"
 	"time"
 
+	"github.com/go-chi/chi/v5"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
+	noopmetric "go.opentelemetry.io/otel/metric/noop"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/wsmw/wsmw/internal/conntest"
+	"github.com/wsmw/wsmw/internal/wstest"
+	"github.com/wsmw/wsmw/lifecycle"
+	"github.com/wsmw/wsmw/middleware"
 	"github.com/wsmw/wsmw/otel"
 )
 
@@ -236,5 +245,62 @@ func TestEveryEndRecordsItsClose(t *testing.T) {
 		if e.Time.After(s.EndTime()) {
 			t.Errorf("span %d: close event after the end", i)
 		}
+	}
+}
+
+// TestSpanNamedAfterChiRoute: under chi, the span is named after the route
+// (never the path), whether the middleware sits on the route or in front
+// of the router's routing, and for a refused upgrade too.
+func TestSpanNamedAfterChiRoute(t *testing.T) {
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	defer tp.Shutdown(context.Background())
+	tel, err := otel.New(otel.WithTracerProvider(tp), otel.WithMeterProvider(noopmetric.NewMeterProvider()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := lifecycle.NewRegistry()
+	defer reg.Shutdown(context.Background())
+	ws := middleware.Handler(reg, conntest.Serve(conntest.Echo))
+	r := chi.NewRouter()
+	r.Use(tel.Middleware)
+	r.With(deny).Get("/rooms/{room}", ws)
+	r.Route("/on-route", func(r chi.Router) { r.With(tel.Middleware).Get("/{id}", ws) })
+	url := wstest.Server(t, r)
+	for _, path := range []string{"/rooms/42", "/on-route/7"} {
+		c, err := wstest.DialRaw(url+path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		peerClose(t, c, 1000, "")
+	}
+	c, _ := wstest.DialRaw(url+"/rooms/43", header("X-Deny: 401"))
+	if c == nil || c.Response.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("refusal: %v", c)
+	}
+	c.Close()
+	wstest.WaitFor(t, "four ended spans", 5*time.Second, func() bool { return len(rec.Ended()) == 4 })
+	got := make(map[string]int)
+	for _, s := range rec.Ended() {
+		got[s.Name()+" "+attrs(s.Attributes())["http.route"]]++
+	}
+	want := map[string]int{
+		"websocket /rooms/{room} /rooms/{room}":   2, // one upgraded, one refused
+		"websocket /on-route/{id} /on-route/{id}": 2, // the router's middleware's and the route's
+	}
+	if !maps.Equal(got, want) {
+		t.Errorf("spans by name and route: %v, want %v", got, want)
+	}
+	// The request's context carries the connection's span from the
+	// middleware on: the route's span is a child of the router's.
+	var nested []sdktrace.ReadOnlySpan
+	for _, s := range rec.Ended() {
+		if s.Name() == "websocket /on-route/{id}" {
+			nested = append(nested, s)
+		}
+	}
+	if len(nested) == 2 && nested[0].Parent().SpanID() != nested[1].SpanContext().SpanID() &&
+		nested[1].Parent().SpanID() != nested[0].SpanContext().SpanID() {
+		t.Errorf("neither /on-route span is the other's parent")
 	}
 }
