@@ -12,7 +12,7 @@ const (
 	// CauseNone is the cause of a close that carried none.
 	CauseNone = "none"
 	// CauseOther is the cause of one that is neither a *lifecycle.Cause nor
-	// named with WithCause.
+	// named with [WithCause].
 	CauseOther = "other"
 )
 

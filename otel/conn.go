@@ -200,6 +200,10 @@ func (s *conn) closed(c *lifecycle.Conn, info lifecycle.CloseInfo) {
 	defer s.mu.Unlock()
 	s.ended = true
 	span := s.span
+	if !span.IsRecording() {
+		span.End()
+		return
+	}
 	span.SetAttributes(t.closeAttrs(info.Code, info.Reason, info.Initiator, info.Cause)...)
 	span.SetAttributes(keyHandshakeComplete.Bool(info.HandshakeComplete))
 	n := counts{msgsIn: s.msgsIn.Load(), bytesIn: s.bytesIn.Load(), msgsOut: c.OutboundMessages(), bytesOut: c.OutboundBytes()}

@@ -261,7 +261,7 @@ func names(spans []sdktrace.ReadOnlySpan) []string {
 func attrs(kvs []attribute.KeyValue) map[string]string {
 	out := make(map[string]string, len(kvs))
 	for _, kv := range kvs {
-		out[string(kv.Key)] = kv.Value.Emit()
+		out[string(kv.Key)] = kv.Value.String()
 	}
 	return out
 }
@@ -289,7 +289,7 @@ func typeOf(kvs []attribute.KeyValue, key string) attribute.Type {
 			return kv.Value.Type()
 		}
 	}
-	return attribute.INVALID
+	return attribute.EMPTY
 }
 
 // events returns the names of a span's events.
@@ -344,7 +344,7 @@ func sums(t *testing.T, data metricdata.Aggregation) map[string]int64 {
 	for _, p := range s.DataPoints {
 		var parts []string
 		for _, kv := range p.Attributes.ToSlice() {
-			parts = append(parts, string(kv.Key)+"="+kv.Value.Emit())
+			parts = append(parts, string(kv.Key)+"="+kv.Value.String())
 		}
 		out[strings.Join(parts, ",")] = p.Value
 	}

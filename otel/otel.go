@@ -17,7 +17,7 @@ import (
 const ScopeName = "github.com/wsmw/wsmw/otel"
 
 // Telemetry records the spans and metrics of WebSocket connections. Make one
-// with New and put its Middleware in front of the WebSocket route.
+// with [New] and put its [Telemetry.Middleware] in front of the WebSocket route.
 type Telemetry struct {
 	cfg    config
 	tracer trace.Tracer
@@ -61,7 +61,7 @@ func WithPropagator(p propagation.TextMapPropagator) Option {
 	return func(c *config) { c.propagator = p }
 }
 
-// WithSubject records each connection's subject (lifecycle.Conn.Subject,
+// WithSubject records each connection's subject ([lifecycle.Conn.Subject],
 // such as a JWT's sub) on its span as enduser.id. It is off by default: a
 // subject is personal data. Metrics never carry it.
 func WithSubject() Option { return func(c *config) { c.subject = true } }
@@ -80,7 +80,7 @@ func WithSpanPeriod(d time.Duration) Option {
 }
 
 // WithCause names one more cause for the wsmw.close.cause attribute: a close
-// whose CloseInfo.Cause matches err (errors.Is) is recorded as name. Causes
+// whose [lifecycle.CloseInfo].Cause matches err (errors.Is) is recorded as name. Causes
 // added this way are checked before the built-in ones, in the order given.
 // Keep the set of names small: each is a value of a metric attribute.
 func WithCause(err error, name string) Option {
