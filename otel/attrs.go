@@ -10,6 +10,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 
+	"github.com/wsmw/wsmw/internal/observe"
 	"github.com/wsmw/wsmw/lifecycle"
 )
 
@@ -93,6 +94,6 @@ func (t *Telemetry) closeAttrs(code lifecycle.StatusCode, reason string, initiat
 		keyCloseCode.Int(int(code)),
 		keyCloseReason.String(reason),
 		keyCloseInitiator.String(initiator.String()),
-		keyCloseCause.String(causeName(t.cfg.causes, cause)),
+		keyCloseCause.String(observe.CauseName(t.cfg.causes, cause)),
 	}
 }

@@ -15,6 +15,7 @@ import (
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/wsmw/wsmw/internal/observe"
 	"github.com/wsmw/wsmw/lifecycle"
 	"github.com/wsmw/wsmw/middleware"
 )
@@ -185,9 +186,9 @@ func (s *conn) closed(c *lifecycle.Conn, info lifecycle.CloseInfo) {
 	} else {
 		t.inst.opened.Add(ctx, 1)
 	}
-	cause := causeName(t.cfg.causes, info.Cause)
+	cause := observe.CauseName(t.cfg.causes, info.Cause)
 	t.inst.closed.Add(ctx, 1, metric.WithAttributes(
-		keyCloseCode.String(t.codeValue(info)), keyCloseInitiator.String(info.Initiator.String()), keyCloseCause.String(cause)))
+		keyCloseCode.String(observe.CodeLabel(info, t.cfg.peerCodes)), keyCloseInitiator.String(info.Initiator.String()), keyCloseCause.String(cause)))
 	t.inst.sessions.Record(ctx, info.Duration.Seconds())
 
 	s.mu.Lock()

@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -35,8 +34,8 @@ type setup struct {
 }
 
 // harness is a real server: /ws behind the otel middleware (behind otelhttp
-// if asked), a policy that refuses on request (X-Deny: status, through
-// middleware.LogRefusal) and sets the subject (X-Sub), and the SDK with
+// if asked), a policy that refuses on request and sets the subject
+// (conntest.Deny), conntest.Script's handler, and the SDK with
 // in-memory exporters: a SpanRecorder and a ManualReader.
 type harness struct {
 	t      *testing.T
@@ -74,12 +73,12 @@ func newHarness(t *testing.T, s setup) *harness {
 		t.Fatal(err)
 	}
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	var ws http.Handler = middleware.Handler(h.reg, conntest.Serve(script), middleware.WithLogger(quiet))
+	var ws http.Handler = middleware.Handler(h.reg, conntest.Serve(conntest.Script), middleware.WithLogger(quiet))
 	ws = middleware.OnClose(func(_ *lifecycle.Conn, info lifecycle.CloseInfo) { h.ended <- info })(ws)
 	for i := len(s.policies) - 1; i >= 0; i-- {
 		ws = s.policies[i](ws)
 	}
-	ws = deny(ws)
+	ws = conntest.Deny(ws)
 	ws = tel.Middleware(ws)
 	if s.otelhttp {
 		ws = otelhttp.NewHandler(ws, "upgrade", otelhttp.WithTracerProvider(tp), otelhttp.WithMeterProvider(mp),
@@ -94,43 +93,6 @@ func newHarness(t *testing.T, s setup) *harness {
 		h.reg.Shutdown(ctx)
 	})
 	return h
-}
-
-// deny answers an upgrade request with the status in X-Deny, reporting the
-// refusal as wsmw's policies do, and carries the subject in X-Sub.
-func deny(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if s := r.Header.Get("X-Deny"); s != "" {
-			code, _ := strconv.Atoi(s)
-			middleware.LogRefusal(nil, r, code, "denied by the test")
-			http.Error(w, http.StatusText(code), code)
-			return
-		}
-		if sub := r.Header.Get("X-Sub"); sub != "" {
-			r = middleware.WithSubject(r, sub)
-		}
-		next.ServeHTTP(w, r)
-	})
-}
-
-// script echoes, and obeys a few commands: "quit" returns (1000), "panic"
-// panics (1011).
-func script(c *lifecycle.Conn) {
-	for {
-		mt, msg, err := c.ReadMessage()
-		if err != nil {
-			return
-		}
-		switch string(msg) {
-		case "quit":
-			return
-		case "panic":
-			panic("scripted panic")
-		}
-		if c.WriteMessage(mt, msg) != nil {
-			return
-		}
-	}
 }
 
 // header builds header fields from "Name: value" strings.

@@ -10,6 +10,7 @@ import (
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/wsmw/wsmw/internal/observe"
 	"github.com/wsmw/wsmw/middleware"
 )
 
@@ -34,7 +35,7 @@ func (t *Telemetry) Middleware(next http.Handler) http.Handler {
 		}
 		s, ctx := t.start(r)
 		r = r.WithContext(ctx) // the connection's span is the request's from here on
-		rw := &statusWriter{ResponseWriter: w}
+		rw := &observe.StatusWriter{ResponseWriter: w}
 		r = middleware.Attach(r, s.attachFn)
 		r = middleware.AddCloseHook(r, s.closedFn)
 		r = middleware.WithValue(r, connKey{}, s)
@@ -81,24 +82,21 @@ func (t *Telemetry) start(r *http.Request) (*conn, context.Context) {
 }
 
 // refused ends the span of a request that got no connection.
-func (s *conn) refused(rw *statusWriter, panicked bool) {
+func (s *conn) refused(rw *observe.StatusWriter, panicked bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.nameRoute()
 	s.ended = true
+	status, answered := rw.Refusal()
 	switch {
 	case panicked: // net/http recovers it, and answers nothing
 		s.span.SetStatus(codes.Error, "handler panicked")
 		s.span.End()
 		return
-	case rw.hijacked: // the handshake failed after the hijack: nothing was answered
+	case !answered: // the handshake failed after the hijack
 		s.span.SetStatus(codes.Error, "handshake failed")
 		s.span.End()
 		return
-	}
-	status := rw.status
-	if status == 0 {
-		status = http.StatusOK // what net/http sends for an empty answer
 	}
 	attr := semconv.HTTPResponseStatusCode(status)
 	s.t.inst.rejections.Add(context.Background(), 1, metric.WithAttributes(attr))

@@ -10,6 +10,7 @@ import (
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/wsmw/wsmw/internal/observe"
 	"github.com/wsmw/wsmw/lifecycle"
 )
 
@@ -36,7 +37,7 @@ type config struct {
 	propagator     propagation.TextMapPropagator
 	subject        bool
 	period         time.Duration
-	causes         []namedCause
+	causes         []observe.NamedCause
 	peerCodes      map[lifecycle.StatusCode]bool
 }
 
@@ -82,12 +83,14 @@ func WithSpanPeriod(d time.Duration) Option {
 // WithCause names one more cause for the wsmw.close.cause attribute: a close
 // whose [lifecycle.CloseInfo].Cause matches err (errors.Is) is recorded as name. Causes
 // added this way are checked before the built-in ones, in the order given.
-// Keep the set of names small: each is a value of a metric attribute.
+// Keep the set of names small: each is a value of a metric attribute. A
+// cause that no name matches is named by its [*lifecycle.Cause], else
+// "other"; no cause is "none".
 func WithCause(err error, name string) Option {
 	if err == nil || name == "" {
 		panic("otel: WithCause needs an error and a name")
 	}
-	return func(c *config) { c.causes = append(c.causes, namedCause{err, name}) }
+	return func(c *config) { c.causes = append(c.causes, observe.NamedCause{Err: err, Name: name}) }
 }
 
 // WithPeerCodes keeps the given application codes (3000-4999) exact in

@@ -269,7 +269,7 @@ func TestSpanNamedAfterChiRoute(t *testing.T) {
 	ws := middleware.Handler(reg, conntest.Serve(conntest.Echo))
 	r := chi.NewRouter()
 	r.Use(tel.Middleware)
-	r.With(deny).Get("/rooms/{room}", ws)
+	r.With(conntest.Deny).Get("/rooms/{room}", ws)
 	r.Route("/on-route", func(r chi.Router) { r.With(tel.Middleware).Get("/{id}", ws) })
 	url := wstest.Server(t, r)
 	for _, path := range []string{"/rooms/42", "/on-route/7"} {
