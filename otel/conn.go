@@ -48,6 +48,7 @@ type conn struct {
 	period      int
 	timer       lifecycle.Timer
 	ended       bool          // the span has ended for good
+	gone        bool          // the OnClose hook has started: attach must not count it open
 	stopClosing func() bool   // stops the close decision's event (context.AfterFunc)
 	closingDone chan struct{} // closed once that event is recorded
 }
@@ -71,16 +72,16 @@ func SpanOf(c *lifecycle.Conn) trace.Span {
 // RTT histogram and, when the span records, marks the open and watches for
 // the close's decision.
 func (s *conn) attach(c *lifecycle.Conn) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.gone { // it ended while the attachments ran (a shutdown's close)
+		return nil
+	}
 	s.c = c
 	c.AddReadCheck(s.countIn)
 	c.OnRTT(s.t.rttFn)
 	s.t.inst.open(s)
 	if !s.recording {
-		return nil
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.ended { // it ended while being attached
 		return nil
 	}
 	s.nameRoute()
@@ -180,6 +181,10 @@ func (s *conn) rotate() {
 // that ended before the attachments reached this one's (the Registry
 // refused it while draining) was never counted as opened: count it now.
 func (s *conn) closed(c *lifecycle.Conn, info lifecycle.CloseInfo) {
+	s.mu.Lock()
+	s.gone = true
+	stop, done := s.stopClosing, s.closingDone
+	s.mu.Unlock()
 	t, ctx := s.t, context.Background()
 	if t.inst.end(s) {
 		t.inst.active.Add(ctx, -1)
@@ -191,9 +196,6 @@ func (s *conn) closed(c *lifecycle.Conn, info lifecycle.CloseInfo) {
 		keyCloseCode.String(observe.CodeLabel(info, t.cfg.peerCodes)), keyCloseInitiator.String(info.Initiator.String()), keyCloseCause.String(cause)))
 	t.inst.sessions.Record(ctx, info.Duration.Seconds())
 
-	s.mu.Lock()
-	stop, done := s.stopClosing, s.closingDone
-	s.mu.Unlock()
 	if stop != nil && !stop() {
 		<-done // the close's event is being recorded: let it land first
 	}
