@@ -23,6 +23,10 @@
 // then an internal span under that server span), else the one the request's
 // headers carry (W3C traceparent, read by the propagator: [WithPropagator], or
 // the global one, which reads nothing until it is set), else a new trace.
+// Behind that header a client picks the trace its connection joins and,
+// under a parent-based sampler, whether it is recorded: for endpoints open
+// to untrusted clients, [WithPublicEndpoint] starts a trace of its own
+// instead, linked to the client's span.
 // The request's context carries the new span from then on, so spans started
 // below it, by the policies or the handler from the request it gets, are its
 // children. Its name is "websocket" and the route ("websocket /ws"), never

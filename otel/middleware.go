@@ -58,13 +58,21 @@ func (t *Telemetry) Middleware(next http.Handler) http.Handler {
 func (t *Telemetry) start(r *http.Request) (*conn, context.Context) {
 	ctx := r.Context()
 	kind := trace.SpanKindInternal // under the request's own server span
+	opts := make([]trace.SpanStartOption, 0, 4)
 	if !trace.SpanContextFromContext(ctx).IsValid() {
-		ctx = t.propagator().Extract(ctx, propagation.HeaderCarrier(r.Header))
 		kind = trace.SpanKindServer
+		remote := t.propagator().Extract(ctx, propagation.HeaderCarrier(r.Header))
+		switch sc := trace.SpanContextFromContext(remote); {
+		case !t.cfg.public:
+			ctx = remote // the client's span is the parent
+		case sc.IsValid():
+			opts = append(opts, trace.WithLinks(trace.Link{SpanContext: sc})) // a new trace, linked
+		}
 	}
 	route, rc := routeOf(r)
 	attrs := requestAttrs(r, route)
-	spanCtx, span := t.tracer.Start(ctx, spanNameOf(route), trace.WithSpanKind(kind), trace.WithAttributes(attrs...))
+	opts = append(opts, trace.WithSpanKind(kind), trace.WithAttributes(attrs...))
+	spanCtx, span := t.tracer.Start(ctx, spanNameOf(route), opts...)
 	s := &conn{
 		t:         t,
 		parent:    trace.SpanContextFromContext(ctx),

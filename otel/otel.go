@@ -35,6 +35,7 @@ type config struct {
 	tracerProvider trace.TracerProvider
 	meterProvider  metric.MeterProvider
 	propagator     propagation.TextMapPropagator
+	public         bool
 	subject        bool
 	period         time.Duration
 	causes         []observe.NamedCause
@@ -44,12 +45,18 @@ type config struct {
 // WithTracerProvider sets where spans go; otel.GetTracerProvider() (the
 // global provider, a no-op until one is set) otherwise.
 func WithTracerProvider(tp trace.TracerProvider) Option {
+	if tp == nil {
+		panic("otel: WithTracerProvider(nil)")
+	}
 	return func(c *config) { c.tracerProvider = tp }
 }
 
 // WithMeterProvider sets where metrics go; otel.GetMeterProvider() (the
 // global provider, a no-op until one is set) otherwise.
 func WithMeterProvider(mp metric.MeterProvider) Option {
+	if mp == nil {
+		panic("otel: WithMeterProvider(nil)")
+	}
 	return func(c *config) { c.meterProvider = mp }
 }
 
@@ -59,8 +66,21 @@ func WithMeterProvider(mp metric.MeterProvider) Option {
 // until one is set: set propagation.TraceContext{} for W3C traceparent)
 // otherwise.
 func WithPropagator(p propagation.TextMapPropagator) Option {
+	if p == nil {
+		panic("otel: WithPropagator(nil)")
+	}
 	return func(c *config) { c.propagator = p }
 }
+
+// WithPublicEndpoint is for endpoints that untrusted clients reach: the
+// trace context their upgrade requests carry (traceparent) is not made the
+// parent of the connection's span, which starts a trace of its own, linked
+// to the client's span context. Without it, a client chooses the trace its
+// connection joins and, under a parent-based sampler (the SDK's default),
+// whether its span is recorded. A span in the request's context (otelhttp
+// in front) is still the parent: give otelhttp its own
+// otelhttp.WithPublicEndpoint.
+func WithPublicEndpoint() Option { return func(c *config) { c.public = true } }
 
 // WithSubject records each connection's subject ([lifecycle.Conn.Subject],
 // such as a JWT's sub) on its span as enduser.id. It is off by default: a

@@ -309,3 +309,26 @@ func TestSpanNamedAfterChiRoute(t *testing.T) {
 		t.Errorf("neither /on-route span is the other's parent")
 	}
 }
+
+// TestPublicEndpoint: with WithPublicEndpoint, a client's traceparent is
+// not the parent of its connection's span, which starts a trace of its own
+// linked to the client's span.
+func TestPublicEndpoint(t *testing.T) {
+	h := newHarness(t, setup{opts: []otel.Option{otel.WithPublicEndpoint()}})
+	tp, traceID, parentID := traceparent(7)
+	c := h.dial(tp)
+	peerClose(t, c, 1000, "")
+	h.next()
+	if n := len(h.connSpans(traceID)); n != 0 {
+		t.Fatalf("%d spans joined the client's trace", n)
+	}
+	ended := h.spans.Ended()
+	if len(ended) != 1 {
+		t.Fatalf("%d spans, want 1", len(ended))
+	}
+	s := ended[0]
+	links := s.Links()
+	if s.Parent().IsValid() || len(links) != 1 || links[0].SpanContext.SpanID().String() != parentID {
+		t.Errorf("parent %v, links %v: want no parent and a link to the client's span %s", s.Parent(), links, parentID)
+	}
+}
