@@ -30,6 +30,7 @@ type setup struct {
 	opts     []otel.Option
 	sampler  sdktrace.Sampler // AlwaysSample when nil
 	otelhttp bool             // otelhttp's handler in front of the middleware
+	events   bool             // an echo in event mode instead of conntest.Script
 	policies []func(http.Handler) http.Handler
 }
 
@@ -74,6 +75,9 @@ func newHarness(t *testing.T, s setup) *harness {
 	}
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	var ws http.Handler = middleware.Handler(h.reg, conntest.Serve(conntest.Script), middleware.WithLogger(quiet))
+	if s.events {
+		ws = conntest.Events.Handler(h.reg, conntest.EchoMessage, middleware.WithLogger(quiet))
+	}
 	ws = middleware.OnClose(func(_ *lifecycle.Conn, info lifecycle.CloseInfo) { h.ended <- info })(ws)
 	for i := len(s.policies) - 1; i >= 0; i-- {
 		ws = s.policies[i](ws)

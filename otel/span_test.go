@@ -332,3 +332,32 @@ func TestPublicEndpoint(t *testing.T) {
 		t.Errorf("parent %v, links %v: want no parent and a link to the client's span %s", s.Parent(), links, parentID)
 	}
 }
+
+// TestEventModeSpans: in event mode (no goroutine per connection) the
+// spans say the same: a client's close, a revocation and its event, the
+// messages each way.
+func TestEventModeSpans(t *testing.T) {
+	h := newHarness(t, setup{events: true})
+	tp, traceID, _ := traceparent(40)
+	c := h.dial(tp)
+	echo(t, c, "hello")
+	echo(t, c, "hi")
+	peerClose(t, c, 4000, "bye")
+	h.next()
+	wantAttrs(t, "client close", h.connSpan(traceID).Attributes(), map[string]string{
+		"websocket.close.code": "4000", "websocket.close.reason": "bye", "websocket.close.initiator": "peer",
+		"websocket.messages.received": "2", "websocket.messages.sent": "2", "websocket.bytes.received": "7",
+	})
+
+	tp, traceID, _ = traceparent(41)
+	c = h.dial(tp, "X-Sub: bob")
+	echo(t, c, "ready")
+	h.reg.Revoke("bob")
+	if code, reason := answerClose(t, c); code != 1008 || reason != "session revoked" {
+		t.Fatalf("revoke: %d %q", code, reason)
+	}
+	h.next()
+	s := h.connSpan(traceID)
+	wantAttrs(t, "revocation", s.Attributes(), map[string]string{"websocket.close.code": "1008", "wsmw.close.cause": "revoked"})
+	wantAttrs(t, "revocation's event", event(t, s, "wsmw.close").Attributes, map[string]string{"wsmw.close.cause": "revoked"})
+}
