@@ -2,13 +2,12 @@ package otel
 
 import (
 	"context"
-
 	"errors"
-	"github.com/go-chi/chi/v5"
 	"net/http"
 	"sync"
 	"sync/atomic"
 
+	"github.com/go-chi/chi/v5"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/metric"
@@ -67,8 +66,8 @@ func SpanOf(c *lifecycle.Conn) trace.Span {
 	return trace.SpanFromContext(context.Background())
 }
 
-// attach runs on the new connection before every other policy's
-// attachment: it counts the connection and its inbound messages, feeds the
+// attach runs on the new connection (before every other policy's
+// attachment, when the middleware is outermost): it counts the connection and its inbound messages, feeds the
 // RTT histogram and, when the span records, marks the open and watches for
 // the close's decision.
 func (s *conn) attach(c *lifecycle.Conn) error {
