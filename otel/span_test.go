@@ -361,3 +361,22 @@ func TestEventModeSpans(t *testing.T) {
 	wantAttrs(t, "revocation", s.Attributes(), map[string]string{"websocket.close.code": "1008", "wsmw.close.cause": "revoked"})
 	wantAttrs(t, "revocation's event", event(t, s, "wsmw.close").Attributes, map[string]string{"wsmw.close.cause": "revoked"})
 }
+
+// TestDecisionAfterUpgrade: a decision a policy reports about an open
+// connection (middleware.ReportDecision with its context, as a token
+// refresh would be) is an event of the connection's span, at its time.
+func TestDecisionAfterUpgrade(t *testing.T) {
+	h := newHarness(t, setup{})
+	tp, traceID, _ := traceparent(8)
+	c := h.dial(tp)
+	echo(t, c, "decide")
+	peerClose(t, c, 1000, "")
+	h.next()
+	s := h.connSpan(traceID)
+	if got := events(s); len(got) != 3 || got[1] != "wsmw.token_refreshed" {
+		t.Fatalf("events %v, want wsmw.open, wsmw.token_refreshed, wsmw.close", got)
+	}
+	wantAttrs(t, "decision", event(t, s, "wsmw.token_refreshed").Attributes, map[string]string{
+		"wsmw.decision.reason": "scripted", "http.response.status_code": "-",
+	})
+}

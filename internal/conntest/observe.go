@@ -28,7 +28,9 @@ func Deny(next http.Handler) http.Handler {
 }
 
 // Script echoes, and obeys a few commands: "quit" returns (1000), "4408"
-// closes with 4408, "panic" panics (1011).
+// closes with 4408, "panic" panics (1011), "decide" reports a decision
+// about the connection (middleware.ReportDecision, "token_refreshed", as
+// an auth policy would) before its echo.
 func Script(c *lifecycle.Conn) {
 	for {
 		mt, msg, err := c.ReadMessage()
@@ -43,6 +45,8 @@ func Script(c *lifecycle.Conn) {
 			continue
 		case "panic":
 			panic("scripted panic")
+		case "decide":
+			middleware.ReportDecision(c.Context(), middleware.Decision{Name: "token_refreshed", Reason: "scripted"})
 		}
 		if c.WriteMessage(mt, msg) != nil {
 			return
