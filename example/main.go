@@ -132,6 +132,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		a.log.Warn("shutdown forced", "err", err)
 	}
 	<-served
+	a.flushTelemetry(shutdownCtx) // every connection has ended, and so has its span
 	a.observe().close()
 	a.log.Info("stopped")
 	return 0

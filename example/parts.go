@@ -6,6 +6,7 @@ import "strings"
 // middleware runs in front of /ws.
 func allParts() []part {
 	return []part{
+		&otelPart{},     // otel.go: OpenTelemetry outermost, so the connection's span sees every refusal
 		&observePart{},  // observe.go: metrics outermost, so it sees every rejection
 		&limitsPart{},   // limits.go: connect rate and caps, before any costly work
 		&authPart{},     // auth.go: JWT, /token, /admin/revoke

@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -42,12 +41,12 @@ func newHarness(t *testing.T, opts []metrics.Option, policies ...func(http.Handl
 	}
 	h := &harness{t: t, reg: lifecycle.NewRegistry(), ended: make(chan lifecycle.CloseInfo, 64)}
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	var ws http.Handler = ratelimit.MaxMessageSize(1024)(middleware.Handler(h.reg, conntest.Serve(script), middleware.WithLogger(quiet)))
+	var ws http.Handler = ratelimit.MaxMessageSize(1024)(middleware.Handler(h.reg, conntest.Serve(conntest.Script), middleware.WithLogger(quiet)))
 	ws = middleware.OnClose(func(_ *lifecycle.Conn, info lifecycle.CloseInfo) { h.ended <- info })(ws)
 	for i := len(policies) - 1; i >= 0; i-- {
 		ws = policies[i](ws)
 	}
-	ws = deny(ws)
+	ws = conntest.Deny(ws)
 	ws = m.Middleware(ws)
 	mux := http.NewServeMux()
 	mux.Handle("/ws", ws)
@@ -61,45 +60,6 @@ func newHarness(t *testing.T, opts []metrics.Option, policies ...func(http.Handl
 		h.reg.Shutdown(ctx)
 	})
 	return h
-}
-
-// deny answers an upgrade request with the status in X-Deny, and carries
-// the subject in X-Sub.
-func deny(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if s := r.Header.Get("X-Deny"); s != "" {
-			code, _ := strconv.Atoi(s)
-			http.Error(w, http.StatusText(code), code)
-			return
-		}
-		if sub := r.Header.Get("X-Sub"); sub != "" {
-			r = middleware.WithSubject(r, sub)
-		}
-		next.ServeHTTP(w, r)
-	})
-}
-
-// script echoes, and obeys a few commands: "quit" returns (1000), "4408"
-// closes with 4408, "panic" panics (1011).
-func script(c *lifecycle.Conn) {
-	for {
-		mt, msg, err := c.ReadMessage()
-		if err != nil {
-			return
-		}
-		switch string(msg) {
-		case "quit":
-			return
-		case "4408":
-			c.Close(4408, "connection initialisation timeout")
-			continue
-		case "panic":
-			panic("scripted panic")
-		}
-		if c.WriteMessage(mt, msg) != nil {
-			return
-		}
-	}
 }
 
 // dial opens a connection with extra header fields ("Name: value").

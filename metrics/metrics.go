@@ -6,6 +6,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/wsmw/wsmw/internal/observe"
 	"github.com/wsmw/wsmw/lifecycle"
 )
 
@@ -43,7 +44,7 @@ type Metrics struct {
 type Option func(*config)
 
 type config struct {
-	causes         []namedCause
+	causes         []observe.NamedCause
 	peerCodes      map[lifecycle.StatusCode]bool
 	sessionBuckets []float64
 	pingBuckets    []float64
@@ -54,7 +55,7 @@ type config struct {
 // this way are checked before the built-in ones, in the order given. Keep
 // the set of names small: each one is a label value.
 func WithCause(err error, name string) Option {
-	return func(c *config) { c.causes = append(c.causes, namedCause{err, name}) }
+	return func(c *config) { c.causes = append(c.causes, observe.NamedCause{Err: err, Name: name}) }
 }
 
 // WithPeerCodes keeps the given application codes (3000-4999) exact in the

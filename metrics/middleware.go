@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/wsmw/wsmw/internal/observe"
 	"github.com/wsmw/wsmw/lifecycle"
 	"github.com/wsmw/wsmw/middleware"
 )
@@ -26,21 +27,16 @@ func (m *Metrics) Middleware(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		rw := &statusWriter{ResponseWriter: w}
+		rw := &observe.StatusWriter{ResponseWriter: w}
 		r = middleware.Attach(r, m.attachFn)
 		r = middleware.AddCloseHook(r, m.closedFn)
 		next.ServeHTTP(rw, r)
 		if middleware.Conn(r) != nil {
 			return
 		}
-		if rw.hijacked {
-			return // hijacked, but the handshake failed: nothing was answered
+		if status, ok := rw.Refusal(); ok { // not when the handshake failed after the hijack
+			m.rejections.WithLabelValues(strconv.Itoa(status)).Inc()
 		}
-		status := rw.status
-		if status == 0 {
-			status = http.StatusOK // what net/http sends for an empty answer
-		}
-		m.rejections.WithLabelValues(strconv.Itoa(status)).Inc()
 	})
 }
 
@@ -75,6 +71,6 @@ func (m *Metrics) closed(c *lifecycle.Conn, info lifecycle.CloseInfo) {
 	} else {
 		m.total.Inc()
 	}
-	m.closes.WithLabelValues(m.codeLabel(info), info.Initiator.String(), causeName(m.cfg.causes, info.Cause)).Inc()
+	m.closes.WithLabelValues(observe.CodeLabel(info, m.cfg.peerCodes), info.Initiator.String(), observe.CauseName(m.cfg.causes, info.Cause)).Inc()
 	m.sessions.Observe(info.Duration.Seconds())
 }

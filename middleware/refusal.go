@@ -54,7 +54,9 @@ func (b *refusalBudget) take(now time.Time) (bool, int) {
 // the query string, which may hold a token). attrs add policy-specific
 // fields. Lines are rate limited process-wide, so that a flood of refused
 // upgrades cannot flood the log; a line that follows swallowed ones says
-// how many with "suppressed". A nil logger means slog.Default().
+// how many with "suppressed". A nil logger means slog.Default(). Every
+// refusal, logged or not, is also reported to r's observers (OnDecision)
+// as a Decision named DecisionUpgradeRefused, with status and reason.
 func LogRefusal(l *slog.Logger, r *http.Request, status int, reason string, attrs ...slog.Attr) {
 	if l == nil {
 		l = slog.Default()
@@ -62,6 +64,7 @@ func LogRefusal(l *slog.Logger, r *http.Request, status int, reason string, attr
 	ctx := context.Background()
 	if r != nil {
 		ctx = r.Context()
+		ReportDecision(ctx, Decision{Name: DecisionUpgradeRefused, Status: status, Reason: reason})
 	}
 	if !l.Enabled(ctx, slog.LevelDebug) {
 		return
