@@ -33,7 +33,7 @@ const (
 	BinaryMessage MessageType = websocket.BinaryMessage
 )
 
-// Config configures a Conn made by NewConn.
+// Config configures a Conn made by [Accept].
 type Config struct {
 	// Context is the parent of Conn.Context. Its values are kept; pass a
 	// context without cancellation (context.WithoutCancel) when it comes

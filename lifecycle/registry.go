@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net"
 	"runtime"
+	"slices"
 	"sync"
 	"time"
 )
@@ -17,9 +18,8 @@ type Registry struct {
 	bySubject   map[string]*Conn // the first of the subject's list (subjectLink.next)
 	pending     map[*ticket]struct{}
 	draining    bool
-	live        int            // reservations plus connections whose OnClose hooks have not finished
-	liveZero    chan struct{}  // closed when live drops to zero, for waiters; nil when none wait
-	inHooks     map[uint64]int // goroutine → connections of this Registry whose hooks it runs
+	live        int           // reservations plus connections whose OnClose hooks have not finished
+	liveZero    chan struct{} // closed when live drops to zero, for waiters; nil when none wait
 	parallelism int
 	spread      time.Duration
 	revocations revocations
@@ -283,11 +283,7 @@ func (r *Registry) CloseSubject(subject string, cause error, code StatusCode, re
 func (r *Registry) snapshot() []*Conn {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	out := make([]*Conn, 0, len(r.conns))
-	for _, c := range r.conns {
-		out = append(out, c)
-	}
-	return out
+	return slices.Clone(r.conns)
 }
 
 // closeAll decides a local close for each of conns now and writes their

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"runtime"
+	"slices"
 	"time"
 )
 
@@ -174,10 +175,7 @@ func (r *Registry) waitLive(ctx context.Context) error {
 // in parallel, and by their own readers as they wake.
 func (r *Registry) force() {
 	r.mu.Lock()
-	conns := make([]*Conn, 0, len(r.conns))
-	for _, c := range r.conns {
-		conns = append(conns, c)
-	}
+	conns := slices.Clone(r.conns)
 	var upgrading []net.Conn
 	for t := range r.pending {
 		if t.conn != nil {

@@ -324,14 +324,13 @@ func TestShutdownKeepsItsDeadlineWithStuckWriters(t *testing.T) {
 		reg := lifecycle.NewRegistry(lifecycle.WithCloseParallelism(1))
 		hooks := newHookLog()
 		url, writing := stuckServer(t, mode, reg, hooks, "someone")
-		var stuck, idle []*wstest.RawClient
-		for range 3 {
+		var idle []*wstest.RawClient
+		for range 3 { // three stuck clients
 			c, err := wstest.DialRawWith(smallReceiveBuffer, url+"?role=stuck", nil)
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer c.Close()
-			stuck = append(stuck, c)
 			<-writing
 		}
 		for range 5 {

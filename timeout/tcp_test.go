@@ -20,20 +20,8 @@ type tcpServer struct {
 	ends  chan lifecycle.CloseInfo
 }
 
-func newTCPServer(t *testing.T, fn func(*lifecycle.Conn), policies ...func(http.Handler) http.Handler) *tcpServer {
-	t.Helper()
-	return newTCPServerIn(t, lifecycle.NewRegistry(), fn, policies...)
-}
-
-// newTCPServerIn is newTCPServer with connections joining reg.
-func newTCPServerIn(t *testing.T, reg *lifecycle.Registry, fn func(*lifecycle.Conn), policies ...func(http.Handler) http.Handler) *tcpServer {
-	t.Helper()
-	return startTCPServer(t, reg, func(s *tcpServer, policies ...func(http.Handler) http.Handler) http.Handler {
-		return serve(s.reg, fn, s.conns, policies...)
-	}, policies...)
-}
-
-// newEchoServer is newTCPServer with an echo in a read mode.
+// newEchoServer starts a real TCP server whose handler echoes in a read
+// mode.
 func newEchoServer(t *testing.T, mode conntest.Mode, policies ...func(http.Handler) http.Handler) *tcpServer {
 	t.Helper()
 	return startTCPServer(t, lifecycle.NewRegistry(), func(s *tcpServer, policies ...func(http.Handler) http.Handler) http.Handler {
