@@ -15,21 +15,6 @@ import (
 	"github.com/wsmw/wsmw/ratelimit"
 )
 
-// mustPanic runs f and returns what it panicked with, failing t if it did
-// not panic with a message of wsmw's that contains want.
-func mustPanic(t *testing.T, name, want string, f func()) {
-	t.Helper()
-	defer func() {
-		t.Helper()
-		p := recover()
-		msg := fmt.Sprint(p)
-		if p == nil || !strings.HasPrefix(msg, "wsmw: ") || !strings.Contains(msg, want) {
-			t.Errorf("%s: recovered %v, want a wsmw panic mentioning %q", name, p, want)
-		}
-	}()
-	f()
-}
-
 // Misuse that the old API took silently fails loudly at construction.
 func TestMisuseFailsLoudly(t *testing.T) {
 	reg := wsmw.NewRegistry()
@@ -61,7 +46,7 @@ func TestMisuseFailsLoudly(t *testing.T) {
 			func() { wsmw.Handler(reg, echo, wsmw.WithIssuer("me")) }},
 		{"JWT with an empty secret", "JWT", func() { wsmw.JWT(wsmw.HMAC(nil)) }},
 	} {
-		mustPanic(t, tc.name, tc.want, tc.f)
+		t.Run(tc.name, func(t *testing.T) { wstest.MustPanic(t, tc.f, "wsmw: ", tc.want) })
 	}
 }
 

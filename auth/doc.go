@@ -10,7 +10,7 @@
 //     browsers that cannot read a 401. exp and sub are required (sub unless
 //     WithAnonymous); iss and aud when WithIssuer and WithAudience set them;
 //   - a session bound to the token: the connection closes with 1008 "token
-//     expired" (cause ErrTokenExpired; WithExpiryClose sets another code)
+//     expired" (cause ErrTokenExpired; [middleware.WithClose] sets another code)
 //     when the token's exp passes;
 //   - in-band refresh: Refresh validates a new token for the same subject and
 //     moves the end of the session;

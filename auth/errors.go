@@ -9,7 +9,7 @@ import (
 // Causes and errors reported by the auth policy.
 var (
 	// ErrTokenExpired is the cause of the close, 1008 "token expired" by
-	// default (WithExpiryClose), when a connection's token expires during
+	// default ([middleware.WithClose]), when a connection's token expires during
 	// the session.
 	ErrTokenExpired = lifecycle.NewCause("token_expired", "token expired")
 	// ErrTokenMissing: the upgrade request carried no token.

@@ -27,9 +27,9 @@ func JWT(key Key, opts ...middleware.Option) func(http.Handler) http.Handler {
 // validates it and, when it is good, lets the upgrade go on with the claims
 // in the request context, the token's subject as the connection's subject
 // (so Registry.Revoke finds it), and an attachment that ends the
-// connection at exp + leeway with 1008 "token expired" (WithExpiryClose
+// connection at exp + leeway with 1008 "token expired" ([middleware.WithClose]
 // changes it). A missing or
-// refused token gets 401 with WWW-Authenticate, or, with CloseAfterUpgrade,
+// refused token gets 401 with WWW-Authenticate, or, with [WithCloseAfterUpgrade],
 // an upgrade followed by a Close frame. A client that offers the "bearer"
 // subprotocol gets "bearer" selected when none of the application's
 // subprotocols matches, never the token.

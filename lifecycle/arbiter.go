@@ -443,7 +443,7 @@ func (c *Conn) finish() {
 	}
 	c.mu.Unlock()
 	if reg != nil {
-		reg.ended()
+		reg.ended(c)
 	}
 }
 

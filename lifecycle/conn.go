@@ -33,7 +33,7 @@ const (
 	BinaryMessage MessageType = websocket.BinaryMessage
 )
 
-// Config configures a Conn made by NewConn.
+// Config configures a Conn made by [Accept].
 type Config struct {
 	// Context is the parent of Conn.Context. Its values are kept; pass a
 	// context without cancellation (context.WithoutCancel) when it comes
@@ -262,13 +262,13 @@ var closedChan = func() chan struct{} {
 }()
 
 // Done is closed when the connection has ended: TCP is closed and every
-// OnClose hook has run. Asked from inside an OnClose hook while the
-// connection's own hooks run, it returns a closed channel: the connection
-// has ended, and its hooks cannot wait for themselves.
+// OnClose hook has run. Asked while the connection's OnClose hooks run (from
+// one of them, say), it returns a closed channel: the CloseInfo is final,
+// and a hook must not wait for itself.
 func (c *Conn) Done() <-chan struct{} {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.ended || c.inOwnHookLocked() {
+	if c.hooksTaken {
 		return closedChan
 	}
 	w := c.waitersLocked()
@@ -278,15 +278,9 @@ func (c *Conn) Done() <-chan struct{} {
 	return w.done
 }
 
-// inOwnHookLocked reports whether c's OnClose hooks are running and the
-// caller is inside an OnClose hook. c.mu is held.
-func (c *Conn) inOwnHookLocked() bool {
-	return c.hooksTaken && !c.ended && inHook()
-}
-
-// Wait blocks until the connection has ended and returns how. Called from
-// inside one of the connection's OnClose hooks, it returns the final
-// CloseInfo at once.
+// Wait blocks until the connection has ended and returns how. Called while
+// the connection's OnClose hooks run (from one of them, say), it returns the
+// final CloseInfo at once.
 func (c *Conn) Wait() CloseInfo {
 	<-c.Done()
 	c.mu.Lock()

@@ -17,8 +17,8 @@ import (
 //     and unsolicited pongs are charged to a token bucket (a pong that
 //     answers one of our pings is free), and a peer over its budget is
 //     closed with 1008 "too many control frames" (ErrControlFlood);
-//   - fragments: a message may be sent in at most Fragments.Base frames,
-//     plus one more for every Fragments.PerBytes bytes of payload declared
+//   - fragments: a message may be sent in at most [FrameLimits.FragmentsBase]
+//     frames, plus one more for every [FrameLimits.FragmentBytes] bytes of payload declared
 //     so far, so that zero-length continuation frames cannot keep a reader
 //     busy forever without a message ever completing; beyond, 1008 "too
 //     many fragments" (ErrFragmentFlood);

@@ -1,9 +1,11 @@
 package lifecycle
 
 import (
+	"context"
 	"errors"
 	"net"
 	"runtime"
+	"slices"
 	"sync"
 	"time"
 )
@@ -17,9 +19,9 @@ type Registry struct {
 	bySubject   map[string]*Conn // the first of the subject's list (subjectLink.next)
 	pending     map[*ticket]struct{}
 	draining    bool
-	live        int            // reservations plus connections whose OnClose hooks have not finished
-	liveZero    chan struct{}  // closed when live drops to zero, for waiters; nil when none wait
-	inHooks     map[uint64]int // goroutine → connections of this Registry whose hooks it runs
+	live        int           // reservations plus connections whose OnClose hooks have not finished
+	liveDown    chan struct{} // closed when live drops, for waiters; nil when none wait
+	hooking     []*Conn       // connections whose OnClose hooks run (removed, not yet ended)
 	parallelism int
 	spread      time.Duration
 	revocations revocations
@@ -141,38 +143,63 @@ func (r *Registry) remove(c *Conn, subject string) {
 		}
 	}
 	r.unindex(c, subject)
+	r.hooking = append(r.hooking, c) // its OnClose hooks run next
 	r.mu.Unlock()
 }
 
 // ended runs after c's OnClose hooks.
-func (r *Registry) ended() {
+func (r *Registry) ended(c *Conn) {
 	r.mu.Lock()
+	if i := slices.Index(r.hooking, c); i >= 0 {
+		r.hooking = slices.Delete(r.hooking, i, i+1)
+	}
 	r.dropLocked()
 	r.mu.Unlock()
 }
 
 // dropLocked counts one reservation or connection less and wakes the
-// waiters when none is left. r.mu is held.
+// waiters. r.mu is held.
 func (r *Registry) dropLocked() {
 	r.live--
-	if r.live == 0 && r.liveZero != nil {
-		close(r.liveZero)
-		r.liveZero = nil
+	if r.liveDown != nil {
+		close(r.liveDown)
+		r.liveDown = nil
 	}
 }
 
-// noneLive returns nil when nothing is live, and otherwise a channel
-// closed when nothing is.
-func (r *Registry) noneLive() <-chan struct{} {
+// hookingNow returns the connections whose OnClose hooks are running.
+func (r *Registry) hookingNow() []*Conn {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.live == 0 {
-		return nil
+	return slices.Clone(r.hooking)
+}
+
+// waitLive waits until nothing is live but the connections of exempt
+// whose hooks still run, or ctx is done.
+func (r *Registry) waitLive(ctx context.Context, exempt []*Conn) error {
+	for {
+		r.mu.Lock()
+		left := r.live
+		for _, c := range exempt {
+			if slices.Contains(r.hooking, c) {
+				left--
+			}
+		}
+		if left <= 0 {
+			r.mu.Unlock()
+			return nil
+		}
+		if r.liveDown == nil {
+			r.liveDown = make(chan struct{})
+		}
+		ch := r.liveDown
+		r.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
-	if r.liveZero == nil {
-		r.liveZero = make(chan struct{})
-	}
-	return r.liveZero
 }
 
 // reindex runs in Conn.SetSubject with c.mu held.
@@ -283,11 +310,7 @@ func (r *Registry) CloseSubject(subject string, cause error, code StatusCode, re
 func (r *Registry) snapshot() []*Conn {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	out := make([]*Conn, 0, len(r.conns))
-	for _, c := range r.conns {
-		out = append(out, c)
-	}
-	return out
+	return slices.Clone(r.conns)
 }
 
 // closeAll decides a local close for each of conns now and writes their

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"runtime"
+	"slices"
 	"time"
 )
 
@@ -19,8 +20,10 @@ import (
 // hooks, at most forcedHookGrace, and returns ctx's error. It returns nil
 // when every connection ended before the deadline.
 //
-// Called from inside an OnClose hook, Shutdown cannot wait for the hooks, its own among them: it starts the
-// drain, which goes on in the background bounded by ctx, and returns nil.
+// Shutdown does not wait for the OnClose hooks that are already running
+// when it is called: a hook may call it (and then waits, like any caller,
+// for the other connections to end, bounded by ctx); a hook that must not
+// wait calls it in a goroutine of its own.
 //
 // net/http's Server.Shutdown does not know about hijacked connections, and
 // every WebSocket is one (golang/go#17721): call ShutdownServer, or call
@@ -84,16 +87,12 @@ func (r *Registry) startDraining() []*Conn {
 	return r.snapshot()
 }
 
+// drain closes every connection with code and reason and waits for them
+// to end, and for their hooks; not for the hooks already running when it
+// is called, which may be its own caller's.
 func (r *Registry) drain(ctx context.Context, code StatusCode, reason string) error {
 	conns := r.startDraining()
-	if inHook() {
-		go r.drainAndWait(ctx, conns, code, reason)
-		return nil
-	}
-	return r.drainAndWait(ctx, conns, code, reason)
-}
-
-func (r *Registry) drainAndWait(ctx context.Context, conns []*Conn, code StatusCode, reason string) error {
+	running := r.hookingNow()
 	limit, _ := ctx.Deadline()
 	closing, stop := context.WithCancel(ctx)
 	closed := make(chan struct{})
@@ -103,7 +102,7 @@ func (r *Registry) drainAndWait(ctx context.Context, conns []*Conn, code StatusC
 			r.closeSpread(closing, conns, code, reason, limit)
 		}
 	}()
-	err := r.waitLive(ctx)
+	err := r.waitLive(ctx, running)
 	stop()
 	if err == nil {
 		<-closed
@@ -118,7 +117,7 @@ func (r *Registry) drainAndWait(ctx context.Context, conns []*Conn, code StatusC
 	<-closed
 	grace, cancel := context.WithTimeout(context.Background(), forcedHookGrace)
 	defer cancel()
-	r.waitLive(grace)
+	r.waitLive(grace, running)
 	return ctx.Err()
 }
 
@@ -151,21 +150,6 @@ func (r *Registry) closeSpread(ctx context.Context, conns []*Conn, code StatusCo
 	}
 }
 
-// waitLive waits until no reservation or connection is live, or ctx is
-// done.
-func (r *Registry) waitLive(ctx context.Context) error {
-	ch := r.noneLive()
-	if ch == nil {
-		return nil
-	}
-	select {
-	case <-ch:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
 // force ends everything still live: first every connection is shut down
 // for reading and writing (shutdown(2), which, unlike closing the socket,
 // does not wait for the goroutine blocked in a read to leave it), which
@@ -174,10 +158,7 @@ func (r *Registry) waitLive(ctx context.Context) error {
 // in parallel, and by their own readers as they wake.
 func (r *Registry) force() {
 	r.mu.Lock()
-	conns := make([]*Conn, 0, len(r.conns))
-	for _, c := range r.conns {
-		conns = append(conns, c)
-	}
+	conns := slices.Clone(r.conns)
 	var upgrading []net.Conn
 	for t := range r.pending {
 		if t.conn != nil {

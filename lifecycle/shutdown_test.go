@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -234,5 +235,50 @@ func TestDrainSpreadsItsClosesOverTheWindow(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// The contract that replaced the stack walk: Shutdown does not wait for
+// OnClose hooks already running when it is called (the caller may be one of
+// them), and waits for every other connection's end and hooks.
+func TestShutdownDoesNotWaitForHooksAlreadyRunning(t *testing.T) {
+	release := make(chan struct{})
+	blocked := make(chan struct{})
+	var first atomic.Bool
+	h := newHarness(t, lifecycle.Config{}, func(c *lifecycle.Conn) {
+		c.OnClose(func(*lifecycle.Conn, lifecycle.CloseInfo) {
+			if first.CompareAndSwap(false, true) {
+				close(blocked)
+				<-release
+			}
+		})
+		conntest.Echo(c)
+	})
+	defer close(release)
+	a, b := h.dial(), h.dial()
+	wstest.WaitFor(t, "2 registered connections", 5*time.Second, func() bool { return h.reg.Len() == 2 })
+	a.WriteClose(4000, "bye")
+	<-blocked // a's hook runs, and waits
+	go func() {
+		f, _, err := b.ReadUntilClose(5 * time.Second)
+		if err == nil {
+			b.WriteClose(f.CloseCode(), "")
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := h.reg.Shutdown(ctx); err != nil {
+		t.Fatalf("Shutdown with a hook blocked since before it: %v", err)
+	}
+	if info := h.next(); info.Code != 4000 {
+		t.Fatalf("a ended with %+v, want the peer's 4000", info)
+	}
+	select {
+	case info := <-h.closed:
+		if info.Code != lifecycle.StatusGoingAway {
+			t.Fatalf("b ended with %+v, want 1001", info)
+		}
+	default:
+		t.Fatal("Shutdown returned before b's hooks ran")
 	}
 }

@@ -324,14 +324,13 @@ func TestShutdownKeepsItsDeadlineWithStuckWriters(t *testing.T) {
 		reg := lifecycle.NewRegistry(lifecycle.WithCloseParallelism(1))
 		hooks := newHookLog()
 		url, writing := stuckServer(t, mode, reg, hooks, "someone")
-		var stuck, idle []*wstest.RawClient
-		for range 3 {
+		var idle []*wstest.RawClient
+		for range 3 { // three stuck clients
 			c, err := wstest.DialRawWith(smallReceiveBuffer, url+"?role=stuck", nil)
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer c.Close()
-			stuck = append(stuck, c)
 			<-writing
 		}
 		for range 5 {
@@ -482,7 +481,10 @@ func TestTimerRestartedWhileItFires(t *testing.T) {
 }
 
 // Fails before the fix: Done closed only after the hooks, so Wait inside a
-// hook never returned, and Shutdown from a hook waited for that hook.
+// hook never returned, and Shutdown from a hook waited for that hook. The
+// contract: Wait and Done return at once while the connection's hooks run;
+// Shutdown does not wait for hooks already running when it is called, so a
+// hook's Shutdown drains the other connections and returns when they end.
 func TestWaitAndShutdownFromAHookReturn(t *testing.T) {
 	conntest.EachMode(t, func(t *testing.T, mode conntest.Mode) {
 		reg := lifecycle.NewRegistry()
@@ -518,6 +520,13 @@ func TestWaitAndShutdownFromAHookReturn(t *testing.T) {
 		case <-time.After(5 * time.Second):
 			t.Fatal("Wait inside an OnClose hook did not return")
 		}
+		// The drain it started closes the other connection; Shutdown
+		// returns once that one has ended.
+		f, _, err := b.ReadUntilClose(5 * time.Second)
+		if err != nil || f.CloseCode() != 1001 {
+			t.Fatalf("the other connection saw %d %v", f.CloseCode(), err)
+		}
+		b.WriteClose(1001, "")
 		select {
 		case err := <-shut:
 			if err != nil {
@@ -526,12 +535,6 @@ func TestWaitAndShutdownFromAHookReturn(t *testing.T) {
 		case <-time.After(5 * time.Second):
 			t.Fatal("Shutdown inside an OnClose hook did not return")
 		}
-		// The drain it started closes the other connection.
-		f, _, err := b.ReadUntilClose(5 * time.Second)
-		if err != nil || f.CloseCode() != 1001 {
-			t.Fatalf("the other connection saw %d %v", f.CloseCode(), err)
-		}
-		b.WriteClose(1001, "")
 		if err := reg.Shutdown(context.Background()); err != nil {
 			t.Fatal(err)
 		}

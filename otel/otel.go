@@ -79,7 +79,7 @@ func WithPropagator(p propagation.TextMapPropagator) Option {
 // connection joins and, under a parent-based sampler (the SDK's default),
 // whether its span is recorded. A span in the request's context (otelhttp
 // in front) is still the parent: give otelhttp its own
-// otelhttp.WithPublicEndpoint.
+// otelhttp.WithPublicEndpointFn.
 func WithPublicEndpoint() Option { return func(c *config) { c.public = true } }
 
 // WithSubject records each connection's subject ([lifecycle.Conn.Subject],

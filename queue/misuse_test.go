@@ -1,43 +1,15 @@
 package queue_test
 
 import (
-	"fmt"
 	"log/slog"
-	"strings"
 	"testing"
 
+	"github.com/wsmw/wsmw/internal/wstest"
 	"github.com/wsmw/wsmw/middleware"
 	"github.com/wsmw/wsmw/queue"
 	"github.com/wsmw/wsmw/ratelimit"
 	"github.com/wsmw/wsmw/timeout"
 )
-
-// mustPanic fails t unless f panics with a message holding every one of
-// wants.
-func mustPanic(t *testing.T, f func(), wants ...string) {
-	t.Helper()
-	msg := func() (msg string) {
-		defer func() {
-			if p := recover(); p != nil {
-				msg = fmt.Sprint(p)
-				if msg == "" {
-					msg = "(empty panic)"
-				}
-			}
-		}()
-		f()
-		return ""
-	}()
-	if msg == "" {
-		t.Fatalf("no panic, want one saying %q", wants)
-	}
-	for _, w := range wants {
-		if !strings.Contains(msg, w) {
-			t.Fatalf("panic %q does not say %q", msg, w)
-		}
-	}
-	t.Logf("panic: %s", msg)
-}
 
 // An option SlowConsumer does not take panics at construction, naming the
 // option and the policy.
@@ -53,20 +25,20 @@ func TestSlowConsumerMisplacedOptionsPanic(t *testing.T) {
 		{middleware.WithSubprotocols("chat"), "WithSubprotocols"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			mustPanic(t, func() { queue.SlowConsumer(queue.WithMaxMessages(8), tc.opt) },
+			wstest.MustPanic(t, func() { queue.SlowConsumer(queue.WithMaxMessages(8), tc.opt) },
 				"wsmw: "+tc.name+" does not apply to SlowConsumer")
 		})
 	}
-	mustPanic(t, func() { queue.SlowConsumer(nil) }, "nil option given to SlowConsumer")
+	wstest.MustPanic(t, func() { queue.SlowConsumer(nil) }, "nil option given to SlowConsumer")
 }
 
 // Bounds that could hold nothing, and overflow modes that do not exist,
 // panic where the option is made, saying what is allowed.
 func TestMeaninglessBoundsPanic(t *testing.T) {
-	mustPanic(t, func() { queue.WithMaxMessages(0) }, "WithMaxMessages(0)", "must be positive")
-	mustPanic(t, func() { queue.WithMaxMessages(-1) }, "WithMaxMessages(-1)", "must be positive")
-	mustPanic(t, func() { queue.WithMaxBytes(0) }, "WithMaxBytes(0)", "must be positive")
-	mustPanic(t, func() { queue.WithMaxBytes(-1 << 20) }, "WithMaxBytes(-1048576)", "must be positive")
-	mustPanic(t, func() { queue.WithOverflow(queue.OverflowDropOldest + 1) }, "WithOverflow(3)", "not an Overflow")
-	mustPanic(t, func() { queue.WithOverflow(-1) }, "WithOverflow(-1)", "not an Overflow")
+	wstest.MustPanic(t, func() { queue.WithMaxMessages(0) }, "WithMaxMessages(0)", "must be positive")
+	wstest.MustPanic(t, func() { queue.WithMaxMessages(-1) }, "WithMaxMessages(-1)", "must be positive")
+	wstest.MustPanic(t, func() { queue.WithMaxBytes(0) }, "WithMaxBytes(0)", "must be positive")
+	wstest.MustPanic(t, func() { queue.WithMaxBytes(-1 << 20) }, "WithMaxBytes(-1048576)", "must be positive")
+	wstest.MustPanic(t, func() { queue.WithOverflow(queue.OverflowDropOldest + 1) }, "WithOverflow(3)", "not an Overflow")
+	wstest.MustPanic(t, func() { queue.WithOverflow(-1) }, "WithOverflow(-1)", "not an Overflow")
 }

@@ -44,9 +44,9 @@ func fill(t *testing.T, q *queue.Queue, maxMsgs, maxBytes, limit int) ([]int, er
 }
 
 // drain reads the client's messages until its reads end.
-func drain(p *peer) []int {
+func drain(p *conntest.Peer) []int {
 	var got []int
-	for m := range p.msgs {
+	for m := range p.Msgs {
 		got = append(got, number(m))
 	}
 	return got
@@ -54,14 +54,14 @@ func drain(p *peer) []int {
 
 func TestSlowConsumerClosed(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p := dialPipe(t, nil, discard, queue.SlowConsumer(queue.WithMaxMessages(8), queue.WithMaxBytes(1<<20)))
-		q := queue.Of(p.c)
+		p := conntest.DialPipe(t, nil, discard, queue.SlowConsumer(queue.WithMaxMessages(8), queue.WithMaxBytes(1<<20)))
+		q := queue.Of(p.C)
 		accepted, err := fill(t, q, 8, 1<<20, 1000)
 		if !errors.Is(err, queue.ErrSlowConsumer) {
 			t.Fatalf("Send after %d messages: %v", len(accepted), err)
 		}
 		synctest.Wait()
-		if !p.c.Closing() {
+		if !p.C.Closing() {
 			t.Fatal("not closing after the overflow")
 		}
 		if msgs, bytes := q.Len(); msgs > 1 || bytes > msgSize {
@@ -72,7 +72,7 @@ func TestSlowConsumerClosed(t *testing.T) {
 		}
 		// The client catches up within the close timeout: it reads what
 		// was written, then the Close frame, and answers it.
-		p.read()
+		p.Read()
 		got := drain(p)
 		for i, n := range got {
 			if n != i {
@@ -82,7 +82,7 @@ func TestSlowConsumerClosed(t *testing.T) {
 		if len(got) > len(accepted) {
 			t.Fatalf("read %d, accepted %d", len(got), len(accepted))
 		}
-		wantClose(t, p, lifecycle.StatusPolicyViolation, "slow consumer", queue.ErrSlowConsumer)
+		conntest.WantClose(t, p, lifecycle.StatusPolicyViolation, "slow consumer", queue.ErrSlowConsumer)
 		if q.Dropped() == 0 {
 			t.Fatal("Dropped = 0")
 		}
@@ -91,8 +91,8 @@ func TestSlowConsumerClosed(t *testing.T) {
 
 func TestSlowConsumerDropNewest(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p := dialPipe(t, nil, discard, queue.SlowConsumer(queue.WithMaxMessages(4), queue.WithOverflow(queue.OverflowDropNewest)))
-		q := queue.Of(p.c)
+		p := conntest.DialPipe(t, nil, discard, queue.SlowConsumer(queue.WithMaxMessages(4), queue.WithOverflow(queue.OverflowDropNewest)))
+		q := queue.Of(p.C)
 		accepted, err := fill(t, q, 4, queue.DefaultMaxBytes, 1000)
 		if !errors.Is(err, queue.ErrSlowConsumer) {
 			t.Fatalf("overflow: %v", err)
@@ -103,35 +103,35 @@ func TestSlowConsumerDropNewest(t *testing.T) {
 			}
 		}
 		synctest.Wait()
-		if p.c.Closing() || q.Dropped() != 10 {
-			t.Fatalf("closing %v, dropped %d", p.c.Closing(), q.Dropped())
+		if p.C.Closing() || q.Dropped() != 10 {
+			t.Fatalf("closing %v, dropped %d", p.C.Closing(), q.Dropped())
 		}
-		p.read()
+		p.Read()
 		// Everything accepted arrives, in order.
 		for _, want := range accepted {
-			if got := number(<-p.msgs); got != want {
+			if got := number(<-p.Msgs); got != want {
 				t.Fatalf("got #%d, want #%d", got, want)
 			}
 		}
-		p.finish()
+		p.Finish()
 	})
 }
 
 func TestSlowConsumerDropOldest(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p := dialPipe(t, nil, discard, queue.SlowConsumer(queue.WithMaxMessages(4), queue.WithOverflow(queue.OverflowDropOldest)))
-		q := queue.Of(p.c)
+		p := conntest.DialPipe(t, nil, discard, queue.SlowConsumer(queue.WithMaxMessages(4), queue.WithOverflow(queue.OverflowDropOldest)))
+		q := queue.Of(p.C)
 		const total = 100
 		if _, err := fill(t, q, 4, queue.DefaultMaxBytes, total); err != nil {
 			t.Fatal(err)
 		}
-		if p.c.Closing() || q.Dropped() == 0 {
-			t.Fatalf("closing %v, dropped %d", p.c.Closing(), q.Dropped())
+		if p.C.Closing() || q.Dropped() == 0 {
+			t.Fatalf("closing %v, dropped %d", p.C.Closing(), q.Dropped())
 		}
-		p.read()
+		p.Read()
 		var got []int
 		for len(got) < total-int(q.Dropped()) {
-			got = append(got, number(<-p.msgs))
+			got = append(got, number(<-p.Msgs))
 		}
 		for i := 1; i < len(got); i++ {
 			if got[i] <= got[i-1] {
@@ -142,18 +142,18 @@ func TestSlowConsumerDropOldest(t *testing.T) {
 		if got[len(got)-1] != total-1 || got[len(got)-3] != total-3 {
 			t.Fatalf("tail = %v", got[len(got)-3:])
 		}
-		p.finish()
+		p.Finish()
 	})
 }
 
 func TestSendAfterClose(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p := dialPipe(t, nil, conntest.Echo)
-		p.read()
-		p.c.Close(lifecycle.StatusNormalClosure, "")
-		p.c.Wait()
+		p := conntest.DialPipe(t, nil, conntest.Echo)
+		p.Read()
+		p.C.Close(lifecycle.StatusNormalClosure, "")
+		p.C.Wait()
 		var ce *lifecycle.CloseError
-		if err := queue.Send(p.c, lifecycle.TextMessage, []byte("x")); !errors.As(err, &ce) {
+		if err := queue.Send(p.C, lifecycle.TextMessage, []byte("x")); !errors.As(err, &ce) {
 			t.Fatalf("Send after close: %v", err)
 		}
 	})
@@ -163,9 +163,9 @@ func TestBroadcastSkipsSlowPeer(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		reg := lifecycle.NewRegistry()
 		policy := queue.SlowConsumer(queue.WithMaxMessages(16))
-		slow := dialPipe(t, reg, discard, policy)
-		fast := dialPipe(t, reg, discard, policy)
-		fast.read()
+		slow := conntest.DialPipe(t, reg, discard, policy)
+		fast := conntest.DialPipe(t, reg, discard, policy)
+		fast.Read()
 		const total = 200
 		for i := range total {
 			start := time.Now()
@@ -179,21 +179,21 @@ func TestBroadcastSkipsSlowPeer(t *testing.T) {
 			synctest.Wait()
 		}
 		for i := range total {
-			if got := number(<-fast.msgs); got != i {
+			if got := number(<-fast.Msgs); got != i {
 				t.Fatalf("fast peer got #%d, want #%d", got, i)
 			}
 		}
 		// The slow peer never reads, so its 1008 "slow consumer" can never
 		// be written: the end is reported as the abnormal one it was.
-		if info := slow.c.Wait(); !errors.Is(info.Cause, queue.ErrSlowConsumer) || info.Code != lifecycle.StatusAbnormalClosure ||
+		if info := slow.C.Wait(); !errors.Is(info.Cause, queue.ErrSlowConsumer) || info.Code != lifecycle.StatusAbnormalClosure ||
 			info.Initiator != lifecycle.InitiatorAbnormal || info.Sent != nil || info.Reason != "slow consumer" {
 			t.Fatalf("slow peer: %+v", info)
 		}
 		if reg.Len() != 1 {
 			t.Fatalf("registry holds %d", reg.Len())
 		}
-		slow.finish()
-		fast.finish()
+		slow.Finish()
+		fast.Finish()
 	})
 }
 
@@ -201,18 +201,18 @@ func TestBroadcastSkipsSlowPeer(t *testing.T) {
 // defaults, and Of returns that one queue every time.
 func TestOfMakesDefaultQueue(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p := dialPipe(t, nil, discard)
-		q := queue.Of(p.c)
-		if queue.Of(p.c) != q {
+		p := conntest.DialPipe(t, nil, discard)
+		q := queue.Of(p.C)
+		if queue.Of(p.C) != q {
 			t.Fatal("Of made a second queue")
 		}
 		accepted, err := fill(t, q, queue.DefaultMaxMessages, queue.DefaultMaxBytes, 10_000)
 		if !errors.Is(err, queue.ErrSlowConsumer) {
 			t.Fatalf("Send after %d messages: %v", len(accepted), err)
 		}
-		p.read()
+		p.Read()
 		drain(p)
-		wantClose(t, p, lifecycle.StatusPolicyViolation, "slow consumer", queue.ErrSlowConsumer)
+		conntest.WantClose(t, p, lifecycle.StatusPolicyViolation, "slow consumer", queue.ErrSlowConsumer)
 	})
 }
 
@@ -220,33 +220,33 @@ func TestOfMakesDefaultQueue(t *testing.T) {
 // ErrSlowConsumer.
 func TestSlowConsumerWithClose(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p := dialPipe(t, nil, discard, queue.SlowConsumer(queue.WithMaxMessages(4), middleware.WithClose(lifecycle.StatusTryAgainLater, "falling behind")))
-		if _, err := fill(t, queue.Of(p.c), 4, queue.DefaultMaxBytes, 1000); !errors.Is(err, queue.ErrSlowConsumer) {
+		p := conntest.DialPipe(t, nil, discard, queue.SlowConsumer(queue.WithMaxMessages(4), middleware.WithClose(lifecycle.StatusTryAgainLater, "falling behind")))
+		if _, err := fill(t, queue.Of(p.C), 4, queue.DefaultMaxBytes, 1000); !errors.Is(err, queue.ErrSlowConsumer) {
 			t.Fatalf("overflow: %v", err)
 		}
-		p.read()
+		p.Read()
 		drain(p)
-		wantClose(t, p, lifecycle.StatusTryAgainLater, "falling behind", queue.ErrSlowConsumer)
+		conntest.WantClose(t, p, lifecycle.StatusTryAgainLater, "falling behind", queue.ErrSlowConsumer)
 	})
 }
 
 // A message larger than the byte bound never fits, even in an empty queue.
 func TestMessageLargerThanBoundNeverFits(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p := dialPipe(t, nil, discard, queue.SlowConsumer(queue.WithMaxBytes(1<<10), queue.WithOverflow(queue.OverflowDropNewest)))
-		p.read()
-		if err := queue.Send(p.c, lifecycle.BinaryMessage, make([]byte, 1<<10+1)); !errors.Is(err, queue.ErrSlowConsumer) {
+		p := conntest.DialPipe(t, nil, discard, queue.SlowConsumer(queue.WithMaxBytes(1<<10), queue.WithOverflow(queue.OverflowDropNewest)))
+		p.Read()
+		if err := queue.Send(p.C, lifecycle.BinaryMessage, make([]byte, 1<<10+1)); !errors.Is(err, queue.ErrSlowConsumer) {
 			t.Fatalf("Send of a message over the bound: %v", err)
 		}
-		if err := queue.Send(p.c, lifecycle.BinaryMessage, make([]byte, 1<<10)); err != nil {
+		if err := queue.Send(p.C, lifecycle.BinaryMessage, make([]byte, 1<<10)); err != nil {
 			t.Fatalf("Send of a message at the bound: %v", err)
 		}
-		if got := len(<-p.msgs); got != 1<<10 {
+		if got := len(<-p.Msgs); got != 1<<10 {
 			t.Fatalf("client read %d bytes", got)
 		}
-		if p.c.Closing() || queue.Of(p.c).Dropped() != 1 {
-			t.Fatalf("closing %v, dropped %d", p.c.Closing(), queue.Of(p.c).Dropped())
+		if p.C.Closing() || queue.Of(p.C).Dropped() != 1 {
+			t.Fatalf("closing %v, dropped %d", p.C.Closing(), queue.Of(p.C).Dropped())
 		}
-		p.finish()
+		p.Finish()
 	})
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/wsmw/wsmw/internal/conntest"
 	"github.com/wsmw/wsmw/internal/wstest"
 	"github.com/wsmw/wsmw/lifecycle"
 	"github.com/wsmw/wsmw/queue"
@@ -19,9 +20,9 @@ import (
 // once it reads again.
 func TestSlowConsumerOverTCP(t *testing.T) {
 	const maxMsgs, maxBytes = 64, 1 << 20
-	s := newTCPServer(t, discard, queue.SlowConsumer(queue.WithMaxMessages(maxMsgs), queue.WithMaxBytes(maxBytes)))
-	raw := s.dialRaw(t)
-	c := s.conn(t)
+	s := conntest.NewTCPServer(t, nil, discard, queue.SlowConsumer(queue.WithMaxMessages(maxMsgs), queue.WithMaxBytes(maxBytes)))
+	raw := s.DialRaw(t)
+	c := s.Conn(t)
 	q := queue.Of(c)
 	msg := make([]byte, 64<<10)
 	var err error
@@ -42,7 +43,7 @@ func TestSlowConsumerOverTCP(t *testing.T) {
 		t.Fatalf("close frame %d %q after %d frames: %v", cf.CloseCode(), cf.CloseReason(), len(before), err)
 	}
 	raw.WriteClose(1008, "")
-	info := s.end(t)
+	info := s.End(t)
 	if info.Code != lifecycle.StatusPolicyViolation || info.Initiator != lifecycle.InitiatorLocal ||
 		!errors.Is(info.Cause, queue.ErrSlowConsumer) || info.Received == nil {
 		t.Fatalf("info = %+v", info)
@@ -57,11 +58,11 @@ func TestSlowConsumerMemoryBounded(t *testing.T) {
 		name := map[queue.Overflow]string{queue.OverflowClose: "close", queue.OverflowDropOldest: "drop oldest"}[overflow]
 		t.Run(name, func(t *testing.T) {
 			const peers, maxBytes, perPeer = 20, 256 << 10, 200 // 200 x 64 KiB = 12.5 MiB offered per peer
-			s := newTCPServer(t, discard, queue.SlowConsumer(queue.WithMaxBytes(maxBytes), queue.WithOverflow(overflow)))
+			s := conntest.NewTCPServer(t, nil, discard, queue.SlowConsumer(queue.WithMaxBytes(maxBytes), queue.WithOverflow(overflow)))
 			conns := make([]*lifecycle.Conn, peers)
 			for i := range conns {
-				s.dialRaw(t)
-				conns[i] = s.conn(t)
+				s.DialRaw(t)
+				conns[i] = s.Conn(t)
 			}
 			before := heapAlloc()
 			for range perPeer {
@@ -100,19 +101,19 @@ func TestBroadcastDrainsToOneGoroutinePerConn(t *testing.T) {
 	// Healthy readers may fall behind by the whole burst (2 MB) without
 	// overflowing; the stuck peer's queue holds 16 KiB, so it overflows
 	// once the kernel's buffers for it are full.
-	fast := newTCPServerIn(t, reg, discard, queue.SlowConsumer(queue.WithMaxMessages(messages), queue.WithMaxBytes(messages*size)))
-	slow := newTCPServerIn(t, reg, discard, queue.SlowConsumer(queue.WithMaxMessages(4), queue.WithMaxBytes(4*size)))
-	slow.dialRaw(t) // never reads
-	stuck := slow.conn(t)
+	fast := conntest.NewTCPServer(t, reg, discard, queue.SlowConsumer(queue.WithMaxMessages(messages), queue.WithMaxBytes(messages*size)))
+	slow := conntest.NewTCPServer(t, reg, discard, queue.SlowConsumer(queue.WithMaxMessages(4), queue.WithMaxBytes(4*size)))
+	slow.DialRaw(t) // never reads
+	stuck := slow.Conn(t)
 	clients := make([]*websocket.Conn, readers)
 	got := make(chan int, readers)
 	for i := range clients {
-		ws, _, err := websocket.DefaultDialer.Dial(fast.url, nil)
+		ws, _, err := websocket.DefaultDialer.Dial(fast.URL, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
 		clients[i] = ws
-		fast.conn(t)
+		fast.Conn(t)
 		go func() {
 			n := 0
 			for {
@@ -190,18 +191,18 @@ func waitServerGoroutines(t *testing.T, handlers int) {
 func TestSlowConsumerCauseBeatsHandlerReturn(t *testing.T) {
 	for range 10 {
 		overflowed := make(chan struct{})
-		s := newTCPServer(t, func(c *lifecycle.Conn) {
+		s := conntest.NewTCPServer(t, nil, func(c *lifecycle.Conn) {
 			msg := make([]byte, 16<<10)
 			for queue.Send(c, lifecycle.BinaryMessage, msg) == nil {
 			}
 			close(overflowed)
 		}, queue.SlowConsumer(queue.WithMaxMessages(4), queue.WithMaxBytes(64<<10)))
-		raw := s.dialRaw(t) // does not read until the queue overflowed
+		raw := s.DialRaw(t) // does not read until the queue overflowed
 		<-overflowed
 		if cf, _, err := raw.ReadUntilClose(10 * time.Second); err == nil {
 			raw.WriteClose(cf.CloseCode(), "")
 		}
-		info := s.end(t)
+		info := s.End(t)
 		if info.Code != lifecycle.StatusPolicyViolation || !errors.Is(info.Cause, queue.ErrSlowConsumer) {
 			t.Fatalf("info = %+v", info)
 		}

@@ -46,7 +46,8 @@ func MaxConns(n int, opts ...middleware.Option) func(http.Handler) http.Handler 
 }
 
 // MaxTotalConns allows at most n open WebSocket connections through it in
-// all (with a RedisStore: on all the servers that share it). Slots are
+// all (with a shared [Store], such as the cluster module's Redis one: on all
+// the servers that share it). Slots are
 // taken and released as by MaxConns; a refused upgrade gets 503 with
 // Retry-After.
 //

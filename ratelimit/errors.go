@@ -5,7 +5,7 @@ import (
 )
 
 // Causes reported by the policies, usable with errors.Is on a connection's
-// CloseInfo.Cause or on the cause given to an OnReject hook.
+// CloseInfo.Cause or on the cause given to a [WithOnReject] hook.
 var (
 	// ErrRateLimited: a connection sent messages faster than MessageRate
 	// allows (closed with 1008 "rate limit exceeded" by default).
@@ -18,7 +18,7 @@ var (
 	// ErrServerFull: an upgrade was refused because MaxTotalConns is
 	// reached (503).
 	ErrServerFull = lifecycle.NewCause("server_full", "server connection limit reached")
-	// ErrStoreUnavailable wraps a Store failure: with FailClosed the
+	// ErrStoreUnavailable wraps a Store failure: with [WithFailClosed] the
 	// upgrade is refused with 503 and this cause.
 	ErrStoreUnavailable = lifecycle.NewCause("store_unavailable", "rate limit store unavailable")
 	// ErrInvalidUTF8: a text message was not valid UTF-8 (1007).

@@ -23,7 +23,7 @@ const sweepEvery = time.Minute
 // bucket per key and a counter of slots per key. Its memory is bounded: a
 // bucket that has refilled completely is the same as a new one, so it is
 // evicted (looked for at most once a minute, on Take); a slot counter is
-// deleted when it reaches zero; and beyond MaxKeys buckets, arbitrary ones
+// deleted when it reaches zero; and beyond [WithMaxKeys] buckets, arbitrary ones
 // are evicted, which can only make the limit more lenient for them.
 type MemoryStore struct {
 	maxKeys int

@@ -69,7 +69,7 @@ type messageRate struct {
 	cfg   *config
 
 	mu     sync.Mutex
-	shared map[string]*sharedLimiter // by subject, with PerSubject
+	shared map[string]*sharedLimiter // by subject, with WithPerSubject
 }
 
 type sharedLimiter struct {

@@ -3,7 +3,6 @@ package ratelimit
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -22,42 +21,15 @@ import (
 	"github.com/wsmw/wsmw/timeout"
 )
 
-// mustPanic fails t unless f panics with a message holding every one of
-// wants.
-func mustPanic(t *testing.T, f func(), wants ...string) {
-	t.Helper()
-	msg := func() (msg string) {
-		defer func() {
-			if p := recover(); p != nil {
-				msg = fmt.Sprint(p)
-				if msg == "" {
-					msg = "(empty panic)"
-				}
-			}
-		}()
-		f()
-		return ""
-	}()
-	if msg == "" {
-		t.Fatalf("no panic, want one saying %q", wants)
-	}
-	for _, w := range wants {
-		if !strings.Contains(msg, w) {
-			t.Fatalf("panic %q does not say %q", msg, w)
-		}
-	}
-	t.Logf("panic: %s", msg)
-}
-
 // MessageRate(5, 0) reads naturally as "no bursting", but a token bucket
 // that holds no token lets nothing through: it panics, saying what is
 // allowed, instead of turning the limit off.
 func TestMessageRateBurstZeroPanics(t *testing.T) {
 	const allowed = "a rate of zero turns it off; a positive rate needs a burst of at least 1"
-	mustPanic(t, func() { MessageRate(5, 0) }, "wsmw: MessageRate(5, 0)", allowed)
-	mustPanic(t, func() { MessageRate(5, -1) }, "MessageRate(5, -1)", allowed)
-	mustPanic(t, func() { MessageRate(-1, 10) }, "MessageRate(-1, 10)", allowed)
-	mustPanic(t, func() { MessageRate(0.5, 0) }, "MessageRate(0.5, 0)", allowed)
+	wstest.MustPanic(t, func() { MessageRate(5, 0) }, "wsmw: MessageRate(5, 0)", allowed)
+	wstest.MustPanic(t, func() { MessageRate(5, -1) }, "MessageRate(5, -1)", allowed)
+	wstest.MustPanic(t, func() { MessageRate(-1, 10) }, "MessageRate(-1, 10)", allowed)
+	wstest.MustPanic(t, func() { MessageRate(0.5, 0) }, "MessageRate(0.5, 0)", allowed)
 }
 
 // Negative counts, and rates without a window, panic at construction.
@@ -83,7 +55,7 @@ func TestMeaninglessLimitsPanic(t *testing.T) {
 		{"WithStore(nil)", func() { WithStore(nil) }, []string{"WithStore(nil)"}},
 		{"WithOnExceeded(nil)", func() { WithOnExceeded(nil) }, []string{"WithOnExceeded(nil)"}},
 	} {
-		t.Run(tc.name, func(t *testing.T) { mustPanic(t, tc.make, tc.wants...) })
+		t.Run(tc.name, func(t *testing.T) { wstest.MustPanic(t, tc.make, tc.wants...) })
 	}
 }
 
@@ -143,7 +115,7 @@ func TestMisplacedOptionsPanic(t *testing.T) {
 			t.Run(name+" in "+policy, func(t *testing.T) {
 				for _, on := range []bool{true, false} {
 					if !contains(takes[policy], name) {
-						mustPanic(t, func() { build(on, o) }, "wsmw: "+name+" does not apply to "+policy)
+						wstest.MustPanic(t, func() { build(on, o) }, "wsmw: "+name+" does not apply to "+policy)
 						continue
 					}
 					if build(on, o) == nil {
@@ -153,7 +125,7 @@ func TestMisplacedOptionsPanic(t *testing.T) {
 			})
 		}
 	}
-	mustPanic(t, func() { MaxConns(1, nil) }, "nil option given to MaxConns")
+	wstest.MustPanic(t, func() { MaxConns(1, nil) }, "nil option given to MaxConns")
 }
 
 func contains(list []string, s string) bool {

@@ -35,7 +35,7 @@ func retrySeconds(d time.Duration) string {
 }
 
 // refuse answers an upgrade request with status, Retry-After and a plain
-// text body, after telling the OnReject hook and logging it (Debug, rate
+// text body, after telling the [WithOnReject] hook and logging it (Debug, rate
 // limited: see middleware.LogRefusal).
 func (cfg *config) refuse(w http.ResponseWriter, r *http.Request, status int, cause error, retry time.Duration) {
 	if cfg.onReject != nil {

@@ -19,11 +19,11 @@ func TestHeartbeatDetectsSilentSocket(t *testing.T) {
 		for _, reads := range []bool{true, false} {
 			name := map[bool]string{true: "reads and ignores", false: "never reads"}[reads]
 			t.Run(name, func(t *testing.T) {
-				s := newEchoServer(t, mode, timeout.Heartbeat(interval, wait))
-				raw := s.dialRaw(t)
-				s.conn(t)
+				s := conntest.NewEchoServer(t, mode, timeout.Heartbeat(interval, wait))
+				raw := s.DialRaw(t)
+				s.Conn(t)
 				if !reads {
-					info := s.end(t)
+					info := s.End(t)
 					checkDetected(t, info, interval+wait)
 					return
 				}
@@ -31,7 +31,7 @@ func TestHeartbeatDetectsSilentSocket(t *testing.T) {
 				if err != nil {
 					t.Fatalf("server did not close TCP: %v", err)
 				}
-				info := s.end(t)
+				info := s.End(t)
 				checkDetected(t, info, interval+wait)
 				if len(frames) < 2 || frames[0].Op != wstest.OpPing {
 					t.Fatalf("frames = %+v", frames)

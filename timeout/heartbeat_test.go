@@ -20,14 +20,14 @@ import (
 )
 
 // wantDead checks the end of a peer found dead by the heartbeat.
-func wantDead(t *testing.T, p *peer) lifecycle.CloseInfo {
+func wantDead(t *testing.T, p *conntest.Peer) lifecycle.CloseInfo {
 	t.Helper()
-	info := p.c.Wait()
+	info := p.C.Wait()
 	if info.Code != lifecycle.StatusAbnormalClosure || info.Initiator != lifecycle.InitiatorAbnormal ||
 		!errors.Is(info.Cause, timeout.ErrPongTimeout) || info.Reason != "keepalive ping timeout" {
 		t.Fatalf("info = %+v", info)
 	}
-	checkSent(t, info, lifecycle.StatusInternalError, "keepalive ping timeout")
+	conntest.CheckSent(t, info, lifecycle.StatusInternalError, "keepalive ping timeout")
 	return info
 }
 
@@ -40,17 +40,17 @@ func countRTTs(n *atomic.Int64) func(http.Handler) http.Handler {
 func TestHeartbeatAnsweredPingsKeepAlive(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var rtts atomic.Int64
-		p := dialPipe(t, nil, conntest.Echo, countRTTs(&rtts), timeout.Heartbeat(10*time.Second, 5*time.Second))
-		p.read() // gorilla's client answers pings while it reads
-		start := p.c.OpenedAt()
+		p := conntest.DialPipe(t, nil, conntest.Echo, countRTTs(&rtts), timeout.Heartbeat(10*time.Second, 5*time.Second))
+		p.Read() // gorilla's client answers pings while it reads
+		start := p.C.OpenedAt()
 		at(start, 100*10*time.Second+9*time.Second)
-		if p.c.Closing() {
+		if p.C.Closing() {
 			t.Fatal("a peer that answers pings was cut")
 		}
 		if n := rtts.Load(); n != 100 {
 			t.Fatalf("%d pongs in 100 intervals", n)
 		}
-		if info := p.finish(); errors.Is(info.Cause, timeout.ErrPongTimeout) {
+		if info := p.Finish(); errors.Is(info.Cause, timeout.ErrPongTimeout) {
 			t.Fatalf("info = %+v", info)
 		}
 	})
@@ -59,24 +59,24 @@ func TestHeartbeatAnsweredPingsKeepAlive(t *testing.T) {
 func TestHeartbeatRTT(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		release := make(chan struct{})
-		p := dialPipe(t, nil, conntest.Echo, timeout.Heartbeat(10*time.Second, 5*time.Second))
-		if got := p.c.RTT(); got != 0 {
+		p := conntest.DialPipe(t, nil, conntest.Echo, timeout.Heartbeat(10*time.Second, 5*time.Second))
+		if got := p.C.RTT(); got != 0 {
 			t.Fatalf("RTT before any ping = %v", got)
 		}
-		p.ws.SetPingHandler(func(data string) error {
+		p.WS.SetPingHandler(func(data string) error {
 			<-release // answer late, by 1.5 s of the bubble's clock
-			return p.ws.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(time.Second))
+			return p.WS.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(time.Second))
 		})
-		p.read()
-		start := p.c.OpenedAt()
+		p.Read()
+		start := p.C.OpenedAt()
 		at(start, 10*time.Second)
 		at(start, 11500*time.Millisecond)
 		close(release)
 		synctest.Wait()
-		if got := p.c.RTT(); got != 1500*time.Millisecond {
+		if got := p.C.RTT(); got != 1500*time.Millisecond {
 			t.Fatalf("RTT = %v", got)
 		}
-		p.finish()
+		p.Finish()
 	})
 }
 
@@ -86,25 +86,25 @@ func TestHeartbeatRTT(t *testing.T) {
 // moment the previous pong arrives, not every 10 s.
 func TestHeartbeatLatePongPingsAtOnce(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p := dialPipe(t, nil, conntest.Echo, timeout.Heartbeat(time.Second, 10*time.Second))
-		start := p.c.OpenedAt()
+		p := conntest.DialPipe(t, nil, conntest.Echo, timeout.Heartbeat(time.Second, 10*time.Second))
+		start := p.C.OpenedAt()
 		pings := make(chan time.Duration, 100)
 		quit := make(chan struct{})
 		stop := sync.OnceFunc(func() { close(quit) })
 		t.Cleanup(stop)
-		p.ws.SetPingHandler(func(data string) error {
+		p.WS.SetPingHandler(func(data string) error {
 			pings <- time.Since(start)
 			select {
 			case <-time.After(1500 * time.Millisecond): // the peer's slow round trip
 			case <-quit:
 				return errors.New("test over")
 			}
-			return p.ws.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(time.Second))
+			return p.WS.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(time.Second))
 		})
-		p.read()
+		p.Read()
 		at(start, 20*time.Second)
-		if p.c.Closing() {
-			t.Fatalf("a peer answering within the pong timeout was cut: %v", context.Cause(p.c.Context()))
+		if p.C.Closing() {
+			t.Fatalf("a peer answering within the pong timeout was cut: %v", context.Cause(p.C.Context()))
 		}
 		close(pings)
 		var got []time.Duration
@@ -120,27 +120,27 @@ func TestHeartbeatLatePongPingsAtOnce(t *testing.T) {
 				t.Fatalf("ping %d at %v, want %v (all: %v)", i, d, want, got)
 			}
 		}
-		if rtt := p.c.RTT(); rtt != 1500*time.Millisecond {
+		if rtt := p.C.RTT(); rtt != 1500*time.Millisecond {
 			t.Fatalf("RTT = %v", rtt)
 		}
 		stop()
-		p.finish()
+		p.Finish()
 	})
 }
 
 func TestHeartbeatDeadPeerAtDeadline(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p := dialPipe(t, nil, conntest.Echo, timeout.Heartbeat(10*time.Second, 5*time.Second))
+		p := conntest.DialPipe(t, nil, conntest.Echo, timeout.Heartbeat(10*time.Second, 5*time.Second))
 		var pings atomic.Int64
-		p.ws.SetPingHandler(func(string) error { pings.Add(1); return nil }) // ignores pings
-		p.read()
-		start := p.c.OpenedAt()
+		p.WS.SetPingHandler(func(string) error { pings.Add(1); return nil }) // ignores pings
+		p.Read()
+		start := p.C.OpenedAt()
 		at(start, 10*time.Second)
 		if pings.Load() != 1 {
 			t.Fatalf("%d pings at the first interval", pings.Load())
 		}
 		at(start, 15*time.Second-time.Nanosecond)
-		if p.c.Closing() {
+		if p.C.Closing() {
 			t.Fatal("declared dead before interval + timeout")
 		}
 		at(start, 15*time.Second)
@@ -148,7 +148,7 @@ func TestHeartbeatDeadPeerAtDeadline(t *testing.T) {
 		if info.Duration != 15*time.Second {
 			t.Fatalf("duration %v", info.Duration)
 		}
-		if e := <-p.end; e.code != 1011 || e.text != "keepalive ping timeout" {
+		if e := <-p.End; e.Code != 1011 || e.Text != "keepalive ping timeout" {
 			t.Fatalf("client saw %+v", e)
 		}
 	})
@@ -158,16 +158,16 @@ func TestHeartbeatDeadPeerAtDeadline(t *testing.T) {
 // the end is still reported as the abnormal one it is.
 func TestHeartbeatWithClose(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p := dialPipe(t, nil, conntest.Echo, timeout.Heartbeat(10*time.Second, 5*time.Second, middleware.WithClose(4000, "are you there?")))
-		p.ws.SetPingHandler(func(string) error { return nil }) // ignores pings
-		p.read()
-		info := p.c.Wait()
+		p := conntest.DialPipe(t, nil, conntest.Echo, timeout.Heartbeat(10*time.Second, 5*time.Second, middleware.WithClose(4000, "are you there?")))
+		p.WS.SetPingHandler(func(string) error { return nil }) // ignores pings
+		p.Read()
+		info := p.C.Wait()
 		if info.Code != lifecycle.StatusAbnormalClosure || info.Initiator != lifecycle.InitiatorAbnormal ||
 			!errors.Is(info.Cause, timeout.ErrPongTimeout) || info.Duration != 15*time.Second {
 			t.Fatalf("info = %+v", info)
 		}
-		checkSent(t, info, 4000, "are you there?")
-		if e := <-p.end; e.code != 4000 || e.text != "are you there?" {
+		conntest.CheckSent(t, info, 4000, "are you there?")
+		if e := <-p.End; e.Code != 4000 || e.Text != "are you there?" {
 			t.Fatalf("client saw %+v", e)
 		}
 	})
@@ -175,13 +175,13 @@ func TestHeartbeatWithClose(t *testing.T) {
 
 func TestHeartbeatTimeoutLongerThanInterval(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p := dialPipe(t, nil, conntest.Echo, timeout.Heartbeat(10*time.Second, 25*time.Second))
+		p := conntest.DialPipe(t, nil, conntest.Echo, timeout.Heartbeat(10*time.Second, 25*time.Second))
 		var pings atomic.Int64
-		p.ws.SetPingHandler(func(string) error { pings.Add(1); return nil })
-		p.read()
-		start := p.c.OpenedAt()
+		p.WS.SetPingHandler(func(string) error { pings.Add(1); return nil })
+		p.Read()
+		start := p.C.OpenedAt()
 		at(start, 35*time.Second-time.Nanosecond)
-		if p.c.Closing() {
+		if p.C.Closing() {
 			t.Fatal("declared dead early")
 		}
 		at(start, 35*time.Second)
@@ -194,18 +194,18 @@ func TestHeartbeatTimeoutLongerThanInterval(t *testing.T) {
 
 func TestHeartbeatAnyInboundFrameKeepsAlive(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p := dialPipe(t, nil, conntest.Echo, timeout.Heartbeat(10*time.Second, 5*time.Second))
-		p.ws.SetPingHandler(func(string) error { return nil }) // never pongs
-		p.read()
-		start := p.c.OpenedAt()
+		p := conntest.DialPipe(t, nil, conntest.Echo, timeout.Heartbeat(10*time.Second, 5*time.Second))
+		p.WS.SetPingHandler(func(string) error { return nil }) // never pongs
+		p.Read()
+		start := p.C.OpenedAt()
 		for i := 1; i <= 60; i++ { // a message every 3 s for 3 minutes
 			at(start, time.Duration(i)*3*time.Second)
-			if err := p.ws.WriteMessage(websocket.TextMessage, []byte("x")); err != nil {
+			if err := p.WS.WriteMessage(websocket.TextMessage, []byte("x")); err != nil {
 				t.Fatalf("at %d: %v", i, err)
 			}
 		}
 		synctest.Wait()
-		if p.c.Closing() {
+		if p.C.Closing() {
 			t.Fatal("a peer that keeps sending was cut")
 		}
 		// Then it falls silent: the next ping's deadline finds it.
@@ -227,18 +227,18 @@ func TestHeartbeatNotReadingMeansDead(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				p := dialPipe(t, nil, tc.handler, timeout.Heartbeat(10*time.Second, 5*time.Second))
-				p.read()
-				at(p.c.OpenedAt(), time.Minute)
-				if p.c.Closing() != tc.dead {
-					t.Fatalf("closing = %v", p.c.Closing())
+				p := conntest.DialPipe(t, nil, tc.handler, timeout.Heartbeat(10*time.Second, 5*time.Second))
+				p.Read()
+				at(p.C.OpenedAt(), time.Minute)
+				if p.C.Closing() != tc.dead {
+					t.Fatalf("closing = %v", p.C.Closing())
 				}
 				if tc.dead {
 					wantDead(t, p)
 					return
 				}
-				p.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(1000, ""), time.Now().Add(time.Second))
-				if info := p.c.Wait(); info.Initiator != lifecycle.InitiatorPeer || !info.HandshakeComplete {
+				p.WS.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(1000, ""), time.Now().Add(time.Second))
+				if info := p.C.Wait(); info.Initiator != lifecycle.InitiatorPeer || !info.HandshakeComplete {
 					t.Fatalf("info = %+v", info)
 				}
 			})
@@ -251,15 +251,15 @@ func TestHeartbeatNotReadingMeansDead(t *testing.T) {
 func TestOnRTTBeforeHeartbeat(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		got := make(chan time.Duration, 10)
-		p := dialPipe(t, nil, conntest.Echo,
+		p := conntest.DialPipe(t, nil, conntest.Echo,
 			policyFunc(func(c *lifecycle.Conn) { c.OnRTT(func(d time.Duration) { got <- d }) }),
 			timeout.Heartbeat(time.Second, time.Second))
-		p.read()
-		at(p.c.OpenedAt(), 3*time.Second)
+		p.Read()
+		at(p.C.OpenedAt(), 3*time.Second)
 		if len(got) != 3 {
 			t.Fatalf("%d notifications", len(got))
 		}
-		p.finish()
+		p.Finish()
 	})
 }
 
@@ -269,16 +269,16 @@ func TestOnRTTBeforeHeartbeat(t *testing.T) {
 func TestHeartbeatPongsAreNotChargedToTheControlBudget(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var rtts atomic.Int64
-		p := dialPipe(t, nil, conntest.Echo, countRTTs(&rtts), timeout.Heartbeat(10*time.Millisecond, time.Second))
-		p.read()
-		at(p.c.OpenedAt(), 60*time.Second+5*time.Millisecond)
-		if p.c.Closing() {
-			t.Fatalf("a peer answering 100 pings a second was closed: %v", context.Cause(p.c.Context()))
+		p := conntest.DialPipe(t, nil, conntest.Echo, countRTTs(&rtts), timeout.Heartbeat(10*time.Millisecond, time.Second))
+		p.Read()
+		at(p.C.OpenedAt(), 60*time.Second+5*time.Millisecond)
+		if p.C.Closing() {
+			t.Fatalf("a peer answering 100 pings a second was closed: %v", context.Cause(p.C.Context()))
 		}
 		if n := rtts.Load(); n < 5900 {
 			t.Fatalf("%d pongs in 60 s at 100 a second", n)
 		}
-		p.finish()
+		p.Finish()
 	})
 }
 
@@ -286,18 +286,18 @@ func TestHeartbeatPongsAreNotChargedToTheControlBudget(t *testing.T) {
 // budget allows is closed with 1008 "too many control frames".
 func TestUnsolicitedPongFloodIsClosed(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p := dialPipe(t, nil, conntest.Echo)
-		p.read()
+		p := conntest.DialPipe(t, nil, conntest.Echo)
+		p.Read()
 		for range 100 {
-			if err := p.ws.WriteControl(websocket.PongMessage, []byte("x"), time.Now().Add(time.Second)); err != nil {
+			if err := p.WS.WriteControl(websocket.PongMessage, []byte("x"), time.Now().Add(time.Second)); err != nil {
 				break
 			}
 		}
-		info := p.c.Wait()
+		info := p.C.Wait()
 		if info.Code != lifecycle.StatusPolicyViolation || info.Reason != "too many control frames" || !errors.Is(info.Cause, lifecycle.ErrControlFlood) {
 			t.Fatalf("info = %+v", info)
 		}
-		if e := <-p.end; e.code != 1008 || e.text != "too many control frames" {
+		if e := <-p.End; e.Code != 1008 || e.Text != "too many control frames" {
 			t.Fatalf("client saw %+v", e)
 		}
 	})

@@ -1,50 +1,22 @@
 package timeout_test
 
 import (
-	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
 
 	"github.com/wsmw/wsmw/internal/conntest"
+	"github.com/wsmw/wsmw/internal/wstest"
 	"github.com/wsmw/wsmw/lifecycle"
 	"github.com/wsmw/wsmw/middleware"
 	"github.com/wsmw/wsmw/queue"
 	"github.com/wsmw/wsmw/ratelimit"
 	"github.com/wsmw/wsmw/timeout"
 )
-
-// mustPanic fails t unless f panics with a message holding every one of
-// wants.
-func mustPanic(t *testing.T, f func(), wants ...string) {
-	t.Helper()
-	msg := func() (msg string) {
-		defer func() {
-			if p := recover(); p != nil {
-				msg = fmt.Sprint(p)
-				if msg == "" {
-					msg = "(empty panic)"
-				}
-			}
-		}()
-		f()
-		return ""
-	}()
-	if msg == "" {
-		t.Fatalf("no panic, want one saying %q", wants)
-	}
-	for _, w := range wants {
-		if !strings.Contains(msg, w) {
-			t.Fatalf("panic %q does not say %q", msg, w)
-		}
-	}
-	t.Logf("panic: %s", msg)
-}
 
 // A negative duration is meaningless for every timeout policy: each one
 // panics at construction, naming itself and the value, and says that zero
@@ -63,7 +35,7 @@ func TestNegativeDurationsPanic(t *testing.T) {
 		{"Heartbeat pong timeout", func() { timeout.Heartbeat(20*time.Second, -time.Second) }, []string{"Heartbeat(-1s)"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			mustPanic(t, tc.make, append(tc.wants, "may not be negative", "zero turns the policy off")...)
+			wstest.MustPanic(t, tc.make, append(tc.wants, "may not be negative", "zero turns the policy off")...)
 		})
 	}
 }
@@ -71,9 +43,9 @@ func TestNegativeDurationsPanic(t *testing.T) {
 // Heartbeat needs both an interval and a pong timeout, or neither: one
 // zero is a mistake, not a way to turn half of it off.
 func TestHeartbeatHalfZeroPanics(t *testing.T) {
-	mustPanic(t, func() { timeout.Heartbeat(20*time.Second, 0) },
+	wstest.MustPanic(t, func() { timeout.Heartbeat(20*time.Second, 0) },
 		"Heartbeat(20s, 0s)", "give both the interval and the pong timeout, or neither")
-	mustPanic(t, func() { timeout.Heartbeat(0, 20*time.Second) },
+	wstest.MustPanic(t, func() { timeout.Heartbeat(0, 20*time.Second) },
 		"Heartbeat(0s, 20s)", "give both the interval and the pong timeout, or neither")
 }
 
@@ -94,10 +66,10 @@ func TestMisplacedOptionsPanic(t *testing.T) {
 		{func() { timeout.SessionExpiry(time.Minute, middleware.WithLogger(slog.Default())) }, "WithLogger", "SessionExpiry"},
 	} {
 		t.Run(tc.option+" in "+tc.into, func(t *testing.T) {
-			mustPanic(t, tc.make, "wsmw: "+tc.option+" does not apply to "+tc.into)
+			wstest.MustPanic(t, tc.make, "wsmw: "+tc.option+" does not apply to "+tc.into)
 		})
 	}
-	mustPanic(t, func() { timeout.SessionExpiry(time.Minute, nil) }, "nil option given to SessionExpiry")
+	wstest.MustPanic(t, func() { timeout.SessionExpiry(time.Minute, nil) }, "nil option given to SessionExpiry")
 }
 
 // upgradeRequest returns a WebSocket upgrade request, as a client sends it.
@@ -147,17 +119,17 @@ func TestZeroTurnsPoliciesOff(t *testing.T) {
 // of silence: nothing pings it, nothing closes it.
 func TestZeroPoliciesLeaveTheConnectionAlone(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p := dialPipe(t, nil, conntest.Echo,
+		p := conntest.DialPipe(t, nil, conntest.Echo,
 			timeout.SessionExpiry(0), timeout.IdleTimeout(0), timeout.InitTimeout(0),
 			timeout.WriteTimeout(0), timeout.Heartbeat(0, 0))
 		var pings atomic.Int64
-		p.ws.SetPingHandler(func(string) error { pings.Add(1); return nil })
-		p.read()
-		at(p.c.OpenedAt(), 24*time.Hour)
-		if p.c.Closing() || pings.Load() != 0 {
-			t.Fatalf("closing %v, %d pings", p.c.Closing(), pings.Load())
+		p.WS.SetPingHandler(func(string) error { pings.Add(1); return nil })
+		p.Read()
+		at(p.C.OpenedAt(), 24*time.Hour)
+		if p.C.Closing() || pings.Load() != 0 {
+			t.Fatalf("closing %v, %d pings", p.C.Closing(), pings.Load())
 		}
-		if info := p.finish(); info.Initiator != lifecycle.InitiatorAbnormal || info.Duration != 24*time.Hour {
+		if info := p.Finish(); info.Initiator != lifecycle.InitiatorAbnormal || info.Duration != 24*time.Hour {
 			t.Fatalf("info = %+v", info)
 		}
 	})

@@ -55,11 +55,11 @@ func TestHeartbeatPythonClientStays(t *testing.T) {
 		})
 		// The pong timeout is generous: the point is that a real client's
 		// answers keep it alive, on a machine that may be heavily loaded.
-		s := newEchoServer(t, mode, countPongs, timeout.Heartbeat(interval, 20*interval))
+		s := conntest.NewEchoServer(t, mode, countPongs, timeout.Heartbeat(interval, 20*interval))
 		go func() {
 			var c *lifecycle.Conn
 			select {
-			case c = <-s.conns:
+			case c = <-s.Conns:
 			case <-t.Context().Done(): // the client never came
 				return
 			}
@@ -69,18 +69,18 @@ func TestHeartbeatPythonClientStays(t *testing.T) {
 			case <-c.Done():
 			}
 			c.WriteMessage(lifecycle.TextMessage, []byte("done"))
-			s.conns <- c
+			s.Conns <- c
 		}()
 		var out struct{ Reply string }
-		pyClient(t, &out, "stay", s.url)
-		info := s.end(t)
+		pyClient(t, &out, "stay", s.URL)
+		info := s.End(t)
 		if out.Reply != "done" {
 			t.Fatalf("reply %q", out.Reply)
 		}
 		if info.Initiator != lifecycle.InitiatorPeer || info.Code != lifecycle.StatusNormalClosure {
 			t.Fatalf("info = %+v", info)
 		}
-		rtt := s.conn(t).RTT()
+		rtt := s.Conn(t).RTT()
 		if rtt <= 0 {
 			t.Fatalf("RTT = %v", rtt)
 		}
@@ -97,14 +97,14 @@ func TestPythonClientSeesTimeoutCloses(t *testing.T) {
 		const d = 300 * time.Millisecond
 		cases := []struct {
 			name   string
-			server *tcpServer
+			server *conntest.TCPServer
 			code   int
 			reason string
 			cause  error
 		}{
-			{"session expiry", newEchoServer(t, mode, timeout.SessionExpiry(d)), 1008, "session expired", timeout.ErrSessionExpired},
-			{"idle timeout", newEchoServer(t, mode, timeout.IdleTimeout(d)), 1001, "idle timeout", timeout.ErrIdleTimeout},
-			{"init timeout", newEchoServer(t, mode, timeout.InitTimeout(d)), 4408, "connection initialisation timeout", timeout.ErrInitTimeout},
+			{"session expiry", conntest.NewEchoServer(t, mode, timeout.SessionExpiry(d)), 1008, "session expired", timeout.ErrSessionExpired},
+			{"idle timeout", conntest.NewEchoServer(t, mode, timeout.IdleTimeout(d)), 1001, "idle timeout", timeout.ErrIdleTimeout},
+			{"init timeout", conntest.NewEchoServer(t, mode, timeout.InitTimeout(d)), 4408, "connection initialisation timeout", timeout.ErrInitTimeout},
 		}
 		for _, tc := range cases {
 			t.Run(tc.name, func(t *testing.T) {
@@ -114,14 +114,14 @@ func TestPythonClientSeesTimeoutCloses(t *testing.T) {
 					Sent         *int
 					RcvdThenSent bool `json:"rcvd_then_sent"`
 				}
-				pyClient(t, &out, "wait", tc.server.url)
+				pyClient(t, &out, "wait", tc.server.URL)
 				if out.Code == nil || *out.Code != tc.code || out.Reason != tc.reason {
 					t.Fatalf("client received %+v, want %d %q", out, tc.code, tc.reason)
 				}
 				if out.Sent == nil || *out.Sent != tc.code || !out.RcvdThenSent {
 					t.Fatalf("client did not complete the handshake: %+v", out)
 				}
-				info := tc.server.end(t)
+				info := tc.server.End(t)
 				if info.Code != lifecycle.StatusCode(tc.code) || info.Initiator != lifecycle.InitiatorLocal ||
 					!errors.Is(info.Cause, tc.cause) || info.Received == nil {
 					t.Fatalf("server info = %+v", info)
