@@ -79,7 +79,7 @@ func TestRevocationHoldsWithNoOption(t *testing.T) {
 				t.Fatalf("after Revoke: %v, want 1008 session revoked", err)
 			}
 			for tok, desc := range map[string]string{
-				old:                            "token revoked",
+				old:                             "token revoked",
 				signed(t, "alice", time.Time{}): "token has no iat; subject was revoked",
 			} {
 				_, resp, err := dial(tok)
