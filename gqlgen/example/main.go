@@ -34,10 +34,9 @@ import (
 
 	"github.com/wsmw/wsmw"
 	"github.com/wsmw/wsmw/auth"
-	"github.com/wsmw/wsmw/middleware"
 
-	wsgqlgen "github.com/wsmw/wsmw/gqlgen"
 	"github.com/wsmw/wsmw/gqlgen/example/graph"
+	"github.com/wsmw/wsmw/gqlgen/gqlws"
 )
 
 // demoSecret signs demo tokens unless -secret is given; it is the main
@@ -115,7 +114,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var err error
 	// TokenOptional: a browser cannot send headers, so the token usually
 	// comes in connection_init, within -init-timeout of the upgrade.
-	a.authn, err = auth.New(auth.HMAC([]byte(a.secret)), auth.WithIssuer(demoIssuer), middleware.WithLogger(a.log), auth.WithTokenOptional())
+	a.authn, err = auth.New(wsmw.HMAC([]byte(a.secret)), wsmw.WithIssuer(demoIssuer), wsmw.WithLogger(a.log), auth.WithTokenOptional())
 	if err != nil {
 		a.log.Error("setup failed", "err", err)
 		return 1
@@ -162,10 +161,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 // routes: /query behind the policies, the demo token, revocation and the
 // health check.
 func (a *app) routes() http.Handler {
-	gql := wsgqlgen.New(a.reg,
-		wsgqlgen.WithAuthenticator(a.authn),
-		wsgqlgen.WithInitTimeout(a.initTimeout),
-		wsgqlgen.WithLogger(a.log),
+	gql := gqlws.New(a.reg,
+		gqlws.WithAuthenticator(a.authn),
+		gqlws.WithInitTimeout(a.initTimeout),
+		gqlws.WithLogger(a.log),
 	)
 	srv := handler.New(graph.NewExecutableSchema(graph.Config{Resolvers: &graph.Resolver{}}))
 	srv.AddTransport(gql.Websocket(transport.Websocket{KeepAlivePingInterval: keepAlive}))

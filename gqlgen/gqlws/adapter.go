@@ -1,4 +1,4 @@
-package gqlgen
+package gqlws
 
 import (
 	"context"
@@ -119,7 +119,7 @@ func (a *Adapter) Websocket(ws transport.Websocket) transport.Websocket {
 	ws.Implementation = a
 	ws.InitFunc = a.InitFunc(ws.InitFunc)
 	if ws.InitTimeout != 0 {
-		a.log.Warn("wsmw/gqlgen: gqlgen's InitTimeout is ignored; use the adapter's WithInitTimeout", "init_timeout", ws.InitTimeout)
+		a.log.Warn("wsmw/gqlws: gqlgen's InitTimeout is ignored; use the adapter's WithInitTimeout", "init_timeout", ws.InitTimeout)
 		ws.InitTimeout = 0
 	}
 	return ws
@@ -156,7 +156,7 @@ func (a *Adapter) serve(wc *conn, w http.ResponseWriter, r *http.Request, next h
 	stop := context.AfterFunc(c.Context(), func() { cancel(context.Cause(c.Context())) })
 	defer func() {
 		if p := recover(); p != nil {
-			a.log.Error("wsmw/gqlgen: handler panicked", "panic", p, "stack", string(debug.Stack()))
+			a.log.Error("wsmw/gqlws: handler panicked", "panic", p, "stack", string(debug.Stack()))
 			c.CloseWith(fmt.Errorf("%w: %v", lifecycle.ErrHandlerPanic, p), lifecycle.StatusInternalError, "internal error")
 		} else {
 			// A no-op when gqlgen closed, as it does on every path but a few.

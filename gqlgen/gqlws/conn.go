@@ -1,4 +1,4 @@
-package gqlgen
+package gqlws
 
 import (
 	"bytes"
@@ -94,7 +94,7 @@ func (wc *conn) WriteJSON(v any) error {
 	}
 	if !wc.acked.Load() && messageType(b) == "connection_ack" {
 		if wc.a.auth != nil && auth.ClaimsOf(wc.c) == nil {
-			wc.a.log.Error("wsmw/gqlgen: connection_ack on an unauthenticated connection; set the transport up with Adapter.Websocket or Adapter.InitFunc")
+			wc.a.log.Error("wsmw/gqlws: connection_ack on an unauthenticated connection; set the transport up with Adapter.Websocket or Adapter.InitFunc")
 			wc.c.CloseAsync(fmt.Errorf("%w: %w", ErrInitRefused, auth.ErrTokenMissing), StatusForbidden, "Forbidden")
 			return closedErr(context.Cause(wc.c.Context()))
 		}

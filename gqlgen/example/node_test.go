@@ -1,4 +1,4 @@
-package gqlgen_test
+package main
 
 import (
 	"bufio"
@@ -13,11 +13,13 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/wsmw/wsmw/internal/wstest"
 )
 
 // nodeDir holds the Node clients and their committed package.json and
 // package-lock.json; `npm ci --prefix gqlgen/testdata/node` installs them.
-const nodeDir = "testdata/node"
+const nodeDir = "../testdata/node"
 
 // nodeEvent is one line of client.mjs's output.
 type nodeEvent struct {
@@ -36,11 +38,11 @@ func node(t *testing.T) string {
 	t.Helper()
 	bin, err := exec.LookPath("node")
 	if err != nil {
-		missing(t, "node", "install nodejs and npm (apt)")
+		wstest.Missing(t, "node", "install nodejs and npm (apt)")
 	}
 	for _, mod := range []string{"graphql-ws", "subscriptions-transport-ws", "ws", "graphql"} {
 		if _, err := os.Stat(filepath.Join(nodeDir, "node_modules", mod, "package.json")); err != nil {
-			missing(t, "npm package "+mod, "run `npm ci --prefix gqlgen/testdata/node`")
+			wstest.Missing(t, "npm package "+mod, "run `npm ci --prefix gqlgen/testdata/node`")
 		}
 	}
 	return bin

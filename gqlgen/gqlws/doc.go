@@ -1,4 +1,5 @@
-// Package gqlgen puts gqlgen's GraphQL subscriptions behind wsmw. An
+// Package gqlws puts gqlgen's GraphQL subscriptions behind wsmw; its name
+// is not gqlgen's, so that both import under their own names. An
 // Adapter is gqlgen's transport.WebsocketImplementation: the upgrade goes
 // through wsmw, so the policies in front of it (Origin, limits, JWT, session
 // expiry, heartbeat, hooks, metrics, the Registry's shutdown and
@@ -8,8 +9,8 @@
 // true cause.
 //
 //	reg := wsmw.NewRegistry()
-//	authn, _ := auth.New(auth.HMAC(secret), auth.WithTokenOptional())
-//	gql := gqlgen.New(reg, gqlgen.WithAuthenticator(authn)) // token in connection_init
+//	authn, _ := auth.New(wsmw.HMAC(secret), auth.WithTokenOptional())
+//	gql := gqlws.New(reg, gqlws.WithAuthenticator(authn)) // token in connection_init
 //
 //	srv := handler.New(graph.NewExecutableSchema(cfg))
 //	srv.AddTransport(gql.Websocket(transport.Websocket{KeepAlivePingInterval: 10 * time.Second}))
@@ -131,4 +132,4 @@
 // gqlgen runs each connection in its request's goroutine (unlike
 // wsmw.Handler, which returns it to net/http), so a GraphQL connection holds
 // net/http's per-request buffers for its lifetime.
-package gqlgen
+package gqlws
