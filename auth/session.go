@@ -69,7 +69,8 @@ func (s *session) expire() {
 	c, due := s.conn, !time.Now().Before(s.deadline())
 	s.mu.Unlock()
 	if due {
-		c.CloseWith(ErrTokenExpired, s.a.cfg.expiryCode, s.a.cfg.expiryReason)
+		code, reason := s.a.expiryCloseOf(c)
+		c.CloseWith(ErrTokenExpired, code, reason)
 	}
 }
 

@@ -47,11 +47,15 @@ var (
 )
 
 // newConn takes c over for gqlgen, right after the upgrade and before
-// anyone reads: it adds the protocol check and starts the init timer.
+// anyone reads: it adds the protocol check, sets the close of an expired
+// token (WithReconnectOnTokenExpiry) and starts the init timer.
 func (a *Adapter) newConn(c *lifecycle.Conn) *conn {
 	wc := &conn{a: a, c: c, proto: c.Subprotocol()}
 	wc.legacy = wc.proto != SubprotocolTransportWS
 	c.AddReadCheck(wc.check)
+	if a.reconnect {
+		auth.SetExpiryClose(c, StatusForbidden, "Forbidden: token expired")
+	}
 	if a.initTimeout > 0 {
 		c.StartTimer(&wc.initTimer, a.initTimeout-time.Since(c.OpenedAt()), wc.initExpired)
 	}
