@@ -28,9 +28,10 @@ const (
 	// StatusUnauthorized (4401): a subscription before connection_init.
 	// Fatal.
 	StatusUnauthorized lifecycle.StatusCode = 4401
-	// StatusForbidden (4403): connection_init refused (no or bad token, or
-	// the InitFunc's error). graphql-ws retries it, asking its
-	// connectionParams again.
+	// StatusForbidden (4403): connection_init refused (no or bad token, a
+	// revoked subject's older token, or the InitFunc's error), or, with
+	// WithReconnectOnTokenExpiry, the token expired during the session.
+	// graphql-ws retries it, asking its connectionParams again.
 	StatusForbidden lifecycle.StatusCode = 4403
 	// StatusSubprotocolNotAcceptable (4406): the negotiated subprotocol is
 	// not one gqlgen speaks. Fatal.
