@@ -17,18 +17,37 @@ import (
 // in dir.
 func exported(t *testing.T, dir string) map[string]bool {
 	t.Helper()
-	pkgs, err := parser.ParseDir(token.NewFileSet(), dir, func(fi fs.FileInfo) bool {
-		return !strings.HasSuffix(fi.Name(), "_test.go")
-	}, 0)
+	entries, err := os.ReadDir(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	names := map[string]bool{}
-	for _, p := range pkgs {
-		for _, f := range p.Files {
-			for name, obj := range f.Scope.Objects {
-				if ast.IsExported(name) && obj != nil {
-					names[name] = true
+	for _, e := range entries {
+		if !strings.HasSuffix(e.Name(), ".go") || strings.HasSuffix(e.Name(), "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(token.NewFileSet(), filepath.Join(dir, e.Name()), nil, parser.SkipObjectResolution)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, decl := range f.Decls {
+			switch d := decl.(type) {
+			case *ast.FuncDecl:
+				if d.Recv == nil && d.Name.IsExported() {
+					names[d.Name.Name] = true
+				}
+			case *ast.GenDecl:
+				for _, spec := range d.Specs {
+					switch sp := spec.(type) {
+					case *ast.TypeSpec:
+						names[sp.Name.Name] = sp.Name.IsExported()
+					case *ast.ValueSpec:
+						for _, n := range sp.Names {
+							if n.IsExported() {
+								names[n.Name] = true
+							}
+						}
+					}
 				}
 			}
 		}
@@ -115,6 +134,7 @@ func TestDocsSpelling(t *testing.T) {
 	if len(shared) == 0 {
 		t.Fatal("no name shared by wsmw and auth: the test would check nothing")
 	}
+	t.Logf("names of both wsmw and auth: %v", shared)
 	authSpelling := regexp.MustCompile(`\bauth\.(` + strings.Join(shared, "|") + `)\b`)
 	removed := regexp.MustCompile(`\bWithRevocations\b|\bRevocationList\b|\bwsgqlgen\b|\bgqlgen\.(New|With\w+|Adapter)\b`)
 	n := 0

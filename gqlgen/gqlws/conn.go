@@ -119,13 +119,13 @@ func (wc *conn) WriteClose(code int, reason string) error {
 	if wc.c.Closing() {
 		return nil
 	}
-	cause, sc, reason := wc.classify(lifecycle.StatusCode(code), reason)
+	sc, reason, cause := wc.classify(lifecycle.StatusCode(code), reason)
 	wc.c.CloseAsync(cause, sc, reason)
 	return nil
 }
 
 // classify names a close that gqlgen asked for.
-func (wc *conn) classify(code lifecycle.StatusCode, reason string) (error, lifecycle.StatusCode, string) {
+func (wc *conn) classify(code lifecycle.StatusCode, reason string) (lifecycle.StatusCode, string, error) {
 	wc.mu.Lock()
 	initErr, last := wc.initErr, wc.lastType
 	wc.mu.Unlock()
@@ -136,13 +136,13 @@ func (wc *conn) classify(code lifecycle.StatusCode, reason string) (error, lifec
 			// would silently retry.
 			code, reason = StatusForbidden, "Forbidden"
 		}
-		return fmt.Errorf("%w: %w", ErrInitRefused, initErr), code, reason
+		return code, reason, fmt.Errorf("%w: %w", ErrInitRefused, initErr)
 	case code == lifecycle.StatusProtocolError:
-		return fmt.Errorf("%w: %s", ErrInvalidMessage, reason), StatusBadRequest, reason
+		return StatusBadRequest, reason, fmt.Errorf("%w: %s", ErrInvalidMessage, reason)
 	case code == lifecycle.StatusNormalClosure && last == "connection_terminate":
-		return ErrTerminated, code, reason
+		return code, reason, ErrTerminated
 	}
-	return ErrTransportClosed, code, reason
+	return code, reason, ErrTransportClosed
 }
 
 // Close ends the connection if nobody has (1000, cause ErrTransportClosed)
