@@ -220,13 +220,22 @@ func TestRevocationDuringUpgrade(t *testing.T) {
 	s.url = wstest.Server(t, h) + "/ws"
 
 	c := s.dial(bearer(issuedAt(t, "alice", time.Now().Add(-time.Minute), time.Hour)), "")
-	if f, _, err := c.ReadUntilClose(5 * time.Second); err != nil || f.CloseCode() != 1008 || f.CloseReason() != "session revoked" {
-		t.Fatalf("Close %d %q (%v), want 1008 session revoked", f.CloseCode(), f.CloseReason(), err)
+	closedBeforeHandler(t, s, c, 1008, "session revoked", lifecycle.ErrSessionRevoked, auth.ErrTokenRevoked)
+}
+
+// closedBeforeHandler checks that c gets code and reason, that the close's
+// cause matches every one of causes, and that no handler ran.
+func closedBeforeHandler(t *testing.T, s *server, c *wstest.RawClient, code int, reason string, causes ...error) {
+	t.Helper()
+	if f, _, err := c.ReadUntilClose(5 * time.Second); err != nil || f.CloseCode() != code || f.CloseReason() != reason {
+		t.Fatalf("Close %d %q (%v), want %d %s", f.CloseCode(), f.CloseReason(), err, code, reason)
 	}
-	c.WriteClose(1008, "")
+	c.WriteClose(code, "")
 	ev := s.next()
-	if !errors.Is(ev.info.Cause, lifecycle.ErrSessionRevoked) || !errors.Is(ev.info.Cause, auth.ErrTokenRevoked) {
-		t.Fatalf("cause %v, want ErrSessionRevoked and ErrTokenRevoked", ev.info.Cause)
+	for _, cause := range causes {
+		if !errors.Is(ev.info.Cause, cause) {
+			t.Fatalf("cause %v, want %v", ev.info.Cause, cause)
+		}
 	}
 	if n := s.handled.Load(); n != 0 {
 		t.Fatalf("%d handlers ran", n)
@@ -242,16 +251,7 @@ func TestRevokedTokenCloseAfterUpgrade(t *testing.T) {
 	reg.RevokeAt("alice", time.Now().Add(-2*time.Second))
 	s := newServerOn(t, reg, auth.HMAC(secret), nil, auth.WithCloseAfterUpgrade(4401, "Unauthorized"), middleware.WithLogger(discardLogger()))
 	c := s.dial(bearer(issuedAt(t, "alice", time.Now().Add(-time.Minute), time.Hour)), "")
-	if f, _, err := c.ReadUntilClose(5 * time.Second); err != nil || f.CloseCode() != 4401 || f.CloseReason() != "Unauthorized" {
-		t.Fatalf("Close %d %q (%v), want 4401 Unauthorized", f.CloseCode(), f.CloseReason(), err)
-	}
-	c.WriteClose(4401, "")
-	if ev := s.next(); !errors.Is(ev.info.Cause, auth.ErrTokenRevoked) {
-		t.Fatalf("cause %v, want ErrTokenRevoked", ev.info.Cause)
-	}
-	if n := s.handled.Load(); n != 0 {
-		t.Fatalf("%d handlers ran", n)
-	}
+	closedBeforeHandler(t, s, c, 4401, "Unauthorized", auth.ErrTokenRevoked)
 }
 
 // TestWithoutRevocationCheck: the opt-out lets a revoked subject's older
