@@ -31,6 +31,7 @@ type requestState struct {
 	context.Context
 	steps    []step
 	checks   []UpgradeCheck                               // BeforeUpgrade's, run by Upgrade before the handshake
+	check1   [1]UpgradeCheck                              // checks' first backing array: one check allocates nothing more
 	hooks    []func(*lifecycle.Conn, lifecycle.CloseInfo) // OnClose hooks, added when the Conn is made
 	conn     atomic.Pointer[lifecycle.Conn]
 	subject  string

@@ -30,6 +30,9 @@ type UpgradeCheck func(w http.ResponseWriter, r *http.Request, reg *lifecycle.Re
 // passing r on.
 func BeforeUpgrade(r *http.Request, check UpgradeCheck) *http.Request {
 	s, r := state(r)
+	if s.checks == nil {
+		s.checks = s.check1[:0]
+	}
 	s.checks = append(s.checks, check)
 	return r
 }
@@ -39,6 +42,7 @@ func BeforeUpgrade(r *http.Request, check UpgradeCheck) *http.Request {
 func (st *requestState) runChecks(w http.ResponseWriter, r *http.Request, reg *lifecycle.Registry) bool {
 	checks := st.checks
 	st.checks = nil // they run once
+	defer clear(st.check1[:])
 	for _, check := range checks {
 		if !check(w, r, reg) {
 			return false
