@@ -1,7 +1,6 @@
 package auth
 
 import (
-	"fmt"
 	"net/http"
 	"time"
 
@@ -61,8 +60,17 @@ func (s *session) upgradeCheck(source string) middleware.UpgradeCheck {
 
 // sessionRevoked is the close of a connection whose subject was revoked
 // between its token's check and its joining the Registry, which the
-// revocation itself did not reach.
+// revocation itself may not reach.
 func sessionRevoked() *lifecycle.CloseError {
-	return &lifecycle.CloseError{Code: lifecycle.StatusPolicyViolation, Reason: "session revoked",
-		Cause: fmt.Errorf("%w: %w", lifecycle.ErrSessionRevoked, ErrTokenRevoked)}
+	return &lifecycle.CloseError{Code: lifecycle.StatusPolicyViolation, Reason: "session revoked", Cause: revokedCause{}}
 }
+
+// revokedCause is the cause of sessionRevoked's close. Registry.Revoke may
+// close the same connection at the same moment with
+// lifecycle.ErrSessionRevoked, and whichever close wins, it is one
+// revocation: the cause reads as Revoke's ("session revoked", in logs and
+// metrics), and matches ErrTokenRevoked too.
+type revokedCause struct{}
+
+func (revokedCause) Error() string   { return lifecycle.ErrSessionRevoked.Error() }
+func (revokedCause) Unwrap() []error { return []error{lifecycle.ErrSessionRevoked, ErrTokenRevoked} }
