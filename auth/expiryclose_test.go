@@ -3,7 +3,9 @@ package auth_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -75,4 +77,15 @@ func TestSetExpiryClose(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestSetExpiryCloseUnsendable: a code that may not go on the wire panics,
+// naming it, before any connection could need it.
+func TestSetExpiryCloseUnsendable(t *testing.T) {
+	defer func() {
+		if p := recover(); p == nil || !strings.Contains(fmt.Sprint(p), "1006") {
+			t.Fatalf("recovered %v, want a panic naming 1006", p)
+		}
+	}()
+	auth.SetExpiryClose(nil, 1006, "abnormal")
 }
