@@ -115,9 +115,9 @@ func (a *Authenticator) Authenticate(c *lifecycle.Conn, token string) error {
 		// The subject was revoked since the check above: as if the
 		// revocation had found the connection, which it would have a
 		// moment later.
-		var ce *lifecycle.CloseError
-		errors.As(err, &ce)
-		c.CloseWith(ce.Cause, ce.Code, ce.Reason)
+		if ce := (*lifecycle.CloseError)(nil); errors.As(err, &ce) {
+			c.CloseAsync(ce.Cause, ce.Code, ce.Reason) // no wait: the caller may be c's reader
+		}
 		return err
 	}
 	return nil

@@ -273,3 +273,43 @@ func TestWithoutRevocationCheck(t *testing.T) {
 	echoes(t, s.dial(bearer(old), ""))
 	echoes(t, s.dial(bearer(issuedAt(t, "alice", time.Time{}, time.Hour)), ""))
 }
+
+// TestRevocationDuringAuthenticate: a revocation that comes while
+// Authenticate binds the session (here from a subject check, after the
+// token's check and before the subject is indexed, where Revoke cannot
+// find the connection) closes it with 1008 "session revoked", as Revoke
+// would have a moment later, and Authenticate reports that close.
+func TestRevocationDuringAuthenticate(t *testing.T) {
+	t.Parallel()
+	s := newInband(t, auth.WithTokenOptional())
+	s.errs = make(chan error, 1)
+	revoking := middleware.Policy(func(c *lifecycle.Conn) error {
+		c.AddSubjectCheck(func(c *lifecycle.Conn, subject string) (func(), error) {
+			if subject != "" {
+				c.Registry().Revoke(subject)
+			}
+			return nil, nil
+		})
+		return nil
+	})
+	onClose := middleware.OnClose(func(_ *lifecycle.Conn, info lifecycle.CloseInfo) { s.closed <- info })
+	url := wstest.Server(t, onClose(s.a.Middleware(revoking(middleware.Handler(s.reg, conntest.Serve(s.serve))))))
+	ws, _, err := websocket.DefaultDialer.Dial(url+"/ws", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	if err := ws.WriteJSON(command{Type: "auth", Token: hs(t, "ivan", time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	var ce *lifecycle.CloseError
+	if err := <-s.errs; !errors.As(err, &ce) || ce.Code != 1008 || !errors.Is(err, auth.ErrTokenRevoked) {
+		t.Fatalf("Authenticate: %v, want the 1008 close of the revocation", err)
+	}
+	if code, reason, _ := readClose(ws); code != 1008 || reason != "session revoked" {
+		t.Fatalf("close %d %q, want 1008 session revoked", code, reason)
+	}
+	if info := <-s.closed; !errors.Is(info.Cause, lifecycle.ErrSessionRevoked) || info.Cause.Error() != "session revoked" {
+		t.Fatalf("cause %v, want the revocation's", info.Cause)
+	}
+}
