@@ -13,18 +13,14 @@ import (
 // algorithms it accepts for it: HMAC, PublicKey or JWKS.
 type Key = auth.Key
 
-// RevocationList tells when a subject was last revoked; a *Registry is
-// one (see WithRevocations).
-type RevocationList = auth.RevocationList
-
 // Causes and errors of JWT.
 var (
 	// ErrTokenExpired is the cause of 1008 "token expired".
 	ErrTokenExpired = auth.ErrTokenExpired
 	// ErrTokenInvalid is matched by every refused token's error.
 	ErrTokenInvalid = auth.ErrTokenInvalid
-	// ErrTokenRevoked: a token of a revoked subject, issued before the
-	// revocation (WithRevocations).
+	// ErrTokenRevoked: a token of a subject that the Registry revoked,
+	// issued before the revocation or without iat (see JWT).
 	ErrTokenRevoked = auth.ErrTokenRevoked
 )
 
@@ -33,10 +29,13 @@ var (
 // allow-listed by the key, exp and sub required; the connection closes
 // with 1008 "token expired" at the token's exp (WithClose changes it),
 // Refresh moves that end, and the token's subject is registered so that
-// Registry.Revoke closes that subject's connections. A bad key or option
-// panics.
+// Registry.Revoke closes that subject's connections. Revocations hold with
+// no option: the subject's tokens issued before Revoke get 401 "token
+// revoked" from the endpoint whose Registry revoked it (see
+// auth.Authenticator.Middleware; auth.WithoutRevocationCheck turns that
+// off). A bad key or option panics.
 //
-//	r.Use(wsmw.JWT(wsmw.HMAC(secret), wsmw.WithIssuer("me"), wsmw.WithRevocations(reg)))
+//	r.Use(wsmw.JWT(wsmw.HMAC(secret), wsmw.WithIssuer("https://auth.example.com")))
 func JWT(key Key, opts ...Option) func(http.Handler) http.Handler { return auth.JWT(key, opts...) }
 
 // HMAC verifies HS256, HS384 and HS512 tokens with a shared secret (at
@@ -61,11 +60,6 @@ func WithAudience(aud ...string) Option { return auth.WithAudience(aud...) }
 
 // WithLeeway allows clock skew when checking exp, nbf and iat.
 func WithLeeway(d time.Duration) Option { return auth.WithLeeway(d) }
-
-// WithRevocations makes revocations hold: after Revoke(subject), that
-// subject's tokens issued before it get 401 "token revoked". Pass the
-// Registry.
-func WithRevocations(list RevocationList) Option { return auth.WithRevocations(list) }
 
 // WithCloseAfterUpgrade makes JWT upgrade a request whose token is missing
 // or refused and then close it with code and reason, instead of answering

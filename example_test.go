@@ -29,7 +29,7 @@ func Example() {
 		slog.Info("ws closed", "code", int(info.Code), "initiator", info.Initiator.String(), "subject", c.Subject())
 		fmt.Println("server: closed", info.Code, info.Initiator, info.Cause)
 	}))
-	r.Use(wsmw.JWT(wsmw.HMAC(secret), wsmw.WithRevocations(reg))) // 401 without a valid token
+	r.Use(wsmw.JWT(wsmw.HMAC(secret))) // 401 without a valid token, or with a revoked one
 	r.Use(wsmw.SessionExpiry(30 * time.Minute))
 	r.Use(wsmw.Heartbeat(20*time.Second, 20*time.Second))
 	r.Use(wsmw.MessageRate(20, 40))
@@ -88,7 +88,7 @@ func Example_fullStack() {
 	r.Use(wsmw.OnClose(func(_ *wsmw.Conn, info wsmw.CloseInfo) { closed <- info }))
 	r.Use(wsmw.ConnectRate(60, time.Minute))
 	r.Use(wsmw.MaxConns(100))
-	r.Use(wsmw.JWT(wsmw.HMAC(secret), wsmw.WithRevocations(reg), wsmw.WithLogger(slog.New(slog.DiscardHandler))))
+	r.Use(wsmw.JWT(wsmw.HMAC(secret), wsmw.WithLogger(slog.New(slog.DiscardHandler))))
 	r.Use(wsmw.MaxConns(3, wsmw.WithKey(wsmw.KeyBySubject))) // per user, after JWT
 	r.Use(wsmw.SessionExpiry(30 * time.Minute))
 	r.Use(wsmw.IdleTimeout(5 * time.Minute))

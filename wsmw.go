@@ -13,7 +13,7 @@
 //	r.Use(wsmw.OnClose(func(c *wsmw.Conn, info wsmw.CloseInfo) {
 //		slog.Info("ws closed", "code", int(info.Code), "initiator", info.Initiator.String(), "subject", c.Subject())
 //	}))
-//	r.Use(wsmw.JWT(wsmw.HMAC(secret), wsmw.WithRevocations(reg))) // 401 without a valid token
+//	r.Use(wsmw.JWT(wsmw.HMAC(secret))) // 401 without a valid token, or with a revoked one
 //	r.Use(wsmw.SessionExpiry(30 * time.Minute))
 //	r.Use(wsmw.Heartbeat(20*time.Second, 20*time.Second))
 //	r.Use(wsmw.MessageRate(20, 40))
@@ -150,8 +150,9 @@ func WithDrainSpread(window time.Duration) RegistryOption {
 	return lifecycle.WithDrainSpread(window)
 }
 
-// WithRevocationTTL sets how long Revoke is remembered for auth's
-// WithRevocations (24 h by default): your tokens' longest lifetime.
+// WithRevocationTTL sets how long Revoke is remembered, so that JWT
+// refuses the revoked subject's older tokens (24 h by default): your
+// tokens' longest lifetime.
 func WithRevocationTTL(d time.Duration) RegistryOption { return lifecycle.WithRevocationTTL(d) }
 
 // WithCloseParallelism sets how many Close frames the Registry writes at

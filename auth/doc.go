@@ -10,16 +10,18 @@
 //     browsers that cannot read a 401. exp and sub are required (sub unless
 //     WithAnonymous); iss and aud when WithIssuer and WithAudience set them;
 //   - a session bound to the token: the connection closes with 1008 "token
-//     expired" (cause ErrTokenExpired; [middleware.WithClose] sets another code)
-//     when the token's exp passes;
+//     expired" (cause ErrTokenExpired; middleware.WithClose sets another
+//     code) when the token's exp passes;
 //   - in-band refresh: Refresh validates a new token for the same subject and
 //     moves the end of the session;
-//   - revocation: the token's subject is registered with the Registry, so
-//     Registry.Revoke(subject) closes every connection of that subject with
-//     1008 "session revoked"; with WithRevocations(registry) the revocation
-//     holds: the subject's tokens issued before it are refused at the
-//     upgrade and at refresh ("token revoked"). An optional periodic
-//     revalidation closes with 1008 "session revoked" too;
+//   - revocation that holds, with no option: the token's subject is
+//     registered with the Registry, so Registry.Revoke(subject) closes every
+//     connection of that subject with 1008 "session revoked", and the
+//     subject's tokens issued before the revocation are refused from then
+//     on, at the upgrade (401 "token revoked"), at Authenticate and at
+//     Refresh, by every endpoint whose connections join that Registry (see
+//     Authenticator.Middleware; WithoutRevocationCheck turns it off). An
+//     optional periodic revalidation closes with 1008 "session revoked" too;
 //   - the claims, from the Conn (ClaimsOf) and from the request or connection
 //     context (ClaimsFromContext);
 //   - in-band authentication, for clients that cannot set headers: with

@@ -9,7 +9,7 @@ import (
 // Causes and errors reported by the auth policy.
 var (
 	// ErrTokenExpired is the cause of the close, 1008 "token expired" by
-	// default ([middleware.WithClose]), when a connection's token expires during
+	// default (middleware.WithClose), when a connection's token expires during
 	// the session.
 	ErrTokenExpired = lifecycle.NewCause("token_expired", "token expired")
 	// ErrTokenMissing: the upgrade request carried no token.
@@ -21,8 +21,10 @@ var (
 	// ErrSubjectMismatch: a refresh token names another subject than the
 	// connection's; the refresh is refused and the connection stays.
 	ErrSubjectMismatch = errors.New("auth: refresh token has another subject")
-	// ErrTokenRevoked: the token's subject was revoked after the token was
-	// issued (see WithRevocations); the token is refused as "token revoked".
+	// ErrTokenRevoked: the connection's Registry revoked the token's
+	// subject after the token was issued, or the token has no iat to tell
+	// (see Authenticator.Middleware); the token is refused as "token
+	// revoked" or "token has no iat; subject was revoked".
 	ErrTokenRevoked = lifecycle.NewCause("token_revoked", "auth: token revoked")
 	// ErrNoSession: the connection was not authenticated by this package.
 	ErrNoSession = errors.New("auth: connection has no auth session")
@@ -50,8 +52,11 @@ var (
 //   - "token has no subject" (unless WithAnonymous);
 //   - "invalid token" for anything else golang-jwt refused (such as the
 //     claims type's own Validate method);
-//   - then, for a token that passed all of these: "token revoked" (see
-//     WithRevocations), then "token rejected" (WithRevalidation).
+//   - then, for a token that passed all of these: "token rejected"
+//     (WithRevalidation);
+//   - last, where the token opens or renews a connection (not in
+//     Validate), against that connection's Registry: "token has no iat;
+//     subject was revoked", "token revoked" (see Authenticator.Middleware).
 //
 // So an expired token without iss is "token expired", and a token with
 // neither exp nor iss is "token has no expiry".

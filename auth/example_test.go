@@ -124,18 +124,18 @@ func ExampleNew() {
 	// Output: [HS256 HS384 HS512]
 }
 
-// Revocation that holds: the Registry remembers Revoke, and the policy
-// refuses the subject's tokens issued before it, so a revoked user cannot
-// reconnect with the token they had; a token issued later (a new login)
-// is accepted.
-func ExampleWithRevocations() {
+// Revocation that holds, with no option: the Registry remembers Revoke,
+// and the policy in front of an endpoint whose connections join that
+// Registry refuses the subject's tokens issued before it, so a revoked user
+// cannot reconnect with the token they had; a token issued later (a new
+// login) is accepted.
+func Example_revocation() {
 	secret := []byte("a 32-byte secret for the example")
 	reg := lifecycle.NewRegistry(lifecycle.WithRevocationTTL(24 * time.Hour)) // the longest token lifetime
-	a, err := auth.New(auth.HMAC(secret), auth.WithRevocations(reg))
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
+	defer reg.Shutdown(context.Background())
+	h := auth.JWT(auth.HMAC(secret))(middleware.Handler(reg, func(*lifecycle.Conn, *http.Request) {}))
+	srv := httptest.NewServer(h)
+	defer srv.Close()
 	token := func(issued time.Time) string {
 		s, _ := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.RegisteredClaims{
 			Subject:   "alice",
@@ -147,13 +147,19 @@ func ExampleWithRevocations() {
 	old := token(time.Now().Add(-time.Minute))
 
 	reg.RevokeAt("alice", time.Now().Add(-2*time.Second)) // closes alice's connections, and is remembered
-	_, err = a.Validate(context.Background(), old)
-	fmt.Println(err, errors.Is(err, auth.ErrTokenRevoked))
-	_, err = a.Validate(context.Background(), token(time.Now()))
-	fmt.Println(err)
+	for _, tok := range []string{old, token(time.Now())} {
+		ws, resp, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(srv.URL, "http"),
+			http.Header{"Authorization": {"Bearer " + tok}})
+		if err != nil {
+			fmt.Println(resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
+			continue
+		}
+		fmt.Println(resp.StatusCode)
+		ws.Close()
+	}
 	// Output:
-	// auth: invalid token: token revoked true
-	// <nil>
+	// 401 Bearer error="invalid_token", error_description="token revoked"
+	// 101
 }
 
 // graphql-transport-ws clients expect 4401 when their token is refused or

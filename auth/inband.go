@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"errors"
 	"sync"
 
 	"github.com/wsmw/wsmw/lifecycle"
@@ -43,8 +44,11 @@ func bindLock(c *lifecycle.Conn) *sync.Mutex {
 // Authenticate authenticates c in band with token, a token received after
 // the upgrade. The token is validated under the same rules as at the
 // upgrade (key, algorithms, exp, nbf, iat, issuer, audience, leeway, size
-// cap, revalidation); a refused token yields a *TokenError, like Validate,
-// and leaves c as it was: closing it is the caller's decision (the
+// cap, revalidation) and against c's Registry: a token of a subject it
+// revoked, issued before the revocation or without iat, is refused with
+// "token revoked" or "token has no iat; subject was revoked" (see
+// Middleware). A refused token yields a *TokenError, like Validate, and
+// leaves c as it was: closing it is the caller's decision (the
 // graphql-transport-ws answer is 4403 Forbidden).
 //
 // On a connection without a session, a good token binds one exactly as the
@@ -70,6 +74,9 @@ func bindLock(c *lifecycle.Conn) *sync.Mutex {
 // made by another Authenticator refuses it with ErrNoSession.
 //
 // Once c is closing, Authenticate returns the close's *lifecycle.CloseError.
+// A revocation of the subject that comes while Authenticate binds the
+// session closes c with 1008 "session revoked", as Registry.Revoke would a
+// moment later, and Authenticate returns that close.
 func (a *Authenticator) Authenticate(c *lifecycle.Conn, token string) error {
 	if c == nil {
 		return ErrNoSession
@@ -81,6 +88,9 @@ func (a *Authenticator) Authenticate(c *lifecycle.Conn, token string) error {
 	claims, subject, exp, err := a.validate(ctx, token)
 	if err != nil {
 		return err
+	}
+	if te := a.revoked(c.Registry(), subject, claims); te != nil {
+		return te
 	}
 	mu := bindLock(c)
 	mu.Lock()
@@ -101,7 +111,16 @@ func (a *Authenticator) Authenticate(c *lifecycle.Conn, token string) error {
 		}
 	}
 	s := &session{a: a, claims: claims, expiresAt: exp.UnixMicro()}
-	return s.attach(c) // stores the session on c and arms its timers
+	if err := s.attach(c); err != nil {
+		// The subject was revoked since the check above: as if the
+		// revocation had found the connection, which it would have a
+		// moment later.
+		if ce := (*lifecycle.CloseError)(nil); errors.As(err, &ce) {
+			c.CloseAsync(ce.Cause, ce.Code, ce.Reason) // no wait: the caller may be c's reader
+		}
+		return err
+	}
+	return nil
 }
 
 func (a *Authenticator) refreshIn(s *session, c *lifecycle.Conn, token string) error {

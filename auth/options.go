@@ -43,7 +43,7 @@ type config struct {
 	revalidateInt time.Duration
 	log           *slog.Logger
 	anonymous     bool
-	revocations   RevocationList
+	noRevocations bool // WithoutRevocationCheck
 	expiryCode    lifecycle.StatusCode
 	expiryReason  string
 	tokenOptional bool // WithTokenOptional (inband.go): no token passes the upgrade unauthenticated
@@ -188,45 +188,23 @@ func WithRevalidation(every time.Duration, fn func(ctx context.Context, claims j
 // WithAnonymous accepts tokens without a subject (no sub claim, or an
 // empty one), which are refused by default with "token has no subject". A
 // connection opened with such a token has no subject: it cannot be
-// revoked by subject (Registry.Revoke, WithRevocations), nor counted by a
+// revoked by subject (Registry.Revoke), nor counted by a
 // per-subject limit; only its token's exp, a revalidation or a close of
 // the connection itself ends it.
 func WithAnonymous() middleware.Option {
 	return jwtOption("WithAnonymous", func(c *config) { c.anonymous = true })
 }
 
-// RevocationList tells when a subject was last revoked. A
-// *lifecycle.Registry is one: its Revoke and RevokeAt are remembered for
-// the Registry's revocation TTL. RevokedAt is called at every upgrade and
-// every refresh, so it should answer from memory.
-type RevocationList interface {
-	// RevokedAt returns the time of subject's latest revocation still in
-	// force, and false when subject is not revoked.
-	RevokedAt(subject string) (time.Time, bool)
+// WithoutRevocationCheck turns off the check that makes a revocation hold:
+// by default, a token whose subject the connection's Registry revoked
+// (Registry.Revoke, Registry.RevokeAt, or the cluster module on any server)
+// is refused when it was issued before the revocation (see
+// Authenticator.Middleware), and with it the subject's token without iat.
+// With this option such a token opens a new session again;
+// Registry.Revoke still closes the subject's live connections. It is a
+// trade for deployments that enforce revocation elsewhere, for example
+// with tokens that live a few minutes and an identity provider that stops
+// issuing them, and that would rather not refuse a token without iat.
+func WithoutRevocationCheck() middleware.Option {
+	return jwtOption("WithoutRevocationCheck", func(c *config) { c.noRevocations = true })
 }
-
-// WithRevocations makes revocations hold: a token whose subject the list
-// reports revoked at T is refused, at the upgrade (401, error_description
-// "token revoked") and at a refresh (the connection stays open), when it
-// was issued in T's second or before, or has no iat. iat counts whole
-// seconds, so a token issued in the same second as the revocation cannot be
-// told from one issued just before it: it is refused too, and a user who
-// logs in again gets a token that works a second after the revocation. iat
-// is compared without the leeway.
-//
-// Pass the Registry that the connections join (lifecycle.Registry
-// implements RevocationList); with the cluster module, revocations made on
-// any server reach every Registry. The list is asked again right after the
-// upgrade, once the connection has joined the Registry: a revocation made
-// between the token's check and the join closes the new connection with
-// 1008 "session revoked" (cause lifecycle.ErrSessionRevoked and
-// ErrTokenRevoked) before the handler runs. A token without a subject
-// (WithAnonymous) is never looked up.
-func WithRevocations(list RevocationList) middleware.Option {
-	if list == nil {
-		panic("wsmw: WithRevocations(nil)")
-	}
-	return jwtOption("WithRevocations", func(c *config) { c.revocations = list })
-}
-
-var _ RevocationList = (*lifecycle.Registry)(nil)

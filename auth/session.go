@@ -22,19 +22,22 @@ type session struct {
 	expiry    lifecycle.Timer  // fires at exp + leeway
 	warn      *lifecycle.Timer // fires warnBefore before exp
 	recheck   *lifecycle.Timer // periodic revalidation
+	rejected  error            // set by upgradeCheck, with WithCloseAfterUpgrade: attach closes
 }
 
 // attach runs right after the upgrade, once the connection has joined the
 // Registry, before the handler.
 func (s *session) attach(c *lifecycle.Conn) error {
+	if s.rejected != nil {
+		return s.a.rejection(s.rejected)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	// A revocation made after the token was checked but before the
 	// connection joined the Registry did not see it: look again now that
 	// a Revoke from here on will.
-	if s.a.revoked(subjectOf(s.claims), s.claims) != nil {
-		return &lifecycle.CloseError{Code: lifecycle.StatusPolicyViolation, Reason: "session revoked",
-			Cause: fmt.Errorf("%w: %w", lifecycle.ErrSessionRevoked, ErrTokenRevoked)}
+	if s.a.revoked(c.Registry(), subjectOf(s.claims), s.claims) != nil {
+		return sessionRevoked()
 	}
 	s.conn = c
 	c.LoadOrStore(sessionKey{}, s)
@@ -66,7 +69,8 @@ func (s *session) expire() {
 	c, due := s.conn, !time.Now().Before(s.deadline())
 	s.mu.Unlock()
 	if due {
-		c.CloseWith(ErrTokenExpired, s.a.cfg.expiryCode, s.a.cfg.expiryReason)
+		code, reason := s.a.expiryCloseOf(c)
+		c.CloseWith(ErrTokenExpired, code, reason)
 	}
 }
 
@@ -114,6 +118,9 @@ func (s *session) refresh(ctx context.Context, token string) error {
 	if s.conn.Closing() {
 		return context.Cause(s.conn.Context())
 	}
+	if te := s.a.revoked(s.conn.Registry(), subject, claims); te != nil {
+		return te
+	}
 	s.claims, s.expiresAt = claims, exp.UnixMicro()
 	now := time.Now()
 	s.expiry.Reset(s.deadline().Sub(now))
@@ -126,8 +133,9 @@ func (s *session) refresh(ctx context.Context, token string) error {
 // Refresh replaces c's token with token, without reconnecting: the new
 // token is validated under the same rules as at the upgrade, must name the
 // same subject (else ErrSubjectMismatch), and moves the end of the session
-// to its exp + leeway. A refused refresh leaves the connection and its
-// current token as they were. It returns ErrNoSession for a connection
+// to its exp + leeway. A token that the connection's Registry revoked is
+// refused (see Authenticator.Middleware). A refused refresh leaves the
+// connection and its current token as they were. It returns ErrNoSession for a connection
 // that this package did not authenticate.
 func Refresh(c *lifecycle.Conn, token string) error {
 	s := sessionOf(c)

@@ -10,10 +10,16 @@ import (
 
 // Validate parses and verifies token under the Authenticator's rules (key,
 // algorithms, exp required, nbf, iat, issuer, audience, subject, leeway,
-// size cap, revocations, revalidation) and returns its claims, of the type
-// set by WithClaims. A refused token yields a *TokenError whose
-// Description names one reason, chosen as described at TokenError. ctx
-// bounds key lookups (JWKS) and is passed to the revalidation.
+// size cap, revalidation) and returns its claims, of the type set by
+// WithClaims. A refused token yields a *TokenError whose Description names
+// one reason, chosen as described at TokenError. ctx bounds key lookups
+// (JWKS) and is passed to the revalidation.
+//
+// Validate knows no connection, hence no Registry: it does not check
+// revocations. Where a token opens or renews a connection (the upgrade,
+// Authenticate, Refresh) it is also checked against that connection's
+// Registry (see Authenticator.Middleware); to check a token elsewhere, ask
+// the Registry yourself (lifecycle.Registry.RevokedAt).
 func (a *Authenticator) Validate(ctx context.Context, token string) (jwt.Claims, error) {
 	claims, _, _, err := a.validate(ctx, token)
 	return claims, err
@@ -35,9 +41,6 @@ func (a *Authenticator) validate(ctx context.Context, token string) (jwt.Claims,
 	// refusal vouches for a subject and an expiry of the right types.
 	sub, _ := claims.GetSubject()
 	exp, _ := claims.GetExpirationTime()
-	if te := a.revoked(sub, claims); te != nil {
-		return nil, "", time.Time{}, te
-	}
 	if a.cfg.revalidate != nil {
 		if err := a.cfg.revalidate(ctx, claims); err != nil {
 			return nil, "", time.Time{}, &TokenError{Description: "token rejected", Err: err}
@@ -115,25 +118,6 @@ func (a *Authenticator) refusal(err error, claims jwt.Claims) *TokenError {
 		return refuse("invalid token", nil)
 	}
 	return nil
-}
-
-// revoked refuses a token of subject sub issued before sub's latest
-// revocation, or without an iat, when WithRevocations is on.
-func (a *Authenticator) revoked(sub string, claims jwt.Claims) *TokenError {
-	if a.cfg.revocations == nil || sub == "" {
-		return nil
-	}
-	at, ok := a.cfg.revocations.RevokedAt(sub)
-	if !ok {
-		return nil
-	}
-	// iat has whole seconds: a token issued in the second of the
-	// revocation cannot be told from one issued before it, and is refused
-	// too (see WithRevocations).
-	if iat, _ := claims.GetIssuedAt(); iat != nil && iat.Time.Truncate(time.Second).After(at.Truncate(time.Second)) {
-		return nil
-	}
-	return &TokenError{Description: "token revoked", Err: ErrTokenRevoked}
 }
 
 // wellFormed reports whether token is a non-empty run of the characters of

@@ -109,7 +109,7 @@ func TestRevokeWhileRedisDown(t *testing.T) {
 }
 
 // TestRevocationsHoldOnEveryNode: a revocation is remembered by every node
-// (RevokedAt, which auth's WithRevocations reads), including one that
+// (RevokedAt, which the auth policy reads), including one that
 // starts after it was made, with the time it was made, not when it arrived.
 func TestRevocationsHoldOnEveryNode(t *testing.T) {
 	addr, _ := wstest.StartRedis(t)

@@ -74,7 +74,7 @@ func TestAdminRevokeRefusesCrossOrigin(t *testing.T) {
 		"own Origin, no fetch": {"Origin": {self}},
 	} {
 		// A subject per case: once revoked, alice's tokens of that second
-		// no longer connect (WithRevocations).
+		// no longer connect (revocations hold).
 		sub := "alice-" + strings.NewReplacer(" ", "-", ",", "").Replace(name)
 		ws := dial(sub)
 		status, body := postRevoke(t, base, sub, h)

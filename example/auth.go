@@ -51,8 +51,10 @@ func (p *authPart) setup(a *app, r chi.Router, ws *[]func(http.Handler) http.Han
 		a.log.Warn("the -secret is shorter than 32 bytes; HS256 wants at least 32 random bytes")
 	}
 	var err error
-	p.a, err = auth.New(auth.HMAC([]byte(p.secret)), auth.WithIssuer(demoIssuer), wsmw.WithLogger(a.log),
-		auth.WithRevocations(a.reg)) // a revoked subject's older tokens get 401
+	// Revocations hold with no option: after POST /admin/revoke, the
+	// subject's tokens issued before it get 401 "token revoked" (on every
+	// server sharing -redis, whose revocations reach a.reg).
+	p.a, err = auth.New(wsmw.HMAC([]byte(p.secret)), wsmw.WithIssuer(demoIssuer), wsmw.WithLogger(a.log))
 	if err != nil {
 		return err
 	}
@@ -193,7 +195,7 @@ func (p *authPart) command(c *wsmw.Conn, msg []byte) ([]byte, bool) {
 	if json.Unmarshal(msg, &cmd) != nil || cmd.Type != "refresh" {
 		return nil, false
 	}
-	err := auth.Refresh(c, cmd.Token)
+	err := wsmw.Refresh(c, cmd.Token)
 	if err != nil {
 		reason := "invalid token"
 		var te *auth.TokenError

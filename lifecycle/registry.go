@@ -128,6 +128,15 @@ func (r *Registry) registerLocked(c *Conn) {
 	r.index(c, c.subjectLocked())
 }
 
+// Registry returns the Registry that c joined (see Accept), nil when none:
+// the one whose Revoke reaches c, and whose remembered revocations
+// (RevokedAt) an auth policy checks c's tokens against.
+func (c *Conn) Registry() *Registry {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.reg
+}
+
 // remove runs in Conn.finish with c.mu held.
 func (r *Registry) remove(c *Conn, subject string) {
 	r.mu.Lock()

@@ -17,8 +17,9 @@ import (
 type Attachment func(c *lifecycle.Conn) error
 
 // requestState is what the policies of one upgrade request leave for
-// Upgrade: the attachments in order, the subject, the fallback subprotocol
-// and a few context values. The first policy puts it in the request's
+// Upgrade: the attachments in order, the checks to run before the
+// handshake, the subject, the fallback subprotocol and a few context
+// values. The first policy puts it in the request's
 // context (one allocation and one request copy per request, however many
 // policies run); the others add to it. It is the context value itself, so
 // after the upgrade a connection's context holds one node for all of it.
@@ -29,6 +30,8 @@ type Attachment func(c *lifecycle.Conn) error
 type requestState struct {
 	context.Context
 	steps    []step
+	checks   []UpgradeCheck                               // BeforeUpgrade's, run by Upgrade before the handshake
+	check1   [1]UpgradeCheck                              // checks' first backing array: one check allocates nothing more
 	hooks    []func(*lifecycle.Conn, lifecycle.CloseInfo) // OnClose hooks, added when the Conn is made
 	conn     atomic.Pointer[lifecycle.Conn]
 	subject  string

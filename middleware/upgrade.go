@@ -107,7 +107,9 @@ func (u *Upgrader) serve(c *lifecycle.Conn, r *http.Request, fn func(*lifecycle.
 // when it is not an upgrade, 400 for HTTP/1.0 (RFC 6455 §4.1 wants 1.1),
 // 503 while the Registry drains, 403 for a foreign Origin, gorilla's 400
 // for a malformed handshake; each refusal is logged at Debug level (see
-// LogRefusal). After the 101 it adds the OnClose hooks of the policies
+// LogRefusal). Then the policies' [UpgradeCheck] functions run ([BeforeUpgrade]): one
+// that refuses has answered the request, and Upgrade returns ErrRefused.
+// After the 101 it adds the OnClose hooks of the policies
 // (AddCloseHook, OnClose) to the new Conn, then runs the attachments and
 // OnOpen hooks; if one fails, or the Registry refused the connection, the
 // connection is closing and Upgrade returns the error (the hooks still run,
@@ -138,6 +140,9 @@ func (u *Upgrader) Upgrade(w http.ResponseWriter, r *http.Request) (*lifecycle.C
 		return nil, ErrOrigin
 	}
 	st := stateOf(r.Context())
+	if st != nil && !st.runChecks(w, r, u.reg) {
+		return nil, ErrRefused // answered by the check
+	}
 	var header http.Header
 	if proto := u.selectSubprotocol(r, st); proto != "" {
 		header = http.Header{"Sec-Websocket-Protocol": {proto}}

@@ -34,10 +34,9 @@ import (
 
 	"github.com/wsmw/wsmw"
 	"github.com/wsmw/wsmw/auth"
-	"github.com/wsmw/wsmw/middleware"
 
-	wsgqlgen "github.com/wsmw/wsmw/gqlgen"
 	"github.com/wsmw/wsmw/gqlgen/example/graph"
+	"github.com/wsmw/wsmw/gqlgen/gqlws"
 )
 
 // demoSecret signs demo tokens unless -secret is given; it is the main
@@ -69,6 +68,7 @@ type app struct {
 	shutdownTimeout time.Duration
 	logFormat       string
 	maxPerSubject   int
+	renewOnExpiry   bool
 
 	log    *slog.Logger
 	reg    *wsmw.Registry
@@ -92,6 +92,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&a.pongTimeout, "pong-timeout", 20*time.Second, "time allowed for a pong (Heartbeat)")
 	fs.DurationVar(&a.shutdownTimeout, "shutdown-timeout", 10*time.Second, "graceful shutdown bound")
 	fs.StringVar(&a.logFormat, "log-format", "text", "log format: text or json")
+	fs.BoolVar(&a.renewOnExpiry, "reconnect-on-token-expiry", false, "close a session whose token expires with 4403 \"Forbidden: token expired\", which graphql-ws retries with a fresh connectionParams, instead of the fatal 1008 \"token expired\"")
 	fs.IntVar(&a.maxPerSubject, "max-conns-per-subject", 0, "open connections allowed per subject, counted when the token arrives (1013 \"too many connections\" in band, 429 at the upgrade); 0 = off")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -115,7 +116,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var err error
 	// TokenOptional: a browser cannot send headers, so the token usually
 	// comes in connection_init, within -init-timeout of the upgrade.
-	a.authn, err = auth.New(auth.HMAC([]byte(a.secret)), auth.WithIssuer(demoIssuer), middleware.WithLogger(a.log), auth.WithTokenOptional())
+	a.authn, err = auth.New(wsmw.HMAC([]byte(a.secret)), wsmw.WithIssuer(demoIssuer), wsmw.WithLogger(a.log), auth.WithTokenOptional())
 	if err != nil {
 		a.log.Error("setup failed", "err", err)
 		return 1
@@ -162,11 +163,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 // routes: /query behind the policies, the demo token, revocation and the
 // health check.
 func (a *app) routes() http.Handler {
-	gql := wsgqlgen.New(a.reg,
-		wsgqlgen.WithAuthenticator(a.authn),
-		wsgqlgen.WithInitTimeout(a.initTimeout),
-		wsgqlgen.WithLogger(a.log),
-	)
+	opts := []gqlws.Option{
+		gqlws.WithAuthenticator(a.authn),
+		gqlws.WithInitTimeout(a.initTimeout),
+		gqlws.WithLogger(a.log),
+	}
+	if a.renewOnExpiry {
+		opts = append(opts, gqlws.WithReconnectOnTokenExpiry())
+	}
+	gql := gqlws.New(a.reg, opts...)
 	srv := handler.New(graph.NewExecutableSchema(graph.Config{Resolvers: &graph.Resolver{}}))
 	srv.AddTransport(gql.Websocket(transport.Websocket{KeepAlivePingInterval: keepAlive}))
 	srv.AddTransport(transport.GET{})
@@ -174,12 +179,15 @@ func (a *app) routes() http.Handler {
 	srv.Use(extension.Introspection{})
 
 	// On a GraphQL connection the codes are chosen for the graphql-ws
-	// client (see the gqlgen package documentation): a session that
+	// client (see the gqlws package documentation): a session that
 	// reaches its maximum lifetime, and a peer that misses a pong, get 1001,
 	// which the client retries (re-sending its connectionParams), where
-	// wsmw's defaults (1008, 1011) are fatal to it. Token expiry (1008
-	// "token expired") and revocation (1008 "session revoked") stay fatal:
-	// the application must get a new token, or stay out.
+	// wsmw's defaults (1008, 1011) are fatal to it. Token expiry is fatal
+	// (1008 "token expired": the application must get a new token) unless
+	// -reconnect-on-token-expiry makes it a 4403 that the client retries.
+	// Revocation (1008 "session revoked") stays fatal, and holds with no
+	// option: the subject's older tokens are refused from then on (401 at
+	// the upgrade, 4403 at connection_init).
 	//
 	// The per-subject cap comes right after the JWT policy: a token at the
 	// upgrade takes its slot there (429 when full); a token in

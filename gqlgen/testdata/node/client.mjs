@@ -8,10 +8,17 @@
 //   url        the endpoint
 //   protocol   "graphql-transport-ws" (default) or "graphql-ws" (legacy)
 //   token      sent as connection_init's payload {"token": …}; omitted when absent
+//   tokenUrl   fetch a fresh token from this URL (the example's GET /token,
+//              whose JSON has "token") for each connection_init instead
+//   shouldRetryAll  retry every failed connection, a refused one included
+//              (shouldRetry: () => true; graphql-ws's default retries close
+//              events only, and gives up on ECONNREFUSED)
 //   initDelayMs  wait this long before sending connection_init (graphql-ws only)
 //   everyMs    ticks(everyMs:), default 50
 //   ticks      unsubscribe after this many ticks (0: never)
-//   retryAttempts, retryWaitMs   graphql-ws's retries (default 0 attempts)
+//   retryAttempts, retryWaitMs   graphql-ws's retries (default 0 attempts;
+//              100 ms between them; retryWaitMs "default" keeps graphql-ws's
+//              randomised exponential backoff)
 //
 // Every event is one JSON line on stdout: {"event":"connecting","retrying":b},
 // {"event":"opened"}, {"event":"connected"}, {"event":"next","value":n},
@@ -43,6 +50,13 @@ function describe(err) {
 
 const payload = opts.token !== undefined ? { token: opts.token } : undefined;
 
+// connectionParams: the fixed token, or a fresh one from tokenUrl each time.
+async function params() {
+  if (!opts.tokenUrl) return payload;
+  const res = await fetch(opts.tokenUrl);
+  return { token: (await res.json()).token };
+}
+
 if ((opts.protocol ?? 'graphql-transport-ws') === 'graphql-transport-ws') {
   let closedOnce;
   const closed = new Promise((resolve) => (closedOnce = resolve));
@@ -51,10 +65,13 @@ if ((opts.protocol ?? 'graphql-transport-ws') === 'graphql-transport-ws') {
     webSocketImpl: WebSocket,
     lazy: true,
     retryAttempts: opts.retryAttempts ?? 0,
-    retryWait: async () => new Promise((r) => setTimeout(r, opts.retryWaitMs ?? 100)),
+    ...(opts.retryWaitMs === 'default'
+      ? {}
+      : { retryWait: async () => new Promise((r) => setTimeout(r, opts.retryWaitMs ?? 100)) }),
+    ...(opts.shouldRetryAll ? { shouldRetry: () => true } : {}),
     connectionParams: async () => {
       if (opts.initDelayMs) await new Promise((r) => setTimeout(r, opts.initDelayMs));
-      return payload;
+      return params();
     },
     on: {
       connecting: (retrying) => emit('connecting', { retrying }),

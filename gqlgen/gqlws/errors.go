@@ -1,4 +1,4 @@
-package gqlgen
+package gqlws
 
 import (
 	"errors"
@@ -28,9 +28,10 @@ const (
 	// StatusUnauthorized (4401): a subscription before connection_init.
 	// Fatal.
 	StatusUnauthorized lifecycle.StatusCode = 4401
-	// StatusForbidden (4403): connection_init refused (no or bad token, or
-	// the InitFunc's error). graphql-ws retries it, asking its
-	// connectionParams again.
+	// StatusForbidden (4403): connection_init refused (no or bad token, a
+	// revoked subject's older token, or the InitFunc's error), or, with
+	// WithReconnectOnTokenExpiry, the token expired during the session.
+	// graphql-ws retries it, asking its connectionParams again.
 	StatusForbidden lifecycle.StatusCode = 4403
 	// StatusSubprotocolNotAcceptable (4406): the negotiated subprotocol is
 	// not one gqlgen speaks. Fatal.
@@ -58,32 +59,32 @@ var (
 	// the subprotocol (not JSON, no known type, a connection_init whose
 	// payload is not an object), or gqlgen closed for a protocol error
 	// (4400). The detail is wrapped with it.
-	ErrInvalidMessage = errors.New("gqlgen: invalid message")
+	ErrInvalidMessage = errors.New("gqlws: invalid message")
 	// ErrNotInitialised: the client subscribed before connection_init
 	// (4401 Unauthorized).
-	ErrNotInitialised = errors.New("gqlgen: subscribe before connection_init")
+	ErrNotInitialised = errors.New("gqlws: subscribe before connection_init")
 	// ErrTooManyInits: a second connection_init (4429).
-	ErrTooManyInits = errors.New("gqlgen: too many initialisation requests")
+	ErrTooManyInits = errors.New("gqlws: too many initialisation requests")
 	// ErrInitRefused: connection_init was refused, by the in-band
 	// authentication or by the application's InitFunc, whose error is
 	// wrapped with it (4403 unless the InitFunc chose a code).
-	ErrInitRefused = errors.New("gqlgen: connection_init refused")
+	ErrInitRefused = errors.New("gqlws: connection_init refused")
 	// ErrSubprotocol: the negotiated subprotocol is not one gqlgen speaks
 	// (4406), for example a client that offered only "bearer".
-	ErrSubprotocol = errors.New("gqlgen: subprotocol not acceptable")
+	ErrSubprotocol = errors.New("gqlws: subprotocol not acceptable")
 	// ErrTerminated: the legacy client sent connection_terminate (1000).
-	ErrTerminated = errors.New("gqlgen: client sent connection_terminate")
+	ErrTerminated = errors.New("gqlws: client sent connection_terminate")
 	// ErrTransportClosed: gqlgen's transport closed the connection for a
 	// reason of its own, such as its context being cancelled; the code and
 	// reason are gqlgen's.
-	ErrTransportClosed = errors.New("gqlgen: closed by the gqlgen transport")
+	ErrTransportClosed = errors.New("gqlws: closed by the gqlgen transport")
 	// ErrTransportReturned: gqlgen's handler returned without closing the
 	// connection, or without accepting it (1011 "internal error").
-	ErrTransportReturned = errors.New("gqlgen: transport returned without closing the connection")
+	ErrTransportReturned = errors.New("gqlws: transport returned without closing the connection")
 	// ErrPongTimeout: gqlgen's PingPongInterval got no pong by its read
 	// deadline. It matches timeout.ErrPongTimeout too.
-	ErrPongTimeout = fmt.Errorf("gqlgen: no pong by the transport's read deadline: %w", timeout.ErrPongTimeout)
+	ErrPongTimeout = fmt.Errorf("gqlws: no pong by the transport's read deadline: %w", timeout.ErrPongTimeout)
 	// ErrNotWrapped is returned by Accept for a request that did not pass
 	// through Adapter.Handler: gqlgen then answers 400.
-	ErrNotWrapped = errors.New("wsmw/gqlgen: wrap the gqlgen handler with Adapter.Handler")
+	ErrNotWrapped = errors.New("wsmw/gqlws: wrap the gqlgen handler with Adapter.Handler")
 )

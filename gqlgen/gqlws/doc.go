@@ -1,4 +1,5 @@
-// Package gqlgen puts gqlgen's GraphQL subscriptions behind wsmw. An
+// Package gqlws puts gqlgen's GraphQL subscriptions behind wsmw; its name
+// is not gqlgen's, so that both import under their own names. An
 // Adapter is gqlgen's transport.WebsocketImplementation: the upgrade goes
 // through wsmw, so the policies in front of it (Origin, limits, JWT, session
 // expiry, heartbeat, hooks, metrics, the Registry's shutdown and
@@ -8,8 +9,8 @@
 // true cause.
 //
 //	reg := wsmw.NewRegistry()
-//	authn, _ := auth.New(auth.HMAC(secret), auth.WithTokenOptional())
-//	gql := gqlgen.New(reg, gqlgen.WithAuthenticator(authn)) // token in connection_init
+//	authn, _ := auth.New(wsmw.HMAC(secret), auth.WithTokenOptional())
+//	gql := gqlws.New(reg, gqlws.WithAuthenticator(authn)) // token in connection_init
 //
 //	srv := handler.New(graph.NewExecutableSchema(cfg))
 //	srv.AddTransport(gql.Websocket(transport.Websocket{KeepAlivePingInterval: 10 * time.Second}))
@@ -34,8 +35,10 @@
 // that Websocket installs validates it with the same auth configuration as
 // the upgrade and binds the session to it (auth.Authenticator.Authenticate):
 // the token's subject becomes the connection's, so Registry.Revoke finds
-// it; the connection closes at exp with 1008 "token expired"; ClaimsOf,
-// auth.ClaimsFromContext (in resolvers) and Refresh work. A connection
+// it, and the subject's revocation holds against the token; the
+// connection closes at exp with 1008 "token expired" (4403 with
+// WithReconnectOnTokenExpiry); ClaimsOf, auth.ClaimsFromContext (in
+// resolvers) and Refresh work. A connection
 // authenticated at the upgrade needs no token at init; one that sends one
 // anyway refreshes its session, which must keep its subject. A missing or
 // refused token closes with 4403. The whole exchange is bounded by the
@@ -54,15 +57,21 @@
 // # Close codes on a GraphQL connection
 //
 // What the npm graphql-ws client (6.x) does with each: it retries 1001,
-// 1005, 1006, 1012, 1013, 1014 and 4xxx codes other than those below, with
-// randomised exponential backoff, calling its connectionParams again
-// (retryAttempts, 5 by default); it retries 1000 at once while a
+// 1005, 1006, 1012, 1013, 1014 and 4xxx codes other than those below,
+// calling its connectionParams again, after a randomised exponential
+// backoff (1.3-4 s before the first retry, then about twice as long each
+// time; the count starts again at each connection_ack), up to
+// retryAttempts (5 by default); it retries 1000 at once while a
 // subscription is open; it treats the other 1000–1999 codes and 4400, 4401,
 // 4406, 4409, 4429, 4500 as fatal, passing the close to every
-// subscription's error callback.
+// subscription's error callback. A retry that cannot connect at all (the
+// server not back yet: ECONNREFUSED) is an error, not a close, and its
+// default shouldRetry retries closes only: the first refused retry ends
+// it, retries left or not (see Client settings).
 //
 //	cause                                   code   reason                             graphql-ws client
 //	no or bad token at connection_init      4403   Forbidden: <why>                   retries, asking connectionParams again
+//	revoked subject's older token at init   4403   Forbidden: token revoked           retries, asking connectionParams again
 //	InitFunc error, no code chosen          4403   Forbidden                          retries
 //	no connection_ack in the init timeout   4408   connection initialisation timeout  retries
 //	per-subject cap full (MaxConns)         1013   too many connections               retries with backoff
@@ -71,9 +80,10 @@
 //	second connection_init                  4429   Too many initialisation requests   fatal
 //	subprotocol gqlgen does not speak       4406   Subprotocol not acceptable         fatal
 //	token expired during the session        1008   token expired                      fatal: get a new token, resubscribe
+//	  with WithReconnectOnTokenExpiry       4403   Forbidden: token expired           retries, asking connectionParams again
 //	Registry.Revoke                         1008   session revoked                    fatal: stay out
-//	server shutdown                         1001   server shutting down               retries with backoff
-//	Registry.Restart                        1012   server restarting                  retries with backoff
+//	server shutdown                         1001   server shutting down               retries once the backoff has passed
+//	Registry.Restart                        1012   server restarting                  retries once the backoff has passed
 //	SessionExpiry, default code             1008   session expired                    fatal; WithClose(1001, …) retries
 //	Heartbeat: no pong, default code        1011*  keepalive ping timeout             fatal; WithClose(1001, …) retries
 //	PingPongInterval: no pong               1001*  keepalive ping timeout             retries
@@ -85,14 +95,22 @@
 //
 // * best effort, reported as 1006 abnormal: a dead peer reads nothing.
 //
-// Token expiry and revocation stay fatal on purpose: a retried code would
-// make the client re-run connectionParams silently, and most hand back the
-// token they were given, which the server refuses (4403) until the retries
-// run out. A fatal code tells the application at once, with the reason, to
-// get a new token (or to stay signed out) and resubscribe. A
-// maximum lifetime or a missed pong says nothing about the credentials: with
-// 1001 the client reconnects on its own, re-authenticating through its
-// connectionParams.
+// Revocation holds with no option: after Registry.Revoke the subject's
+// tokens issued before it are refused, 401 at the upgrade and 4403
+// "Forbidden: token revoked" at connection_init (see
+// auth.Authenticator.Middleware), so a client that reconnects with the
+// token it had stays out, and one that signs in again gets in.
+//
+// Token expiry is fatal by default: a retried code would make the client
+// re-run connectionParams silently, and a client that hands back the token
+// it was given would be refused (4403) until its retries run out. A fatal
+// code tells the application at once, with the reason, to get a new token
+// (or to sign in again) and resubscribe. Clients whose connectionParams
+// mint a fresh token are better served by WithReconnectOnTokenExpiry: the
+// expiry becomes a 4403 that graphql-ws retries, and the subscription goes
+// on after the retry wait. A maximum lifetime or a missed pong says nothing
+// about the credentials: with 1001 the client reconnects on its own,
+// re-authenticating through its connectionParams.
 //
 // A full per-subject cap gets 1013 ("Try Again Later", RFC 6455's code for
 // a temporary condition) because a retry can succeed with the very same
@@ -113,6 +131,22 @@
 // 503 while draining) the client sees a failed connection, not a close,
 // and does not retry by default.
 //
+// # Client settings
+//
+// For the npm graphql-ws client: connectionParams as a function, which it
+// calls at every connection, retries included, so that it can hand back a
+// fresh token; and shouldRetry: () => true, so that a restart that takes
+// longer than the first retry wait (1.3-4 s) does not end every
+// subscription at the first refused connection. Fatal codes stay fatal
+// with it.
+//
+//	const client = createClient({
+//	  url: 'wss://example.com/query',
+//	  connectionParams: async () => ({ token: await getFreshToken() }),
+//	  shouldRetry: () => true, // retry refused connections too (a restart)
+//	  retryAttempts: 10,       // 1, 2, 4 … 512 s apart: about 17 minutes
+//	});
+//
 // # gqlgen settings
 //
 // Leave gqlgen's InitTimeout at zero (Websocket clears it): it closes with
@@ -131,4 +165,4 @@
 // gqlgen runs each connection in its request's goroutine (unlike
 // wsmw.Handler, which returns it to net/http), so a GraphQL connection holds
 // net/http's per-request buffers for its lifetime.
-package gqlgen
+package gqlws

@@ -1,4 +1,4 @@
-package gqlgen_test
+package gqlws_test
 
 import (
 	"context"
@@ -17,19 +17,19 @@ import (
 	"github.com/wsmw/wsmw"
 	"github.com/wsmw/wsmw/auth"
 
-	wsgqlgen "github.com/wsmw/wsmw/gqlgen"
 	"github.com/wsmw/wsmw/gqlgen/example/graph"
+	"github.com/wsmw/wsmw/gqlgen/gqlws"
 )
 
 // A gqlgen server whose subscriptions run behind wsmw, with the token in
 // connection_init's payload.
 func Example() {
 	reg := wsmw.NewRegistry()
-	authn, err := auth.New(auth.HMAC(secret), auth.WithTokenOptional())
+	authn, err := auth.New(wsmw.HMAC(secret), auth.WithTokenOptional())
 	if err != nil {
 		panic(err)
 	}
-	gql := wsgqlgen.New(reg, wsgqlgen.WithAuthenticator(authn), wsgqlgen.WithInitTimeout(10*time.Second))
+	gql := gqlws.New(reg, gqlws.WithAuthenticator(authn), gqlws.WithInitTimeout(10*time.Second))
 
 	srv := handler.New(graph.NewExecutableSchema(graph.Config{Resolvers: &graph.Resolver{}}))
 	srv.AddTransport(gql.Websocket(transport.Websocket{KeepAlivePingInterval: 10 * time.Second}))

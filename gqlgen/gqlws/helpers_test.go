@@ -1,4 +1,4 @@
-package gqlgen_test
+package gqlws_test
 
 import (
 	"context"
@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -22,8 +21,8 @@ import (
 	"github.com/wsmw/wsmw/lifecycle"
 	"github.com/wsmw/wsmw/middleware"
 
-	wsgqlgen "github.com/wsmw/wsmw/gqlgen"
 	"github.com/wsmw/wsmw/gqlgen/example/graph"
+	"github.com/wsmw/wsmw/gqlgen/gqlws"
 )
 
 var secret = []byte("0123456789abcdef0123456789abcdef")
@@ -68,7 +67,7 @@ type gqlServer struct {
 }
 
 type serverConfig struct {
-	adapter  []wsgqlgen.Option
+	adapter  []gqlws.Option
 	ws       transport.Websocket
 	policies []func(http.Handler) http.Handler
 	noWS     bool // no Websocket transport on the gqlgen server
@@ -84,8 +83,8 @@ func newGQLServer(t *testing.T, cfg serverConfig) *gqlServer {
 		t.Fatal(err)
 	}
 	s := &gqlServer{t: t, reg: lifecycle.NewRegistry(), authn: authn, ended: make(chan ended, 64), hooks: map[*lifecycle.Conn]int{}}
-	opts := append([]wsgqlgen.Option{wsgqlgen.WithAuthenticator(authn), wsgqlgen.WithLogger(quietLogger())}, cfg.adapter...)
-	a := wsgqlgen.New(s.reg, opts...)
+	opts := append([]gqlws.Option{gqlws.WithAuthenticator(authn), gqlws.WithLogger(quietLogger())}, cfg.adapter...)
+	a := gqlws.New(s.reg, opts...)
 
 	srv := handler.New(graph.NewExecutableSchema(graph.Config{Resolvers: &graph.Resolver{}}))
 	ws := cfg.ws
@@ -285,15 +284,4 @@ func initMsg(tok string) message {
 func subscribeMsg(id, typ string, everyMs int) message {
 	p, _ := json.Marshal(map[string]any{"query": "subscription($e: Int!) { ticks(everyMs: $e) }", "variables": map[string]int{"e": everyMs}})
 	return message{ID: id, Type: typ, Payload: p}
-}
-
-// requireIntegration: a missing component fails instead of skipping.
-func requireIntegration() bool { return os.Getenv("WSMW_REQUIRE_INTEGRATION") == "1" }
-
-func missing(t testing.TB, component, how string) {
-	t.Helper()
-	if requireIntegration() {
-		t.Fatalf("%s is missing (WSMW_REQUIRE_INTEGRATION=1): %s", component, how)
-	}
-	t.Skipf("%s is missing: %s (set WSMW_REQUIRE_INTEGRATION=1 to fail instead)", component, how)
 }

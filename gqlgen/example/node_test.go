@@ -1,4 +1,4 @@
-package gqlgen_test
+package main
 
 import (
 	"bufio"
@@ -13,11 +13,13 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/wsmw/wsmw/internal/wstest"
 )
 
 // nodeDir holds the Node clients and their committed package.json and
 // package-lock.json; `npm ci --prefix gqlgen/testdata/node` installs them.
-const nodeDir = "testdata/node"
+const nodeDir = "../testdata/node"
 
 // nodeEvent is one line of client.mjs's output.
 type nodeEvent struct {
@@ -36,11 +38,11 @@ func node(t *testing.T) string {
 	t.Helper()
 	bin, err := exec.LookPath("node")
 	if err != nil {
-		missing(t, "node", "install nodejs and npm (apt)")
+		wstest.Missing(t, "node", "install nodejs and npm (apt)")
 	}
 	for _, mod := range []string{"graphql-ws", "subscriptions-transport-ws", "ws", "graphql"} {
 		if _, err := os.Stat(filepath.Join(nodeDir, "node_modules", mod, "package.json")); err != nil {
-			missing(t, "npm package "+mod, "run `npm ci --prefix gqlgen/testdata/node`")
+			wstest.Missing(t, "npm package "+mod, "run `npm ci --prefix gqlgen/testdata/node`")
 		}
 	}
 	return bin
@@ -227,18 +229,22 @@ func TestNodeGraphQLWS(t *testing.T) {
 		}
 	})
 
+	// The default: an expired token is fatal, even to a client whose
+	// connectionParams would mint a fresh one (TestNodeTokenRenewal has
+	// the option that makes it retried).
 	t.Run("2-second token", func(t *testing.T) {
-		tok := p.token("short", 2*time.Second)
 		issued := time.Now()
-		evs := runNode(t, map[string]any{"url": url, "token": tok, "everyMs": 100, "retryAttempts": 5, "retryWaitMs": 20}, nil)
+		tokenURL := "http://" + p.addr + "/token?sub=short&ttl=2s"
+		evs := runNode(t, map[string]any{"url": url, "tokenUrl": tokenURL, "everyMs": 100, "retryAttempts": 5, "retryWaitMs": 20}, nil)
 		ev, ok := find(evs, "error")
 		if !ok || ev.Code != 1008 || ev.Reason != "token expired" {
 			t.Fatalf("error %+v, want 1008 token expired; events %+v", ev, evs)
 		}
 		// exp has a one-second resolution: the token ends 1-2 s after it
-		// was issued.
+		// was issued (by the client's fetch, after this test's clock
+		// started).
 		d := time.Since(issued)
-		if d < time.Second || d > 3500*time.Millisecond {
+		if d < time.Second || d > 5*time.Second {
 			t.Fatalf("ended %v after the token was issued, want about 2s", d)
 		}
 		t.Logf("1008 token expired: client process done %v after the token was issued; %d ticks", d, count(evs, "next"))
@@ -274,6 +280,22 @@ func TestNodeGraphQLWS(t *testing.T) {
 		if n := count(evs, "connecting"); n != 1 {
 			t.Fatalf("%d connection attempts, want 1", n)
 		}
+
+		// The revocation holds with no option: the same token is refused
+		// at connection_init, with a code graphql-ws reports.
+		evs = runNode(t, map[string]any{"url": url, "token": tok}, nil)
+		if ev, _ := find(evs, "error"); ev.Code != 4403 || ev.Reason != "Forbidden: token revoked" {
+			t.Fatalf("same token after the revocation: %+v, want 4403 Forbidden: token revoked; events %+v", ev, evs)
+		}
+		if _, ok := find(evs, "next"); ok {
+			t.Fatalf("the revoked token got ticks: %+v", evs)
+		}
+		// A token issued after it (iat counts whole seconds) gets in.
+		<-time.After(time.Until(time.Now().Truncate(time.Second).Add(time.Second)))
+		evs = runNode(t, map[string]any{"url": url, "token": p.token("rev", time.Hour), "ticks": 3, "everyMs": 20}, nil)
+		if count(evs, "next") != 3 {
+			t.Fatalf("a token issued after the revocation: events %+v, want 3 ticks", evs)
+		}
 	})
 
 	t.Run("legacy graphql-ws", func(t *testing.T) {
@@ -292,8 +314,9 @@ func TestNodeGraphQLWS(t *testing.T) {
 
 	// One "ws closed" line per connection, each with every key and no
 	// token: ticks 1000, bad token 4403, retried 4403 ×3, no init 4408,
-	// 2-second token and revoke 1008, legacy 1000 and 4403.
-	want := map[string]int{"1000": 2, "4403": 5, "4408": 1, "1008": 2}
+	// 2-second token and revoke 1008, the revoked token 4403, the new
+	// login 1000, legacy 1000 and 4403.
+	want := map[string]int{"1000": 3, "4403": 6, "4408": 1, "1008": 2}
 	byCode := func() map[string]int {
 		got := map[string]int{}
 		for _, l := range p.closedLines() {
@@ -317,14 +340,14 @@ func TestNodeGraphQLWS(t *testing.T) {
 }
 
 // TestNodeSIGTERM: SIGTERM gives every subscription 1001 "server shutting
-// down", the graphql-ws client retries and finds the server gone, and the
-// example exits 0.
+// down", the graphql-ws client retries once and, finding the server gone,
+// gives up although it has retries left; the example exits 0.
 func TestNodeSIGTERM(t *testing.T) {
 	t.Parallel()
 	node(t)
 	p := startExample(t, "-shutdown-timeout", "5s")
 	exited := make(chan error, 1)
-	evs := runNode(t, map[string]any{"url": p.url(), "token": p.token("term", time.Hour), "everyMs": 50, "retryAttempts": 2, "retryWaitMs": 200}, func(ev nodeEvent) {
+	evs := runNode(t, map[string]any{"url": p.url(), "token": p.token("term", time.Hour), "everyMs": 50, "retryAttempts": 5, "retryWaitMs": 200}, func(ev nodeEvent) {
 		if ev.Event == "ready" {
 			go func() {
 				start := time.Now()
@@ -350,6 +373,12 @@ func TestNodeSIGTERM(t *testing.T) {
 	}
 	if ev, _ := find(evs, "error"); ev.Code != 0 || !strings.Contains(ev.Message, "ECONNREFUSED") {
 		t.Fatalf("final error %+v, want the refused connection of a server that is gone", ev)
+	}
+	// graphql-ws's default shouldRetry retries close events only: the
+	// first refused connection ends it, with four retries left
+	// (TestNodeRestart has the setting that survives a restart).
+	if n := count(evs, "connecting"); n != 2 {
+		t.Fatalf("%d connection attempts, want 2 (the first, one retry that was refused); events %+v", n, evs)
 	}
 	p.stderr.waitFor(10*time.Second, func() bool { return len(p.closedLines()) > 0 })
 	lines := p.closedLines()

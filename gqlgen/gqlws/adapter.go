@@ -1,4 +1,4 @@
-package gqlgen
+package gqlws
 
 import (
 	"context"
@@ -31,6 +31,7 @@ type Adapter struct {
 	auth        *auth.Authenticator
 	token       func(transport.InitPayload) (string, bool)
 	initTimeout time.Duration
+	reconnect   bool // WithReconnectOnTokenExpiry
 	log         *slog.Logger
 }
 
@@ -43,6 +44,7 @@ type config struct {
 	auth        *auth.Authenticator
 	token       func(transport.InitPayload) (string, bool)
 	initTimeout time.Duration
+	reconnect   bool
 	upgrader    []middleware.Option
 	log         *slog.Logger
 }
@@ -71,6 +73,21 @@ func WithTokenFromPayload(fn func(transport.InitPayload) (token string, found bo
 // authenticate. d <= 0 turns it off. Leave gqlgen's own InitTimeout at
 // zero: it closes with 1002.
 func WithInitTimeout(d time.Duration) Option { return func(c *config) { c.initTimeout = d } }
+
+// WithReconnectOnTokenExpiry is for clients whose connectionParams get a
+// fresh token each time they connect: a token that expires during a
+// session closes it with 4403 "Forbidden: token expired" (cause
+// auth.ErrTokenExpired), which the graphql-ws client retries, calling
+// connectionParams again and resubscribing, so that subscriptions go on
+// across the renewal after a short gap (graphql-ws's retry wait). By
+// default an expired token closes with 1008 "token expired", which
+// graphql-ws treats as fatal: right for clients that must sign in again,
+// or whose connectionParams hand back the token they were given (with this
+// option those would be refused with 4403 at each retry, until their
+// retryAttempts run out). Either way, auth.Refresh on the connection (from
+// a mutation sent over it, for example: ConnFromContext) moves the end of
+// the session without a reconnect.
+func WithReconnectOnTokenExpiry() Option { return func(c *config) { c.reconnect = true } }
 
 // WithUpgraderOptions passes options to the wsmw Upgrader (origins, buffer
 // sizes, close timeout, read limit, …). The GraphQL subprotocols are always
@@ -105,6 +122,7 @@ func New(reg *lifecycle.Registry, opts ...Option) *Adapter {
 		auth:        cfg.auth,
 		token:       cfg.token,
 		initTimeout: cfg.initTimeout,
+		reconnect:   cfg.reconnect,
 		log:         cfg.log,
 	}
 }
@@ -119,7 +137,7 @@ func (a *Adapter) Websocket(ws transport.Websocket) transport.Websocket {
 	ws.Implementation = a
 	ws.InitFunc = a.InitFunc(ws.InitFunc)
 	if ws.InitTimeout != 0 {
-		a.log.Warn("wsmw/gqlgen: gqlgen's InitTimeout is ignored; use the adapter's WithInitTimeout", "init_timeout", ws.InitTimeout)
+		a.log.Warn("wsmw/gqlws: gqlgen's InitTimeout is ignored; use the adapter's WithInitTimeout", "init_timeout", ws.InitTimeout)
 		ws.InitTimeout = 0
 	}
 	return ws
@@ -156,7 +174,7 @@ func (a *Adapter) serve(wc *conn, w http.ResponseWriter, r *http.Request, next h
 	stop := context.AfterFunc(c.Context(), func() { cancel(context.Cause(c.Context())) })
 	defer func() {
 		if p := recover(); p != nil {
-			a.log.Error("wsmw/gqlgen: handler panicked", "panic", p, "stack", string(debug.Stack()))
+			a.log.Error("wsmw/gqlws: handler panicked", "panic", p, "stack", string(debug.Stack()))
 			c.CloseWith(fmt.Errorf("%w: %v", lifecycle.ErrHandlerPanic, p), lifecycle.StatusInternalError, "internal error")
 		} else {
 			// A no-op when gqlgen closed, as it does on every path but a few.

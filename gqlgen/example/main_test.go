@@ -1,4 +1,4 @@
-package gqlgen_test
+package main
 
 import (
 	"fmt"

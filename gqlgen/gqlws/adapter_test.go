@@ -1,4 +1,4 @@
-package gqlgen_test
+package gqlws_test
 
 import (
 	"context"
@@ -20,7 +20,7 @@ import (
 	"github.com/wsmw/wsmw/lifecycle"
 	"github.com/wsmw/wsmw/timeout"
 
-	wsgqlgen "github.com/wsmw/wsmw/gqlgen"
+	"github.com/wsmw/wsmw/gqlgen/gqlws"
 )
 
 // TestTicksAndClientClose: graphql-transport-ws end to end; the client
@@ -29,7 +29,7 @@ import (
 func TestTicksAndClientClose(t *testing.T) {
 	t.Parallel()
 	s := newGQLServer(t, serverConfig{})
-	c := s.dial(wsgqlgen.SubprotocolTransportWS, nil)
+	c := s.dial(gqlws.SubprotocolTransportWS, nil)
 	c.send(initMsg(token(t, "alice", time.Hour)))
 	if m := c.read(); m.Type != "connection_ack" {
 		t.Fatalf("first message %q, want connection_ack", m.Type)
@@ -72,7 +72,7 @@ func TestTicksAndClientClose(t *testing.T) {
 // offers none (which gets it too), end to end up to connection_terminate.
 func TestLegacyProtocol(t *testing.T) {
 	t.Parallel()
-	for _, proto := range []string{wsgqlgen.SubprotocolLegacy, ""} {
+	for _, proto := range []string{gqlws.SubprotocolLegacy, ""} {
 		s := newGQLServer(t, serverConfig{ws: transport.Websocket{KeepAlivePingInterval: time.Second}})
 		c := s.dial(proto, nil)
 		if got := c.ws.Subprotocol(); got != proto {
@@ -92,7 +92,7 @@ func TestLegacyProtocol(t *testing.T) {
 			t.Fatalf("close %d %q, want 1000 terminated", code, reason)
 		}
 		e := s.next()
-		if e.info.Code != 1000 || !errors.Is(e.info.Cause, wsgqlgen.ErrTerminated) {
+		if e.info.Code != 1000 || !errors.Is(e.info.Cause, gqlws.ErrTerminated) {
 			t.Fatalf("CloseInfo %+v, want 1000 ErrTerminated", e.info)
 		}
 		s.settle()
@@ -127,55 +127,55 @@ func TestTransportCloses(t *testing.T) {
 	errRefused := errors.New("no entry")
 	tests := []tc{
 		{name: "bad token", steps: func(t *testing.T, c *client) { c.send(initMsg("garbage")) },
-			code: 4403, reason: "Forbidden: malformed token", causes: []error{wsgqlgen.ErrInitRefused, auth.ErrTokenInvalid}},
+			code: 4403, reason: "Forbidden: malformed token", causes: []error{gqlws.ErrInitRefused, auth.ErrTokenInvalid}},
 		{name: "expired token", steps: func(t *testing.T, c *client) { c.send(initMsg(token(t, "x", -time.Minute))) },
-			code: 4403, reason: "Forbidden: token expired", causes: []error{wsgqlgen.ErrInitRefused, auth.ErrTokenInvalid}},
+			code: 4403, reason: "Forbidden: token expired", causes: []error{gqlws.ErrInitRefused, auth.ErrTokenInvalid}},
 		{name: "no token", steps: func(t *testing.T, c *client) { c.send(initMsg("")) },
-			code: 4403, reason: "Forbidden: no token", causes: []error{wsgqlgen.ErrInitRefused, auth.ErrTokenMissing}},
+			code: 4403, reason: "Forbidden: no token", causes: []error{gqlws.ErrInitRefused, auth.ErrTokenMissing}},
 		{name: "another subject than the upgrade's", header: http.Header{"Authorization": {"Bearer " + token(t, "alice", time.Hour)}},
 			steps: func(t *testing.T, c *client) { c.send(initMsg(token(t, "mallory", time.Hour))) },
-			code:  4403, reason: "Forbidden: another subject", causes: []error{wsgqlgen.ErrInitRefused, auth.ErrSubjectMismatch}},
+			code:  4403, reason: "Forbidden: another subject", causes: []error{gqlws.ErrInitRefused, auth.ErrSubjectMismatch}},
 		{name: "InitFunc error", cfg: serverConfig{ws: transport.Websocket{InitFunc: refuse}},
 			steps: func(t *testing.T, c *client) { c.send(initMsg(token(t, "x", time.Hour))) },
-			code:  4403, reason: "Forbidden", causes: []error{wsgqlgen.ErrInitRefused}},
+			code:  4403, reason: "Forbidden", causes: []error{gqlws.ErrInitRefused}},
 		{name: "InitFunc error with its code", cfg: serverConfig{ws: transport.Websocket{InitFunc: refuseWith}},
 			steps: func(t *testing.T, c *client) { c.send(initMsg(token(t, "x", time.Hour))) },
-			code:  4500, reason: "terminated", causes: []error{wsgqlgen.ErrInitRefused}},
+			code:  4500, reason: "terminated", causes: []error{gqlws.ErrInitRefused}},
 		{name: "not JSON", steps: func(t *testing.T, c *client) { c.send("{nope") },
-			code: 4400, reason: "Invalid message", causes: []error{wsgqlgen.ErrInvalidMessage}},
+			code: 4400, reason: "Invalid message", causes: []error{gqlws.ErrInvalidMessage}},
 		{name: "unknown type", steps: func(t *testing.T, c *client) {
 			ack(c, token(t, "x", time.Hour))
 			c.send(`{"type":"bogus"}`)
-		}, code: 4400, reason: "Invalid message type", causes: []error{wsgqlgen.ErrInvalidMessage}},
+		}, code: 4400, reason: "Invalid message type", causes: []error{gqlws.ErrInvalidMessage}},
 		{name: "init payload not an object", steps: func(t *testing.T, c *client) { c.send(`{"type":"connection_init","payload":"tok"}`) },
-			code: 4400, reason: "Invalid connection_init payload", causes: []error{wsgqlgen.ErrInvalidMessage}},
+			code: 4400, reason: "Invalid connection_init payload", causes: []error{gqlws.ErrInvalidMessage}},
 		{name: "subscribe before init", steps: func(t *testing.T, c *client) { c.send(subscribeMsg("1", "subscribe", 50)) },
-			code: 4401, reason: "Unauthorized", causes: []error{wsgqlgen.ErrNotInitialised}},
+			code: 4401, reason: "Unauthorized", causes: []error{gqlws.ErrNotInitialised}},
 		{name: "second init", steps: func(t *testing.T, c *client) {
 			ack(c, token(t, "x", time.Hour))
 			c.send(initMsg(token(t, "x", time.Hour)))
-		}, code: 4429, reason: "Too many initialisation requests", causes: []error{wsgqlgen.ErrTooManyInits}},
+		}, code: 4429, reason: "Too many initialisation requests", causes: []error{gqlws.ErrTooManyInits}},
 		{name: "gqlgen's protocol error", steps: func(t *testing.T, c *client) { c.send(`{"type":"ping"}`) },
-			code: 4400, reason: "unexpected message", causes: []error{wsgqlgen.ErrInvalidMessage}},
-		{name: "legacy protocol error", proto: wsgqlgen.SubprotocolLegacy, steps: func(t *testing.T, c *client) {
+			code: 4400, reason: "unexpected message", causes: []error{gqlws.ErrInvalidMessage}},
+		{name: "legacy protocol error", proto: gqlws.SubprotocolLegacy, steps: func(t *testing.T, c *client) {
 			ack(c, token(t, "x", time.Hour))
 			c.send(`{"type":"ka"}`)
-		}, code: 4400, reason: "Invalid message type", causes: []error{wsgqlgen.ErrInvalidMessage}},
-		{name: "init timeout", cfg: serverConfig{adapter: []wsgqlgen.Option{wsgqlgen.WithInitTimeout(300 * time.Millisecond)}},
+		}, code: 4400, reason: "Invalid message type", causes: []error{gqlws.ErrInvalidMessage}},
+		{name: "init timeout", cfg: serverConfig{adapter: []gqlws.Option{gqlws.WithInitTimeout(300 * time.Millisecond)}},
 			steps: func(t *testing.T, c *client) {},
 			code:  4408, reason: "connection initialisation timeout", causes: []error{timeout.ErrInitTimeout}},
-		{name: "init timeout while unauthenticated", cfg: serverConfig{adapter: []wsgqlgen.Option{wsgqlgen.WithInitTimeout(300 * time.Millisecond)}},
+		{name: "init timeout while unauthenticated", cfg: serverConfig{adapter: []gqlws.Option{gqlws.WithInitTimeout(300 * time.Millisecond)}},
 			steps: func(t *testing.T, c *client) { c.send(`{"type":"pong"}`) },
-			code:  4400, reason: "unexpected message", causes: []error{wsgqlgen.ErrInvalidMessage}},
+			code:  4400, reason: "unexpected message", causes: []error{gqlws.ErrInvalidMessage}},
 		{name: "payload larger than gqlgen's limit", cfg: serverConfig{ws: transport.Websocket{PayloadReadLimit: ptr(int64(64))}},
 			steps: func(t *testing.T, c *client) { c.send(initMsg(token(t, "x", time.Hour))) },
 			code:  1009, reason: "message too big", causes: []error{lifecycle.ErrMessageTooBig}},
 		{name: "no InitFunc wrapper", cfg: serverConfig{byHand: true},
 			steps: func(t *testing.T, c *client) { c.send(initMsg(token(t, "x", time.Hour))) },
-			code:  4403, reason: "Forbidden", causes: []error{wsgqlgen.ErrInitRefused, auth.ErrTokenMissing}},
+			code:  4403, reason: "Forbidden", causes: []error{gqlws.ErrInitRefused, auth.ErrTokenMissing}},
 		{name: "no Websocket transport", cfg: serverConfig{noWS: true},
 			steps: func(t *testing.T, c *client) {},
-			code:  1011, reason: "internal error", causes: []error{wsgqlgen.ErrTransportReturned}},
+			code:  1011, reason: "internal error", causes: []error{gqlws.ErrTransportReturned}},
 	}
 	_ = errRefused
 	for _, tt := range tests {
@@ -184,7 +184,7 @@ func TestTransportCloses(t *testing.T) {
 			s := newGQLServer(t, tt.cfg)
 			proto := tt.proto
 			if proto == "" {
-				proto = wsgqlgen.SubprotocolTransportWS
+				proto = gqlws.SubprotocolTransportWS
 			}
 			c := s.dial(proto, tt.header)
 			tt.steps(t, c)
@@ -229,7 +229,7 @@ func TestBearerOnlySubprotocol(t *testing.T) {
 	if code, _ := c.closed(); code != 4406 {
 		t.Fatalf("close %d, want 4406", code)
 	}
-	if e := s.next(); !errors.Is(e.info.Cause, wsgqlgen.ErrSubprotocol) || e.conn.Subject() != "alice" {
+	if e := s.next(); !errors.Is(e.info.Cause, gqlws.ErrSubprotocol) || e.conn.Subject() != "alice" {
 		t.Fatalf("CloseInfo %+v subject %q", e.info, e.conn.Subject())
 	}
 	s.settle()
@@ -249,13 +249,13 @@ func TestUpgradeAuthenticated(t *testing.T) {
 				sub, _ = cl.GetSubject()
 			}
 			mu.Lock()
-			seen = append(seen, fmt.Sprintf("%s/%v", sub, wsgqlgen.ConnFromContext(ctx) != nil))
+			seen = append(seen, fmt.Sprintf("%s/%v", sub, gqlws.ConnFromContext(ctx) != nil))
 			mu.Unlock()
 			return next(ctx)
 		})
 	}
 	s := newGQLServer(t, serverConfig{around: around})
-	c := s.dial(wsgqlgen.SubprotocolTransportWS, http.Header{"Authorization": {"Bearer " + token(t, "carol", time.Hour)}})
+	c := s.dial(gqlws.SubprotocolTransportWS, http.Header{"Authorization": {"Bearer " + token(t, "carol", time.Hour)}})
 	c.send(initMsg(""))
 	c.readUntil("connection_ack")
 	c.send(subscribeMsg("1", "subscribe", 20))
@@ -281,7 +281,7 @@ func TestServerSideEnds(t *testing.T) {
 	causes := make(chan error, 8)
 	around := func(srv *handler.Server) {
 		srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
-			if wsgqlgen.ConnFromContext(ctx) != nil {
+			if gqlws.ConnFromContext(ctx) != nil {
 				go func() {
 					<-ctx.Done()
 					causes <- context.Cause(ctx)
@@ -293,7 +293,7 @@ func TestServerSideEnds(t *testing.T) {
 	s := newGQLServer(t, serverConfig{around: around})
 	start := time.Now()
 	subscribe := func(sub string, ttl time.Duration) *client {
-		c := s.dial(wsgqlgen.SubprotocolTransportWS, nil)
+		c := s.dial(gqlws.SubprotocolTransportWS, nil)
 		c.send(initMsg(token(t, sub, ttl)))
 		c.readUntil("connection_ack")
 		c.send(subscribeMsg("1", "subscribe", 50))
@@ -356,14 +356,14 @@ func TestServerSideEnds(t *testing.T) {
 func TestPongDeadline(t *testing.T) {
 	t.Parallel()
 	s := newGQLServer(t, serverConfig{ws: transport.Websocket{PingPongInterval: 100 * time.Millisecond}})
-	c := s.dial(wsgqlgen.SubprotocolTransportWS, nil)
+	c := s.dial(gqlws.SubprotocolTransportWS, nil)
 	c.send(initMsg(token(t, "gus", time.Hour)))
 	c.readUntil("connection_ack")
 	c.readUntil("ping") // and never answer
 	c.closed()
 	e := s.next()
 	if e.info.Code != lifecycle.StatusAbnormalClosure || e.info.Initiator != lifecycle.InitiatorAbnormal ||
-		!errors.Is(e.info.Cause, wsgqlgen.ErrPongTimeout) || !errors.Is(e.info.Cause, timeout.ErrPongTimeout) {
+		!errors.Is(e.info.Cause, gqlws.ErrPongTimeout) || !errors.Is(e.info.Cause, timeout.ErrPongTimeout) {
 		t.Fatalf("CloseInfo %+v, want 1006 abnormal ErrPongTimeout", e.info)
 	}
 	if e.info.Sent == nil || e.info.Sent.Code != lifecycle.StatusGoingAway {
@@ -376,7 +376,7 @@ func TestPongDeadline(t *testing.T) {
 func TestAnsweredPongsKeepConnection(t *testing.T) {
 	t.Parallel()
 	s := newGQLServer(t, serverConfig{ws: transport.Websocket{PingPongInterval: 50 * time.Millisecond}})
-	c := s.dial(wsgqlgen.SubprotocolTransportWS, nil)
+	c := s.dial(gqlws.SubprotocolTransportWS, nil)
 	c.send(initMsg(token(t, "hal", time.Hour)))
 	c.readUntil("connection_ack")
 	for range 8 { // 400 ms, twice the deadline

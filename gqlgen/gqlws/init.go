@@ -1,4 +1,4 @@
-package gqlgen
+package gqlws
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package gqlgen
+package gqlws
 
 import (
 	"bytes"
@@ -47,11 +47,15 @@ var (
 )
 
 // newConn takes c over for gqlgen, right after the upgrade and before
-// anyone reads: it adds the protocol check and starts the init timer.
+// anyone reads: it adds the protocol check, sets the close of an expired
+// token (WithReconnectOnTokenExpiry) and starts the init timer.
 func (a *Adapter) newConn(c *lifecycle.Conn) *conn {
 	wc := &conn{a: a, c: c, proto: c.Subprotocol()}
 	wc.legacy = wc.proto != SubprotocolTransportWS
 	c.AddReadCheck(wc.check)
+	if a.reconnect {
+		auth.SetExpiryClose(c, StatusForbidden, "Forbidden: token expired")
+	}
 	if a.initTimeout > 0 {
 		c.StartTimer(&wc.initTimer, a.initTimeout-time.Since(c.OpenedAt()), wc.initExpired)
 	}
@@ -94,7 +98,7 @@ func (wc *conn) WriteJSON(v any) error {
 	}
 	if !wc.acked.Load() && messageType(b) == "connection_ack" {
 		if wc.a.auth != nil && auth.ClaimsOf(wc.c) == nil {
-			wc.a.log.Error("wsmw/gqlgen: connection_ack on an unauthenticated connection; set the transport up with Adapter.Websocket or Adapter.InitFunc")
+			wc.a.log.Error("wsmw/gqlws: connection_ack on an unauthenticated connection; set the transport up with Adapter.Websocket or Adapter.InitFunc")
 			wc.c.CloseAsync(fmt.Errorf("%w: %w", ErrInitRefused, auth.ErrTokenMissing), StatusForbidden, "Forbidden")
 			return closedErr(context.Cause(wc.c.Context()))
 		}
@@ -115,13 +119,13 @@ func (wc *conn) WriteClose(code int, reason string) error {
 	if wc.c.Closing() {
 		return nil
 	}
-	cause, sc, reason := wc.classify(lifecycle.StatusCode(code), reason)
+	sc, reason, cause := wc.classify(lifecycle.StatusCode(code), reason)
 	wc.c.CloseAsync(cause, sc, reason)
 	return nil
 }
 
 // classify names a close that gqlgen asked for.
-func (wc *conn) classify(code lifecycle.StatusCode, reason string) (error, lifecycle.StatusCode, string) {
+func (wc *conn) classify(code lifecycle.StatusCode, reason string) (lifecycle.StatusCode, string, error) {
 	wc.mu.Lock()
 	initErr, last := wc.initErr, wc.lastType
 	wc.mu.Unlock()
@@ -132,13 +136,13 @@ func (wc *conn) classify(code lifecycle.StatusCode, reason string) (error, lifec
 			// would silently retry.
 			code, reason = StatusForbidden, "Forbidden"
 		}
-		return fmt.Errorf("%w: %w", ErrInitRefused, initErr), code, reason
+		return code, reason, fmt.Errorf("%w: %w", ErrInitRefused, initErr)
 	case code == lifecycle.StatusProtocolError:
-		return fmt.Errorf("%w: %s", ErrInvalidMessage, reason), StatusBadRequest, reason
+		return StatusBadRequest, reason, fmt.Errorf("%w: %s", ErrInvalidMessage, reason)
 	case code == lifecycle.StatusNormalClosure && last == "connection_terminate":
-		return ErrTerminated, code, reason
+		return code, reason, ErrTerminated
 	}
-	return ErrTransportClosed, code, reason
+	return code, reason, ErrTransportClosed
 }
 
 // Close ends the connection if nobody has (1000, cause ErrTransportClosed)

@@ -1,4 +1,4 @@
-package gqlgen_test
+package gqlws_test
 
 import (
 	"context"
@@ -14,7 +14,7 @@ import (
 	"github.com/wsmw/wsmw/middleware"
 	"github.com/wsmw/wsmw/ratelimit"
 
-	wsgqlgen "github.com/wsmw/wsmw/gqlgen"
+	"github.com/wsmw/wsmw/gqlgen/gqlws"
 )
 
 // TestSubjectCapInBand: a per-subject cap of 2 (ratelimit.MaxConns keyed
@@ -39,20 +39,20 @@ func TestSubjectCapInBand(t *testing.T) {
 		return c
 	}
 
-	first := acked(wsgqlgen.SubprotocolTransportWS)
-	second := acked(wsgqlgen.SubprotocolLegacy)
+	first := acked(gqlws.SubprotocolTransportWS)
+	second := acked(gqlws.SubprotocolLegacy)
 	if st.Held(key) != 2 {
 		t.Fatalf("held %d, want 2", st.Held(key))
 	}
-	for _, proto := range []string{wsgqlgen.SubprotocolTransportWS, wsgqlgen.SubprotocolLegacy} {
+	for _, proto := range []string{gqlws.SubprotocolTransportWS, gqlws.SubprotocolLegacy} {
 		c := s.dial(proto, nil)
 		c.send(initMsg(token(t, "alice", time.Hour)))
 		if code, reason := c.closed(); code != 1013 || reason != "too many connections" {
 			t.Fatalf("%s, third connection: close %d %q, want 1013 too many connections", proto, code, reason)
 		}
 		e := s.next()
-		if e.info.Code != wsgqlgen.StatusTryAgainLater || e.info.Initiator != lifecycle.InitiatorLocal ||
-			!errors.Is(e.info.Cause, wsgqlgen.ErrInitRefused) || !errors.Is(e.info.Cause, ratelimit.ErrTooManyConnections) {
+		if e.info.Code != gqlws.StatusTryAgainLater || e.info.Initiator != lifecycle.InitiatorLocal ||
+			!errors.Is(e.info.Cause, gqlws.ErrInitRefused) || !errors.Is(e.info.Cause, ratelimit.ErrTooManyConnections) {
 			t.Fatalf("%s: CloseInfo %+v, want a local 1013 with the cap's cause", proto, e.info)
 		}
 		if e.conn.Subject() != "" {
@@ -64,7 +64,7 @@ func TestSubjectCapInBand(t *testing.T) {
 	}
 
 	// A token at the upgrade: refused before it, as ever.
-	d := websocket.Dialer{Subprotocols: []string{wsgqlgen.SubprotocolTransportWS}, HandshakeTimeout: 5 * time.Second}
+	d := websocket.Dialer{Subprotocols: []string{gqlws.SubprotocolTransportWS}, HandshakeTimeout: 5 * time.Second}
 	if _, resp, err := d.Dial(s.url, http.Header{"Authorization": {"Bearer " + token(t, "alice", time.Hour)}}); err == nil || resp == nil || resp.StatusCode != http.StatusTooManyRequests {
 		t.Fatalf("token at the upgrade: %v, want 429", err)
 	}
@@ -74,7 +74,7 @@ func TestSubjectCapInBand(t *testing.T) {
 	first.closed()
 	s.next()
 	wstest.WaitFor(t, "alice's slot to come back", 10*time.Second, func() bool { return st.Held(key) == 1 })
-	third := acked(wsgqlgen.SubprotocolTransportWS)
+	third := acked(gqlws.SubprotocolTransportWS)
 
 	for _, c := range []*client{second, third} {
 		c.ws.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(1000, ""))
@@ -107,7 +107,7 @@ func TestSubjectCapStoreDown(t *testing.T) {
 		ratelimit.MaxConns(2, ratelimit.WithKey(ratelimit.KeyBySubject), ratelimit.WithStore(downStore{}),
 			ratelimit.WithFailClosed(), middleware.WithLogger(quietLogger())),
 	}})
-	c := s.dial(wsgqlgen.SubprotocolTransportWS, nil)
+	c := s.dial(gqlws.SubprotocolTransportWS, nil)
 	c.send(initMsg(token(t, "alice", time.Hour)))
 	if code, reason := c.closed(); code != 1013 || reason != "connection limit unavailable" {
 		t.Fatalf("close %d %q, want 1013 connection limit unavailable", code, reason)

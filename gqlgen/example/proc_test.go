@@ -1,4 +1,4 @@
-package gqlgen_test
+package main
 
 import (
 	"bytes"
@@ -32,7 +32,7 @@ func buildExample(t *testing.T) string {
 			return
 		}
 		exampleBin = filepath.Join(exampleDir, "example")
-		out, err := exec.Command("go", "build", "-o", exampleBin, "./example").CombinedOutput()
+		out, err := exec.Command("go", "build", "-o", exampleBin, ".").CombinedOutput()
 		if err != nil {
 			exampleErr = fmt.Errorf("go build ./example: %v\n%s", err, out)
 		}
