@@ -84,7 +84,19 @@ func (a *Authenticator) Authenticate(c *lifecycle.Conn, token string) error {
 	if s := sessionOf(c); s != nil {
 		return a.refreshIn(s, c, token)
 	}
+	return a.bind(c, token)
+}
+
+// bind authenticates c, which had no session, with token, and reports the
+// outcome to the connection's decision observers.
+func (a *Authenticator) bind(c *lifecycle.Conn, token string) (err error) {
 	ctx := c.Context()
+	raced := false
+	defer func() {
+		if !raced { // a refresh reported itself
+			reportAuth(ctx, decisionAuthenticated, err)
+		}
+	}()
 	claims, subject, exp, err := a.validate(ctx, token)
 	if err != nil {
 		return err
@@ -97,6 +109,7 @@ func (a *Authenticator) Authenticate(c *lifecycle.Conn, token string) error {
 	defer mu.Unlock()
 	if s := sessionOf(c); s != nil {
 		// Another Authenticate won the race: this token is a refresh of it.
+		raced = true
 		return a.refreshIn(s, c, token)
 	}
 	if c.Closing() {

@@ -102,7 +102,8 @@ func (s *session) current() jwt.Claims {
 
 // refresh validates token and, when it is good and names the same
 // subject, makes it the connection's token.
-func (s *session) refresh(ctx context.Context, token string) error {
+func (s *session) refresh(ctx context.Context, token string) (err error) {
+	defer func() { reportAuth(ctx, decisionTokenRefreshed, err) }()
 	claims, subject, exp, err := s.a.validate(ctx, token)
 	if err != nil {
 		return err
