@@ -32,6 +32,7 @@ func (n *Node) subscribeLoop() {
 		if n.ctx.Err() != nil {
 			return
 		}
+		n.reload.failed(err)
 		if worked {
 			backoff = minBackoff
 		}
@@ -59,7 +60,10 @@ func (n *Node) setSubscription(ps *redis.PubSub) bool {
 }
 
 // receive reads the subscription until it fails, and reports whether it
-// had worked (subscribed and caught up) before failing.
+// had worked (subscribed and caught up) before failing. Silent for the
+// health check's interval, the subscription is pinged; without an answer
+// within another interval, it has failed: a frozen Redis keeps its sockets
+// open and says nothing.
 func (n *Node) receive(ps *redis.PubSub) (worked bool, err error) {
 	pinged := false
 	for {
@@ -86,7 +90,7 @@ func (n *Node) receive(ps *redis.PubSub) (worked bool, err error) {
 				continue
 			}
 			// (Re)subscribed: read what was missed, then go live.
-			if err := n.catchUp(); err != nil {
+			if err := n.resync(); err != nil {
 				return worked, err
 			}
 			switch {
@@ -109,17 +113,73 @@ func (n *Node) receive(ps *redis.PubSub) (worked bool, err error) {
 				continue // already applied while catching up
 			}
 			n.from = rv.id.next()
-			n.apply(rv)
+			n.received(rv)
 		}
 	}
+}
+
+// resync checks whether Redis lost stream entries since this Node last read
+// it, then applies the entries from n.from on. The stream's entries carry
+// an epoch, the same from the first entry of a stream on: a stream whose
+// last entry has another epoch than the one read before, or none, was
+// emptied (Redis restarted without persistence, or lost the key); one whose
+// last entry is older than an entry this Node has seen lost its tail (a
+// failover to a replica that had not received it). Either way the Node
+// publishes again what it knows to be in force and the stream no longer
+// carries, and reads the new entries from the start.
+func (n *Node) resync() error {
+	last, err := n.lastEntry()
+	if err != nil {
+		return err
+	}
+	n.mu.Lock()
+	lost := false
+	switch {
+	case n.epoch != "" && last.epoch != n.epoch:
+		n.lostLocked(streamID{})
+		n.from, lost = streamID{}, true
+		n.log.Warn("cluster: redis lost the revocation stream; publishing again the revocations in force")
+	case last.id.less(n.seen):
+		n.lostLocked(last.id)
+		n.from, lost = last.id.next(), true
+		n.log.Warn("cluster: redis lost the last revocations of the stream; publishing them again", "last", last.id.String())
+	}
+	n.mu.Unlock()
+	if last.epoch != "" {
+		n.epoch = last.epoch
+	}
+	if err := n.catchUp(); err != nil {
+		return err
+	}
+	if lost {
+		n.wake()
+	}
+	return nil
+}
+
+// lastEntry reads the stream's last entry; its zero value when the stream
+// is empty.
+func (n *Node) lastEntry() (revocation, error) {
+	entries, err := bounded(n.ctx, n.honours, n.timeout, func(ctx context.Context) ([]redis.XMessage, error) {
+		return n.client.XRevRangeN(ctx, n.stream, "+", "-", 1).Result()
+	}, nil)
+	if err != nil || len(entries) == 0 {
+		return revocation{}, err
+	}
+	rv, err := parseEntry(entries[0].ID, entries[0].Values)
+	if rv.id.isZero() {
+		return revocation{}, err
+	}
+	return rv, nil // a malformed last entry still says where the stream is
 }
 
 // catchUp applies the stream's entries from n.from on.
 func (n *Node) catchUp() error {
 	for {
-		ctx, cancel := context.WithTimeout(n.ctx, n.timeout)
-		entries, err := n.client.XRangeN(ctx, n.stream, n.from.String(), "+", catchUpBatch).Result()
-		cancel()
+		from := n.from.String()
+		entries, err := bounded(n.ctx, n.honours, n.timeout, func(ctx context.Context) ([]redis.XMessage, error) {
+			return n.client.XRangeN(ctx, n.stream, from, "+", catchUpBatch).Result()
+		}, nil)
 		if err != nil {
 			return err
 		}
@@ -128,7 +188,10 @@ func (n *Node) catchUp() error {
 			if err != nil {
 				n.log.Warn("cluster: ignored a revocation entry", "err", err)
 			} else {
-				n.apply(rv)
+				n.received(rv)
+			}
+			if rv.epoch != "" {
+				n.epoch = rv.epoch
 			}
 			if !rv.id.less(n.from) {
 				n.from = rv.id.next()
