@@ -156,6 +156,22 @@ func (s *Store) untrack(full, id string) {
 	}
 }
 
+// lostLeases reports whether Redis counted fewer leases of full, held in
+// all after granting one more, than this Store holds there: it lost some.
+func (s *Store) lostLeases(full string, held int) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return held-1 < len(s.leases[full])
+}
+
+// refreshNow makes the refresher refresh at once.
+func (s *Store) refreshNow() {
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
+}
+
 // refresher extends the Store's leases every TTL/3 until stop closes. It
 // runs only while the Store holds leases.
 func (s *Store) refresher(stop <-chan struct{}) {
@@ -167,10 +183,11 @@ func (s *Store) refresher(stop <-chan struct{}) {
 		case <-stop:
 			return
 		case <-t.C:
-			if err := s.refresh(); err != nil {
-				s.reload.failed(err)
-				s.logFailure("lease refresh", err)
-			}
+		case <-s.kick:
+		}
+		if err := s.refresh(); err != nil {
+			s.reload.failed(err)
+			s.logFailure("lease refresh", err)
 		}
 	}
 }

@@ -50,6 +50,7 @@ type Store struct {
 	leases     map[string]map[string]struct{} // full key → lease IDs held here
 	n          int                            // leases held here
 	stop       chan struct{}                  // closes to stop the running refresher; nil when none
+	kick       chan struct{}                  // makes the refresher refresh now
 	refreshing bool                           // a refresh is in flight
 	released   []lease                        // released during the refresh in flight
 	closed     bool
@@ -79,6 +80,7 @@ func NewStore(client redis.UniversalClient, opts ...Option) *Store {
 		log:     slog.Default(),
 		node:    hex.EncodeToString(id[:]),
 		leases:  make(map[string]map[string]struct{}),
+		kick:    make(chan struct{}, 1),
 	}
 	applyStore(s, opts)
 	s.reload = newReloader(client, s.log)
@@ -159,6 +161,9 @@ func (s *Store) Acquire(ctx context.Context, key string, max int) (func(), int, 
 		return nil, g.held, nil
 	}
 	held := g.held
+	if s.lostLeases(full, held) {
+		s.refreshNow() // count the open connections again before the next tick
+	}
 	s.track(full, id)
 	var released atomic.Bool
 	return func() {

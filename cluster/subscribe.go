@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"net"
+	"sync/atomic"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -20,15 +22,18 @@ func (n *Node) subscribeLoop() {
 	defer n.wg.Done()
 	backoff := minBackoff
 	for {
-		ps := n.client.Subscribe(n.ctx, n.channel)
-		if !n.setSubscription(ps) {
+		ps, err := n.subscribe()
+		worked := false
+		if err == nil {
+			if !n.setSubscription(ps) {
+				ps.Close()
+				return
+			}
+			worked, err = n.receive(ps)
+			n.subscribed.Store(false)
+			n.setSubscription(nil)
 			ps.Close()
-			return
 		}
-		worked, err := n.receive(ps)
-		n.subscribed.Store(false)
-		n.setSubscription(nil)
-		ps.Close()
 		if n.ctx.Err() != nil {
 			return
 		}
@@ -45,6 +50,43 @@ func (n *Node) subscribeLoop() {
 		}
 		backoff = nextBackoff(backoff)
 	}
+}
+
+// errSubscribeSlow: opening a subscription took longer than two health
+// checks.
+var errSubscribeSlow = errors.New("cluster: redis did not take a subscription in time")
+
+// subscribe opens a subscription, or gives up after two health checks.
+// go-redis dials and sets the connection up (HELLO) inside Subscribe, with
+// the client's ReadTimeout (5 s by default): against a frozen master —
+// which the sentinels have not replaced yet — it would block that long, and
+// the Node would try the new master only after. An attempt given up on
+// closes its subscription when go-redis returns; Close waits for it.
+func (n *Node) subscribe() (*redis.PubSub, error) {
+	opened := make(chan *redis.PubSub, 1)
+	var state atomic.Int32 // 0 opening, 1 handed over, 2 given up
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		ps := n.client.Subscribe(n.ctx, n.channel)
+		if state.CompareAndSwap(0, 1) {
+			opened <- ps
+			return
+		}
+		ps.Close()
+	}()
+	t := time.NewTimer(2 * n.health)
+	defer t.Stop()
+	select {
+	case ps := <-opened:
+		return ps, nil
+	case <-t.C:
+	case <-n.ctx.Done():
+	}
+	if !state.CompareAndSwap(0, 2) {
+		return <-opened, nil
+	}
+	return nil, errSubscribeSlow
 }
 
 // setSubscription records the current subscription for Close; it reports
@@ -135,7 +177,7 @@ func (n *Node) resync() error {
 	n.mu.Lock()
 	lost := false
 	switch {
-	case n.epoch != "" && last.epoch != n.epoch:
+	case n.epoch != "" && last.epoch != n.epoch, last.id.isZero() && !n.seen.isZero():
 		n.lostLocked(streamID{})
 		n.from, lost = streamID{}, true
 		n.log.Warn("cluster: redis lost the revocation stream; publishing again the revocations in force")
