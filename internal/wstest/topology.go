@@ -281,17 +281,25 @@ func StartRedisCluster(masters, replicas int) (*RedisCluster, error) {
 		c.Close()
 		return nil, fmt.Errorf("redis-cli --cluster create: %w: %s", err, out)
 	}
-	if err := c.WaitHealthy(30 * time.Second); err != nil {
-		c.Close()
-		return nil, err
+	return healthy(c, c.WaitHealthy, c.Close)
+}
+
+// healthy returns t once wait (for 30 s) says it is healthy, or closes it.
+func healthy[T any](t T, wait func(time.Duration) error, close func()) (T, error) {
+	if err := wait(30 * time.Second); err != nil {
+		close()
+		var zero T
+		return zero, err
 	}
-	return c, nil
+	return t, nil
 }
 
 // Addrs returns every node's address.
-func (c *RedisCluster) Addrs() []string {
-	addrs := make([]string, len(c.Nodes))
-	for i, p := range c.Nodes {
+func (c *RedisCluster) Addrs() []string { return addrsOf(c.Nodes) }
+
+func addrsOf(procs []*RedisProc) []string {
+	addrs := make([]string, len(procs))
+	for i, p := range procs {
 		addrs[i] = p.Addr
 	}
 	return addrs
@@ -397,21 +405,11 @@ func StartRedisSentinel(name string) (*RedisSentinel, error) {
 		}
 		s.Sentinels = append(s.Sentinels, p)
 	}
-	if err := s.WaitHealthy(30 * time.Second); err != nil {
-		s.Close()
-		return nil, err
-	}
-	return s, nil
+	return healthy(s, s.WaitHealthy, s.Close)
 }
 
 // SentinelAddrs returns the sentinels' addresses.
-func (s *RedisSentinel) SentinelAddrs() []string {
-	addrs := make([]string, len(s.Sentinels))
-	for i, p := range s.Sentinels {
-		addrs[i] = p.Addr
-	}
-	return addrs
-}
+func (s *RedisSentinel) SentinelAddrs() []string { return addrsOf(s.Sentinels) }
 
 // MasterAddr returns the master's address as the first sentinel that
 // answers knows it.
