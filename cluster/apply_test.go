@@ -62,8 +62,8 @@ func TestApplyOnlyOlderConnections(t *testing.T) {
 }
 
 func TestMessages(t *testing.T) {
-	rv, err := parseMessage("1700000000000-3 1699999999999 abc alice in wonderland")
-	if err != nil || rv.id != (streamID{1700000000000, 3}) || rv.before != 1699999999999 || rv.origin != "abc" || rv.subject != "alice in wonderland" {
+	rv, err := parseMessage("1700000000000-3 1699999999999 abc/e.1 alice in wonderland")
+	if err != nil || rv.id != (streamID{1700000000000, 3}) || rv.before != 1699999999999 || rv.origin != "abc" || rv.epoch != "e.1" || rv.subject != "alice in wonderland" {
 		t.Fatalf("parseMessage = %+v, %v", rv, err)
 	}
 	for _, bad := range []string{"", "1-0 5 x", "x-0 5 o s", "1-0 x o s", "10 5 o s"} {

@@ -46,11 +46,11 @@ type revocation struct {
 	subject string
 	before  int64  // Unix ms when it was made, by its node's clock
 	origin  string // the ID of the node that made it
-	epoch   string // the stream's epoch (entries only)
+	epoch   string // the stream's epoch
 }
 
-// parseMessage reads a channel message: "<id> <before> <origin> <subject>";
-// the subject is last, so it may hold spaces.
+// parseMessage reads a channel message: "<id> <before> <origin>/<epoch>
+// <subject>"; the subject is last, so it may hold spaces.
 func parseMessage(payload string) (revocation, error) {
 	f := strings.SplitN(payload, " ", 4)
 	if len(f) != 4 {
@@ -64,7 +64,8 @@ func parseMessage(payload string) (revocation, error) {
 	if err != nil {
 		return revocation{}, errors.New("cluster: malformed revocation time")
 	}
-	return revocation{id: id, before: before, origin: f[2], subject: f[3]}, nil
+	origin, epoch, _ := strings.Cut(f[2], "/")
+	return revocation{id: id, before: before, origin: origin, epoch: epoch, subject: f[3]}, nil
 }
 
 // parseEntry reads a stream entry's fields: s (subject), b (before), o

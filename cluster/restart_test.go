@@ -124,3 +124,34 @@ func TestRepublishWhenStreamBehind(t *testing.T) {
 		t.Fatalf("stream length %d, %v: want the kept entry and the lost one published again, and nothing more", n, err)
 	}
 }
+
+// TestRepublishAfterLossSeenLive: Redis loses the stream while a Node's
+// subscription lives (FLUSHALL), the Node that made a revocation is gone,
+// and a new Node publishes first into the new stream. The Node that only
+// received the revocation as a message notices the new epoch on the next
+// message and publishes it again, so a server started later enforces it.
+func TestRepublishAfterLossSeenLive(t *testing.T) {
+	addr, _ := wstest.StartRedis(t)
+	maker := startServer(t, addr, serverConfig{})
+	b := startServer(t, addr, serverConfig{})
+	wstest.WaitFor(t, "both nodes subscribed", 5*time.Second, func() bool { return maker.node.Subscribed() && b.node.Subscribed() })
+	if _, err := maker.node.Revoke(context.Background(), "mallory"); err != nil {
+		t.Fatal(err)
+	}
+	wstest.WaitFor(t, "node B learns the revocation", 5*time.Second, revokedAt(b.reg, "mallory"))
+	maker.node.Close()
+
+	admin := newClient(addr)
+	defer admin.Close()
+	if err := admin.FlushAll(context.Background()).Err(); err != nil {
+		t.Fatal(err)
+	}
+	newcomer := startServer(t, addr, serverConfig{})
+	wstest.WaitFor(t, "the new node subscribed", 5*time.Second, subscribed(newcomer))
+	if _, err := newcomer.node.Revoke(context.Background(), "trudy"); err != nil {
+		t.Fatal(err)
+	}
+	late := lateNode(t, newClient(addr))
+	wstest.WaitFor(t, "a server started later to enforce the revocation made before the loss", 10*time.Second, revokedAt(late, "mallory"))
+	wstest.WaitFor(t, "and the one made after", 5*time.Second, revokedAt(late, "trudy"))
+}

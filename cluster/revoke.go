@@ -14,10 +14,10 @@ import (
 
 // publishScript records a revocation in the stream (trimmed to about
 // ARGV[1] entries) and announces it with its entry ID, in one step, so that
-// the channel's order is the stream's order. Every entry carries the
-// stream's epoch: that of the last entry, or ARGV[6] for the first one, so
-// that a Node can tell a stream that Redis emptied and filled again from
-// the one it read before.
+// the channel's order is the stream's order. Every entry and message
+// carries the stream's epoch: that of the last entry, or ARGV[6] for the
+// first one, so that a Node can tell a stream that Redis emptied and filled
+// again from the one it read before.
 //
 // KEYS[1] stream; ARGV: retention, subject, before (ms), origin, channel,
 // a new epoch.
@@ -31,7 +31,7 @@ if #last > 0 then
   end
 end
 local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 's', ARGV[2], 'b', ARGV[3], 'o', ARGV[4], 'e', epoch)
-redis.call('PUBLISH', ARGV[5], id .. ' ' .. ARGV[3] .. ' ' .. ARGV[4] .. ' ' .. ARGV[2])
+redis.call('PUBLISH', ARGV[5], id .. ' ' .. ARGV[3] .. ' ' .. ARGV[4] .. '/' .. epoch .. ' ' .. ARGV[2])
 return id
 `)
 

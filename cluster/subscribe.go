@@ -16,6 +16,9 @@ const catchUpBatch = 256
 // errSilent: the subscription stayed silent through a health check.
 var errSilent = errors.New("cluster: redis did not answer a ping")
 
+// errNewEpoch: a message came from a stream that is not the one read before.
+var errNewEpoch = errors.New("cluster: the revocation stream was emptied and written again")
+
 // subscribeLoop keeps a subscription to the channel for the Node's life,
 // subscribing again after any failure.
 func (n *Node) subscribeLoop() {
@@ -151,8 +154,17 @@ func (n *Node) receive(ps *redis.PubSub) (worked bool, err error) {
 				n.log.Warn("cluster: ignored a revocation message", "err", err)
 				continue
 			}
-			if rv.id.less(n.from) {
+			switch {
+			case rv.epoch != "" && n.epoch != "" && rv.epoch != n.epoch:
+				// Redis lost the stream while the subscription lived
+				// (FLUSHALL, say): subscribe again to find out, as after
+				// a restart.
+				return worked, errNewEpoch
+			case rv.id.less(n.from):
 				continue // already applied while catching up
+			}
+			if rv.epoch != "" {
+				n.epoch = rv.epoch
 			}
 			n.from = rv.id.next()
 			n.received(rv)
@@ -187,9 +199,7 @@ func (n *Node) resync() error {
 		n.log.Warn("cluster: redis lost the last revocations of the stream; publishing them again", "last", last.id.String())
 	}
 	n.mu.Unlock()
-	if last.epoch != "" {
-		n.epoch = last.epoch
-	}
+	n.epoch = last.epoch
 	if err := n.catchUp(); err != nil {
 		return err
 	}
