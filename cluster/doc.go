@@ -97,10 +97,10 @@
 //     refresh (within TTL/3), or at once when an Acquire finds fewer than
 //     it holds; until then the cap counts only the connections admitted
 //     since. Connect-rate buckets start full again. Revocations: every
-//     stream entry carries the stream's epoch, and a Node that, subscribing
-//     again, finds the stream emptied (another epoch, or none) or missing
-//     entries it has seen, publishes again the revocations it knows to be in
-//     force and the stream lacks. A server started afterwards learns them
+//     stream entry and message carries the stream's epoch, and a Node that
+//     finds the stream emptied (another epoch, or none) or missing entries
+//     it has seen publishes again the revocations it knows to be in force
+//     and the stream lacks. A server started afterwards learns them
 //     once one Node that knew them has done so; revocations that no running
 //     Node knew are lost unless Redis persisted them.
 //
