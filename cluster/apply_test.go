@@ -82,3 +82,23 @@ func TestMessages(t *testing.T) {
 		t.Errorf("String = %q", s)
 	}
 }
+
+// TestKnownRepublishedOnce: a revocation published again after a loss is
+// no longer to publish, even when the new stream's ID is lower than the
+// one the lost stream had given it (a master whose clock is behind).
+func TestKnownRepublishedOnce(t *testing.T) {
+	n := &Node{reg: lifecycle.NewRegistry(), id: "me", retention: 10, skew: time.Second}
+	n.known.init()
+	now := time.Now().UnixMilli()
+	n.noteLocked(revocation{id: streamID{ms: uint64(now), seq: 5}, subject: "alice", before: now})
+	n.lostLocked(streamID{})
+	again := n.republishLocked(10)
+	if len(again) != 1 || again[0].subject != "alice" || again[0].before != now {
+		t.Fatalf("to publish again: %+v", again)
+	}
+	again[0].id = streamID{ms: uint64(now) - 100} // lower than before the loss
+	n.noteLocked(again[0])
+	if again := n.republishLocked(10); len(again) != 0 {
+		t.Fatalf("published again, still to publish: %+v", again)
+	}
+}

@@ -43,7 +43,9 @@ func (n *Node) noteLocked(rv revocation) {
 		if !ok && int64(len(n.subjects)) > n.retention {
 			n.pruneLocked(time.Now())
 		}
-	case k.before == rv.before && k.id.less(rv.id):
+	case k.before == rv.before && (k.gen < n.gen || k.id.less(rv.id)):
+		// The stream carries it (again): after a loss the new stream's IDs
+		// can be lower than the old ones, so a lower ID counts too.
 		n.subjects[rv.subject] = knownRevocation{before: k.before, id: rv.id, gen: n.gen}
 	}
 }
