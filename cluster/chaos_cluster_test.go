@@ -168,6 +168,7 @@ func clusterFailover(t *testing.T, freeze bool) {
 	carolClosed := closedAt(carol, killed)
 
 	var promoted, storeBack, subscribed, lostA, lostB time.Duration
+	var heldErr error
 	wstest.WaitFor(t, "promotion, Store and subscriptions back", 60*time.Second, func() bool {
 		since := time.Since(killed)
 		if promoted == 0 {
@@ -179,6 +180,9 @@ func clusterFailover(t *testing.T, freeze bool) {
 			if _, err := a.store.Held(context.Background(), capKey); err == nil {
 				storeBack = since
 				storeOK.Store(true)
+			} else if heldErr == nil || heldErr.Error() != err.Error() {
+				heldErr = err
+				t.Logf("+%v: Held: %v", since.Round(time.Millisecond), err)
 			}
 		}
 		if lostA == 0 && !a.node.Subscribed() {
@@ -208,11 +212,18 @@ func clusterFailover(t *testing.T, freeze bool) {
 		"revocation made at +0.3s reached the other server at +%v; until the Store was back the cap (2) admitted %d of %d upgrades (failing open)",
 		victim.Addr, how, promoted.Round(time.Millisecond), storeBack.Round(time.Millisecond), subscribed.Round(time.Millisecond),
 		revoked.Round(time.Millisecond), admitted.Load(), tried.Load())
-	if late := storeBack - promoted; late > 6*time.Second {
-		t.Errorf("Store back %v after the promotion, want within 6 s", late)
+	bound := 6 * time.Second
+	if freeze {
+		// go-redis's slot map reload asks nodes in a random order and may
+		// wait on the frozen one for its ReadTimeout (5 s), twice at worst
+		// (one reload under way at the promotion, one after).
+		bound += 2 * 5 * time.Second
 	}
-	if late := subscribed - promoted; late > 6*time.Second {
-		t.Errorf("Nodes subscribed %v after the promotion, want within 6 s", late)
+	if late := storeBack - promoted; late > bound {
+		t.Errorf("Store back %v after the promotion, want within %v", late, bound)
+	}
+	if late := subscribed - promoted; late > bound {
+		t.Errorf("Nodes subscribed %v after the promotion, want within %v", late, bound)
 	}
 	if late := revoked - max(subscribed, storeBack); late > 6*time.Second {
 		t.Errorf("revocation reached the other server %v after recovery, want within 6 s", late)

@@ -79,9 +79,9 @@
 //     make a ClusterClient reload it (at most every 250 ms): the Store
 //     works again within about half a second of the replica's promotion
 //     (which comes some 3–4 s after the kill), the subscriptions within
-//     about a second and a half. A frozen master can add up to the
-//     client's ReadTimeout (5 s by default): go-redis may ask it for the
-//     slot map and wait that long. Until then the limits whose keys live on
+//     about a second. A frozen master can add up to twice the client's
+//     ReadTimeout (5 s by default): go-redis may ask it for the slot map
+//     and wait that long. Until then the limits whose keys live on
 //     that shard fail open: every such upgrade is admitted, uncounted.
 //   - A Sentinel master dies or freezes: the Node pings its subscription
 //     after a second of silence (WithHealthCheck) and subscribes again when

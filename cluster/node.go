@@ -25,10 +25,12 @@ const (
 	DefaultHealthCheck = time.Second
 )
 
-// Backoff between attempts to reach Redis again.
+// Backoff between attempts to reach Redis again: short, since an attempt
+// is cheap and the sooner one follows a failover, the sooner revocations
+// flow again.
 const (
 	minBackoff = 50 * time.Millisecond
-	maxBackoff = time.Second
+	maxBackoff = 500 * time.Millisecond
 )
 
 // Errors returned by Revoke.
