@@ -62,8 +62,8 @@ func TestApplyOnlyOlderConnections(t *testing.T) {
 }
 
 func TestMessages(t *testing.T) {
-	rv, err := parseMessage("1700000000000-3 1699999999999 abc alice in wonderland")
-	if err != nil || rv.id != (streamID{1700000000000, 3}) || rv.before != 1699999999999 || rv.origin != "abc" || rv.subject != "alice in wonderland" {
+	rv, err := parseMessage("1700000000000-3 1699999999999 abc/e.1 alice in wonderland")
+	if err != nil || rv.id != (streamID{1700000000000, 3}) || rv.before != 1699999999999 || rv.origin != "abc" || rv.epoch != "e.1" || rv.subject != "alice in wonderland" {
 		t.Fatalf("parseMessage = %+v, %v", rv, err)
 	}
 	for _, bad := range []string{"", "1-0 5 x", "x-0 5 o s", "1-0 x o s", "10 5 o s"} {
@@ -80,5 +80,25 @@ func TestMessages(t *testing.T) {
 	}
 	if s := (streamID{7, 2}).String(); s != "7-2" {
 		t.Errorf("String = %q", s)
+	}
+}
+
+// TestKnownRepublishedOnce: a revocation published again after a loss is
+// no longer to publish, even when the new stream's ID is lower than the
+// one the lost stream had given it (a master whose clock is behind).
+func TestKnownRepublishedOnce(t *testing.T) {
+	n := &Node{reg: lifecycle.NewRegistry(), id: "me", retention: 10, skew: time.Second}
+	n.known.init()
+	now := time.Now().UnixMilli()
+	n.noteLocked(revocation{id: streamID{ms: uint64(now), seq: 5}, subject: "alice", before: now})
+	n.lostLocked(streamID{})
+	again := n.republishLocked(10)
+	if len(again) != 1 || again[0].subject != "alice" || again[0].before != now {
+		t.Fatalf("to publish again: %+v", again)
+	}
+	again[0].id = streamID{ms: uint64(now) - 100} // lower than before the loss
+	n.noteLocked(again[0])
+	if again := n.republishLocked(10); len(again) != 0 {
+		t.Fatalf("published again, still to publish: %+v", again)
 	}
 }

@@ -26,7 +26,8 @@ type server struct {
 	t      *testing.T
 	reg    *lifecycle.Registry
 	node   *cluster.Node
-	client *redis.Client
+	store  *cluster.Store // nil without a cap
+	client redis.UniversalClient
 	ws     string
 	ended  chan lifecycle.CloseInfo
 }
@@ -35,6 +36,8 @@ type serverConfig struct {
 	capPerSubject int
 	failClosed    bool
 	opts          []cluster.Option
+	// client makes the server's Redis client; nil: newClient(addr).
+	client func() redis.UniversalClient
 }
 
 func testLogger() *slog.Logger {
@@ -57,14 +60,23 @@ func newClient(addr string) *redis.Client {
 func startServer(t *testing.T, addr string, cfg serverConfig) *server {
 	t.Helper()
 	log := testLogger()
-	s := &server{t: t, reg: lifecycle.NewRegistry(), client: newClient(addr), ended: make(chan lifecycle.CloseInfo, 16)}
+	s := &server{t: t, reg: lifecycle.NewRegistry(), ended: make(chan lifecycle.CloseInfo, 16)}
+	if cfg.client != nil {
+		s.client = cfg.client()
+	} else {
+		s.client = newClient(addr)
+	}
 	s.node = cluster.New(s.client, s.reg, append([]cluster.Option{cluster.WithLogger(log)}, cfg.opts...)...)
 	var h http.Handler = middleware.Handler(s.reg, conntest.Serve(conntest.Echo), middleware.WithLogger(log))
-	h = middleware.OnClose(func(_ *lifecycle.Conn, info lifecycle.CloseInfo) { s.ended <- info })(h)
-	var store *cluster.Store
+	h = middleware.OnClose(func(_ *lifecycle.Conn, info lifecycle.CloseInfo) {
+		select {
+		case s.ended <- info:
+		default: // a test that opens many connections reads none of this
+		}
+	})(h)
 	if cfg.capPerSubject > 0 {
-		store = cluster.NewStore(s.client, cluster.WithLogger(log))
-		opts := []middleware.Option{ratelimit.WithKey(ratelimit.KeyBySubject), ratelimit.WithStore(store), middleware.WithLogger(log)}
+		s.store = cluster.NewStore(s.client, cluster.WithLogger(log))
+		opts := []middleware.Option{ratelimit.WithKey(ratelimit.KeyBySubject), ratelimit.WithStore(s.store), middleware.WithLogger(log)}
 		if cfg.failClosed {
 			opts = append(opts, ratelimit.WithFailClosed())
 		}
@@ -76,8 +88,8 @@ func startServer(t *testing.T, addr string, cfg serverConfig) *server {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		s.reg.Shutdown(ctx)
-		if store != nil {
-			store.Close()
+		if s.store != nil {
+			s.store.Close()
 		}
 		s.node.Close()
 		s.client.Close()
@@ -147,3 +159,30 @@ func expectRevoked(t *testing.T, c *wstest.RawClient, within time.Duration) time
 }
 
 func subscribed(s *server) func() bool { return s.node.Subscribed }
+
+// closedAt reads c in the background until its server closes it with 1008
+// "session revoked" (answering the Close), and sends how long after since
+// that happened; -1 when it did not within 30 s.
+func closedAt(c *wstest.RawClient, since time.Time) <-chan time.Duration {
+	at := make(chan time.Duration, 1)
+	go func() {
+		f, _, err := c.ReadUntilClose(30 * time.Second)
+		if err != nil || f.CloseCode() != 1008 || f.CloseReason() != "session revoked" {
+			at <- -1
+			return
+		}
+		at <- time.Since(since)
+		c.WriteClose(1008, "")
+		c.WaitEOF(5 * time.Second)
+	}()
+	return at
+}
+
+// responseStatus returns the HTTP status that refused c's upgrade, 0 if
+// there was no response.
+func responseStatus(c *wstest.RawClient) int {
+	if c == nil || c.Response == nil {
+		return 0
+	}
+	return c.Response.StatusCode
+}

@@ -30,20 +30,21 @@ redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]))
 return {1, n + 1}
 `)
 
-// refreshScript: extend the leases ARGV[2..] of KEYS[1] that still exist to
-// now+ARGV[1]. A lease that has been removed (released, or expired and
-// swept) is not brought back.
+// refreshScript: extend the leases ARGV[2..] of KEYS[1] to now+ARGV[1],
+// creating again those that Redis lost (a restart without persistence, a
+// failover to a replica that had not received them, an outage longer than
+// the TTL): the connections they stand for are still open. Returns how many
+// it created again.
 var refreshScript = redis.NewScript(`
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local ttl = tonumber(ARGV[1])
+local added = 0
 for i = 2, #ARGV do
-  redis.call('ZADD', KEYS[1], 'XX', now + ttl, ARGV[i])
+  added = added + redis.call('ZADD', KEYS[1], now + ttl, ARGV[i])
 end
-if redis.call('ZCARD', KEYS[1]) > 0 then
-  redis.call('PEXPIRE', KEYS[1], ttl)
-end
-return 0
+redis.call('PEXPIRE', KEYS[1], ttl)
+return added
 `)
 
 // heldScript: the number of unexpired leases of KEYS[1].
@@ -93,13 +94,23 @@ func dropLeases(ctx context.Context, c redis.UniversalClient, leases map[string]
 	return err
 }
 
+// lease is one lease: its full key and its ID.
+type lease struct{ key, id string }
+
 // release forgets a lease and deletes it from Redis. If Redis cannot be
 // reached the lease expires within the TTL, as nobody extends it.
 func (s *Store) release(full, id string) {
 	s.untrack(full, id)
-	ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
-	defer cancel()
-	if err := s.client.ZRem(ctx, full, id).Err(); err != nil {
+	s.drop(full, id)
+}
+
+// drop deletes a lease from Redis.
+func (s *Store) drop(full, id string) {
+	_, err := bounded(context.Background(), s.honours, s.timeout, func(ctx context.Context) (int64, error) {
+		return s.client.ZRem(ctx, full, id).Result()
+	}, nil)
+	if err != nil {
+		s.reload.failed(err)
 		s.logFailure("release", err)
 	}
 }
@@ -122,13 +133,18 @@ func (s *Store) track(full, id string) {
 	}
 }
 
-// untrack forgets a lease and stops the refresher when none is left.
+// untrack forgets a lease and stops the refresher when none is left. A
+// refresh in flight may create the lease again after release deletes it:
+// the refresh deletes it once more when it ends.
 func (s *Store) untrack(full, id string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	ids := s.leases[full]
 	if _, ok := ids[id]; !ok {
 		return
+	}
+	if s.refreshing {
+		s.released = append(s.released, lease{full, id})
 	}
 	delete(ids, id)
 	if len(ids) == 0 {
@@ -137,6 +153,22 @@ func (s *Store) untrack(full, id string) {
 	if s.n--; s.n == 0 && s.stop != nil {
 		close(s.stop)
 		s.stop = nil
+	}
+}
+
+// lostLeases reports whether Redis counted fewer leases of full, held in
+// all after granting one more, than this Store holds there: it lost some.
+func (s *Store) lostLeases(full string, held int) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return held-1 < len(s.leases[full])
+}
+
+// refreshNow makes the refresher refresh at once.
+func (s *Store) refreshNow() {
+	select {
+	case s.kick <- struct{}{}:
+	default:
 	}
 }
 
@@ -151,9 +183,11 @@ func (s *Store) refresher(stop <-chan struct{}) {
 		case <-stop:
 			return
 		case <-t.C:
-			if err := s.refresh(); err != nil {
-				s.logFailure("lease refresh", err)
-			}
+		case <-s.kick:
+		}
+		if err := s.refresh(); err != nil {
+			s.reload.failed(err)
+			s.logFailure("lease refresh", err)
 		}
 	}
 }
@@ -161,7 +195,9 @@ func (s *Store) refresher(stop <-chan struct{}) {
 // refreshBatch is the most lease IDs sent in one script call.
 const refreshBatch = 512
 
-// refresh extends every lease held here, in one pipeline.
+// refresh extends every lease held here, in one pipeline, within the
+// Store's timeout; a refresh that Redis has not answered by then ends in
+// the background, and the next tick is skipped until it has.
 func (s *Store) refresh() error {
 	type call struct {
 		key  string
@@ -170,6 +206,10 @@ func (s *Store) refresh() error {
 	var calls []call
 	ttl := millis(s.ttl)
 	s.mu.Lock()
+	if s.refreshing {
+		s.mu.Unlock()
+		return nil
+	}
 	for key, ids := range s.leases {
 		args := make([]any, 0, min(len(ids), refreshBatch)+1)
 		args = append(args, ttl)
@@ -182,25 +222,63 @@ func (s *Store) refresh() error {
 		}
 		calls = append(calls, call{key, args})
 	}
+	s.refreshing = len(calls) > 0
 	s.mu.Unlock()
 	if len(calls) == 0 {
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
-	defer cancel()
-	run := func() ([]redis.Cmder, error) {
-		pipe := s.client.Pipeline()
-		for _, c := range calls {
-			refreshScript.EvalSha(ctx, pipe, []string{c.key}, c.args...)
+	created, err := bounded(context.Background(), s.honours, s.timeout, func(ctx context.Context) (int64, error) {
+		defer s.refreshed()
+		run := func() (int64, error) {
+			pipe := s.client.Pipeline()
+			cmds := make([]*redis.Cmd, len(calls))
+			for i, c := range calls {
+				cmds[i] = refreshScript.EvalSha(ctx, pipe, []string{c.key}, c.args...)
+			}
+			_, err := pipe.Exec(ctx)
+			var created int64
+			for _, c := range cmds {
+				n, _ := c.Int64()
+				created += n
+			}
+			return created, err
 		}
-		return pipe.Exec(ctx)
-	}
-	_, err := run()
-	if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
-		if err := refreshScript.Load(ctx, s.client).Err(); err != nil {
-			return err
+		created, err := run()
+		if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
+			if err := refreshScript.Load(ctx, s.client).Err(); err != nil {
+				return created, err
+			}
+			var again int64
+			again, err = run()
+			created += again
 		}
-		_, err = run()
+		return created, err
+	}, nil)
+	if created > 0 {
+		s.log.Warn("cluster: rate limit store: Redis had lost leases of open connections; created them again", "leases", created)
 	}
 	return err
+}
+
+// refreshed ends a refresh: the leases released while it was in flight,
+// which it may have created again, are deleted once more.
+func (s *Store) refreshed() {
+	s.mu.Lock()
+	again := make(map[string]map[string]struct{}, len(s.released))
+	for _, l := range s.released {
+		if again[l.key] == nil {
+			again[l.key] = make(map[string]struct{})
+		}
+		again[l.key][l.id] = struct{}{}
+	}
+	s.released, s.refreshing = nil, false
+	s.mu.Unlock()
+	if len(again) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
+	defer cancel()
+	if err := dropLeases(ctx, s.client, again); err != nil {
+		s.logFailure("release", err)
+	}
 }

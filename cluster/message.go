@@ -46,10 +46,11 @@ type revocation struct {
 	subject string
 	before  int64  // Unix ms when it was made, by its node's clock
 	origin  string // the ID of the node that made it
+	epoch   string // the stream's epoch
 }
 
-// parseMessage reads a channel message: "<id> <before> <origin> <subject>";
-// the subject is last, so it may hold spaces.
+// parseMessage reads a channel message: "<id> <before> <origin>/<epoch>
+// <subject>"; the subject is last, so it may hold spaces.
 func parseMessage(payload string) (revocation, error) {
 	f := strings.SplitN(payload, " ", 4)
 	if len(f) != 4 {
@@ -63,11 +64,12 @@ func parseMessage(payload string) (revocation, error) {
 	if err != nil {
 		return revocation{}, errors.New("cluster: malformed revocation time")
 	}
-	return revocation{id: id, before: before, origin: f[2], subject: f[3]}, nil
+	origin, epoch, _ := strings.Cut(f[2], "/")
+	return revocation{id: id, before: before, origin: origin, epoch: epoch, subject: f[3]}, nil
 }
 
 // parseEntry reads a stream entry's fields: s (subject), b (before), o
-// (origin).
+// (origin), e (epoch).
 func parseEntry(id string, values map[string]any) (revocation, error) {
 	sid, err := parseStreamID(id)
 	if err != nil {
@@ -76,9 +78,12 @@ func parseEntry(id string, values map[string]any) (revocation, error) {
 	subject, ok1 := values["s"].(string)
 	b, ok2 := values["b"].(string)
 	origin, _ := values["o"].(string)
+	epoch, _ := values["e"].(string)
 	before, err := strconv.ParseInt(b, 10, 64)
 	if !ok1 || !ok2 || err != nil {
-		return revocation{id: sid}, errors.New("cluster: malformed revocation entry " + id)
+		return revocation{id: sid, epoch: epoch}, errors.New("cluster: malformed revocation entry " + id)
 	}
-	return revocation{id: sid, subject: subject, before: before, origin: origin}, nil
+	return revocation{id: sid, subject: subject, before: before, origin: origin, epoch: epoch}, nil
 }
+
+func (id streamID) isZero() bool { return id == streamID{} }

@@ -22,13 +22,15 @@ const (
 	DefaultRetention   = 10000
 	DefaultClockSkew   = time.Second
 	DefaultMaxPending  = 10000
-	DefaultHealthCheck = 15 * time.Second
+	DefaultHealthCheck = time.Second
 )
 
-// Backoff between attempts to reach Redis again.
+// Backoff between attempts to reach Redis again: short, since an attempt
+// is cheap and the sooner one follows a failover, the sooner revocations
+// flow again.
 const (
 	minBackoff = 50 * time.Millisecond
-	maxBackoff = time.Second
+	maxBackoff = 500 * time.Millisecond
 )
 
 // Errors returned by Revoke.
@@ -47,6 +49,8 @@ var (
 // Registry with New and Close it on shutdown.
 type Node struct {
 	client    redis.UniversalClient
+	honours   bool // client ends calls at the context's deadline
+	reload    reloader
 	reg       *lifecycle.Registry
 	id        string
 	channel   string
@@ -63,9 +67,11 @@ type Node struct {
 	wg     sync.WaitGroup
 
 	subscribed atomic.Bool
+	epochs     atomic.Uint64 // makes each epoch this Node proposes unique
 
 	// The subscriber goroutine's own state.
 	from    streamID // the next stream entry to read
+	epoch   string   // the epoch of the stream's entries last read, "" before any
 	started bool     // subscribed at least once
 	down    bool     // a loss of the subscription was logged
 
@@ -73,6 +79,7 @@ type Node struct {
 	ps      *redis.PubSub    // the current subscription, closed by Close
 	pending map[string]int64 // subject → revocation time (Unix ms) not yet published
 	kick    chan struct{}    // wakes the publisher
+	known                    // the revocations in force, to publish again if Redis loses them
 }
 
 func (n *Node) setPrefix(p string) { n.channel, n.stream = p+"revoke", p+"revocations" }
@@ -92,6 +99,7 @@ func New(client redis.UniversalClient, reg *lifecycle.Registry, opts ...Option) 
 	rand.Read(id[:])
 	n := &Node{
 		client:    client,
+		honours:   honoursContext(client),
 		reg:       reg,
 		id:        hex.EncodeToString(id[:]),
 		timeout:   DefaultTimeout,
@@ -105,6 +113,8 @@ func New(client redis.UniversalClient, reg *lifecycle.Registry, opts ...Option) 
 	}
 	n.setPrefix(DefaultNodePrefix)
 	applyNode(n, opts)
+	n.reload = newReloader(client, n.log)
+	n.known.init()
 	// Catch up on the revocations that still hold: those made within the
 	// Registry's revocation TTL, so that a server started after a
 	// revocation refuses the revoked subject's older tokens too.
@@ -120,10 +130,14 @@ func New(client redis.UniversalClient, reg *lifecycle.Registry, opts ...Option) 
 func (n *Node) ID() string { return n.id }
 
 // Subscribed reports whether the Node is listening to the cluster's
-// revocations right now (its subscription is up and has caught up).
+// revocations right now: its subscription is up, has caught up, and
+// answered its last health check (see WithHealthCheck). It turns false
+// when Redis is found silent or gone, within two health checks of a
+// frozen Redis.
 func (n *Node) Subscribed() bool { return n.subscribed.Load() }
 
-// Pending returns how many revocations wait for Redis to be published.
+// Pending returns how many of this Node's revocations wait for Redis to be
+// published.
 func (n *Node) Pending() int {
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -132,7 +146,8 @@ func (n *Node) Pending() int {
 
 // Close stops the Node and waits for its goroutines. Queued revocations
 // that were never published are dropped, and logged. It does not close the
-// Redis client.
+// Redis client. A subscription being opened to a Redis that does not answer
+// can delay Close by up to the client's own ReadTimeout.
 func (n *Node) Close() error {
 	n.mu.Lock()
 	n.cancel()

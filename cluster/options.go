@@ -80,11 +80,15 @@ func WithPrefix(p string) Option {
 	}
 }
 
-// WithTimeout bounds Redis calls (DefaultTimeout); d must be positive. It
-// applies to New and NewStore: a Node bounds every Redis call it makes; a
-// Store bounds the calls no request bounds (releasing a slot, refreshing
-// leases, Close), while Take and Acquire run under the upgrade request's
-// context.
+// WithTimeout bounds Redis calls (DefaultTimeout); d must be positive.
+// Every call returns within d even when the go-redis client's own timeouts
+// are longer (its ReadTimeout is 5 s by default, per retry): unless the
+// client was made with ContextTimeoutEnabled, the call runs in a goroutine
+// of its own, left to end in the background at the bound. It applies to
+// New and NewStore: a Node bounds every Redis call it makes (Revoke's
+// too); a Store bounds Take, Acquire and Held (within the request's
+// context, if sooner) and the calls no request makes (releasing a slot,
+// refreshing leases, Close).
 func WithTimeout(d time.Duration) Option {
 	positive("WithTimeout", d)
 	return option{
@@ -144,8 +148,11 @@ func WithClockSkew(d time.Duration) Option {
 
 // WithHealthCheck sets how long the subscription may stay silent before
 // the Node pings Redis, and then how long it waits for the answer before it
-// subscribes again (DefaultHealthCheck); d must be positive. It applies to
-// New only.
+// subscribes again (DefaultHealthCheck, 1 s); an attempt to subscribe is
+// given up after 2d. A frozen Redis (a stopped process, a host that stopped
+// answering) keeps its sockets open and silent: the Node notices within
+// 2d, and Subscribed turns false. d must be positive. It applies to New
+// only.
 func WithHealthCheck(d time.Duration) Option {
 	positive("WithHealthCheck", d)
 	return option{name: "WithHealthCheck", node: func(n *Node) { n.health = d }}

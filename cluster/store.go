@@ -35,6 +35,8 @@ var ErrStoreClosed = errors.New("cluster: store closed")
 // policies, which fail open or closed as they are configured, and log it.
 type Store struct {
 	client  redis.UniversalClient
+	honours bool // client ends calls at the context's deadline
+	reload  reloader
 	limiter *redis_rate.Limiter
 	prefix  string
 	ttl     time.Duration
@@ -44,12 +46,15 @@ type Store struct {
 	seq     atomic.Uint64
 	fails   failureLog
 
-	mu      sync.Mutex
-	leases  map[string]map[string]struct{} // full key → lease IDs held here
-	n       int                            // leases held here
-	stop    chan struct{}                  // closes to stop the running refresher; nil when none
-	closed  bool
-	workers sync.WaitGroup
+	mu         sync.Mutex
+	leases     map[string]map[string]struct{} // full key → lease IDs held here
+	n          int                            // leases held here
+	stop       chan struct{}                  // closes to stop the running refresher; nil when none
+	kick       chan struct{}                  // makes the refresher refresh now
+	refreshing bool                           // a refresh is in flight
+	released   []lease                        // released during the refresh in flight
+	closed     bool
+	workers    sync.WaitGroup
 }
 
 var _ ratelimit.Store = (*Store)(nil)
@@ -67,6 +72,7 @@ func NewStore(client redis.UniversalClient, opts ...Option) *Store {
 	rand.Read(id[:])
 	s := &Store{
 		client:  client,
+		honours: honoursContext(client),
 		limiter: redis_rate.NewLimiter(client),
 		prefix:  DefaultStorePrefix,
 		ttl:     DefaultLeaseTTL,
@@ -74,8 +80,10 @@ func NewStore(client redis.UniversalClient, opts ...Option) *Store {
 		log:     slog.Default(),
 		node:    hex.EncodeToString(id[:]),
 		leases:  make(map[string]map[string]struct{}),
+		kick:    make(chan struct{}, 1),
 	}
 	applyStore(s, opts)
+	s.reload = newReloader(client, s.log)
 	return s
 }
 
@@ -83,13 +91,17 @@ func NewStore(client redis.UniversalClient, opts ...Option) *Store {
 // tokens, full at first and refilled at limit tokens per window, by Redis's
 // clock. It is one call to redis_rate's AllowN with rate and burst limit
 // per window; the bucket's Redis key is redis_rate's "rate:" followed by
-// the Store's prefix and key.
+// the Store's prefix and key. It returns within the Store's timeout (or
+// ctx's deadline, if sooner).
 func (s *Store) Take(ctx context.Context, key string, limit int, window time.Duration) (ratelimit.TakeResult, error) {
 	if limit <= 0 || window <= 0 {
 		return ratelimit.TakeResult{}, nil
 	}
-	res, err := s.limiter.Allow(ctx, s.prefix+key, redis_rate.Limit{Rate: limit, Burst: limit, Period: window})
+	res, err := bounded(ctx, s.honours, s.timeout, func(ctx context.Context) (*redis_rate.Result, error) {
+		return s.limiter.Allow(ctx, s.prefix+key, redis_rate.Limit{Rate: limit, Burst: limit, Period: window})
+	}, nil)
 	if err != nil {
+		s.reload.failed(err)
 		return ratelimit.TakeResult{}, err
 	}
 	if res.Allowed == 0 {
@@ -116,8 +128,10 @@ func remaining(limit int, window, reset time.Duration) int {
 // Acquire implements ratelimit.Store: a lease on one of max connection
 // slots of key, shared by every server on the Redis. The returned release
 // deletes the lease, once however often it is called; until then the
-// Store extends it every TTL/3. A lease whose server died expires within
-// the TTL.
+// Store extends it every TTL/3, and creates it again if Redis lost it. A
+// lease whose server died expires within the TTL. Acquire returns within
+// the Store's timeout (or ctx's deadline, if sooner); a lease Redis grants
+// after that is deleted.
 func (s *Store) Acquire(ctx context.Context, key string, max int) (func(), int, error) {
 	s.mu.Lock()
 	closed := s.closed
@@ -127,9 +141,28 @@ func (s *Store) Acquire(ctx context.Context, key string, max int) (func(), int, 
 	}
 	full := s.prefix + key
 	id := s.leaseID()
-	ok, held, err := acquireLease(ctx, s.client, full, id, max, s.ttl)
-	if err != nil || !ok {
-		return nil, held, err
+	type granted struct {
+		ok   bool
+		held int
+	}
+	g, err := bounded(ctx, s.honours, s.timeout, func(ctx context.Context) (granted, error) {
+		ok, held, err := acquireLease(ctx, s.client, full, id, max, s.ttl)
+		return granted{ok, held}, err
+	}, func(g granted, err error) {
+		if err == nil && g.ok {
+			s.drop(full, id) // granted after Acquire gave up
+		}
+	})
+	if err != nil {
+		s.reload.failed(err)
+		return nil, 0, err
+	}
+	if !g.ok {
+		return nil, g.held, nil
+	}
+	held := g.held
+	if s.lostLeases(full, held) {
+		s.refreshNow() // count the open connections again before the next tick
 	}
 	s.track(full, id)
 	var released atomic.Bool
@@ -141,9 +174,14 @@ func (s *Store) Acquire(ctx context.Context, key string, max int) (func(), int, 
 }
 
 // Held returns the number of unexpired slots of key (as given to Acquire,
-// without the Store's prefix), on all servers.
+// without the Store's prefix), on all servers. It returns within the
+// Store's timeout (or ctx's deadline, if sooner).
 func (s *Store) Held(ctx context.Context, key string) (int, error) {
-	return heldLeases(ctx, s.client, s.prefix+key)
+	n, err := bounded(ctx, s.honours, s.timeout, func(ctx context.Context) (int, error) {
+		return heldLeases(ctx, s.client, s.prefix+key)
+	}, nil)
+	s.reload.failed(err)
+	return n, err
 }
 
 // Close stops extending the Store's leases and deletes them from Redis (so
@@ -154,6 +192,13 @@ func (s *Store) Close() error {
 	s.mu.Lock()
 	s.closed = true
 	leases := s.leases
+	if s.refreshing { // it may create them again: it deletes them when it ends
+		for key, ids := range leases {
+			for id := range ids {
+				s.released = append(s.released, lease{key, id})
+			}
+		}
+	}
 	s.leases = make(map[string]map[string]struct{})
 	s.n = 0
 	if s.stop != nil {
@@ -162,9 +207,10 @@ func (s *Store) Close() error {
 	}
 	s.mu.Unlock()
 	s.workers.Wait()
-	ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
-	defer cancel()
-	return dropLeases(ctx, s.client, leases)
+	_, err := bounded(context.Background(), s.honours, s.timeout, func(ctx context.Context) (struct{}, error) {
+		return struct{}{}, dropLeases(ctx, s.client, leases)
+	}, nil)
+	return err
 }
 
 // logFailure logs a failed Redis call that no request waits for, at most

@@ -561,3 +561,79 @@ func TestKeySpaces(t *testing.T) {
 		t.Errorf("missing key %q", k)
 	}
 }
+
+// A Store whose leases Redis lost (FLUSHALL stands for a restart without
+// persistence) creates them again at its next refresh, and at once when an
+// Acquire finds fewer leases than it holds, rather than a refresh interval
+// later.
+func TestStoreRecreatesLostLeases(t *testing.T) {
+	addr, _ := wstest.StartRedis(t)
+	st := newTestStore(t, addr)
+	ctx := context.Background()
+	for range 2 {
+		if rel, _, err := st.Acquire(ctx, "k", 5); rel == nil || err != nil {
+			t.Fatalf("acquire: %v", err)
+		}
+	}
+	if err := st.client.FlushAll(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if n := held(t, st, "k"); n != 0 {
+		t.Fatalf("held %d after FLUSHALL", n)
+	}
+	lost := time.Now()
+	if rel, n, err := st.Acquire(ctx, "k", 5); rel == nil || err != nil || n != 1 {
+		t.Fatalf("acquire after the loss: %d, %v", n, err)
+	}
+	wstest.WaitFor(t, "the lost leases created again", DefaultLeaseTTL/6, func() bool { return held(t, st, "k") == 3 })
+	t.Logf("lost leases held again %v after the Acquire that noticed (refresh interval %v)", time.Since(lost).Round(time.Millisecond), DefaultLeaseTTL/3)
+	// A released lease stays released: the refresh does not bring it back.
+	rel, _, err := st.Acquire(ctx, "k", 5)
+	if err != nil || rel == nil {
+		t.Fatal(err)
+	}
+	rel()
+	if err := st.refresh(); err != nil {
+		t.Fatal(err)
+	}
+	if n := held(t, st, "k"); n != 3 {
+		t.Fatalf("held %d after a release and a refresh, want 3", n)
+	}
+}
+
+// A lease released while a refresh is in flight is deleted again when the
+// refresh ends, even if the refresh wrote it back after the release.
+func TestStoreReleaseDuringRefresh(t *testing.T) {
+	addr, _ := wstest.StartRedis(t)
+	st := newTestStore(t, addr)
+	ctx := context.Background()
+	rel, _, err := st.Acquire(ctx, "k", 5)
+	if err != nil || rel == nil {
+		t.Fatal(err)
+	}
+	st.mu.Lock()
+	st.refreshing = true // a refresh in flight, which will write the lease back
+	st.mu.Unlock()
+	rel()
+	if n := held(t, st, "k"); n != 0 {
+		t.Fatalf("held %d after release", n)
+	}
+	st.mu.Lock()
+	if len(st.released) != 1 {
+		t.Fatalf("%d leases noted as released during the refresh, want 1", len(st.released))
+	}
+	l := st.released[0]
+	st.mu.Unlock()
+	// The refresh in flight writes it back, as it does when its script
+	// runs after the release's ZREM.
+	if _, err := refreshScript.Run(ctx, st.client, []string{l.key}, millis(st.ttl), l.id).Result(); err != nil {
+		t.Fatal(err)
+	}
+	if n := held(t, st, "k"); n != 1 {
+		t.Fatalf("held %d after the refresh wrote the lease back", n)
+	}
+	st.refreshed()
+	if n := held(t, st, "k"); n != 0 {
+		t.Fatalf("held %d after the refresh ended: the released lease came back", n)
+	}
+}

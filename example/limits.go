@@ -1,19 +1,14 @@
 package main
 
 import (
-	"context"
 	"flag"
 	"fmt"
-	"log/slog"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/wsmw/wsmw"
-	"github.com/wsmw/wsmw/cluster"
 )
 
 // limitsPart is the example's connect rate, connection cap, message rate,
@@ -51,18 +46,7 @@ func (p *limitsPart) setup(a *app, r chi.Router, ws *[]func(http.Handler) http.H
 	}
 	opts := []wsmw.Option{wsmw.WithLogger(a.log)}
 	store := "memory"
-	if a.redisAddr != "" {
-		client, err := p.redisClient(a.redisAddr)
-		if err != nil {
-			return err
-		}
-		redis.SetLogger(redisLog{a.log})
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		if err := client.Ping(ctx).Err(); err != nil {
-			a.log.Warn("redis unreachable at startup; the connect rate and connection cap fail open until it is back", "err", err)
-		}
-		rs := cluster.NewStore(client, cluster.WithLogger(a.log))
+	if rs := a.observe().store; rs != nil { // -redis: the Store observe.go made
 		opts = append(opts, wsmw.WithStore(rs))
 		store = "redis"
 	}
@@ -82,32 +66,4 @@ func (p *limitsPart) setup(a *app, r chi.Router, ws *[]func(http.Handler) http.H
 		"store", store,
 	)
 	return nil
-}
-
-// redisClient accepts a host:port or a redis:// URL. The address is never
-// logged: a URL may hold a password.
-func (p *limitsPart) redisClient(addr string) (*redis.Client, error) {
-	opt := &redis.Options{Addr: addr}
-	if strings.Contains(addr, "://") {
-		var err error
-		if opt, err = redis.ParseURL(addr); err != nil {
-			return nil, fmt.Errorf("-redis: %w", err)
-		}
-	}
-	// Fail fast while Redis is down: every upgrade waits for it.
-	opt.DialTimeout = time.Second
-	opt.ReadTimeout = time.Second
-	opt.WriteTimeout = time.Second
-	opt.MaxRetries = 1
-	opt.DialerRetries = 1
-	return redis.NewClient(opt), nil
-}
-
-// redisLog sends go-redis's own log lines (one per failed dial) to the
-// example's slog logger at debug level, so that -log-format json stays
-// JSON; the rate limit policies log a store failure themselves, throttled.
-type redisLog struct{ l *slog.Logger }
-
-func (r redisLog) Printf(ctx context.Context, format string, v ...any) {
-	r.l.DebugContext(ctx, fmt.Sprintf(format, v...))
 }

@@ -66,7 +66,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&a.shutdownTimeout, "shutdown-timeout", 10*time.Second, "graceful shutdown bound")
 	fs.DurationVar(&a.drainSpread, "drain-spread", 0, "spread a shutdown's closes over this window, within -shutdown-timeout; 0 = all at once")
 	fs.StringVar(&a.origins, "origins", "", "comma-separated allowed Origin host patterns; empty = same origin only")
-	fs.StringVar(&a.redisAddr, "redis", "", "Redis address for shared limits and cluster revocation; empty = in-memory")
+	fs.StringVar(&a.redisAddr, "redis", "", redisUsage)
 	for _, p := range a.parts {
 		p.flags(fs)
 	}

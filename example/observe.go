@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"time"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/prometheus/client_golang/prometheus"
@@ -31,9 +30,9 @@ type observePart struct {
 
 	log   *slog.Logger
 	prom  *prometheus.Registry
-	node  *cluster.Node  // nil without -redis
-	store *cluster.Store // nil without -redis
-	rdb   *redis.Client  // nil without -redis
+	node  *cluster.Node         // nil without -redis
+	store *cluster.Store        // nil without -redis; the limits share it
+	rdb   redis.UniversalClient // nil without -redis
 }
 
 func (p *observePart) flags(fs *flag.FlagSet) {
@@ -58,21 +57,17 @@ func (p *observePart) setup(a *app, r chi.Router, ws *[]func(http.Handler) http.
 	if a.redisAddr == "" {
 		return nil
 	}
-	// Bounded everywhere: Redis trouble must never hold a connection path.
-	p.rdb = redis.NewClient(&redis.Options{
-		Addr:         a.redisAddr,
-		DialTimeout:  time.Second,
-		ReadTimeout:  time.Second,
-		WriteTimeout: time.Second,
-	})
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-	if err := p.rdb.Ping(ctx).Err(); err != nil {
-		a.log.Warn("redis unreachable at startup; revocation will catch up and caps fail open until it is back", "addr", a.redisAddr, "err", err)
+	// With go-redis's defaults: the cluster module bounds its own calls
+	// and recovers from failovers without tuning.
+	redis.SetLogger(redisLog{a.log})
+	rdb, what, err := openRedis(a.redisAddr, a.log)
+	if err != nil {
+		return err
 	}
-	cancel()
+	p.rdb = rdb
 	p.node = cluster.New(p.rdb, a.reg, cluster.WithLogger(a.log))
 	p.store = cluster.NewStore(p.rdb, cluster.WithLogger(a.log))
-	a.log.Info("cluster", "redis", a.redisAddr, "node", p.node.ID(), "max_conns_per_subject", p.maxPerSubject)
+	a.log.Info("cluster", "redis", what, "node", p.node.ID(), "max_conns_per_subject", p.maxPerSubject)
 	return nil
 }
 

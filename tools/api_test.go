@@ -136,7 +136,7 @@ func typeAPI(prefix string, tn *types.TypeName, qual types.Qualifier) []string {
 		for i := range u.NumFields() {
 			f := u.Field(i)
 			switch {
-			case f.Embedded():
+			case f.Embedded() && f.Exported():
 				add("type %s struct, embedded %s", name, types.TypeString(f.Type(), qual))
 			case f.Exported():
 				add("type %s struct, %s %s", name, f.Name(), types.TypeString(f.Type(), qual))
