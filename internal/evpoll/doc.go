@@ -9,8 +9,9 @@
 //     each wake-up delivers (id, Events) once and disarms the connection
 //     until Rearm. On other systems New reports ErrUnsupported.
 //   - Pool: a queued pool of worker goroutines with two priorities, which
-//     starts small and grows only when a watchdog sees queued work, no
-//     completions and every worker busy, and shrinks back when idle.
+//     keeps a few workers and hands a worker to a task that runs past its
+//     budget (a watchdog's two looks), starting another in its place: a
+//     task that blocks holds a goroutine of its own, never the pool.
 //   - Frame helpers (PeekHeader, ReadControl, ScanMessage, ParseClose): they
 //     look at the bytes already buffered in a *bufio.Reader at a frame
 //     boundary (RFC 6455 §5.2, server side) and never read from the

@@ -17,7 +17,7 @@ import (
 func TestNoWorkerIsPinned(t *testing.T) {
 	s := startServer(t, serverOpts{
 		events:    true,
-		pool:      PoolConfig{MinWorkers: 1, MaxWorkers: 1},
+		pool:      PoolConfig{MinWorkers: 1, MaxWorkers: 1, NoHandOff: true},
 		slowLimit: 300 * time.Millisecond,
 	})
 	a := dialRaw(t, s.addr())
@@ -128,7 +128,7 @@ func TestTrickleKeepsThePoolAtItsMinimum(t *testing.T) {
 	st := s.poller.Pool().Stats()
 	t.Logf("%d conns × 1 msg/s for %ds: pool %+v; goroutines %d (before the load: %d); poller %+v",
 		conns, seconds, st, runtime.NumGoroutine(), g0, s.poller.Stats())
-	if st.Grown != 0 || st.Peak > runtime.GOMAXPROCS(0) {
+	if st.HandedOff != 0 || st.Peak > runtime.GOMAXPROCS(0) {
 		t.Fatalf("the pool grew under a trickle: %+v", st)
 	}
 }

@@ -198,7 +198,7 @@ func TestPollerErrors(t *testing.T) {
 // new registration only ever reports the new id.
 func TestPollerRemoveThenReuseOfTheDescriptor(t *testing.T) {
 	ln := listen(t)
-	pool := NewPool(PoolConfig{MinWorkers: 1, MaxWorkers: 1})
+	pool := NewPool(PoolConfig{MinWorkers: 1, MaxWorkers: 1, NoHandOff: true})
 	defer pool.Close()
 	p, events := newPoller(t, WithPool(pool))
 
