@@ -426,6 +426,51 @@ func scanMessage(p []byte, capacity int64, rules Rules) (MessageScan, error) {
 	}
 }
 
+// InteriorControls calls f for the whole control frames buffered between
+// the fragments of the data message at br's boundary (after its first
+// data frame: not the Leading ones), in order, skipping the first skip of
+// them, with each one's header and unmasked payload (a copy, valid during
+// the call); f returning false stops the walk. It returns how many such
+// frames it passed, skipped ones included. It never reads from br's
+// source and consumes nothing: gorilla reads these frames later with the
+// message, so a caller that handles them now (as a read loop would, when
+// the message stalls) must have gorilla's handlers skip them then.
+func InteriorControls(br *bufio.Reader, rules Rules, skip int, f func(h Header, payload []byte) bool) int {
+	p := buffered(br)
+	pos, n := 0, 0
+	inMessage := false
+	for {
+		h, need, err := parseHeader(p[pos:], rules, inMessage)
+		if err != nil || need > 0 {
+			return n
+		}
+		end := pos + h.Size
+		if !h.Opcode.IsControl() {
+			if end += int(min(h.Length, int64(len(p)))); end > len(p) || h.Fin {
+				return n
+			}
+			inMessage, pos = true, end
+			continue
+		}
+		if end += int(h.Length); end > len(p) || h.Opcode == OpClose {
+			return n
+		}
+		if inMessage {
+			if n++; n > skip {
+				var b [MaxControlPayload]byte
+				payload := b[:copy(b[:], p[pos+h.Size:end])]
+				for i := range payload {
+					payload[i] ^= h.MaskKey[i&3]
+				}
+				if !f(h, payload) {
+					return n
+				}
+			}
+		}
+		pos = end
+	}
+}
+
 // short finishes a scan that ran out of buffered bytes: need bytes are
 // required in all.
 func (m MessageScan) short(need, capacity int64) MessageScan {
