@@ -2,10 +2,10 @@ package lifecycle
 
 import "time"
 
-// SetBlockingReadTimeout sets blockingReadTimeout for a test; the returned
+// SetPartialTimeout sets partialTimeout for a test; the returned
 // function restores it.
-func SetBlockingReadTimeout(d time.Duration) (restore func()) {
-	old := blockingReadTimeout
-	blockingReadTimeout = d
-	return func() { blockingReadTimeout = old }
+func SetPartialTimeout(d time.Duration) (restore func()) {
+	old := partialTimeout
+	partialTimeout = d
+	return func() { partialTimeout = old }
 }
