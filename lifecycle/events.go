@@ -265,10 +265,10 @@ func (c *Conn) leaveServe() bool {
 // connection ends.
 func (c *Conn) serve() {
 	ec := c.events.Load()
-	if ec.partialSince.Load() != 0 {
-		ec.partialSince.Store(0) // served: a stall is not the peer's while the function runs
-	}
 	for !c.leftLoop() {
+		if ec.partialSince.Load() != 0 {
+			ec.partialSince.Store(0) // served: no stall is the peer's while a function runs
+		}
 		if c.br.Size() == 0 {
 			ec.bufs.Attach(c.br, (*connReader)(c))
 		}

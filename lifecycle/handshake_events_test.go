@@ -88,3 +88,43 @@ func TestEventModePartialMessageIsBounded(t *testing.T) {
 		t.Fatalf("after the stalled ones: %q %v", f.Payload, err)
 	}
 }
+
+// A peer trickling a message holds what it sent, not a read buffer of the
+// pool's: after a second turn with the message unfinished, its bytes wait
+// in a buffer their size, which grows as more come; once the message is
+// read, the connection holds no buffer at all.
+func TestEventModeSlowSenderHoldsWhatItSent(t *testing.T) {
+	conns := make(chan *lifecycle.Conn, 1)
+	h := newModeHarness(t, conntest.Events, lifecycle.Config{}, func(c *lifecycle.Conn) { conns <- c }, conntest.EchoMessage)
+	big := bytes.Repeat([]byte("y"), 60<<10)
+	frame := wstest.AppendFrame(nil, wstest.OpBinary, true, big)
+	c := h.dial()
+	conn := <-conns
+	bufferIs := func(what string, ok func(int) bool) {
+		t.Helper()
+		var size int
+		if !wstest.Eventually(5*time.Second, func() bool {
+			var idle bool
+			size, idle = lifecycle.ReadBufferSize(conn)
+			return idle && ok(size)
+		}) {
+			t.Fatalf("read buffer of %d bytes, want %s", size, what)
+		}
+	}
+	sent := 0
+	send := func(n int) {
+		c.Conn.Write(frame[sent : sent+n])
+		sent += n
+	}
+	send(20) // a header and a few bytes: one turn, the pool's buffer
+	bufferIs("the pool's", func(n int) bool { return n == lifecycle.EventBufferSize })
+	send(20) // a second turn: a buffer their size
+	bufferIs("512 bytes", func(n int) bool { return n == 512 })
+	send(3000) // it grows as bytes come
+	bufferIs("at least 3040 bytes, at most the pool's", func(n int) bool { return n >= 3040 && n <= lifecycle.EventBufferSize })
+	send(len(frame) - sent)
+	if f, err := c.ReadFrame(5 * time.Second); err != nil || !bytes.Equal(f.Payload, big) {
+		t.Fatalf("echo: %d bytes, %v", len(f.Payload), err)
+	}
+	bufferIs("none", func(n int) bool { return n == 0 })
+}
