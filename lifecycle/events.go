@@ -338,9 +338,12 @@ func (c *Conn) consume(eof bool) bool {
 					return true
 				}
 			}
-			if m.Controls-m.Leading > ec.answered {
+			if m.Controls-m.Leading > ec.answered && !m.Compressed {
 				// Control frames between the fragments: a read loop
 				// answers them now (a pong the heartbeat waits for).
+				// Not inside a compressed message: gorilla may find
+				// its deflate data corrupt before them, which only
+				// reading the whole message tells.
 				ec.answered = evpoll.InteriorControls(c.br, rules, ec.answered, ec.answer)
 				if c.leftLoop() {
 					return true

@@ -289,15 +289,17 @@ const (
 	// Rules.ReadLimit; gorilla's read fails there (and gorilla sends
 	// Close 1009).
 	OverLimit
-	// TooBig: the message cannot be wholly buffered in this reader; it
-	// must be read the blocking way (under a read deadline).
+	// TooBig: the message cannot be wholly buffered in this reader: it
+	// needs a larger buffer (Need bytes from the boundary to get
+	// further).
 	TooBig
 	// Stalled: the message is incomplete, and whole control frames are
 	// buffered between its fragments, where only gorilla can consume
 	// them. Gorilla in a read loop would handle them now (a pong the
-	// heartbeat waits for, say); to do the same, read the message the
-	// blocking way, as for TooBig. Waiting instead handles them only when
-	// the rest of the message arrives.
+	// heartbeat waits for, say); to do the same, answer them
+	// (InteriorControls) and have gorilla's handlers skip them when it
+	// reads the message. Waiting instead handles them only when the rest
+	// of the message arrives.
 	Stalled
 )
 
