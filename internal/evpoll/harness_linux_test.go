@@ -42,11 +42,11 @@ import (
 // In goroutine mode (events false) it runs the classic read loop, for
 // comparison.
 type evServer struct {
-	tb        testing.TB
-	ln        net.Listener
-	events    bool
-	poller    *Poller
-	bufs      *BufferPool
+	tb         testing.TB
+	ln         net.Listener
+	events     bool
+	poller     *Poller
+	bufs       *BufferPool
 	bufSize    int
 	stallLimit time.Duration // how long part of a message may wait for more
 	onMessage  func(c *evConn, mt int, data []byte)

@@ -16,7 +16,7 @@ import (
 // buffer never keeps another connection from being served.
 func TestNoWorkerIsPinned(t *testing.T) {
 	s := startServer(t, serverOpts{
-		events:    true,
+		events:     true,
 		pool:       PoolConfig{MinWorkers: 1, MaxWorkers: 1, NoHandOff: true},
 		stallLimit: 300 * time.Millisecond,
 	})
