@@ -44,15 +44,9 @@ func BenchmarkSlowSenders(b *testing.B) {
 }
 
 func benchSlow(b *testing.B, name string, n int) {
-	c := startChild(b, name, bench.ChildConfig{})
+	c, base, conns := settledWithConns(b, name, n)
 	defer c.Close()
-	base, err := c.Settle()
-	if err != nil {
-		b.Fatal(err)
-	}
-	conns := dialMany(b, c.URL(), header(b, name), n)
 	defer closeConns(conns)
-	waitStats(b, c, "every upgrade", func(s bench.Stats) bool { return s.Opened >= int64(n) })
 
 	// A masked binary frame header declaring slowMessage bytes; each byte
 	// of the payload is 'x' under the key.

@@ -233,16 +233,24 @@ func ReadControl(br *bufio.Reader, rules Rules) (h Header, payload []byte, ok bo
 	if !h.Opcode.IsControl() {
 		return h, nil, false, ErrNotControl
 	}
+	payload, ok = takeControl(br, p, h)
+	return h, payload, ok, nil
+}
+
+// takeControl consumes the control frame h at the start of p, br's
+// buffered bytes, if it is wholly buffered, and returns its payload
+// unmasked in place.
+func takeControl(br *bufio.Reader, p []byte, h Header) ([]byte, bool) {
 	end := h.Size + int(h.Length) // at most 14 + 125
 	if len(p) < end {
-		return h, nil, false, nil
+		return nil, false
 	}
-	payload = p[h.Size:end]
+	payload := p[h.Size:end]
 	for i := range payload {
 		payload[i] ^= h.MaskKey[i&3]
 	}
 	br.Discard(end)
-	return h, payload, true, nil
+	return payload, true
 }
 
 // ParseClose reads a Close frame's payload as gorilla v1.5.3 does: fewer

@@ -46,16 +46,8 @@ func (s *Skipper) Next(br *bufio.Reader, rules Rules) (h Header, payload []byte,
 			s.skip, s.inMessage = h.Length, !h.Fin
 			continue
 		}
-		end := h.Size + int(h.Length) // at most 14 + 125
-		if len(p) < end {
-			return h, nil, false, nil
-		}
-		payload = p[h.Size:end]
-		for i := range payload {
-			payload[i] ^= h.MaskKey[i&3]
-		}
-		br.Discard(end)
-		return h, payload, true, nil
+		payload, ok = takeControl(br, p, h)
+		return h, payload, ok, nil
 	}
 }
 
