@@ -437,7 +437,7 @@ func (c *Conn) readReady(m evpoll.MessageScan, scanErr error) bool {
 	if ok {
 		ec.onMessage(c, mt, data)
 	}
-	return true
+	return !c.leftLoop() // the function may have blocked while the connection ended
 }
 
 // consumeClosing reads what comes once closing has started: an
