@@ -25,6 +25,11 @@ const (
 	EnvServer = "WSMW_BENCH_SERVER"
 	// EnvPing is Options.Ping as a time.Duration ("1s"), empty for none.
 	EnvPing = "WSMW_BENCH_PING"
+	// EnvPongTimeout is Options.PongTimeout as a time.Duration, empty for
+	// the default.
+	EnvPongTimeout = "WSMW_BENCH_PONG_TIMEOUT"
+	// EnvBlock set to 1 sets Options.Block.
+	EnvBlock = "WSMW_BENCH_BLOCK"
 	// EnvProfile is a path prefix: the child writes PREFIX.cpu.pprof for its
 	// whole life and PREFIX.heap.pprof at each Settle and
 	// PREFIX.allocs.pprof when told to quit. Empty for none.
@@ -65,15 +70,17 @@ func MaybeChild() (code int, isChild bool) {
 
 // serveChild listens on 127.0.0.1, writes "addr HOST:PORT", then answers
 // one command per line of in until "quit" or EOF: "stats", "settle" (GC,
-// return freed memory to the OS, then stats) and "shutdown".
+// return freed memory to the OS, then stats), "census" (stats with the
+// event loop's workers counted) and "shutdown".
 func serveChild(name string, in io.Reader, out io.Writer) error {
-	o := Options{Secret: Secret}
-	if p := os.Getenv(EnvPing); p != "" {
-		d, err := time.ParseDuration(p)
-		if err != nil {
-			return fmt.Errorf("%s: %w", EnvPing, err)
+	o := Options{Secret: Secret, Block: os.Getenv(EnvBlock) == "1"}
+	for env, d := range map[string]*time.Duration{EnvPing: &o.Ping, EnvPongTimeout: &o.PongTimeout} {
+		if v := os.Getenv(env); v != "" {
+			var err error
+			if *d, err = time.ParseDuration(v); err != nil {
+				return fmt.Errorf("%s: %w", env, err)
+			}
 		}
-		o.Ping = d
 	}
 	s, err := NewServer(name, o)
 	if err != nil {
@@ -118,6 +125,9 @@ func serveChild(name string, in io.Reader, out io.Writer) error {
 		switch cmd := sc.Text(); cmd {
 		case "stats":
 			r.Stats = TakeStats(s)
+		case "census":
+			r.Stats = TakeStats(s)
+			r.Stats.Workers = countGoroutines("evpoll.(*Pool).work")
 		case "settle":
 			runtime.GC()
 			debug.FreeOSMemory()
@@ -190,6 +200,10 @@ type ChildConfig struct {
 	Ping time.Duration
 	// Profile is the child's EnvProfile path prefix, empty for none.
 	Profile string
+	// PongTimeout sets the child's Options.PongTimeout.
+	PongTimeout time.Duration
+	// Block sets the child's Options.Block.
+	Block bool
 }
 
 // StartChild starts this executable again as a server child serving the
@@ -204,6 +218,12 @@ func StartChild(name string, cfg ChildConfig) (*Child, error) {
 	cmd.Env = append(os.Environ(), EnvServer+"="+name, EnvProfile+"="+cfg.Profile)
 	if cfg.Ping > 0 {
 		cmd.Env = append(cmd.Env, EnvPing+"="+cfg.Ping.String())
+	}
+	if cfg.PongTimeout > 0 {
+		cmd.Env = append(cmd.Env, EnvPongTimeout+"="+cfg.PongTimeout.String())
+	}
+	if cfg.Block {
+		cmd.Env = append(cmd.Env, EnvBlock+"=1")
 	}
 	cmd.Stderr = os.Stderr
 	in, err := cmd.StdinPipe()
@@ -261,6 +281,13 @@ func (c *Child) call(cmd string) (reply, error) {
 // Stats returns the child's figures now.
 func (c *Child) Stats() (Stats, error) {
 	r, err := c.call("stats")
+	return r.Stats, err
+}
+
+// Census returns the child's figures with the event loop's pool workers
+// counted (Stats.Workers; a walk of every goroutine's stack).
+func (c *Child) Census() (Stats, error) {
+	r, err := c.call("census")
 	return r.Stats, err
 }
 

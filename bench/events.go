@@ -13,16 +13,23 @@ func init() {
 // when Options.Ping is set).
 func newWSMWEvents(s *Server, o Options) error {
 	reg := wsmw.NewRegistry()
-	return s.serveBare(reg, wsmw.EventHandler(reg, echoEvents), o)
+	return s.serveBare(reg, wsmw.EventHandler(reg, echoEvents(o)), o)
 }
 
 // newWSMWFullEvents is wsmw.EventHandler behind FullStack.
 func newWSMWFullEvents(s *Server, o Options) error {
 	reg := wsmw.NewRegistry()
-	s.Handler = chain(s.counted(wsmw.EventHandler(reg, echoEvents)), FullStack(o)...)
+	s.Handler = chain(s.counted(wsmw.EventHandler(reg, echoEvents(o))), FullStack(o)...)
 	s.Shutdown = reg.Shutdown
 	return nil
 }
 
 // echoEvents is the event rows' message function.
-func echoEvents(c *wsmw.Conn, mt wsmw.MessageType, msg []byte) { c.WriteMessage(mt, msg) }
+func echoEvents(o Options) func(*wsmw.Conn, wsmw.MessageType, []byte) {
+	return func(c *wsmw.Conn, mt wsmw.MessageType, msg []byte) {
+		if o.blocks(msg) {
+			<-blockForever
+		}
+		c.WriteMessage(mt, msg)
+	}
+}

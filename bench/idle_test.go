@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/gorilla/websocket"
+
 	"github.com/wsmw/wsmw/bench"
 )
 
@@ -25,20 +27,29 @@ func BenchmarkIdle(b *testing.B) {
 }
 
 func benchIdle(b *testing.B, name string, n int) {
-	c := startChild(b, name, bench.ChildConfig{})
+	c, base, conns := settledWithConns(b, name, n)
 	defer c.Close()
-	base, err := c.Settle()
-	if err != nil {
-		b.Fatal(err)
-	}
-	conns := dialMany(b, c.URL(), header(b, name), n)
 	defer closeConns(conns)
-	waitStats(b, c, "every upgrade", func(s bench.Stats) bool { return s.Opened >= int64(n) })
 	after, err := c.Settle()
 	if err != nil {
 		b.Fatal(err)
 	}
 	reportMemory(b, base, after, n)
+}
+
+// settledWithConns starts a child for row name, takes its settled figures,
+// then opens n connections and waits until the child has upgraded them
+// all. The caller closes the child and the connections.
+func settledWithConns(b *testing.B, name string, n int) (*bench.Child, bench.Stats, []*websocket.Conn) {
+	c := startChild(b, name, bench.ChildConfig{})
+	base, err := c.Settle()
+	if err != nil {
+		c.Close()
+		b.Fatal(err)
+	}
+	conns := dialMany(b, c.URL(), header(b, name), n)
+	waitStats(b, c, "every upgrade", func(s bench.Stats) bool { return s.Opened >= int64(n) })
+	return c, base, conns
 }
 
 // reportMemory reports the growth from base to after per connection.

@@ -46,7 +46,7 @@ func FullStack(o Options) []func(http.Handler) http.Handler {
 // newWSMWFull is wsmw.Handler behind FullStack.
 func newWSMWFull(s *Server, o Options) error {
 	reg := wsmw.NewRegistry()
-	s.Handler = chain(s.counted(wsmw.Handler(reg, echoWSMW)), FullStack(o)...)
+	s.Handler = chain(s.counted(wsmw.Handler(reg, echoWSMW(o))), FullStack(o)...)
 	s.Shutdown = reg.Shutdown
 	return nil
 }

@@ -19,7 +19,24 @@ type Options struct {
 	PongTimeout time.Duration
 	// Secret is the HS256 key the wsmw-full row verifies tokens with.
 	Secret []byte
+	// Block makes the wsmw rows' message function block for good (until
+	// the process exits) on a message whose first byte is BlockByte, as
+	// one waiting on a database that hangs would (the blocked-functions
+	// benchmark).
+	Block bool
 }
+
+// BlockByte starts the messages that block the message function when
+// Options.Block is set. The echo benchmarks' payloads start with a lower
+// case letter.
+const BlockByte = 'B'
+
+// blockForever is never closed: a blocked message function waits on it
+// until the process exits.
+var blockForever = make(chan struct{})
+
+// blocks reports whether msg blocks the message function under o.
+func (o Options) blocks(msg []byte) bool { return o.Block && len(msg) > 0 && msg[0] == BlockByte }
 
 // DefaultPongTimeout is the pong timeout used when Options.PongTimeout is
 // zero.

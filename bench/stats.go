@@ -6,6 +6,7 @@ import (
 	"os"
 	"runtime"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -23,6 +24,28 @@ type Stats struct {
 	Opened     int64  // connections upgraded
 	Closed     int64  // connections whose handler finished
 	Clean      int64  // of those, ended by our 1001 with a complete handshake (wsmw rows)
+	Workers    int64  `json:",omitempty"` // goroutines of the event loop's pools, handed-off ones included (Child.Census only)
+}
+
+// countGoroutines returns how many of the process's goroutines have sub in
+// their stack.
+func countGoroutines(sub string) int64 {
+	buf := make([]byte, 1<<20)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			buf = buf[:n]
+			break
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+	var count int64
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		if strings.Contains(g, sub) {
+			count++
+		}
+	}
+	return count
 }
 
 // TakeStats reads the process's figures and s's counters (s may be nil).

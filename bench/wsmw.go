@@ -12,7 +12,7 @@ func init() { register(WSMW, newWSMW) }
 // Options.Ping is set; see heartbeat.go).
 func newWSMW(s *Server, o Options) error {
 	reg := wsmw.NewRegistry()
-	return s.serveBare(reg, wsmw.Handler(reg, echoWSMW), o)
+	return s.serveBare(reg, wsmw.Handler(reg, echoWSMW(o)), o)
 }
 
 // serveBare serves h, whose connections join reg, counted, with a
@@ -31,14 +31,19 @@ func (s *Server) serveBare(reg *wsmw.Registry, h http.Handler, o Options) error 
 }
 
 // echoWSMW is the wsmw rows' handler.
-func echoWSMW(c *wsmw.Conn, _ *http.Request) {
-	for {
-		mt, msg, err := c.ReadMessage()
-		if err != nil {
-			return
-		}
-		if c.WriteMessage(mt, msg) != nil {
-			return
+func echoWSMW(o Options) func(*wsmw.Conn, *http.Request) {
+	return func(c *wsmw.Conn, _ *http.Request) {
+		for {
+			mt, msg, err := c.ReadMessage()
+			if err != nil {
+				return
+			}
+			if o.blocks(msg) {
+				<-blockForever
+			}
+			if c.WriteMessage(mt, msg) != nil {
+				return
+			}
 		}
 	}
 }

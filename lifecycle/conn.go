@@ -150,10 +150,9 @@ const (
 	flagLeftEvents                // leaveEvents has run
 	flagWakeDeferred              // the timers wait for ServeEvents (Config.Events)
 	flagHandlersBound             // gorilla's close, ping and pong handlers are the Conn's
-	flagNonblocking               // the read buffer reads without waiting (event mode, but on the blocking path)
+	flagNonblocking               // the read buffer reads without waiting (event mode)
 	flagServing                   // a worker of the event loop serves the connection
 	flagServeAgain                // a wake-up came while it did: it reads again
-	flagBlockingPath              // a goroutine of its own reads a message the blocking way
 )
 
 func (c *Conn) hasFlag(f uint32) bool { return c.flags.Load()&f != 0 }

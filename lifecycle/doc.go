@@ -68,7 +68,8 @@
 // timers share one time.AfterFunc, which runs a goroutine only while it
 // fires. In event mode (ServeEvents) an open Conn costs no goroutine: a
 // shared pool reads it when bytes arrive, and the timers of every
-// event-mode Conn share one runtime timer. The close handshake is finished
+// event-mode Conn share one runtime timer; a message function that blocks
+// holds one goroutine while it blocks. The close handshake is finished
 // by whichever goroutine is reading, or by the goroutine that asked for the
 // close when nobody is; only CloseAsync and the Registry's bulk closes
 // start a short-lived goroutine for it.

@@ -4,7 +4,8 @@ import (
 	"errors"
 	"io"
 	"net"
-	"sync"
+	"os"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -14,145 +15,98 @@ import (
 )
 
 // Event mode: a connection served by ServeEvents holds no goroutine, no
-// runtime timer and, while idle, no read buffer. Readiness comes from one
-// epoll instance for the whole process (package internal/evpoll),
-// registered edge-triggered: a wake-up comes when bytes arrive, and a
-// worker of a shared pool serves the connection (one worker at a time; a
-// wake-up meanwhile makes it read again):
+// runtime timer and, while idle, no read buffer. Readiness comes from the
+// process's event loop (loop.go: one epoll instance, registered
+// edge-triggered): a wake-up comes when bytes arrive, and a worker of the
+// loop's pool serves the connection (one at a time; a wake-up meanwhile
+// makes it read again):
 //
 //  1. it gives the connection's bufio.Reader a buffer (idle connections
 //     give theirs back to a pool) and reads once, without waiting
-//     (connReader: a worker never blocks in a read, whatever the peer
+//     (connReader: no read of the loop ever blocks, whatever the peer
 //     sends). The frame guard sees these bytes as in goroutine mode
 //     (budgets, malformed frames);
 //  2. while bytes are buffered it looks at them at a frame boundary: whole
 //     control frames before a message are consumed outside gorilla (a
 //     ping is answered, a pong timed, a Close handled by the arbiter); a
 //     wholly buffered message is handed to gorilla, whose read then cannot
-//     block, and then to the application's function; a message too big
-//     for the buffer, or stalled with control frames inside, is read the
-//     blocking way by a goroutine of its own, which hands the connection
-//     back to the pool;
+//     block, and then to the application's function. A message over the
+//     read limit is closed with 1009 at the header that takes it there,
+//     before gorilla reads any of it. Control frames between the fragments
+//     of an unfinished message are answered at once, as a read loop would,
+//     and gorilla's handlers skip them when it reads the message;
 //  3. while the read filled the buffer, or a wake-up came meanwhile, it
-//     reads again; then it gives the buffer back when nothing is
-//     buffered, and ends its turn.
+//     reads again; a buffer full of an unfinished message grows (twice its
+//     size, as far as the message needs): a message larger than the buffer
+//     is gathered as it arrives, without a goroutine;
+//  4. it ends its turn: the buffer goes back to its pool when nothing is
+//     buffered; part of a message left waits in a buffer its size after a
+//     second turn (a slow sender holds what it sent, not a pool's buffer),
+//     and must keep coming (partialTimeout).
+//
+// Once closing has started, gorilla reads nothing more: an evpoll.Skipper
+// passes over the data that still comes, from wherever gorilla stopped
+// (inside a message over the limit, say), until the peer's Close completes
+// the handshake, as the goroutine mode's drain does. A timer bounds it
+// (armHandshake), not a read deadline.
+//
+// A message function runs on the worker that read its message. One that
+// blocks past the pool's budget (10 to 20 ms) keeps that worker's
+// goroutine, which goes on serving its connection alone once the function
+// returns, while the pool starts another worker: a blocked function
+// delays only its own connection's later messages, and costs a goroutine
+// while it blocks, as in goroutine mode. Timers run on a pool of their own.
 //
 // Everything else is the goroutine mode's: the same arbiter, timers, read
 // checks, hooks and Registry. The timers of all event-mode connections
 // share the loop's one runtime timer (wakeHeap). The connection counts as
-// always reading (flagReading), so a close never starts a drain goroutine:
-// the peer's Close arrives as an event, and a timer bounds the handshake
-// instead of a read deadline.
+// always reading (flagReading), so a close never starts a drain goroutine.
 
 // eventConn is a connection's event-mode state.
 type eventConn struct {
 	loop      *eventLoop
+	conn      *Conn
 	id        uint64
 	rc        syscall.RawConn
 	bufs      *evpoll.BufferPool // of the size of the connection's read buffer
 	onMessage func(*Conn, MessageType, []byte)
-}
 
-// eventLoop is an epoll instance, its worker pool and the table from ids
-// to connections.
-// The process has one while it has event-mode connections: the first
-// starts it, and it stops when the last leaves, so a process (or a test)
-// with none holds none of its goroutines.
-type eventLoop struct {
-	poller *evpoll.Poller
-	conns  int      // registered connections; guarded by loopMu
-	timers wakeHeap // the connections' wake-ups, on one runtime timer
+	// Touched only by the connection's server (one at a time).
+	need     int64          // bytes the unfinished message needs buffered, from the boundary
+	answered int            // control frames inside the unfinished message answered ahead of gorilla
+	skipper  evpoll.Skipper // the frames read after the close decision
+	carry    []byte         // bytes on their way into a new read buffer (moveBuffer)
+	waited   bool           // the last turn ended with part of a message buffered
 
-	mu    sync.Mutex
-	slots []*Conn  // by id's low 32 bits
-	gens  []uint32 // each slot's generation: the id's high 32 bits
-	free  []uint32 // free slots
-}
-
-// EventBufferSize is the read buffer of an event-mode connection while it
-// is not idle: a message that fits (with its frame headers) is read without
-// a goroutine; a larger one takes the blocking path. Idle connections hold
-// none, so a larger buffer costs nothing while they wait: 8 KiB, so that
-// messages of 4 KiB and somewhat more, common sizes, fit with their headers.
-const EventBufferSize = 8192
-
-var (
-	loopMu      sync.Mutex
-	currentLoop *eventLoop
-)
-
-// joinLoop returns the running event loop, starting one if there is none,
-// and counts a connection on it; it reports evpoll.ErrUnsupported where
-// epoll is not available.
-func joinLoop() (*eventLoop, error) {
-	loopMu.Lock()
-	defer loopMu.Unlock()
-	if currentLoop == nil {
-		l := new(eventLoop)
-		l.timers.run = l.runTimers
-		p, err := evpoll.New(l.wake, evpoll.WithEdgeTriggered())
-		if err != nil {
-			return nil, err
-		}
-		l.poller = p
-		currentLoop = l
-	}
-	currentLoop.conns++
-	return currentLoop, nil
-}
-
-// runTimers runs c's timers on a worker of the pool (see wakeHeap), at
-// Low priority: reads come first, but never more than a few ahead. A
-// timer that blocks (a ping to a peer that does not read, up to its
-// deadline) holds its worker as a message function would.
-func (l *eventLoop) runTimers(c *Conn) {
-	if ec := c.events.Load(); ec == nil || l.poller.Pool().SubmitID(evpoll.Low, l.runTimersOf, ec.id) != nil {
-		go c.runTimers()
-	}
-}
-
-func (l *eventLoop) runTimersOf(id uint64, _ evpoll.Events) {
-	if c := l.lookup(id); c != nil {
-		c.runTimers()
-	}
-}
-
-// leave uncounts a connection; the last one stops the loop. The loop's
-// Close waits for its workers, and this may run on one of them, so it
-// closes from a goroutine of its own.
-func (l *eventLoop) leave() {
-	loopMu.Lock()
-	defer loopMu.Unlock()
-	if l.conns--; l.conns == 0 {
-		if currentLoop == l {
-			currentLoop = nil
-		}
-		l.timers.stop()
-		go l.poller.Close()
-	}
+	// The bound on a message that stops coming (partialTimeout).
+	partialSince atomic.Int64 // since epoch, when a turn last left part of a message buffered; 0 while served, or with none
+	stallArmed   atomic.Bool  // stall is armed
+	stall        Timer
 }
 
 // connReader is the Conn as the source of its read buffer (the
 // bufio.Reader gorilla reads through): the frame guard, read the blocking
-// way; on the event loop, without waiting (flagNonblocking), so that no
-// read of a worker ever blocks, whatever a peer sends.
+// way; on the event loop (flagNonblocking), without waiting, so that no
+// read of the loop ever blocks, whatever a peer sends.
 type connReader Conn
 
 func (r *connReader) Read(p []byte) (int, error) {
 	c := (*Conn)(r)
 	if !c.hasFlag(flagNonblocking) {
-		if c.hasFlag(flagBlockingPath) {
-			// A message over the buffer, read by a goroutine of its own:
-			// it must keep coming (see blockingReadTimeout).
-			c.guard.Conn.SetReadDeadline(time.Now().Add(blockingReadTimeout))
-		}
 		return c.guard.Read(p)
+	}
+	ec := c.events.Load()
+	if len(ec.carry) > 0 {
+		// Bytes moving into a new buffer: read and guarded already.
+		n := copy(p, ec.carry)
+		ec.carry = ec.carry[n:]
+		return n, nil
 	}
 	g := &c.guard
 	if g.failure != nil {
 		return 0, g.failure
 	}
-	n, err := evpoll.ReadNonblock(c.events.Load().rc, p)
+	n, err := evpoll.ReadNonblock(ec.rc, p)
 	if err == evpoll.ErrWouldBlock {
 		return 0, err // nothing now; the transport is fine
 	}
@@ -167,14 +121,16 @@ var ErrEventMode = errors.New("wsmw: the connection is in event mode; its messag
 // message (after the read checks, in order, one at a time) on a worker of a
 // pool shared by every event-mode connection, and c holds no goroutine and,
 // while idle, no read buffer. It returns at once. Call it instead of
-// running a read loop, after the upgrade. onMessage should not block for
-// long: a write to a peer that does not read holds its worker up to the
-// write timeout (WriteTimeout) — send through a queue (package queue) to
-// hold none. A message larger than the read buffer (with its frame
-// headers), or one whose fragments are interleaved with control frames
-// that arrive before its end, is read by a goroutine of its own until it
-// is whole, each read under a 60 s deadline; size the buffer
-// (EventBufferSize by default) above the messages you expect.
+// running a read loop, after the upgrade.
+//
+// onMessage may block (a database call, a write to a peer that does not
+// read, up to the write timeout): past a budget of 10 to 20 ms its worker
+// becomes c's own goroutine until it returns, and the pool starts another,
+// so a blocked function delays only c's later messages and costs one
+// goroutine while it blocks. A message larger than the read buffer is
+// gathered in a buffer that grows as its bytes arrive, up to the read
+// limit; part of a message that gets no more bytes for 60 s ends the
+// connection (1006).
 //
 // Where epoll is not available (other systems), for connections that are
 // not plain TCP (TLS: crypto/tls buffers records itself), or when
@@ -211,7 +167,7 @@ func (c *Conn) ServeEvents(onMessage func(*Conn, MessageType, []byte), goroutine
 
 // registerEvents hands c to the loop.
 func (c *Conn) registerEvents(l *eventLoop, rc syscall.RawConn, onMessage func(*Conn, MessageType, []byte)) bool {
-	ec := &eventConn{loop: l, rc: rc, bufs: eventReadBuffers(c.br.Size()), onMessage: onMessage}
+	ec := &eventConn{loop: l, conn: c, rc: rc, bufs: eventReadBuffers(c.br.Size()), onMessage: onMessage}
 	ec.id = l.add(c)
 	c.mu.Lock()
 	// The loop claims the drain too: a close that began before (a
@@ -235,7 +191,7 @@ func (c *Conn) registerEvents(l *eventLoop, rc syscall.RawConn, onMessage func(*
 			ec.bufs.Attach(c.br, (*connReader)(c))
 		}
 		c.mu.Lock()
-		l.timers.remove(c)
+		l.wakes.remove(c)
 		c.events.Store(nil)
 		c.flags.And(^uint32(flagReading | flagDrainClaimed | flagNonblocking | flagServing)) // the fallback reads
 		c.startWakeLocked()                                                                  // on a runtime timer of its own now
@@ -251,68 +207,9 @@ func (c *Conn) registerEvents(l *eventLoop, rc syscall.RawConn, onMessage func(*
 	// before the registration woke nothing, and a wake-up meanwhile found
 	// us serving.
 	if c.br.Buffered() > 0 || !c.leaveServe() {
-		if l.poller.Pool().Submit(evpoll.High, c.serve) != nil {
-			c.kill(errLoopClosed)
-		}
+		l.serveOn(c)
 	}
 	return true
-}
-
-var (
-	bufsMu   sync.Mutex
-	bufPools = map[int]*evpoll.BufferPool{}
-)
-
-// eventReadBuffers returns the pool of event-mode read buffers of size bytes.
-// The upgrade takes a Conn's first buffer from it (see hijacker), and the
-// loop lends and takes back the buffer as the connection wakes and idles.
-func eventReadBuffers(size int) *evpoll.BufferPool {
-	bufsMu.Lock()
-	defer bufsMu.Unlock()
-	p := bufPools[size]
-	if p == nil {
-		p = evpoll.NewBufferPool(size)
-		bufPools[size] = p
-	}
-	return p
-}
-
-// add gives c an id that is never reused for another connection.
-func (l *eventLoop) add(c *Conn) uint64 {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	var i uint32
-	if n := len(l.free); n > 0 {
-		i = l.free[n-1]
-		l.free = l.free[:n-1]
-		l.slots[i] = c
-	} else {
-		i = uint32(len(l.slots))
-		l.slots = append(l.slots, c)
-		l.gens = append(l.gens, 0)
-	}
-	return uint64(l.gens[i])<<32 | uint64(i)
-}
-
-func (l *eventLoop) lookup(id uint64) *Conn {
-	i, gen := uint32(id), uint32(id>>32)
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if int(i) >= len(l.slots) || l.gens[i] != gen {
-		return nil
-	}
-	return l.slots[i]
-}
-
-func (l *eventLoop) drop(id uint64) {
-	i, gen := uint32(id), uint32(id>>32)
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if int(i) < len(l.slots) && l.gens[i] == gen {
-		l.slots[i] = nil
-		l.gens[i]++
-		l.free = append(l.free, i)
-	}
 }
 
 // leaveEvents unregisters c before its socket is closed (finish).
@@ -323,7 +220,7 @@ func (c *Conn) leaveEvents() {
 	}
 	c.mu.Lock()
 	left := c.claimFlag(flagLeftEvents) // from now on a wake-up takes a runtime timer of c's own
-	ec.loop.timers.remove(c)
+	ec.loop.wakes.remove(c)
 	c.mu.Unlock()
 	if !left {
 		return
@@ -331,18 +228,6 @@ func (c *Conn) leaveEvents() {
 	ec.loop.poller.Remove(ec.rc)
 	ec.loop.drop(ec.id)
 	ec.loop.leave()
-}
-
-// wake is the poller's handler: new bytes arrived on a connection (or it
-// hung up). One worker at a time serves a connection; a wake-up for one
-// that is being served tells its worker to read again (the registration
-// is edge-triggered: no wake-up comes for bytes that were there already).
-func (l *eventLoop) wake(id uint64, _ evpoll.Events) {
-	c := l.lookup(id)
-	if c == nil || c.hasFlag(flagFinished) || !c.enterServe() {
-		return
-	}
-	c.serve()
 }
 
 // enterServe makes the caller the connection's server, or tells the
@@ -376,11 +261,14 @@ func (c *Conn) leaveServe() bool {
 }
 
 // serve reads what the socket holds, without waiting, and handles it,
-// until the socket is drained and no wake-up came meanwhile; or it hands
-// the connection to the blocking path, or the connection ends.
+// until the socket is drained and no wake-up came meanwhile, or the
+// connection ends.
 func (c *Conn) serve() {
 	ec := c.events.Load()
 	for !c.leftLoop() {
+		if ec.partialSince.Load() != 0 {
+			ec.partialSince.Store(0) // served: no stall is the peer's while a function runs
+		}
 		if c.br.Size() == 0 {
 			ec.bufs.Attach(c.br, (*connReader)(c))
 		}
@@ -394,11 +282,12 @@ func (c *Conn) serve() {
 			return
 		}
 		if full {
+			if c.br.Buffered() == c.br.Size() {
+				c.growBuffer(ec) // an unfinished message fills it
+			}
 			continue // the socket may hold more, and no wake-up will say so
 		}
-		if c.br.Buffered() == 0 {
-			ec.bufs.Detach(c.br) // idle: the buffer goes back to the pool
-		}
+		c.endTurn(ec)
 		if c.leaveServe() {
 			return
 		}
@@ -406,12 +295,13 @@ func (c *Conn) serve() {
 }
 
 // consume handles what the buffer holds; it reports true when the
-// connection went to the blocking path or ended, false when it waits for
-// more bytes.
+// connection ended (or left the loop), false when it waits for more bytes.
 func (c *Conn) consume(eof bool) bool {
 	ec := c.events.Load()
-	rules := evpoll.Rules{Deflate: c.hasFlag(flagDeflate)}
 	for c.br.Buffered() > 0 {
+		if c.decision.Load() != nil {
+			return c.consumeClosing(eof)
+		}
 		if c.guard.failure != nil {
 			// A broken budget or rule: the bytes before it are
 			// buffered; gorilla reads them, then fails on it. No more
@@ -421,6 +311,7 @@ func (c *Conn) consume(eof bool) bool {
 			c.drainAtEOF()
 			return true
 		}
+		rules := c.scanRules()
 		m, err := evpoll.ScanMessage(c.br, rules)
 		switch {
 		case err != nil && stricter(err) != "":
@@ -428,34 +319,37 @@ func (c *Conn) consume(eof bool) bool {
 			// continuation frame): fail it ourselves.
 			c.failEvents(protocolFailure(stricter(err)))
 			return true
+		case m.Status == evpoll.OverLimit:
+			// Over the read limit at a frame header: gorilla reads none
+			// of it (its own limit is not set); the closing reader
+			// passes over it, from the boundary, while the handshake
+			// waits for the peer's Close.
+			c.startClose(ErrMessageTooBig, StatusMessageTooBig, "message too big")
 		case err != nil, m.Status.Ready():
 			// A whole message, or a bad frame gorilla fails on as in a
 			// read loop: either way its read cannot block.
-			before := c.br.Buffered()
-			mt, data, ok := c.readBuffered()
-			if !ok {
-				if c.leftLoop() {
-					return true
-				}
-				continue // dropped by a check, or read while closing
-			}
-			if err == nil && before-c.br.Buffered() != m.Wire {
-				// A compressed message whose deflate stream ends before
-				// the message does: gorilla would skip the rest later.
-				c.failEvents(protocolFailure("invalid compressed data"))
+			if !c.readReady(m, err) {
 				return true
 			}
-			ec.onMessage(c, mt, data)
-		case m.Status == evpoll.TooBig, m.Status == evpoll.Stalled:
-			go c.readBlocking()
-			return true
-		default: // Incomplete: take the control frames ahead of it
+		default: // more bytes are needed
 			for range m.Leading {
 				h, payload, _, _ := evpoll.ReadControl(c.br, rules)
 				if !c.control(h, payload) {
 					return true
 				}
 			}
+			if m.Controls-m.Leading > ec.answered && !m.Compressed {
+				// Control frames between the fragments: a read loop
+				// answers them now (a pong the heartbeat waits for).
+				// Not inside a compressed message: gorilla may find
+				// its deflate data corrupt before them, which only
+				// reading the whole message tells.
+				ec.answered = evpoll.InteriorControls(c.br, rules, ec.answered, ec.answer)
+				if c.leftLoop() {
+					return true
+				}
+			}
+			ec.need = m.Need
 			if eof {
 				c.drainAtEOF()
 				return true
@@ -463,8 +357,116 @@ func (c *Conn) consume(eof bool) bool {
 			return false
 		}
 	}
+	if c.decision.Load() != nil {
+		return c.consumeClosing(eof)
+	}
 	if eof {
 		c.drainAtEOF()
+		return true
+	}
+	return false
+}
+
+// scanRules are the rules the scan checks, with the read limit on the
+// wire: for a compressed message, what it inflates to is checked as
+// gorilla reads it (readPayload); its wire size is bounded an eighth (and
+// a kilobyte) above the limit, enough for any compressor's overhead, so
+// that gathering it is bounded too.
+func (c *Conn) scanRules() evpoll.Rules {
+	r := evpoll.Rules{Deflate: c.hasFlag(flagDeflate)}
+	if l := c.readLimit; l > 0 {
+		r.ReadLimit = l
+		if r.Deflate {
+			r.ReadLimit = satAdd(l, l/8+1024)
+		}
+	}
+	return r
+}
+
+func satAdd(a, b int64) int64 {
+	if a > 1<<62 || b > 1<<62 {
+		return 1 << 62
+	}
+	return a + b
+}
+
+// answer answers a control frame found inside an unfinished message
+// (evpoll.InteriorControls), as gorilla's handlers would inside a read.
+func (ec *eventConn) answer(h evpoll.Header, payload []byte) bool {
+	return ec.conn.control(h, payload)
+}
+
+// answeredAhead reports whether gorilla's handler is meeting a control
+// frame the loop answered already (answer), and counts it off.
+func (c *Conn) answeredAhead() bool {
+	if ec := c.events.Load(); ec != nil && ec.answered > 0 {
+		ec.answered--
+		return true
+	}
+	return false
+}
+
+// readReady hands a wholly buffered message (or a bad frame, which gorilla
+// fails on) to gorilla, then to the application; it reports false when
+// the connection ended or left the loop.
+func (c *Conn) readReady(m evpoll.MessageScan, scanErr error) bool {
+	ec := c.events.Load()
+	start, _ := c.br.Peek(c.br.Buffered()) // from the boundary: gorilla reads only what is buffered
+	mt, data, ok := c.readBuffered()
+	if c.leftLoop() {
+		return false
+	}
+	consumed := len(start) - c.br.Buffered()
+	if consumed != m.Wire || scanErr != nil {
+		if c.decision.Load() == nil {
+			// A compressed message whose deflate stream ends before the
+			// message does (or before a bad frame): gorilla would skip
+			// the rest on its next read, which may need bytes not here
+			// yet. Whatever the message's size, it is refused.
+			c.failEvents(protocolFailure("invalid compressed data"))
+			return false
+		}
+		// Closing, and gorilla stopped inside the message (one byte past
+		// the read limit, or where a compressed message's stream ends):
+		// the closing reader goes on from there.
+		if ec.skipper.Passed(start[:consumed]) != nil {
+			c.finish()
+			return false
+		}
+	}
+	if ok {
+		ec.onMessage(c, mt, data)
+	}
+	return !c.leftLoop() // the function may have blocked while the connection ended
+}
+
+// consumeClosing reads what comes once closing has started: an
+// evpoll.Skipper passes over data, from wherever gorilla stopped, and the
+// peer's Close completes the handshake. Gorilla reads nothing more. It
+// reports true when the connection ended, false when it waits for more
+// bytes.
+func (c *Conn) consumeClosing(eof bool) bool {
+	ec := c.events.Load()
+	rules := evpoll.Rules{Deflate: c.hasFlag(flagDeflate)}
+	for {
+		h, payload, ok, err := ec.skipper.Next(c.br, rules)
+		if err != nil {
+			c.finish() // a frame gorilla would refuse: no Close to wait for
+			return true
+		}
+		if !ok {
+			break
+		}
+		if h.Opcode != evpoll.OpClose && ec.answered > 0 {
+			ec.answered-- // answered while its message was unfinished
+			continue
+		}
+		if !c.control(h, payload) {
+			return true
+		}
+	}
+	if eof || c.guard.failure != nil {
+		c.finish() // the peer is gone, or broke a budget: no Close is coming
 		return true
 	}
 	return false
@@ -487,9 +489,11 @@ func stricter(err error) string {
 func (c *Conn) control(h evpoll.Header, payload []byte) bool {
 	switch h.Opcode {
 	case evpoll.OpPing:
-		c.handlePing(string(payload))
+		c.inbound.Add(1)
+		c.writePong(string(payload))
 	case evpoll.OpPong:
-		c.handlePong(string(payload))
+		c.inbound.Add(1)
+		c.pong(string(payload))
 	case evpoll.OpClose:
 		code, text, err := evpoll.ParseClose(payload)
 		if err != nil {
@@ -557,60 +561,63 @@ func (c *Conn) drainAtEOF() {
 	}
 }
 
-// readBlocking reads one message the blocking way, in a goroutine of its
-// own (through the frame guard, not the loop's non-blocking reads), and
-// goes back to the loop through the pool, still the connection's server:
-// the bytes after the message may be buffered already, and no wake-up
-// would come for them.
-func (c *Conn) readBlocking() {
-	ec := c.events.Load()
-	c.flags.And(^uint32(flagNonblocking))
-	c.flags.Or(flagBlockingPath)
-	mt, r, err := c.nextReader()
-	if err != nil {
-		c.readEnded(err)
+var errLoopClosed = errors.New("wsmw: event loop closed")
+
+// partialTimeout bounds the wait for the rest of a message: part of a
+// message (or of a frame) left buffered that gets no more bytes for this
+// long ends the connection (1006, a read timeout), as a read deadline
+// renewed by each read would. Time spent in the connection's functions
+// does not count. A variable for tests.
+var partialTimeout = 60 * time.Second
+
+// errPartialTimeout is the cause of that end.
+var errPartialTimeout = &net.OpError{Op: "read", Err: os.ErrDeadlineExceeded}
+
+// endTurn ends a turn of c's server. The read buffer goes back to its
+// pool when nothing is buffered. Part of a message left buffered must keep
+// coming (partialTimeout, on the stall timer); after a second turn it
+// waits in a buffer its size (a slow sender holds what it sent, not a
+// buffer of the pool's).
+func (c *Conn) endTurn(ec *eventConn) {
+	n := c.br.Buffered()
+	if n == 0 {
+		ec.waited = false
+		c.releaseBuffer(ec)
 		return
 	}
-	if c.decision.Load() != nil {
-		if _, err := io.Copy(io.Discard, r); err != nil {
-			c.readEnded(err)
-			return
-		}
-	} else if data, err := c.readPayload(r); err == errTooBig {
-		c.startClose(ErrMessageTooBig, StatusMessageTooBig, "message too big")
-	} else if err != nil {
-		c.readEnded(err)
-		return
-	} else {
-		c.inbound.Add(1)
-		if c.decision.Load() == nil {
-			switch err := c.runChecks(MessageType(mt), data); {
-			case err == nil:
-				ec.onMessage(c, MessageType(mt), data)
-			case errors.Is(err, ErrDropMessage):
-			default:
-				c.rejectAsync(err)
-			}
+	if ec.waited && n <= c.br.Size()/4 {
+		if size := partialBufferSize(n); size < c.br.Size() {
+			c.moveBuffer(ec, size)
 		}
 	}
-	c.flags.And(^uint32(flagBlockingPath))
-	if c.decision.Load() == nil {
-		// The loop's reads must not find a deadline passed. (A close
-		// bounds its handshake with one: keep that.)
-		c.guard.Conn.SetReadDeadline(time.Time{})
-	}
-	c.flags.Or(flagNonblocking)
-	if ec.loop.poller.Pool().Submit(evpoll.High, c.serve) != nil {
-		c.kill(errLoopClosed)
+	ec.waited = true
+	ec.partialSince.Store(max(int64(time.Since(epoch)), 1))
+	if ec.stallArmed.CompareAndSwap(false, true) {
+		c.StartTimer(&ec.stall, partialTimeout, ec.stalled)
 	}
 }
 
-var errLoopClosed = errors.New("wsmw: event loop closed")
-
-// blockingReadTimeout bounds each read of the blocking path: a message
-// larger than the read buffer must keep arriving, or the connection ends
-// (1006, a read timeout), and its goroutine with it. A variable for tests.
-var blockingReadTimeout = 60 * time.Second
+// stalled runs on the stall timer: it ends the connection when part of a
+// message has waited partialTimeout for more bytes, and otherwise re-arms
+// for the rest of the wait, or disarms when nothing waits.
+func (ec *eventConn) stalled() {
+	since := ec.partialSince.Load()
+	if since == 0 {
+		ec.stallArmed.Store(false)
+		// A turn may have left part of a message meanwhile, and found
+		// the timer armed: look again.
+		if since = ec.partialSince.Load(); since == 0 || !ec.stallArmed.CompareAndSwap(false, true) {
+			return
+		}
+	}
+	if wait := time.Duration(since) + partialTimeout - time.Since(epoch); wait > 0 {
+		ec.stall.Reset(wait)
+		return
+	}
+	c := ec.conn
+	c.decide(&CloseError{Code: StatusAbnormalClosure, Initiator: InitiatorAbnormal, Cause: lostConnection(errPartialTimeout)}, nil)
+	c.finish()
+}
 
 // leftLoop reports whether the loop no longer serves c: it has ended, or
 // a broken rule's linger took it over (failRead), whose goroutine reads

@@ -2,10 +2,25 @@ package lifecycle
 
 import "time"
 
-// SetBlockingReadTimeout sets blockingReadTimeout for a test; the returned
+// SetPartialTimeout sets partialTimeout for a test; the returned
 // function restores it.
-func SetBlockingReadTimeout(d time.Duration) (restore func()) {
-	old := blockingReadTimeout
-	blockingReadTimeout = d
-	return func() { blockingReadTimeout = old }
+func SetPartialTimeout(d time.Duration) (restore func()) {
+	old := partialTimeout
+	partialTimeout = d
+	return func() { partialTimeout = old }
+}
+
+// ReadBufferSize returns the size of c's read buffer (0 for none), read
+// as c's server (no worker serves c meanwhile), once c is served by
+// events; false while a worker serves it.
+func ReadBufferSize(c *Conn) (int, bool) {
+	ec := c.events.Load()
+	if ec == nil || !c.enterServe() {
+		return 0, false
+	}
+	n := c.br.Size()
+	if !c.leaveServe() {
+		ec.loop.serveOn(c) // a wake-up came meanwhile
+	}
+	return n, true
 }

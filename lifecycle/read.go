@@ -148,16 +148,28 @@ func (c *Conn) readPayload(r io.Reader) ([]byte, error) {
 	return out, err
 }
 
+// handlePong is gorilla's pong handler.
 func (c *Conn) handlePong(appData string) error {
-	c.inbound.Add(1)
-	c.timePong(appData)
-	if c.onPong != nil {
-		c.onPong(appData)
+	if !c.answeredAhead() {
+		c.inbound.Add(1)
+		c.pong(appData)
 	}
 	return nil
 }
 
+// pong handles a pong: the round trip of our ping, the OnPong hooks.
+func (c *Conn) pong(appData string) {
+	c.timePong(appData)
+	if c.onPong != nil {
+		c.onPong(appData)
+	}
+}
+
+// handlePing is gorilla's ping handler.
 func (c *Conn) handlePing(appData string) error {
+	if c.answeredAhead() {
+		return nil
+	}
 	c.inbound.Add(1)
 	return c.writePong(appData)
 }

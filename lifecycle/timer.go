@@ -133,7 +133,7 @@ func (c *Conn) startWakeLocked() {
 // by it, else nil. c.mu is held.
 func (c *Conn) wakeHeapLocked() *wakeHeap {
 	if ec := c.events.Load(); ec != nil && !c.hasFlag(flagLeftEvents) {
-		return &ec.loop.timers
+		return &ec.loop.wakes
 	}
 	return nil
 }

@@ -11,8 +11,9 @@ import (
 // binary heap of the Conns whose timers are armed, by the deadline each is
 // armed for (Conn.armedFor), and one time.AfterFunc for the earliest; when
 // it fires, each Conn that is due runs its timers on the event loop's
-// pool (run), whose workers' stacks have grown already: a fresh goroutine
-// per firing would grow its stack through the ping's write every time.
+// timer pool (run), whose workers' stacks have grown already (a fresh
+// goroutine per firing would grow its stack through the ping's write every
+// time), and which no message function can hold.
 type wakeHeap struct {
 	mu   sync.Mutex
 	h    []wakeEntry

@@ -21,13 +21,15 @@ import (
 //
 // The connection ends only by a close (a policy's, the peer's, c.Close from
 // onMessage or elsewhere, the Registry's); a panic in onMessage closes it
-// with 1011 "internal error" (logged). onMessage should not block for long:
-// a write to a peer that does not read holds its worker up to the write
-// timeout (timeout.WriteTimeout), so send through the connection's queue
-// (package queue) where that matters. Where epoll is not available, for TLS
-// connections, and with WithReadGoroutines, each connection is read by a
-// goroutine of its own calling the same onMessage. It panics when reg or
-// onMessage is nil or an option does not apply.
+// with 1011 "internal error" (logged). onMessage may block (a database
+// call, a write to a peer that does not read, up to timeout.WriteTimeout):
+// past a budget of 10 to 20 ms its worker becomes the connection's own
+// goroutine until it returns, so it delays only that connection's later
+// messages and costs a goroutine while it blocks; send through the
+// connection's queue (package queue) to hold none. Where epoll is not
+// available, for TLS connections, and with WithReadGoroutines, each
+// connection is read by a goroutine of its own calling the same onMessage.
+// It panics when reg or onMessage is nil or an option does not apply.
 func EventHandler(reg *lifecycle.Registry, onMessage func(c *lifecycle.Conn, mt lifecycle.MessageType, data []byte), opts ...Option) http.HandlerFunc {
 	if onMessage == nil {
 		panic("wsmw: nil message function")

@@ -63,15 +63,17 @@ func ExampleNew() {
 		br *bufio.Reader
 	}
 	conns := map[uint64]*conn{} // guarded by the core's lock
+	bufs := evpoll.NewBufferPool(8192)
 	var p *evpoll.Poller
 	p, err := evpoll.New(func(id uint64, ev evpoll.Events) {
 		c := conns[id]
 		if c == nil {
 			return // a wake-up queued before the connection was removed
 		}
-		// Clear the read deadline, read once, consume what is whole
-		// (ReadControl, ScanMessage, gorilla's ReadMessage) until the
-		// buffer holds nothing complete, then:
+		// Read once into c.br, consume what is whole (ReadControl,
+		// ScanMessage, gorilla's ReadMessage) until the buffer holds
+		// nothing complete, then:
+		bufs.Detach(c.br) // an idle connection gives its buffer back
 		p.Rearm(c.rc, id)
 	})
 	if err != nil {

@@ -233,16 +233,24 @@ func ReadControl(br *bufio.Reader, rules Rules) (h Header, payload []byte, ok bo
 	if !h.Opcode.IsControl() {
 		return h, nil, false, ErrNotControl
 	}
+	payload, ok = takeControl(br, p, h)
+	return h, payload, ok, nil
+}
+
+// takeControl consumes the control frame h at the start of p, br's
+// buffered bytes, if it is wholly buffered, and returns its payload
+// unmasked in place.
+func takeControl(br *bufio.Reader, p []byte, h Header) ([]byte, bool) {
 	end := h.Size + int(h.Length) // at most 14 + 125
 	if len(p) < end {
-		return h, nil, false, nil
+		return nil, false
 	}
-	payload = p[h.Size:end]
+	payload := p[h.Size:end]
 	for i := range payload {
 		payload[i] ^= h.MaskKey[i&3]
 	}
 	br.Discard(end)
-	return h, payload, true, nil
+	return payload, true
 }
 
 // ParseClose reads a Close frame's payload as gorilla v1.5.3 does: fewer
@@ -289,15 +297,17 @@ const (
 	// Rules.ReadLimit; gorilla's read fails there (and gorilla sends
 	// Close 1009).
 	OverLimit
-	// TooBig: the message cannot be wholly buffered in this reader; it
-	// must be read the blocking way (under a read deadline).
+	// TooBig: the message cannot be wholly buffered in this reader: it
+	// needs a larger buffer (Need bytes from the boundary to get
+	// further).
 	TooBig
 	// Stalled: the message is incomplete, and whole control frames are
 	// buffered between its fragments, where only gorilla can consume
 	// them. Gorilla in a read loop would handle them now (a pong the
-	// heartbeat waits for, say); to do the same, read the message the
-	// blocking way, as for TooBig. Waiting instead handles them only when
-	// the rest of the message arrives.
+	// heartbeat waits for, say); to do the same, answer them
+	// (InteriorControls) and have gorilla's handlers skip them when it
+	// reads the message. Waiting instead handles them only when the rest
+	// of the message arrives.
 	Stalled
 )
 
@@ -423,6 +433,51 @@ func scanMessage(p []byte, capacity int64, rules Rules) (MessageScan, error) {
 			m.Status, m.Wire = Complete, pos
 			return m, nil
 		}
+	}
+}
+
+// InteriorControls calls f for the whole control frames buffered between
+// the fragments of the data message at br's boundary (after its first
+// data frame: not the Leading ones), in order, skipping the first skip of
+// them, with each one's header and unmasked payload (a copy, valid during
+// the call); f returning false stops the walk. It returns how many such
+// frames it passed, skipped ones included. It never reads from br's
+// source and consumes nothing: gorilla reads these frames later with the
+// message, so a caller that handles them now (as a read loop would, when
+// the message stalls) must have gorilla's handlers skip them then.
+func InteriorControls(br *bufio.Reader, rules Rules, skip int, f func(h Header, payload []byte) bool) int {
+	p := buffered(br)
+	pos, n := 0, 0
+	inMessage := false
+	for {
+		h, need, err := parseHeader(p[pos:], rules, inMessage)
+		if err != nil || need > 0 {
+			return n
+		}
+		end := pos + h.Size
+		if !h.Opcode.IsControl() {
+			if end += int(min(h.Length, int64(len(p)))); end > len(p) || h.Fin {
+				return n
+			}
+			inMessage, pos = true, end
+			continue
+		}
+		if end += int(h.Length); end > len(p) || h.Opcode == OpClose {
+			return n
+		}
+		if inMessage {
+			if n++; n > skip {
+				var b [MaxControlPayload]byte
+				payload := b[:copy(b[:], p[pos+h.Size:end])]
+				for i := range payload {
+					payload[i] ^= h.MaskKey[i&3]
+				}
+				if !f(h, payload) {
+					return n
+				}
+			}
+		}
+		pos = end
 	}
 }
 

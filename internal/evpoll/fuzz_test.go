@@ -27,8 +27,10 @@ import (
 //     in chunks into a bufio.Reader we own and gorilla reads through; at
 //     each frame boundary ScanMessage (and, in one mode, ReadControl)
 //     decide: consume whole control frames outside gorilla, hand gorilla
-//     only a message ScanMessage calls ready, read a message too big for
-//     the buffer the blocking way, or wait for the next chunk.
+//     only a message ScanMessage calls ready, or wait for the next chunk,
+//     answering the control frames inside an unfinished message at once
+//     (gorilla's handlers skip them later) and growing a buffer that an
+//     unfinished message fills.
 //
 // Any read by gorilla past the bytes that have arrived fails the test (it
 // would block a worker), as does gorilla consuming other than exactly the
@@ -112,6 +114,11 @@ type driver struct {
 	stricter bool // stopped at a frame gorilla would accept
 	// pendingCompressed: the buffer ends inside a compressed message
 	pendingCompressed bool
+
+	ping, pong func(string) error // the logging handlers
+	answered   int                // control frames inside the unfinished message answered ahead of gorilla, still to skip
+	ahead      bool               // some were, for the message in progress
+	aheadAt    int                // where their log entries start
 }
 
 // drive reads wire the event-mode way; stricter reports that it stopped
@@ -130,6 +137,21 @@ func drive(t *testing.T, wire []byte, cfg fuzzCfg, split uint16) (log []string, 
 	}
 	d.ws = ws
 	logHandlers(ws, &d.log)
+	d.ping, d.pong = ws.PingHandler(), ws.PongHandler()
+	ws.SetPingHandler(func(s string) error {
+		if d.answered > 0 {
+			d.answered--
+			return nil
+		}
+		return d.ping(s)
+	})
+	ws.SetPongHandler(func(s string) error {
+		if d.answered > 0 {
+			d.answered--
+			return nil
+		}
+		return d.pong(s)
+	})
 	ws.SetReadLimit(cfg.limit)
 	arrivals := chunks(len(wire), split)
 	for i := 0; !d.done; {
@@ -191,14 +213,10 @@ func (d *driver) wake() {
 		switch {
 		case m.Status.Ready():
 			d.readReady(m)
-		case m.Status == TooBig || m.Status == Stalled:
-			// The blocking path: the core reads this one message in a
-			// goroutine of its own under a read deadline (for Stalled, so
-			// that gorilla handles the control frames inside it now).
-			d.fc.arrive(len(d.fc.data))
-			d.fc.final = true
-			d.readBlocking(m)
-		default: // Incomplete: consume whole control frames ahead, then wait
+		default: // more bytes are needed
+			// Consume whole control frames ahead, answer those inside
+			// the message (a read loop would answer them now), grow a
+			// buffer the message fills, and wait.
 			d.pendingCompressed = m.Compressed
 			for range m.Leading {
 				h, payload, ok, err := ReadControl(d.br, d.rules)
@@ -206,6 +224,18 @@ func (d *driver) wake() {
 					d.t.Fatalf("leading control frame: %+v ok=%v err=%v", h, ok, err)
 				}
 				d.control(h.Opcode, payload)
+			}
+			if m.Controls-m.Leading > d.answered && !m.Compressed {
+				if !d.ahead {
+					d.ahead, d.aheadAt = true, len(d.log)
+				}
+				d.answered = InteriorControls(d.br, d.rules, d.answered, func(h Header, payload []byte) bool {
+					d.control(h.Opcode, payload)
+					return true
+				})
+			}
+			if d.br.Buffered() == d.br.Size() {
+				d.grow(m.Need)
 			}
 			return
 		}
@@ -226,29 +256,30 @@ func (d *driver) readOne() (mt int, data []byte, err error) {
 	return
 }
 
-// readBlocking reads a message the blocking way, following it with a
-// Follower fed what is buffered and then every byte read, and checks that
-// gorilla stopped at its end.
-func (d *driver) readBlocking(m MessageScan) {
-	var f Follower
-	p, _ := d.br.Peek(d.br.Buffered())
-	f.Write(p)
-	d.fc.tap = &f
-	_, _, err := d.readOne()
-	d.fc.tap = nil
-	if err != nil {
-		return
+// grow gives the reader a buffer twice as large (as far as the message
+// needs), its bytes carried over by the source.
+func (d *driver) grow(need int64) {
+	n := d.br.Buffered()
+	size := 2 * d.br.Size()
+	if need > int64(d.br.Size()) && need < int64(size) {
+		size = int(need)
 	}
-	end, ok := f.End()
-	if consumed := f.Fed() - int64(d.br.Buffered()); !ok || consumed != end {
-		if !m.Compressed {
-			d.t.Fatalf("blocking read: gorilla consumed %d bytes, the Follower says the message ends at %d (ok=%v, err=%v)", consumed, end, ok, f.err)
-		}
-		// The deflate stream ended inside the message: the core fails
-		// the connection.
-		d.log = append(d.log[:len(d.log)-1], "err:stricter")
-		d.done, d.stricter = true, true
+	nb := bufio.NewReaderSize(d.fc, size)
+	d.fc.carry, _ = d.br.Peek(n)
+	nb.Peek(n)
+	*d.br = *nb
+}
+
+// stopStricter ends the drive at a message the core fails (Close 1002)
+// where gorilla would read on. The control frames inside that message
+// answered ahead are taken out of the log: gorilla, which returns such a
+// message early, would answer them after it.
+func (d *driver) stopStricter() {
+	if d.ahead {
+		d.log = d.log[:d.aheadAt]
 	}
+	d.log = append(d.log, "err:stricter")
+	d.done, d.stricter = true, true
 }
 
 func (d *driver) readReady(m MessageScan) {
@@ -260,14 +291,15 @@ func (d *driver) readReady(m MessageScan) {
 		// The deflate stream ended before the message did: gorilla
 		// would skip the rest on its next read. The core fails the
 		// connection instead (Close 1002), so stop here.
-		d.log = append(d.log[:len(d.log)-1], "err:stricter")
-		d.done, d.stricter = true, true
+		d.log = d.log[:len(d.log)-1]
+		d.stopStricter()
 		return
 	case m.Compressed && err != nil && consumed <= m.Wire:
 		return // a bad deflate stream; the connection is over
 	case consumed != m.Wire:
 		d.t.Fatalf("%v scan said gorilla would consume %d bytes, it consumed %d (err %v)", m.Status, m.Wire, consumed, err)
 	}
+	d.answered, d.ahead = 0, false // gorilla's handlers skipped them
 	switch m.Status {
 	case Complete:
 		if err != nil {
@@ -292,9 +324,9 @@ func (d *driver) readReady(m MessageScan) {
 func (d *driver) control(op Opcode, payload []byte) {
 	switch op {
 	case OpPing:
-		d.ws.PingHandler()(string(payload))
+		d.ping(string(payload))
 	case OpPong:
-		d.ws.PongHandler()(string(payload))
+		d.pong(string(payload))
 	case OpClose:
 		code, text, err := ParseClose(payload)
 		if err != nil {
@@ -329,8 +361,8 @@ func (d *driver) frameError(err error, compressed bool) {
 		// The deflate stream ended before the message did, and gorilla
 		// returned the message early. The core fails the connection
 		// (Close 1002), as when this shows in readReady.
-		d.log = append(d.log[:len(d.log)-1], "err:stricter")
-		d.done, d.stricter = true, true
+		d.log = d.log[:len(d.log)-1]
+		d.stopStricter()
 	case gerr == nil:
 		d.t.Fatalf("evpoll rejected a frame (%v), gorilla read a message", fe)
 	case compressed && errors.As(gerr, new(flate.CorruptInputError)):

@@ -25,12 +25,16 @@ import (
 //     Peek see everything gorilla will read;
 //   - the connection is registered with the Poller under an id that is
 //     never reused; the handler looks the id up and ignores stale ones;
-//   - a wake-up clears a read deadline left set, reads once, then consumes
-//     whole control frames and hands gorilla whole messages until the
-//     buffer holds no complete unit, and only then re-arms;
-//   - a message too big for the buffer (or stalled with control frames
-//     inside) is read the blocking way in a goroutine of its own under a
-//     read deadline, after which the connection goes back to events;
+//   - a wake-up reads once, then consumes whole control frames and hands
+//     gorilla whole messages until the buffer holds no complete unit, and
+//     only then re-arms;
+//   - a message too big for the buffer grows the buffer when it is full
+//     (twice its size, as far as the message needs), its bytes carried
+//     over by the reader under it; control frames inside an unfinished
+//     message are answered at once (InteriorControls), and gorilla's
+//     handlers skip them when it reads the message;
+//   - part of a message left buffered when the connection re-arms must
+//     keep coming: a timer drops the connection after stallLimit;
 //   - Remove comes before Close;
 //   - an idle connection's read buffer goes back to a BufferPool (Detach
 //     before Rearm when nothing is buffered, Attach on the next wake-up).
@@ -38,14 +42,14 @@ import (
 // In goroutine mode (events false) it runs the classic read loop, for
 // comparison.
 type evServer struct {
-	tb        testing.TB
-	ln        net.Listener
-	events    bool
-	poller    *Poller
-	bufs      *BufferPool
-	bufSize   int
-	slowLimit time.Duration // read deadline of the blocking path
-	onMessage func(c *evConn, mt int, data []byte)
+	tb         testing.TB
+	ln         net.Listener
+	events     bool
+	poller     *Poller
+	bufs       *BufferPool
+	bufSize    int
+	stallLimit time.Duration // how long part of a message may wait for more
+	onMessage  func(c *evConn, mt int, data []byte)
 
 	mu     sync.Mutex
 	conns  map[uint64]*evConn
@@ -53,31 +57,32 @@ type evServer struct {
 
 	accepted   chan *evConn
 	acceptDone chan struct{}
-	wg         sync.WaitGroup // read loops, blocking paths
-	slow       atomic.Int64   // blocking-path reads so far
+	wg         sync.WaitGroup // read loops
+	grown      atomic.Int64   // buffer growths so far
 }
 
 type evConn struct {
 	id    uint64
 	nc    *net.TCPConn
 	rc    syscall.RawConn
-	src   *tapReader // under br
+	src   *carryReader // under br
 	br    *bufio.Reader
 	ws    *websocket.Conn
 	pongs atomic.Int64
-	// deadline: a read deadline may be set (by the blocking path). A
-	// wake-up clears it only then: SetReadDeadline costs a runtime call.
-	deadline bool
+	// Touched by the connection's wake-up only (one at a time):
+	need     int64       // bytes the unfinished message needs, from the boundary
+	answered int         // control frames inside it answered ahead of gorilla
+	stall    *time.Timer // armed while part of a message waits
 	gone     chan struct{}
 	once     sync.Once
 }
 
 type serverOpts struct {
-	events    bool
-	pool      PoolConfig
-	bufSize   int
-	slowLimit time.Duration
-	onMessage func(c *evConn, mt int, data []byte)
+	events     bool
+	pool       PoolConfig
+	bufSize    int
+	stallLimit time.Duration
+	onMessage  func(c *evConn, mt int, data []byte)
 }
 
 func startServer(tb testing.TB, o serverOpts) *evServer {
@@ -85,8 +90,8 @@ func startServer(tb testing.TB, o serverOpts) *evServer {
 	if o.bufSize == 0 {
 		o.bufSize = 4096
 	}
-	if o.slowLimit == 0 {
-		o.slowLimit = 10 * time.Second
+	if o.stallLimit == 0 {
+		o.stallLimit = 10 * time.Second
 	}
 	if o.onMessage == nil {
 		o.onMessage = func(c *evConn, mt int, data []byte) { c.ws.WriteMessage(mt, data) }
@@ -96,7 +101,7 @@ func startServer(tb testing.TB, o serverOpts) *evServer {
 		tb.Fatal(err)
 	}
 	s := &evServer{
-		tb: tb, ln: ln, events: o.events, bufSize: o.bufSize, slowLimit: o.slowLimit,
+		tb: tb, ln: ln, events: o.events, bufSize: o.bufSize, stallLimit: o.stallLimit,
 		onMessage: o.onMessage, conns: map[uint64]*evConn{}, accepted: make(chan *evConn, 1<<16),
 		acceptDone: make(chan struct{}),
 	}
@@ -138,16 +143,28 @@ func (s *evServer) handshake(nc *net.TCPConn) {
 		return
 	}
 	rc, _ := nc.SyscallConn()
-	// Gorilla reset br onto nc; put the tap under it (nothing is buffered
-	// right after the upgrade).
-	src := &tapReader{nc: nc}
+	// Gorilla reset br onto nc; put the carrying reader under it (nothing
+	// is buffered right after the upgrade).
+	src := &carryReader{nc: nc}
 	br.Reset(src)
 	s.mu.Lock()
 	s.nextID++
 	c := &evConn{id: s.nextID, nc: nc, rc: rc, src: src, br: br, ws: ws, gone: make(chan struct{})}
 	s.conns[c.id] = c
 	s.mu.Unlock()
-	ws.SetPongHandler(func(string) error { c.pongs.Add(1); return nil })
+	ws.SetPongHandler(func(string) error {
+		if !c.answeredAhead() {
+			c.pongs.Add(1)
+		}
+		return nil
+	})
+	ping := ws.PingHandler()
+	ws.SetPingHandler(func(data string) error {
+		if c.answeredAhead() {
+			return nil
+		}
+		return ping(data)
+	})
 	s.accepted <- c
 	if !s.events {
 		s.wg.Add(1)
@@ -192,32 +209,51 @@ func (s *evServer) lookup(id uint64) *evConn {
 	return s.conns[id]
 }
 
+// answeredAhead reports whether a gorilla handler meets a control frame
+// the wake-up answered already, and counts it off.
+func (c *evConn) answeredAhead() bool {
+	if c.answered > 0 {
+		c.answered--
+		return true
+	}
+	return false
+}
+
 // wake is the Poller's handler.
 func (s *evServer) wake(id uint64, ev Events) {
 	c := s.lookup(id)
 	if c == nil {
 		return // queued before its connection was removed
 	}
-	if c.deadline { // left by a blocking read: it would fail the next read
-		c.nc.SetReadDeadline(time.Time{})
-		c.deadline = false
+	if c.stall != nil {
+		c.stall.Stop() // bytes came; the rearm arms it again if need be
 	}
 	if c.br.Size() == 0 {
 		s.bufs.Attach(c.br, c.src)
 	}
-	var eof bool
-	if c.br.Buffered() < c.br.Size() {
-		// One read: the socket is readable, so it does not block.
-		if _, err := c.br.Peek(c.br.Buffered() + 1); err != nil {
-			eof = true
+	for {
+		var eof bool
+		full := false
+		if c.br.Buffered() < c.br.Size() {
+			// One read: the socket is readable, so it does not block.
+			if _, err := c.br.Peek(c.br.Buffered() + 1); err != nil {
+				eof = true
+			}
+			full = c.br.Buffered() == c.br.Size()
+		}
+		if !s.consume(c, eof) || !full {
+			return
+		}
+		if c.br.Buffered() == c.br.Size() {
+			s.grow(c) // an unfinished message fills the buffer
 		}
 	}
-	s.consume(c, eof)
 }
 
-// consume handles what the buffer holds, then re-arms (or hands the
-// connection to the blocking path, or drops it).
-func (s *evServer) consume(c *evConn, eof bool) {
+// consume handles what the buffer holds. It reports true when it waits
+// for more bytes that the socket may hold already (the caller reads on),
+// false when the connection was re-armed or dropped.
+func (s *evServer) consume(c *evConn, eof bool) bool {
 	rules := Rules{}
 	for c.br.Buffered() > 0 {
 		m, err := ScanMessage(c.br, rules)
@@ -226,7 +262,7 @@ func (s *evServer) consume(c *evConn, eof bool) {
 		case errors.As(err, &fe) && fe.Stricter:
 			c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseProtocolError, fe.Reason), time.Now().Add(time.Second))
 			s.drop(c)
-			return
+			return false
 		case err != nil, m.Status.Ready():
 			// A whole message, or a bad frame gorilla fails on as in a
 			// read loop: either way its read cannot block.
@@ -234,7 +270,7 @@ func (s *evServer) consume(c *evConn, eof bool) {
 			mt, data, rerr := c.ws.ReadMessage()
 			if rerr != nil {
 				s.drop(c)
-				return
+				return false
 			}
 			if err != nil || before-c.br.Buffered() != m.Wire {
 				// Only a compressed message whose deflate stream ends
@@ -242,37 +278,66 @@ func (s *evServer) consume(c *evConn, eof bool) {
 				// the rest later; fail the connection instead.
 				c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseProtocolError, "deflate stream ends early"), time.Now().Add(time.Second))
 				s.drop(c)
-				return
+				return false
 			}
 			s.onMessage(c, mt, data)
-		case m.Status == TooBig, m.Status == Stalled:
-			s.wg.Add(1)
-			s.slow.Add(1)
-			go s.blocking(c)
-			return
-		default: // Incomplete
+		default: // more bytes are needed
 			for range m.Leading {
 				h, payload, _, _ := ReadControl(c.br, rules)
-				switch h.Opcode {
-				case OpPing:
-					c.ws.PingHandler()(string(payload))
-				case OpPong:
-					c.ws.PongHandler()(string(payload))
-				}
+				c.control(h, payload)
 			}
+			if m.Controls-m.Leading > c.answered && !m.Compressed {
+				// A read loop answers the control frames between the
+				// fragments now (a pong a heartbeat waits for).
+				c.answered = InteriorControls(c.br, rules, c.answered, func(h Header, payload []byte) bool {
+					c.control(h, payload)
+					return true
+				})
+			}
+			c.need = m.Need
 			if eof {
 				s.drainAtEOF(c)
-				return
+				return false
+			}
+			if c.br.Buffered() == c.br.Size() {
+				return true // full: the caller grows it
 			}
 			s.rearm(c)
-			return
+			return false
 		}
 	}
 	if eof {
 		s.drop(c)
-		return
+		return false
 	}
 	s.rearm(c)
+	return false
+}
+
+// control calls gorilla's handler for a control frame consumed outside
+// gorilla (not for one it will meet itself).
+func (c *evConn) control(h Header, payload []byte) {
+	switch h.Opcode {
+	case OpPing:
+		c.ws.WriteControl(websocket.PongMessage, payload, time.Now().Add(time.Second))
+	case OpPong:
+		c.pongs.Add(1)
+	}
+}
+
+// grow gives c's reader a buffer twice as large (as far as the message
+// needs), its bytes carried over by the reader under it.
+func (s *evServer) grow(c *evConn) {
+	s.grown.Add(1)
+	n := c.br.Buffered()
+	size := 2 * c.br.Size()
+	if c.need > int64(c.br.Size()) && c.need < int64(size) {
+		size = int(c.need)
+	}
+	nb := bufio.NewReaderSize(c.src, size)
+	c.src.carry, _ = c.br.Peek(n)
+	nb.Peek(n)
+	*c.br = *nb
 }
 
 func (s *evServer) drainAtEOF(c *evConn) {
@@ -288,43 +353,23 @@ func (s *evServer) drainAtEOF(c *evConn) {
 	}
 }
 
+// rearm ends a wake-up: the buffer goes back to the pool when nothing is
+// buffered (a grown one to the garbage collector); part of a message left
+// must come within stallLimit.
 func (s *evServer) rearm(c *evConn) {
-	s.bufs.Detach(c.br) // only if nothing is buffered
+	switch {
+	case c.br.Buffered() > 0:
+		if c.stall == nil {
+			c.stall = time.AfterFunc(s.stallLimit, func() { s.drop(c) })
+		} else {
+			c.stall.Reset(s.stallLimit)
+		}
+	case c.br.Size() == s.bufSize:
+		s.bufs.Detach(c.br)
+	default:
+		*c.br = bufio.Reader{}
+	}
 	if err := s.poller.Rearm(c.rc, c.id); err != nil {
-		s.drop(c)
-	}
-}
-
-// blocking reads one message the blocking way, following it with a
-// Follower to check that gorilla stopped at its end, then goes back to
-// events through the pool (the bytes after the message may already be
-// buffered, and they would not wake epoll).
-func (s *evServer) blocking(c *evConn) {
-	defer s.wg.Done()
-	var f Follower
-	p, _ := c.br.Peek(c.br.Buffered())
-	f.Write(p)
-	c.src.tap = &f
-	c.deadline = true
-	c.nc.SetReadDeadline(time.Now().Add(s.slowLimit))
-	mt, data, err := c.ws.ReadMessage()
-	if c.nc.SetReadDeadline(time.Time{}) == nil {
-		c.deadline = false
-	}
-	c.src.tap = nil
-	if err != nil {
-		s.drop(c)
-		return
-	}
-	if end, ok := f.End(); !ok || f.Fed()-int64(c.br.Buffered()) != end {
-		// A deflate stream that ended inside the message: gorilla would
-		// skip the rest on its next read, which may block.
-		c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseProtocolError, "deflate stream ends early"), time.Now().Add(time.Second))
-		s.drop(c)
-		return
-	}
-	s.onMessage(c, mt, data)
-	if s.poller.Pool().Submit(High, func() { s.consume(c, false) }) != nil {
 		s.drop(c)
 	}
 }
@@ -347,20 +392,20 @@ func (s *evServer) close() {
 	}
 }
 
-// tapReader is the reader under a connection's bufio.Reader: it shows
-// the bytes read from the socket to tap, while the blocking path follows
-// a message.
-type tapReader struct {
-	nc  net.Conn
-	tap io.Writer
+// carryReader is the reader under a connection's bufio.Reader: the
+// socket, after the bytes being carried into a grown buffer.
+type carryReader struct {
+	nc    net.Conn
+	carry []byte
 }
 
-func (r *tapReader) Read(p []byte) (int, error) {
-	n, err := r.nc.Read(p)
-	if r.tap != nil && n > 0 {
-		r.tap.Write(p[:n])
+func (r *carryReader) Read(p []byte) (int, error) {
+	if len(r.carry) > 0 {
+		n := copy(p, r.carry)
+		r.carry = r.carry[n:]
+		return n, nil
 	}
-	return n, err
+	return r.nc.Read(p)
 }
 
 // rawClient is a hand-driven WebSocket client that writes frames byte by

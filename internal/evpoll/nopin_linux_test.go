@@ -16,9 +16,9 @@ import (
 // buffer never keeps another connection from being served.
 func TestNoWorkerIsPinned(t *testing.T) {
 	s := startServer(t, serverOpts{
-		events:    true,
-		pool:      PoolConfig{MinWorkers: 1, MaxWorkers: 1},
-		slowLimit: 300 * time.Millisecond,
+		events:     true,
+		pool:       PoolConfig{MinWorkers: 1, MaxWorkers: 1, NoHandOff: true},
+		stallLimit: 300 * time.Millisecond,
 	})
 	a := dialRaw(t, s.addr())
 	ca := recv(t, s.accepted, wait, "A")
@@ -45,8 +45,8 @@ func TestNoWorkerIsPinned(t *testing.T) {
 		t.Fatalf("A's message: %v %q", op, p)
 	}
 
-	// A ping inside an unfinished message: answered now, by gorilla on
-	// the blocking path, as a read loop would.
+	// A ping inside an unfinished message: answered now, as a read loop
+	// would, and skipped when gorilla reads the message.
 	a.Write(cat(frame(byte(OpText), []byte("frag")), frame(finBit|byte(OpPing), []byte("mid"))))
 	if op, p := a.readFrame(t); op != OpPong || string(p) != "mid" {
 		t.Fatalf("answer to a ping inside a message: %v %q", op, p)
@@ -69,7 +69,8 @@ func TestNoWorkerIsPinned(t *testing.T) {
 		}
 	}
 
-	// A message bigger than the 4 KiB buffer: read on the blocking path.
+	// A message bigger than the 4 KiB buffer: the buffer grows as it
+	// comes.
 	big := bytes.Repeat([]byte("0123456789"), 1000)
 	bf := frame(finBit|byte(OpBinary), big)
 	a.Write(bf[:100])
@@ -80,14 +81,14 @@ func TestNoWorkerIsPinned(t *testing.T) {
 	}
 	b.echo(t, "after the big message")
 
-	// A big message that never completes: the blocking path's deadline
-	// ends A; B is served meanwhile.
+	// A big message that never completes: the stall limit ends A; B is
+	// served meanwhile.
 	a.Write(bf[:200])
 	b.echo(t, "while A stalls")
-	recv(t, ca.gone, wait, "A to be dropped after the blocking read's deadline")
+	recv(t, ca.gone, wait, "A to be dropped after the stall limit")
 	b.echo(t, "after A is gone")
-	if n := s.slow.Load(); n != 3 {
-		t.Fatalf("%d blocking-path reads, want 3", n)
+	if n := s.grown.Load(); n != 2 { // 4 KiB to 8 KiB, then to the message's 10,014 bytes
+		t.Fatalf("%d buffer growths, want 2", n)
 	}
 	if st := s.poller.Pool().Stats(); st.Peak != 1 {
 		t.Fatalf("pool stats %+v", st)
@@ -95,7 +96,7 @@ func TestNoWorkerIsPinned(t *testing.T) {
 }
 
 // 1,000 connections each sending one small message a second: the pool
-// never grows past its minimum.
+// stays at its minimum.
 func TestTrickleKeepsThePoolAtItsMinimum(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs for three seconds")
@@ -128,7 +129,10 @@ func TestTrickleKeepsThePoolAtItsMinimum(t *testing.T) {
 	st := s.poller.Pool().Stats()
 	t.Logf("%d conns × 1 msg/s for %ds: pool %+v; goroutines %d (before the load: %d); poller %+v",
 		conns, seconds, st, runtime.NumGoroutine(), g0, s.poller.Stats())
-	if st.Grown != 0 || st.Peak > runtime.GOMAXPROCS(0) {
+	// The pool grows past its minimum only to replace workers handed to a
+	// task over its budget, which the trickle's tasks are not, unless a
+	// loaded machine holds a worker off the CPU for a look or two.
+	if st.Peak > runtime.GOMAXPROCS(0)+2*int(st.HandedOff) {
 		t.Fatalf("the pool grew under a trickle: %+v", st)
 	}
 }

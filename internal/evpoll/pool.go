@@ -26,16 +26,21 @@ type PoolConfig struct {
 	// MinWorkers is the number of workers kept once started (they start
 	// on demand). Default: GOMAXPROCS.
 	MinWorkers int
-	// MaxWorkers bounds the workers the watchdog may add. Default: 1024,
-	// and never below MinWorkers.
+	// MaxWorkers bounds the workers at once, not counting the goroutines
+	// handed to tasks over their budget. Default: 1024, and never below
+	// MinWorkers.
 	MaxWorkers int
-	// Watchdog is how often the watchdog looks at the pool while work is
-	// queued or the pool is above its minimum; it sleeps otherwise.
-	// Default: 10ms.
+	// Watchdog is how often the watchdog looks at the pool while a task
+	// runs, work is queued or the pool is above its minimum; it sleeps
+	// otherwise. A task's budget is one to two looks. Default: 10ms.
 	Watchdog time.Duration
 	// IdleTimeout is how long a worker above the minimum may wait for
 	// work before it exits. Default: 2s.
 	IdleTimeout time.Duration
+	// NoHandOff keeps a task that runs past its budget on its worker: a
+	// task that blocks then holds one of the pool's workers for as long
+	// as it blocks. For tests that need a worker held.
+	NoHandOff bool
 }
 
 func (c PoolConfig) withDefaults() PoolConfig {
@@ -59,24 +64,34 @@ func (c PoolConfig) withDefaults() PoolConfig {
 
 // PoolStats is a snapshot of a Pool's counters.
 type PoolStats struct {
-	Workers    int    // worker goroutines now
-	Busy       int    // workers running a task
+	Workers    int    // worker goroutines now, not counting those handed off
+	Busy       int    // of those, running a task
 	QueuedHigh int    // tasks waiting at High
 	QueuedLow  int    // tasks waiting at Low
 	Completed  uint64 // tasks run to completion
 	Started    uint64 // workers ever started
-	Grown      uint64 // of those, started by the watchdog (beyond MinWorkers)
+	HandedOff  uint64 // workers handed to a task over its budget
+	Handed     int    // of those, still running their task
 	Retired    uint64 // workers that exited after IdleTimeout
-	Peak       int    // most workers at once
+	Peak       int    // most workers at once (not counting those handed off)
 }
 
 // Pool runs queued tasks on a set of worker goroutines. It starts workers
-// on demand up to MinWorkers and keeps them. Beyond that it grows by one
-// worker only when its watchdog sees, over two whole Watchdog intervals,
-// work queued, no task completed and every worker busy — workers blocked
-// on slow connections, not a burst, nor a process short of CPU — and a
-// worker above the minimum exits after IdleTimeout without work. High work is taken before Low
+// on demand up to MinWorkers and keeps them; a worker above the minimum
+// exits after IdleTimeout without work. High work is taken before Low
 // work, except that Low work never waits behind more than 16 High tasks.
+//
+// A task has a budget: when the watchdog finds a worker on the same task
+// at two looks in a row (one to two Watchdog intervals), it hands the
+// worker to that task: the worker's goroutine finishes the task, then
+// exits, and the pool starts another worker in its place — two when the
+// look was on time and work is queued, so that many tasks blocking at once
+// are all handed off within a few looks. A task that blocks (a database
+// call, a write to a peer that does not read) thus costs a goroutine of its
+// own while it blocks, as in a goroutine-per-connection server, and other
+// work never waits behind it for longer than its budget. The check costs
+// nothing per task: the watchdog compares a count of the tasks each worker
+// has taken, kept under the lock the worker takes anyway.
 //
 // A Pool is safe for concurrent use. Tasks must not panic (as in any
 // goroutine, a panic ends the program) and must not call Close.
@@ -86,6 +101,7 @@ type Pool struct {
 	mu       sync.Mutex
 	queue    [2]ring
 	idle     []*worker // parked workers, most recently parked last
+	list     []*worker // every worker not handed off (worker.idx)
 	workers  int
 	busy     int
 	highRun  int
@@ -94,7 +110,6 @@ type Pool struct {
 	stats    PoolStats // counters only; the rest is filled in by Stats
 	looks    uint64    // watchdog looks, for tests
 	lastLook time.Time // when the watchdog last looked
-	stuck    int       // consecutive on-time looks that found the pool stuck
 
 	kick   chan struct{}
 	quit   chan struct{}
@@ -105,6 +120,10 @@ type Pool struct {
 type worker struct {
 	ch        chan task // capacity 1: the next task, or the zero task to exit
 	idleSince time.Time
+	idx       int    // in Pool.list; -1 once handed off
+	busy      bool   // running a task
+	seq       uint64 // tasks taken
+	seen      uint64 // seq at the watchdog's last look while busy
 }
 
 // task is one unit of work. A Poller's wake-ups use efn so that queuing
@@ -172,6 +191,7 @@ func (p *Pool) submit(t task) error {
 		p.mu.Unlock()
 		return ErrClosed
 	}
+	p.watchLocked()
 	// Work is queued only while no worker is idle, so an idle worker
 	// means an empty queue: hand the task over directly.
 	if n := len(p.idle); n > 0 {
@@ -179,6 +199,8 @@ func (p *Pool) submit(t task) error {
 		p.idle[n-1] = nil
 		p.idle = p.idle[:n-1]
 		p.busy++
+		w.busy = true
+		w.seq++
 		p.mu.Unlock()
 		w.ch <- t
 		return nil
@@ -189,6 +211,13 @@ func (p *Pool) submit(t task) error {
 		return nil
 	}
 	p.queue[t.pri].push(t)
+	p.mu.Unlock()
+	return nil
+}
+
+// watchLocked wakes the watchdog if it sleeps: a task is about to run or
+// wait.
+func (p *Pool) watchLocked() {
 	if !p.wdActive {
 		p.wdActive = true
 		select {
@@ -196,8 +225,6 @@ func (p *Pool) submit(t task) error {
 		default:
 		}
 	}
-	p.mu.Unlock()
-	return nil
 }
 
 func (p *Pool) spawnLocked(t task) {
@@ -207,9 +234,22 @@ func (p *Pool) spawnLocked(t task) {
 	if p.workers > p.stats.Peak {
 		p.stats.Peak = p.workers
 	}
-	w := &worker{ch: make(chan task, 1)}
+	w := &worker{ch: make(chan task, 1), idx: len(p.list), busy: true, seq: 1}
+	p.list = append(p.list, w)
 	p.wg.Add(1)
 	go p.work(w, t)
+}
+
+// unlistLocked takes w out of p.list.
+func (p *Pool) unlistLocked(w *worker) {
+	last := len(p.list) - 1
+	if i := w.idx; i != last {
+		p.list[i] = p.list[last]
+		p.list[i].idx = i
+	}
+	p.list[last] = nil
+	p.list = p.list[:last]
+	w.idx = -1
 }
 
 func (p *Pool) work(w *worker, t task) {
@@ -221,17 +261,26 @@ func (p *Pool) work(w *worker, t task) {
 
 // next records the completion of a task and returns the worker's next
 // one, parking the worker until there is one. It reports false when the
-// worker is to exit.
+// worker is to exit: after Close, after IdleTimeout above the minimum, or
+// when the worker was handed to the task it just finished.
 func (p *Pool) next(w *worker) (task, bool) {
 	p.mu.Lock()
 	p.stats.Completed++
+	if w.idx < 0 { // handed off: its place in the pool is taken
+		p.stats.Handed--
+		p.mu.Unlock()
+		return task{}, false
+	}
 	if t, ok := p.popLocked(); ok {
+		w.seq++
 		p.mu.Unlock()
 		return t, true
 	}
 	p.busy--
+	w.busy = false
 	if p.closed {
 		p.workers--
+		p.unlistLocked(w)
 		p.mu.Unlock()
 		return task{}, false
 	}
@@ -271,8 +320,7 @@ func (p *Pool) watchdog() {
 			return
 		}
 		p.mu.Lock()
-		last := p.stats.Completed
-		p.lastLook, p.stuck = time.Now(), 0
+		p.lastLook = time.Now()
 		p.mu.Unlock()
 		tick.Reset(p.cfg.Watchdog)
 		for active := true; active; {
@@ -282,20 +330,20 @@ func (p *Pool) watchdog() {
 				tick.Stop()
 				return
 			}
-			active = p.check(&last)
+			active = p.check()
 		}
 		tick.Stop()
 	}
 }
 
-// check is one look of the watchdog. It grows the pool by one worker when
-// two looks in a row, each on time, found work queued, no task completed
-// since the look before and every worker busy: workers blocked for two
-// whole intervals. A late look means the process itself was short of CPU
-// (no completions then say nothing about the workers) and does not count.
+// check is one look of the watchdog. It hands each worker found on the
+// same task as at the look before to that task, and starts workers in
+// their place for the queued work: as many as were handed off, twice as
+// many when the look is on time (a late look means the process itself
+// was short of CPU, and tasks ran long for that), and up to the minimum.
 // It retires workers above the minimum that have idled for IdleTimeout,
 // and reports whether the watchdog should keep looking.
-func (p *Pool) check(last *uint64) bool {
+func (p *Pool) check() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.looks++
@@ -305,33 +353,47 @@ func (p *Pool) check(last *uint64) bool {
 	now := time.Now()
 	late := now.Sub(p.lastLook) > 2*p.cfg.Watchdog
 	p.lastLook = now
-	queued := p.queue[High].n + p.queue[Low].n
-	switch {
-	case queued > 0 && p.stats.Completed == *last && len(p.idle) == 0 && p.busy == p.workers && !late:
-		p.stuck++
-	case late && p.stats.Completed == *last:
-		// keep the count: the look says nothing either way
-	default:
-		p.stuck = 0
+	handed := 0
+	for i := 0; i < len(p.list); {
+		w := p.list[i]
+		if !w.busy {
+			i++
+			continue
+		}
+		if w.seq != w.seen || p.cfg.NoHandOff {
+			w.seen = w.seq
+			i++
+			continue
+		}
+		p.unlistLocked(w) // moves the last worker to i
+		p.workers--
+		p.busy--
+		p.stats.HandedOff++
+		p.stats.Handed++
+		handed++
 	}
-	if p.stuck >= 2 && p.workers < p.cfg.MaxWorkers {
+	want := p.cfg.MinWorkers - p.workers
+	if !late {
+		handed *= 2
+	}
+	want = max(want, handed)
+	queued := p.queue[High].n + p.queue[Low].n
+	for ; want > 0 && queued > 0 && p.workers < p.cfg.MaxWorkers; want-- {
 		t, _ := p.popLocked()
 		p.spawnLocked(t)
-		p.stats.Grown++
-		p.stuck = 0
 		queued--
 	}
-	*last = p.stats.Completed
 	for p.workers > p.cfg.MinWorkers && len(p.idle) > 0 && now.Sub(p.idle[0].idleSince) >= p.cfg.IdleTimeout {
 		w := p.idle[0]
 		copy(p.idle, p.idle[1:])
 		p.idle[len(p.idle)-1] = nil
 		p.idle = p.idle[:len(p.idle)-1]
 		p.workers--
+		p.unlistLocked(w)
 		p.stats.Retired++
 		w.ch <- task{} // parked, and the channel has room: never blocks
 	}
-	if queued == 0 && p.workers <= p.cfg.MinWorkers {
+	if queued == 0 && p.busy == 0 && p.workers <= p.cfg.MinWorkers {
 		p.wdActive = false
 		return false
 	}
@@ -351,16 +413,17 @@ func (p *Pool) Stats() PoolStats {
 }
 
 // Close stops the pool: Submit fails from now on, the tasks already queued
-// still run, and Close returns once every worker and the watchdog have
-// exited. It waits for running tasks, so a task blocked for good blocks
-// Close; it must not be called from a task. Calling it again waits the
-// same way.
+// still run, and Close returns once every worker (handed off or not) and
+// the watchdog have exited. It waits for running tasks, so a task blocked
+// for good blocks Close; it must not be called from a task. Calling it
+// again waits the same way.
 func (p *Pool) Close() {
 	p.mu.Lock()
 	if !p.closed {
 		p.closed = true
 		for _, w := range p.idle {
 			p.workers--
+			p.unlistLocked(w)
 			w.ch <- task{}
 		}
 		p.idle = nil

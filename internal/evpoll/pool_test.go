@@ -57,7 +57,7 @@ func gate(t *testing.T, p *Pool) (release func()) {
 }
 
 func TestPoolHighBeforeLow(t *testing.T) {
-	p := NewPool(PoolConfig{MinWorkers: 1, MaxWorkers: 1})
+	p := NewPool(PoolConfig{MinWorkers: 1, MaxWorkers: 1, NoHandOff: true})
 	defer p.Close()
 	release := gate(t, p)
 	var order []string
@@ -89,7 +89,7 @@ func TestPoolHighBeforeLow(t *testing.T) {
 }
 
 func TestPoolLowIsNotStarved(t *testing.T) {
-	p := NewPool(PoolConfig{MinWorkers: 1, MaxWorkers: 1})
+	p := NewPool(PoolConfig{MinWorkers: 1, MaxWorkers: 1, NoHandOff: true})
 	defer p.Close()
 	release := gate(t, p)
 	var highs, lowAt int
@@ -106,59 +106,96 @@ func TestPoolLowIsNotStarved(t *testing.T) {
 	}
 }
 
-func TestPoolGrowsWhenEveryWorkerIsStuck(t *testing.T) {
+// A task that blocks is handed its worker once over its budget: the pool
+// starts another worker in its place, the queued work runs while the
+// blocked tasks wait, and their goroutines exit once they return. Above
+// the minimum, a worker idle for IdleTimeout exits.
+func TestPoolHandsBlockedTasksTheirWorkers(t *testing.T) {
 	p := NewPool(PoolConfig{MinWorkers: 2, MaxWorkers: 4, Watchdog: time.Millisecond, IdleTimeout: 100 * time.Millisecond})
 	defer p.Close()
-	r1, r2 := gate(t, p), gate(t, p) // both minimum workers blocked, as on slow connections
-	ran := make(chan struct{})
-	p.Submit(High, func() { close(ran) })
-	recv(t, ran, wait, "a queued task while every worker is stuck")
-	s := p.Stats()
-	if s.Grown != 1 || s.Workers != 3 {
-		t.Fatalf("after one stuck round: %+v, want one worker grown", s)
+	r1, r2 := gate(t, p), gate(t, p) // both minimum workers blocked, as by slow message functions
+	ran := make(chan struct{}, 10)
+	for range 10 {
+		p.Submit(High, func() { ran <- struct{}{} })
+	}
+	for range 10 {
+		recv(t, ran, wait, "the queued tasks while two tasks block")
+	}
+	if s := p.Stats(); s.HandedOff != 2 || s.Handed != 2 {
+		t.Fatalf("stats while two tasks block: %+v, want both handed off", s)
 	}
 	r1()
 	r2()
-	// Above the minimum, a worker idle for IdleTimeout exits.
-	if !eventually(wait, func() bool { return p.Stats().Workers == 2 }) {
-		t.Fatalf("pool did not shrink back: %+v", p.Stats())
+	if !eventually(wait, func() bool { return p.Stats().Handed == 0 }) {
+		t.Fatalf("the handed-off goroutines did not end: %+v", p.Stats())
 	}
-	if s := p.Stats(); s.Retired != 1 {
-		t.Fatalf("retired %d, want 1: %+v", s.Retired, s)
+	if !eventually(wait, func() bool { return p.Stats().Workers == 2 }) {
+		t.Fatalf("pool did not shrink back to its minimum: %+v", p.Stats())
 	}
 }
 
-func TestPoolStopsGrowingAtMax(t *testing.T) {
-	p := NewPool(PoolConfig{MinWorkers: 1, MaxWorkers: 2, Watchdog: time.Millisecond})
+// Many tasks that block at once are all handed off, and the pool never
+// holds more than MaxWorkers workers of its own meanwhile.
+func TestPoolHandsOffManyBlockedTasks(t *testing.T) {
+	const n = 200
+	p := NewPool(PoolConfig{MinWorkers: 2, MaxWorkers: 8, Watchdog: time.Millisecond})
 	defer p.Close()
-	r1 := gate(t, p)
-	r2 := gate(t, p) // runs on the one worker the watchdog adds
-	defer r1()
-	defer r2()
+	var blocked sync.WaitGroup
+	blocked.Add(n)
+	stop := make(chan struct{})
+	for range n {
+		p.Submit(High, func() {
+			blocked.Done()
+			<-stop
+		})
+	}
+	all := make(chan struct{})
+	go func() { blocked.Wait(); close(all) }()
+	recv(t, all, wait, "every blocking task to start")
+	ran := make(chan struct{})
+	p.Submit(Low, func() { close(ran) })
+	recv(t, ran, wait, "a task submitted while 200 block")
+	s := p.Stats()
+	close(stop)
+	if s.Peak > 8 || s.HandedOff < n-8 {
+		t.Fatalf("stats while %d tasks block: %+v, want at most 8 workers and the blocked tasks handed off", n, s)
+	}
+	if !eventually(wait, func() bool { return p.Stats().Handed == 0 }) {
+		t.Fatalf("the handed-off goroutines did not end: %+v", p.Stats())
+	}
+}
+
+// With NoHandOff a blocked task keeps its worker, and the work queued
+// behind it waits.
+func TestPoolNoHandOff(t *testing.T) {
+	p := NewPool(PoolConfig{MinWorkers: 1, MaxWorkers: 2, Watchdog: time.Millisecond, NoHandOff: true})
+	defer p.Close()
+	release := gate(t, p)
+	defer release()
 	ran := make(chan struct{})
 	p.Submit(High, func() { close(ran) })
-	// Let the watchdog look ten times at a queue it may not serve.
 	looks := func() uint64 { p.mu.Lock(); defer p.mu.Unlock(); return p.looks }
 	from := looks()
 	if !eventually(wait, func() bool { return looks() >= from+10 }) {
-		t.Fatal("the watchdog stopped looking while work was queued")
+		t.Fatal("the watchdog stopped looking while a task ran")
 	}
 	select {
 	case <-ran:
-		t.Fatal("a third worker was started beyond MaxWorkers")
+		t.Fatal("the queued task ran beside a task that keeps its worker")
 	default:
 	}
-	if s := p.Stats(); s.Workers != 2 || s.QueuedHigh != 1 {
-		t.Fatalf("stats %+v, want 2 workers and 1 queued", s)
+	if s := p.Stats(); s.HandedOff != 0 || s.Workers != 1 || s.QueuedHigh != 1 {
+		t.Fatalf("stats %+v, want 1 worker, nothing handed off, 1 queued", s)
 	}
-	r1()
-	recv(t, ran, wait, "the queued task once a worker is free")
+	release()
+	recv(t, ran, wait, "the queued task once the worker is free")
 }
 
-// A burst of short tasks keeps completing, so the pool must not grow even
-// though work is queued and every worker is busy at each look.
-func TestPoolDoesNotGrowWhileTasksComplete(t *testing.T) {
-	p := NewPool(PoolConfig{MinWorkers: 2, MaxWorkers: 64, Watchdog: 20 * time.Millisecond})
+// A burst of short tasks keeps completing: no worker is handed off and
+// the pool does not grow, though work is queued and every worker is busy
+// at each look.
+func TestPoolDoesNotHandOffCompletingTasks(t *testing.T) {
+	p := NewPool(PoolConfig{MinWorkers: 2, MaxWorkers: 64, Watchdog: 50 * time.Millisecond})
 	defer p.Close()
 	var wg sync.WaitGroup
 	deadline := time.Now().Add(300 * time.Millisecond)
@@ -172,8 +209,8 @@ func TestPoolDoesNotGrowWhileTasksComplete(t *testing.T) {
 		}
 		wg.Wait()
 	}
-	if s := p.Stats(); s.Grown != 0 || s.Peak != 2 {
-		t.Fatalf("pool grew under completing work: %+v", s)
+	if s := p.Stats(); s.HandedOff != 0 || s.Peak != 2 {
+		t.Fatalf("pool handed off or grew under completing work: %+v", s)
 	}
 }
 
@@ -183,7 +220,7 @@ func spin(d time.Duration) {
 }
 
 func TestPoolCloseRunsQueuedWork(t *testing.T) {
-	p := NewPool(PoolConfig{MinWorkers: 1, MaxWorkers: 1})
+	p := NewPool(PoolConfig{MinWorkers: 1, MaxWorkers: 1, NoHandOff: true})
 	release := gate(t, p)
 	var n atomic.Int64
 	for range 10 {
