@@ -58,7 +58,7 @@
 //	                      revocation (Registry.Revoke, the cluster module's) is the one whose
 //	                      cause is revoked, at the moment it was decided
 //	wsmw.upgrade_refused  a policy refused the upgrade (middleware.LogRefusal): status, reason
-//	wsmw.token_refreshed  auth.Refresh accepted a new token; wsmw.token_refreshed_refused,
+//	wsmw.token_refreshed  wsmw.Refresh accepted a new token; wsmw.token_refreshed_refused,
 //	                      with the reason, when it refused one
 //	wsmw.token_authenticated  a token in band (auth.Authenticator.Authenticate); _refused too
 //	wsmw.<name>           any other decision a policy reports (middleware.ReportDecision)
