@@ -2,34 +2,169 @@ package lifecycle
 
 import (
 	"errors"
-	"fmt"
 	"io"
-	"net"
-	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
 )
 
-// closeRequest is one cause asking the arbiter to end the connection.
-type closeRequest struct {
-	end       *CloseError   // what the decision reports
-	send      *CloseFrame   // the Close frame to write, nil for none
-	wait      bool          // wait for the peer's Close before closing TCP
-	sendLimit time.Duration // bounds the Close frame's write when set
+// The close arbiter: every cause that wants to end a connection asks it,
+// the first one wins (decide), and what it decided is carried out in one
+// place (carryOut). The end itself — TCP closed, the CloseInfo settled,
+// the hooks run — is finish's (finish.go); what ended a read, and the
+// close it calls for, is readend.go's.
+
+// closeState is where a connection is in its end. It only moves forward:
+//
+//	open → closing → finishing → hooking → ended
+//
+// decide takes it from open to closing; finish from closing to finishing
+// (TCP closed, the CloseInfo settled), to hooking (the OnClose hooks run)
+// and to ended.
+type closeState uint32
+
+const (
+	stateOpen      closeState = iota // no cause has won
+	stateClosing                     // a cause won (closing.decided): its Close frame, then the handshake
+	stateFinishing                   // TCP is closing and the CloseInfo is being settled
+	stateHooking                     // the OnClose hooks run; the CloseInfo is final
+	stateEnded                       // every hook has run
+)
+
+// closing is a connection's close, in one place: where it is, the cause
+// that won, and the Close frames that went over the wire.
+type closing struct {
+	state    atomic.Uint32 // a closeState; moved under Conn.mu
+	decided  *decision     // the cause that won; written once, before state leaves open
+	sent     atomic.Pointer[CloseFrame]
+	received atomic.Pointer[CloseFrame]
+	sendMu   sync.Mutex // held while our Close frame is written
 }
 
-func localRequest(cause error, code StatusCode, reason string) closeRequest {
+// decision is what a cause asks for: the end it reports, the Close frame
+// to write (send), and what follows the frame.
+type decision struct {
+	end       CloseError
+	frame     CloseFrame
+	send      bool
+	then      afterFrame
+	sendLimit time.Duration // bounds the Close frame's write when set
+	gorilla   *CloseFrame   // the 1002 gorilla wrote on its own for the same protocol error, if it did
+}
+
+// afterFrame is what follows a decision's Close frame.
+type afterFrame uint8
+
+const (
+	awaitPeer afterFrame = iota // read until the peer's Close, at most the close timeout (RFC 6455 §7.1.1)
+	closeNow                    // close TCP at once: the peer is gone, or its end is already here
+	linger                      // half-close and discard what the peer still sends: gorilla's reader is dead
+)
+
+// state returns where the connection is in its end.
+func (c *Conn) state() closeState { return closeState(c.end.state.Load()) }
+
+// closingStarted reports whether a cause has won. It is the check of every
+// read and write.
+func (c *Conn) closingStarted() bool { return c.state() != stateOpen }
+
+// closeErr returns the winning cause as an error, nil while open.
+func (c *Conn) closeErr() error {
+	if !c.closingStarted() {
+		return nil
+	}
+	return &c.end.decided.end // written before the state left open
+}
+
+// localDecision is the close the application or a policy asks for: a Close
+// frame with code and reason, then the handshake. A code that may not be
+// sent becomes a Close frame without a status; the reason is cut to 123
+// bytes.
+func localDecision(cause error, code StatusCode, reason string) *decision {
 	if !code.Sendable() {
 		code, reason = StatusNoStatusRcvd, "" // an empty Close frame
 	} else {
 		reason = TruncateReason(reason)
 	}
-	return closeRequest{
-		end:  &CloseError{Code: code, Reason: reason, Initiator: InitiatorLocal, Cause: cause},
-		send: &CloseFrame{Code: code, Reason: reason},
-		wait: true,
+	return &decision{
+		end:   CloseError{Code: code, Reason: reason, Initiator: InitiatorLocal, Cause: cause},
+		frame: CloseFrame{Code: code, Reason: reason},
+		send:  true,
 	}
+}
+
+// abnormalDecision is an end without a Close frame: the transport failed
+// (1006, never on the wire).
+func abnormalDecision(cause error) *decision {
+	return &decision{end: CloseError{Code: StatusAbnormalClosure, Initiator: InitiatorAbnormal, Cause: cause}, then: closeNow}
+}
+
+// decide makes d the connection's close, if no cause has won yet, and
+// reports whether it did. From then on reads and writes fail with d's
+// *CloseError, Context is cancelled with it, and the policies' timers are
+// stopped.
+func (c *Conn) decide(d *decision) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closingStarted() {
+		return false
+	}
+	c.end.decided = d
+	c.end.state.Store(uint32(stateClosing))
+	if c.waiters != nil && c.waiters.cancel != nil {
+		c.waiters.cancel(&d.end)
+	}
+	c.stopTimersLocked()
+	return true
+}
+
+// carryOut carries out the decision that won: it writes its Close frame
+// (bounded by the close timeout, and by limit and d.sendLimit when set),
+// then closes TCP now, lingers, or leaves the peer's Close to whoever
+// reads: the application's reader, or the event loop (bounded by a
+// timer). It reports true when nobody reads: the caller must then read the
+// handshake itself (drain), at once or from a goroutine of its own.
+func (c *Conn) carryOut(d *decision, limit time.Time) (drain bool) {
+	deadline := time.Now().Add(c.closeTimeout)
+	then := d.then
+	if then == awaitPeer {
+		// Bounds the reader, whoever it is, before anyone looks at it.
+		c.ws.NetConn().SetReadDeadline(deadline)
+	}
+	if d.send {
+		sendDeadline := deadline
+		if d.sendLimit > 0 {
+			sendDeadline = time.Now().Add(d.sendLimit)
+		}
+		if !limit.IsZero() && limit.Before(sendDeadline) {
+			sendDeadline = limit
+		}
+		err := c.writeClose(sendDeadline)
+		if d.gorilla != nil && errors.Is(err, websocket.ErrCloseSent) {
+			c.recordSent(d.gorilla) // gorilla's own 1002 went first
+		}
+		if c.end.sent.Load() == nil {
+			then = closeNow // no handshake without a Close frame of ours
+		}
+	}
+	switch {
+	case then == closeNow:
+		c.finish()
+		return false
+	case then == linger:
+		c.lingerAndFinish()
+		return false
+	case c.events.Load() != nil:
+		c.armHandshake(deadline) // the peer's Close comes as an event
+		return false
+	}
+	// The reading flag and the state are both sequentially consistent
+	// atomics: either the reader sees the decision after leaving the gorilla
+	// reader, or we see that nobody is reading; whoever claims the drain
+	// reads until the peer's Close.
+	return !c.hasFlag(flagReading) && c.claimFlag(flagDrainClaimed)
 }
 
 // Close starts the close handshake with code and reason, as the
@@ -52,27 +187,39 @@ func (c *Conn) CloseWith(cause error, code StatusCode, reason string) error {
 	if cause == nil {
 		cause = ErrApplicationClose
 	}
-	if !c.beginLocal(cause, code, reason, true) {
+	if c.closingStarted() || !c.closeAndDrain(localDecision(cause, code, reason)) {
 		return c.closeErr()
 	}
 	return nil
 }
 
-// Abort ends the connection without waiting for the peer: it writes a
-// best-effort Close frame with code and reason (none when code is not
-// Sendable) under a short deadline, closes TCP, and reports the end as
-// abnormal, 1006, with reason and cause. It is meant for peers that are gone
-// or broken, such as a missed heartbeat. It reports whether it won.
-func (c *Conn) Abort(cause error, code StatusCode, reason string) bool {
-	reason = TruncateReason(reason)
-	req := closeRequest{
-		end:       &CloseError{Code: StatusAbnormalClosure, Reason: reason, Initiator: InitiatorAbnormal, Cause: cause},
-		sendLimit: abortWriteTimeout,
+// closeAndDrain decides d and carries it out, reading the handshake itself
+// when nobody reads. It reports whether d won.
+func (c *Conn) closeAndDrain(d *decision) bool {
+	if !c.decide(d) {
+		return false
 	}
-	if code.Sendable() {
-		req.send = &CloseFrame{Code: code, Reason: reason}
+	if c.carryOut(d, time.Time{}) {
+		c.drain()
 	}
-	return c.begin(req, true)
+	return true
+}
+
+// startClose is CloseWith for callers that must not wait for the
+// handshake: it returns once the Close frame is written, and the
+// handshake, if nobody reads, is read by a goroutine of its own.
+func (c *Conn) startClose(cause error, code StatusCode, reason string) bool {
+	if c.closingStarted() {
+		return false
+	}
+	d := localDecision(cause, code, reason)
+	if !c.decide(d) {
+		return false
+	}
+	if c.carryOut(d, time.Time{}) {
+		go c.drain()
+	}
+	return true
 }
 
 // CloseAsync is CloseWith that never waits: the cause wins (or loses) at
@@ -84,113 +231,46 @@ func (c *Conn) CloseAsync(cause error, code StatusCode, reason string) bool {
 	if cause == nil {
 		cause = ErrApplicationClose
 	}
-	req, ok := c.decideLocal(cause, code, reason)
-	if !ok {
+	if c.closingStarted() {
 		return false
 	}
-	go c.carryOut(req, true, time.Time{})
+	d := localDecision(cause, code, reason)
+	if !c.decide(d) {
+		return false
+	}
+	go func() {
+		if c.carryOut(d, time.Time{}) {
+			c.drain()
+		}
+	}()
 	return true
 }
 
-// startClose starts a local close and returns as soon as the Close frame is
-// written; the handshake, if nobody is reading, finishes in a new goroutine.
-func (c *Conn) startClose(cause error, code StatusCode, reason string) bool {
-	return c.beginLocal(cause, code, reason, false)
-}
-
-// beginLocal runs a local close request, building it only when closing has
-// not started yet: losing a race costs no allocation.
-func (c *Conn) beginLocal(cause error, code StatusCode, reason string, inline bool) bool {
-	req, ok := c.decideLocal(cause, code, reason)
-	if ok {
-		c.carryOut(req, inline, time.Time{})
+// Abort ends the connection without waiting for the peer: it writes a
+// best-effort Close frame with code and reason (none when code is not
+// Sendable) under a short deadline, closes TCP, and reports the end as
+// abnormal, 1006, with reason and cause. It is meant for peers that are gone
+// or broken, such as a missed heartbeat. It reports whether it won.
+func (c *Conn) Abort(cause error, code StatusCode, reason string) bool {
+	reason = TruncateReason(reason)
+	d := abnormalDecision(cause)
+	d.end.Reason = reason
+	d.sendLimit = abortWriteTimeout
+	if code.Sendable() {
+		d.frame, d.send = CloseFrame{Code: code, Reason: reason}, true
 	}
-	return ok
-}
-
-// decideLocal makes a local close the decision, if nothing has won yet.
-func (c *Conn) decideLocal(cause error, code StatusCode, reason string) (closeRequest, bool) {
-	if c.decision.Load() != nil {
-		return closeRequest{}, false
+	if !c.decide(d) {
+		return false
 	}
-	req := localRequest(cause, code, reason)
-	return req, c.decide(req.end, req.send)
+	c.carryOut(d, time.Time{})
+	return true
 }
 
 // kill closes TCP at once. The end is reported by whoever was closing, or as
 // abnormal with cause if nobody was.
 func (c *Conn) kill(cause error) {
-	c.decide(&CloseError{Code: StatusAbnormalClosure, Initiator: InitiatorAbnormal, Cause: cause}, nil)
+	c.decide(abnormalDecision(cause))
 	c.finish()
-}
-
-// decide records end as the winning cause if nothing has won yet, with the
-// Close frame that goes with it (nil for none).
-func (c *Conn) decide(end *CloseError, frame *CloseFrame) bool {
-	if !c.decision.CompareAndSwap(nil, end) {
-		return false
-	}
-	c.toSend.Store(frame)
-	c.mu.Lock()
-	if c.waiters != nil && c.waiters.cancel != nil {
-		c.waiters.cancel(end)
-	}
-	c.stopTimersLocked()
-	c.mu.Unlock()
-	return true
-}
-
-// begin runs a close request: decide, then carry it out.
-func (c *Conn) begin(req closeRequest, inline bool) bool {
-	if !c.decide(req.end, req.send) {
-		return false
-	}
-	c.carryOut(req, inline, time.Time{})
-	return true
-}
-
-// carryOut runs a close request that has won: it writes the Close frame,
-// then hands the wait for the peer's Close to whoever reads, or ends now.
-// The handshake is bounded by the close timeout; the Close frame's write
-// also by limit when it is set (the Registry sets it from its caller's
-// context, whose deadline then ends what is left).
-func (c *Conn) carryOut(req closeRequest, inline bool, limit time.Time) {
-	deadline := time.Now().Add(c.closeTimeout)
-	if req.wait {
-		// Bounds the reader, whoever it is, before anyone looks at it.
-		c.ws.NetConn().SetReadDeadline(deadline)
-	}
-	if req.send != nil {
-		sendDeadline := deadline
-		if req.sendLimit > 0 {
-			sendDeadline = time.Now().Add(req.sendLimit)
-		}
-		if !limit.IsZero() && limit.Before(sendDeadline) {
-			sendDeadline = limit
-		}
-		if c.writeClose(sendDeadline) != nil {
-			req.wait = false // no handshake without our frame
-		}
-	}
-	if !req.wait {
-		c.finish()
-		return
-	}
-	if c.events.Load() != nil {
-		c.armHandshake(deadline) // the peer's Close comes as an event
-		return
-	}
-	// The reading flag and the decision are both sequentially consistent
-	// atomics: either the reader sees the decision after leaving the gorilla
-	// reader, or we see that nobody is reading; whoever claims the drain
-	// reads until the peer's Close.
-	if !c.hasFlag(flagReading) && c.claimFlag(flagDrainClaimed) {
-		if inline {
-			c.drain()
-		} else {
-			go c.drain()
-		}
-	}
 }
 
 // drain reads and discards until the peer's Close, the deadline or an
@@ -199,11 +279,11 @@ func (c *Conn) drain() {
 	for {
 		_, r, err := c.nextReader()
 		if err != nil {
-			c.readEnded(err)
+			c.endRead(err)
 			return
 		}
 		if _, err := io.Copy(io.Discard, r); err != nil {
-			c.readEnded(err)
+			c.endRead(err)
 			return
 		}
 	}
@@ -218,268 +298,45 @@ func (c *Conn) drain() {
 func (c *Conn) handlePeerClose(code int, text string) error {
 	c.inbound.Add(1)
 	frame := &CloseFrame{Code: StatusCode(code), Reason: text}
-	c.received.Store(frame)
-	c.decide(&CloseError{Code: frame.Code, Reason: text, Initiator: InitiatorPeer, Cause: ErrPeerClosed}, &CloseFrame{Code: frame.Code})
+	c.end.received.Store(frame)
+	c.decide(&decision{
+		end:   CloseError{Code: frame.Code, Reason: text, Initiator: InitiatorPeer, Cause: ErrPeerClosed},
+		frame: CloseFrame{Code: frame.Code},
+		send:  true,
+		then:  closeNow,
+	})
 	c.writeClose(time.Now().Add(c.closeTimeout))
 	return nil
 }
 
 // writeClose writes the decided Close frame, unless one was written
 // already, and records it. finish takes sendMu after closing TCP, so it
-// never reads c.sent while a Close frame is on its way: the peer's answer
-// can be read before WriteControl returns.
+// never reads what was sent while a Close frame is on its way: the peer's
+// answer can be read before WriteControl returns.
 func (c *Conn) writeClose(deadline time.Time) error {
-	c.sendMu.Lock()
-	defer c.sendMu.Unlock()
-	if c.sent.Load() != nil {
+	c.end.sendMu.Lock()
+	defer c.end.sendMu.Unlock()
+	if c.end.sent.Load() != nil {
 		return nil
 	}
-	f := c.toSend.Load()
-	if f == nil {
+	d := c.end.decided
+	if !d.send {
 		return errNoCloseFrame
 	}
-	if err := c.ws.WriteControl(websocket.CloseMessage, closePayload(f.Code, f.Reason), deadline); err != nil {
+	if err := c.ws.WriteControl(websocket.CloseMessage, closePayload(d.frame.Code, d.frame.Reason), deadline); err != nil {
 		return err
 	}
-	c.sent.Store(f)
+	c.end.sent.Store(&d.frame)
 	return nil
 }
 
 var errNoCloseFrame = errors.New("no Close frame to send")
 
-// readEnded handles the error that ended the gorilla reader and ends the
-// connection.
-func (c *Conn) readEnded(err error) {
-	switch {
-	case peerClosed(err):
-		// The peer's Close frame, recorded by handlePeerClose.
-	case c.decision.Load() != nil:
-		// Already closing: the handshake ended without the peer's Close.
-		// gorilla may have answered a protocol error with its own 1002.
-		if gf := gorillaFrame(err); gf != nil && errors.Is(c.writeClose(time.Now().Add(abortWriteTimeout)), websocket.ErrCloseSent) {
-			c.recordSent(gf)
-		}
-	default:
-		if end, gf := c.readFailure(err); end != nil {
-			if c.failRead(end, gf) {
-				return // lingering in a goroutine of its own, which finishes
-			}
-		} else {
-			c.decide(&CloseError{Code: StatusAbnormalClosure, Initiator: InitiatorAbnormal, Cause: lostConnection(err)}, nil)
-		}
-	}
-	c.finish()
-}
-
-// readFailure tells what ended the reader when it was not the peer's
-// Close: a broken rule (the guard's own, or a protocol error that gorilla
-// or its decompressor found), with the Close frame gorilla may have written
-// for it, or nil for a transport that failed.
-func (c *Conn) readFailure(err error) (*CloseError, *CloseFrame) {
-	if f := c.guard.failure; f != nil {
-		return f, nil
-	}
-	if gf := gorillaFrame(err); gf != nil {
-		return &CloseError{Code: StatusProtocolError, Reason: gf.Reason, Initiator: InitiatorLocal, Cause: fmt.Errorf("%w: %w", ErrProtocol, err)}, gf
-	}
-	if c.guard.transport || isTransportError(err) && !errors.Is(err, io.ErrUnexpectedEOF) {
-		return nil, nil
-	}
-	// The transport is fine: the data was bad.
-	reason := "protocol error"
-	switch {
-	case errors.Is(err, websocket.ErrReadLimit):
-		reason = "invalid frame length" // a negative 64-bit length
-	case errors.Is(err, io.ErrUnexpectedEOF), strings.Contains(err.Error(), "flate"):
-		reason = "invalid compressed data"
-	}
-	return &CloseError{Code: StatusProtocolError, Reason: reason, Initiator: InitiatorLocal, Cause: fmt.Errorf("%w: %w", ErrProtocol, err)}, nil
-}
-
-// gorillaFrame returns the 1002 Close frame gorilla writes on its own for
-// a protocol error it finds (handleProtocolError: the error's text after
-// "websocket: ", cut to fit the frame), nil for any other error.
-func gorillaFrame(err error) *CloseFrame {
-	if err == nil || errors.Is(err, websocket.ErrReadLimit) || errors.Is(err, websocket.ErrCloseSent) {
-		return nil
-	}
-	if _, ok := find[*websocket.CloseError](err); ok {
-		return nil
-	}
-	msg, ok := strings.CutPrefix(err.Error(), "websocket: ")
-	if !ok || strings.Contains(msg, "flate") {
-		return nil
-	}
-	if len(msg) > MaxReasonBytes {
-		msg = msg[:MaxReasonBytes] // gorilla cuts bytes, not runes; its texts are ASCII
-	}
-	return &CloseFrame{Code: StatusProtocolError, Reason: msg}
-}
-
-// failRead ends the connection for a frame that broke the protocol or a
-// budget: its Close frame is written, unless gorilla wrote its own 1002
-// already (then that one is what was sent), and the peer is given the time
-// to read it (linger). In event mode a goroutine of its own lingers and
-// finishes, so that no worker waits: failRead reports that it does.
-func (c *Conn) failRead(end *CloseError, gorilla *CloseFrame) bool {
-	if !c.decide(end, &CloseFrame{Code: end.Code, Reason: end.Reason}) {
-		return false
-	}
-	err := c.writeClose(time.Now().Add(c.closeTimeout))
-	if errors.Is(err, websocket.ErrCloseSent) && gorilla != nil {
-		c.recordSent(gorilla)
-	}
-	if c.sent.Load() == nil {
-		return false
-	}
-	if c.events.Load() != nil {
-		c.leaveEvents()
-		go func() {
-			c.linger()
-			c.finish()
-		}()
-		return true
-	}
-	c.linger()
-	return false
-}
-
 // recordSent records a Close frame that gorilla wrote on its own.
 func (c *Conn) recordSent(f *CloseFrame) {
-	c.sendMu.Lock()
-	if c.sent.Load() == nil {
-		c.sent.Store(f)
+	c.end.sendMu.Lock()
+	if c.end.sent.Load() == nil {
+		c.end.sent.Store(f)
 	}
-	c.sendMu.Unlock()
-}
-
-// lingerLimit bounds what linger discards: enough for a flooding peer to
-// stop within the close timeout (loopback queues alone hold megabytes), few
-// enough that a peer pushing raw bytes at line rate costs little.
-const lingerLimit = 64 << 20
-
-// linger half-closes TCP and discards what the peer still sends, until it
-// closes, the close timeout or lingerLimit bytes. gorilla's reader is dead
-// after a protocol error or a broken budget, but the peer may be mid-frame
-// or still flooding: closing with unread bytes makes the kernel reset the
-// connection, and the reset destroys the Close frame in the peer's receive
-// queue if the peer has not read it yet.
-func (c *Conn) linger() {
-	nc := c.ws.NetConn()
-	if hc, ok := nc.(interface{ CloseWrite() error }); ok {
-		hc.CloseWrite() // our Close frame, then FIN
-	}
-	raw := nc
-	if g, ok := nc.(*frameGuard); ok {
-		raw = g.Conn // past the guard: its verdict is given
-	}
-	raw.SetReadDeadline(time.Now().Add(c.closeTimeout))
-	io.Copy(io.Discard, io.LimitReader(raw, lingerLimit))
-}
-
-// peerClosed reports whether gorilla's read error is the peer's Close
-// frame.
-func peerClosed(err error) bool {
-	ce, ok := find[*websocket.CloseError](err)
-	return ok && ce.Code != websocket.CloseAbnormalClosure
-}
-
-func isTransportError(err error) bool {
-	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) {
-		return true
-	}
-	if _, ok := find[net.Error](err); ok {
-		return true
-	}
-	ce, ok := find[*websocket.CloseError](err)
-	return ok && ce.Code == websocket.CloseAbnormalClosure
-}
-
-// find is errors.As without its allocation, for the chains of single
-// wrapping that gorilla and net return; it runs on every connection's end.
-func find[E error](err error) (E, bool) {
-	for err != nil {
-		if e, ok := err.(E); ok {
-			return e, true
-		}
-		err = errors.Unwrap(err)
-	}
-	var zero E
-	return zero, false
-}
-
-// finish closes TCP, settles the CloseInfo, leaves the Registry and runs the
-// OnClose hooks; only its first call does anything.
-func (c *Conn) finish() {
-	if !c.claimFlag(flagFinished) {
-		return
-	}
-	c.leaveEvents() // before the socket closes: its descriptor may be reused
-	c.ws.NetConn().Close()
-	c.sendMu.Lock() // after a Close frame being written (it fails fast now)
-	sent := c.sent.Load()
-	c.sendMu.Unlock()
-	info := settle(c.decision.Load(), sent, c.received.Load())
-	info.Duration = c.sinceOpen()
-
-	c.mu.Lock()
-	c.waitersLocked().info = info
-	hooks := c.onClose
-	c.onClose = nil
-	c.hooksTaken = true
-	reg := c.reg
-	if reg != nil {
-		reg.remove(c, c.subjectLocked())
-	}
-	c.mu.Unlock()
-
-	for _, h := range hooks {
-		c.runHook(h, info)
-	}
-	c.mu.Lock()
-	c.ended = true
-	if c.waiters != nil && c.waiters.done != nil {
-		close(c.waiters.done)
-	}
-	c.mu.Unlock()
-	if reg != nil {
-		reg.ended(c)
-	}
-}
-
-// settle turns the decision and the frames that went over the wire into
-// the CloseInfo: what it reports is what the wire carried. A local close
-// whose Close frame could not be written is reported as what happened
-// instead: the peer's close when its Close frame arrived (the two crossed,
-// and ours never left), otherwise the abnormal end it was (1006, with the
-// reason and cause of the close that was asked for).
-func settle(end *CloseError, sent, received *CloseFrame) CloseInfo {
-	info := CloseInfo{
-		Code:      end.Code,
-		Reason:    end.Reason,
-		Initiator: end.Initiator,
-		Cause:     end.Cause,
-		Sent:      sent,
-		Received:  received,
-	}
-	if end.Initiator == InitiatorLocal {
-		switch {
-		case sent == nil && received != nil:
-			info.Code, info.Reason, info.Initiator, info.Cause = received.Code, received.Reason, InitiatorPeer, ErrPeerClosed
-		case sent == nil:
-			info.Code, info.Initiator = StatusAbnormalClosure, InitiatorAbnormal
-		case sent.Code != end.Code || sent.Reason != end.Reason:
-			info.Code, info.Reason = sent.Code, sent.Reason // gorilla's own 1002 went first
-		}
-	}
-	info.HandshakeComplete = sent != nil && received != nil
-	return info
-}
-
-// closeErr returns the winning cause as an error.
-func (c *Conn) closeErr() error {
-	if end := c.decision.Load(); end != nil {
-		return end
-	}
-	return nil
+	c.end.sendMu.Unlock()
 }

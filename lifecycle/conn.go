@@ -79,21 +79,15 @@ type Conn struct {
 	writeTimeout time.Duration
 	openedAt     time.Duration // monotonic, since epoch
 
-	decision      atomic.Pointer[CloseError] // nil while open; the first cause
-	flags         atomic.Uint32              // reading, drainClaimed, finished
-	hooksTaken    bool                       // finish has taken the OnClose hooks; guarded by mu
-	ended         bool                       // finish is complete; guarded by mu
-	pingLen       uint8                      // of ping's data; guarded by mu
-	toSend        atomic.Pointer[CloseFrame] // the decided Close frame, nil for none
-	sent          atomic.Pointer[CloseFrame]
-	received      atomic.Pointer[CloseFrame]
+	end           closing       // the close arbiter's state, decision and frames (arbiter.go)
+	flags         atomic.Uint32 // see the flag constants
+	pingLen       uint8         // of ping's data; guarded by mu
 	inbound       atomic.Uint64
 	outbound      atomic.Uint64
 	outboundBytes atomic.Uint64
 	rtt           atomic.Int64 // the last round-trip time, see RTT
 
 	writeMu sync.Mutex
-	sendMu  sync.Mutex // held while our Close frame is written
 
 	// Set up by policies before the handler starts reading.
 	checks []ReadCheck
@@ -145,7 +139,6 @@ func (c *Conn) next() *Conn { return c.subj.next }
 const (
 	flagReading       = 1 << iota // the application is inside the gorilla reader (always, in event mode)
 	flagDrainClaimed              // someone reads until the peer's Close
-	flagFinished                  // finish has started
 	flagDeflate                   // permessage-deflate was negotiated
 	flagLeftEvents                // leaveEvents has run
 	flagWakeDeferred              // the timers wait for ServeEvents (Config.Events)
@@ -238,8 +231,8 @@ func (c *Conn) Context() context.Context {
 	w := c.waitersLocked()
 	if w.ctx == nil {
 		w.ctx, w.cancel = context.WithCancelCause(c.parent)
-		if end := c.decision.Load(); end != nil {
-			w.cancel(end)
+		if err := c.closeErr(); err != nil {
+			w.cancel(err)
 		}
 	}
 	return w.ctx
@@ -267,7 +260,7 @@ var closedChan = func() chan struct{} {
 func (c *Conn) Done() <-chan struct{} {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.hooksTaken {
+	if c.state() >= stateHooking {
 		return closedChan
 	}
 	w := c.waitersLocked()
@@ -291,14 +284,14 @@ func (c *Conn) Wait() CloseInfo {
 func (c *Conn) CloseInfo() (CloseInfo, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !c.ended {
+	if c.state() != stateEnded {
 		return CloseInfo{}, false
 	}
 	return c.waiters.info, true
 }
 
 // Closing reports whether closing has started.
-func (c *Conn) Closing() bool { return c.decision.Load() != nil }
+func (c *Conn) Closing() bool { return c.closingStarted() }
 
 // Err returns nil while the connection is open and, once closing has
 // started, the *CloseError of the close that won (its cause matches with

@@ -2,7 +2,6 @@ package lifecycle
 
 import (
 	"errors"
-	"io"
 	"net"
 	"os"
 	"sync/atomic"
@@ -174,7 +173,7 @@ func (c *Conn) registerEvents(l *eventLoop, rc syscall.RawConn, onMessage func(*
 	// Registry's, a timer's, another goroutine's) and found nobody reading
 	// has claimed it and reads the handshake in its own goroutine, which
 	// then keeps the connection; the fallback's ReadMessage waits for it.
-	if c.hooksTaken || !c.claimFlag(flagDrainClaimed) {
+	if c.state() >= stateHooking || !c.claimFlag(flagDrainClaimed) {
 		c.mu.Unlock()
 		l.drop(ec.id)
 		return false
@@ -199,7 +198,7 @@ func (c *Conn) registerEvents(l *eventLoop, rc syscall.RawConn, onMessage func(*
 		l.drop(ec.id)
 		return false
 	}
-	if c.decision.Load() != nil {
+	if c.closingStarted() {
 		// Closing began meanwhile: its handshake is the loop's now.
 		c.armHandshake(time.Now().Add(c.closeTimeout))
 	}
@@ -299,7 +298,7 @@ func (c *Conn) serve() {
 func (c *Conn) consume(eof bool) bool {
 	ec := c.events.Load()
 	for c.br.Buffered() > 0 {
-		if c.decision.Load() != nil {
+		if c.closingStarted() {
 			return c.consumeClosing(eof)
 		}
 		if c.guard.failure != nil {
@@ -324,7 +323,7 @@ func (c *Conn) consume(eof bool) bool {
 			// of it (its own limit is not set); the closing reader
 			// passes over it, from the boundary, while the handshake
 			// waits for the peer's Close.
-			c.startClose(ErrMessageTooBig, StatusMessageTooBig, "message too big")
+			c.closeAndDrain(localDecision(ErrMessageTooBig, StatusMessageTooBig, "message too big"))
 		case err != nil, m.Status.Ready():
 			// A whole message, or a bad frame gorilla fails on as in a
 			// read loop: either way its read cannot block.
@@ -357,7 +356,7 @@ func (c *Conn) consume(eof bool) bool {
 			return false
 		}
 	}
-	if c.decision.Load() != nil {
+	if c.closingStarted() {
 		return c.consumeClosing(eof)
 	}
 	if eof {
@@ -418,7 +417,7 @@ func (c *Conn) readReady(m evpoll.MessageScan, scanErr error) bool {
 	}
 	consumed := len(start) - c.br.Buffered()
 	if consumed != m.Wire || scanErr != nil {
-		if c.decision.Load() == nil {
+		if !c.closingStarted() {
 			// A compressed message whose deflate stream ends before the
 			// message does (or before a bad frame): gorilla would skip
 			// the rest on its next read, which may need bytes not here
@@ -501,52 +500,19 @@ func (c *Conn) control(h evpoll.Header, payload []byte) bool {
 			return false
 		}
 		c.handlePeerClose(code, text)
-		c.readEnded(&websocket.CloseError{Code: code, Text: text})
+		c.endRead(&websocket.CloseError{Code: code, Text: text})
 		return false
 	}
 	return true
 }
 
-// readBuffered reads one wholly buffered message, as ReadMessage does but
-// without ever blocking: it reports false when there is no message for the
+// readBuffered reads one wholly buffered message (readStep, whose read
+// cannot block here): it reports false when there is no message for the
 // application (a read check dropped it, the connection is closing, or it
 // ended).
 func (c *Conn) readBuffered() (MessageType, []byte, bool) {
-	mt, r, err := c.nextReader()
-	if err != nil {
-		c.readEnded(err)
-		return 0, nil, false
-	}
-	if c.decision.Load() != nil {
-		// Closing: the handshake waits for the peer's Close; what comes
-		// before it is discarded.
-		if _, err := io.Copy(io.Discard, r); err != nil {
-			c.readEnded(err)
-		}
-		return 0, nil, false
-	}
-	data, err := c.readPayload(r)
-	if err != nil {
-		if err == errTooBig {
-			c.startClose(ErrMessageTooBig, StatusMessageTooBig, "message too big")
-		} else {
-			c.readEnded(err)
-		}
-		return 0, nil, false
-	}
-	c.inbound.Add(1)
-	if c.decision.Load() != nil {
-		return 0, nil, false
-	}
-	switch err := c.runChecks(MessageType(mt), data); {
-	case err == nil:
-		return MessageType(mt), data, true
-	case errors.Is(err, ErrDropMessage):
-		return 0, nil, false
-	default:
-		c.rejectAsync(err)
-		return 0, nil, false
-	}
+	mt, data, step := c.readStep()
+	return mt, data, step == stepMessage
 }
 
 // drainAtEOF: the peer is gone, or a rule was broken. gorilla reads what
@@ -614,9 +580,7 @@ func (ec *eventConn) stalled() {
 		ec.stall.Reset(wait)
 		return
 	}
-	c := ec.conn
-	c.decide(&CloseError{Code: StatusAbnormalClosure, Initiator: InitiatorAbnormal, Cause: lostConnection(errPartialTimeout)}, nil)
-	c.finish()
+	ec.conn.kill(lostConnection(errPartialTimeout))
 }
 
 // leftLoop reports whether the loop no longer serves c: it has ended, or
@@ -626,19 +590,11 @@ func (ec *eventConn) stalled() {
 // peer's bytes unread: a reset, which destroys our Close frame in the
 // peer's receive queue.
 func (c *Conn) leftLoop() bool {
-	return c.hasFlag(flagFinished | flagLeftEvents)
+	return c.state() >= stateFinishing || c.hasFlag(flagLeftEvents)
 }
 
 // failEvents ends the connection for a frame that broke a rule that only
 // the event mode's scan sees (gorilla would take the frame).
-func (c *Conn) failEvents(end *CloseError) {
-	if !c.failRead(end, nil) {
-		c.finish()
-	}
-}
-
-// rejectAsync closes the connection for a read check's error without
-// waiting for the handshake.
-func (c *Conn) rejectAsync(err error) { c.startClose(checkClose(err)) }
+func (c *Conn) failEvents(end *CloseError) { c.failWith(failure(end, nil)) }
 
 var errHandshakeTimeout = &net.OpError{Op: "read", Err: errors.New("close handshake timed out")}

@@ -73,7 +73,7 @@ func (c *Conn) OutboundBytes() uint64 { return c.outboundBytes.Load() }
 // once. A panicking hook is recovered and logged; the others still run.
 func (c *Conn) OnClose(hook func(*Conn, CloseInfo)) {
 	c.mu.Lock()
-	if !c.hooksTaken {
+	if c.state() < stateHooking {
 		c.onClose = append(c.onClose, hook)
 		c.mu.Unlock()
 		return
@@ -145,7 +145,7 @@ func (c *Conn) setSubject(subject string) {
 	if old == subject {
 		return
 	}
-	if c.reg != nil && !c.hooksTaken {
+	if c.reg != nil && c.state() < stateHooking {
 		c.reg.reindex(c, old, subject) // lock order: Conn, then Registry
 		return
 	}

@@ -72,12 +72,12 @@ func FuzzClosePayload(f *testing.F) {
 		}
 
 		// A local close asks for a frame that matches what it reports.
-		req := localRequest(nil, sc, reason)
-		if req.send == nil || req.send.Code != req.end.Code || req.send.Reason != req.end.Reason {
-			t.Fatalf("local close sends %+v but reports %+v", req.send, req.end)
+		d := localDecision(nil, sc, reason)
+		if !d.send || d.frame.Code != d.end.Code || d.frame.Reason != d.end.Reason {
+			t.Fatalf("local close sends %+v but reports %+v", d.frame, d.end)
 		}
-		if req.end.Code != sc && req.end.Code != StatusNoStatusRcvd {
-			t.Fatalf("local close of %d reports %d", code, req.end.Code)
+		if d.end.Code != sc && d.end.Code != StatusNoStatusRcvd {
+			t.Fatalf("local close of %d reports %d", code, d.end.Code)
 		}
 	})
 }

@@ -117,7 +117,7 @@ func (l *eventLoop) serveOn(c *Conn) {
 // is edge-triggered: no wake-up comes for bytes that were there already).
 func (l *eventLoop) wake(id uint64, _ evpoll.Events) {
 	c := l.lookup(id)
-	if c == nil || c.hasFlag(flagFinished) || !c.enterServe() {
+	if c == nil || c.state() >= stateFinishing || !c.enterServe() {
 		return
 	}
 	c.serve()

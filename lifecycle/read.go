@@ -36,39 +36,88 @@ func (c *Conn) ReadMessage() (MessageType, []byte, error) {
 	}
 	for {
 		c.flags.Or(flagReading)
-		if c.decision.Load() != nil {
+		if c.closingStarted() {
 			c.flags.And(^uint32(flagReading))
 			return 0, nil, c.readAfterClose()
 		}
-		mt, r, err := c.nextReader()
-		if err != nil {
-			c.flags.And(^uint32(flagReading))
-			c.readEnded(err)
-			return 0, nil, c.closeErr()
-		}
-		data, err := c.readPayload(r)
-		c.flags.And(^uint32(flagReading))
-		if err != nil {
-			if err == errTooBig {
-				c.CloseWith(ErrMessageTooBig, StatusMessageTooBig, "message too big")
-				return 0, nil, c.readAfterClose()
-			}
-			c.readEnded(err)
-			return 0, nil, c.closeErr()
-		}
-		c.inbound.Add(1)
-		if c.decision.Load() != nil {
-			return 0, nil, c.readAfterClose()
-		}
-		switch err := c.runChecks(MessageType(mt), data); {
-		case err == nil:
-			return MessageType(mt), data, nil
-		case errors.Is(err, ErrDropMessage):
+		mt, data, step := c.readStep()
+		switch step {
+		case stepMessage:
+			return mt, data, nil
+		case stepDropped:
 			continue
-		default:
-			c.reject(err)
+		case stepClosing:
 			return 0, nil, c.readAfterClose()
+		default: // stepEnded
+			return 0, nil, c.closeErr()
 		}
+	}
+}
+
+// readStep is how both read modes read one message: through gorilla (in
+// event mode the message is wholly buffered, so the read cannot block),
+// within the read limit, then through the read checks. It reports what
+// came of it: a message for the application, one a check dropped, a close
+// that started (this read's own — 1009, or a check's — or another's: the
+// handshake is the reader's to finish), or the end of the connection.
+func (c *Conn) readStep() (MessageType, []byte, readStepResult) {
+	mt, r, err := c.nextReader()
+	if err != nil {
+		c.leaveReader()
+		c.endRead(err)
+		return 0, nil, stepEnded
+	}
+	if c.closingStarted() {
+		c.leaveReader()
+		// The handshake waits for the peer's Close; what comes before it
+		// is discarded.
+		if _, err := io.Copy(io.Discard, r); err != nil {
+			c.endRead(err)
+			return 0, nil, stepEnded
+		}
+		return 0, nil, stepClosing
+	}
+	data, err := c.readPayload(r)
+	c.leaveReader()
+	if err == errTooBig {
+		c.closeAndDrain(localDecision(ErrMessageTooBig, StatusMessageTooBig, "message too big"))
+		return 0, nil, stepClosing
+	}
+	if err != nil {
+		c.endRead(err)
+		return 0, nil, stepEnded
+	}
+	c.inbound.Add(1)
+	if c.closingStarted() {
+		return 0, nil, stepClosing
+	}
+	switch err := c.runChecks(MessageType(mt), data); {
+	case err == nil:
+		return MessageType(mt), data, stepMessage
+	case errors.Is(err, ErrDropMessage):
+		return 0, nil, stepDropped
+	default:
+		c.closeAndDrain(checkDecision(err))
+		return 0, nil, stepClosing
+	}
+}
+
+// readStepResult is what came of a readStep.
+type readStepResult uint8
+
+const (
+	stepMessage readStepResult = iota // a message for the application
+	stepDropped                       // a read check dropped the message
+	stepClosing                       // closing has started: the handshake follows
+	stepEnded                         // the connection has ended
+)
+
+// leaveReader marks the application's reader out of gorilla's, so that a
+// close from another goroutine reads the handshake itself. In event mode
+// the loop is the reader throughout.
+func (c *Conn) leaveReader() {
+	if c.events.Load() == nil {
+		c.flags.And(^uint32(flagReading))
 	}
 }
 
@@ -81,27 +130,24 @@ func (c *Conn) runChecks(mt MessageType, data []byte) error {
 	return nil
 }
 
-// reject closes the connection for a read check's error.
-func (c *Conn) reject(err error) { c.CloseWith(checkClose(err)) }
-
-// checkClose is the close a read check's error asks for: a *CloseError's
-// code, reason and cause (the error itself when it names none), else 1008
-// with the error as the cause.
-func checkClose(err error) (cause error, code StatusCode, reason string) {
+// checkDecision is the close a read check's error asks for: a
+// *CloseError's code, reason and cause (the error itself when it names
+// none), else 1008 with the error as the cause.
+func checkDecision(err error) *decision {
 	var ce *CloseError
 	if !errors.As(err, &ce) {
-		return err, StatusPolicyViolation, ""
+		return localDecision(err, StatusPolicyViolation, "")
 	}
 	if ce.Cause == nil {
-		return err, ce.Code, ce.Reason
+		return localDecision(err, ce.Code, ce.Reason)
 	}
-	return ce.Cause, ce.Code, ce.Reason
+	return localDecision(ce.Cause, ce.Code, ce.Reason)
 }
 
 // readAfterClose finishes the handshake if nobody else is reading it, waits
 // for the end and returns the winning cause.
 func (c *Conn) readAfterClose() error {
-	if !c.hasFlag(flagFinished) && c.claimFlag(flagDrainClaimed) {
+	if c.state() < stateFinishing && c.claimFlag(flagDrainClaimed) {
 		c.drain()
 	}
 	<-c.Done()

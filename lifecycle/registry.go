@@ -105,7 +105,7 @@ func (r *Registry) admit(c *Conn, t *ticket) error {
 		return errors.New("wsmw: unknown registry ticket")
 	}
 	delete(r.pending, t)
-	if c.hooksTaken {
+	if c.state() >= stateHooking {
 		r.dropLocked()
 		return c.closeErr()
 	}
@@ -334,15 +334,18 @@ func (r *Registry) closeAll(conns []*Conn, cause error, code StatusCode, reason 
 }
 
 type pendingClose struct {
-	c   *Conn
-	req closeRequest
+	c *Conn
+	d *decision
 }
 
 func (r *Registry) decideAll(conns []*Conn, cause error, code StatusCode, reason string) []pendingClose {
 	var reqs []pendingClose
 	for _, c := range conns {
-		if req, ok := c.decideLocal(cause, code, reason); ok {
-			reqs = append(reqs, pendingClose{c, req})
+		if c.closingStarted() {
+			continue // lost already: no decision to build
+		}
+		if d := localDecision(cause, code, reason); c.decide(d) {
+			reqs = append(reqs, pendingClose{c, d})
 		}
 	}
 	return reqs
@@ -360,11 +363,18 @@ func (r *Registry) carryOutAll(reqs []pendingClose, limit time.Time) {
 		wg.Go(func() {
 			for p := range next {
 				if !p.c.writeMu.TryLock() {
-					go p.c.carryOut(p.req, true, limit)
+					go func() {
+						if p.c.carryOut(p.d, limit) {
+							p.c.drain()
+						}
+					}()
 					continue
 				}
-				p.c.carryOut(p.req, false, limit)
+				drain := p.c.carryOut(p.d, limit)
 				p.c.writeMu.Unlock()
+				if drain {
+					go p.c.drain()
+				}
 			}
 		})
 	}

@@ -35,7 +35,7 @@ func (c *Conn) StartTimer(t *Timer, d time.Duration, f func()) {
 	}
 	listed := t.c != nil // a started Timer stays in the list until closing
 	t.c, t.f = c, f
-	if c.decision.Load() != nil {
+	if c.closingStarted() {
 		return
 	}
 	t.when = c.deadlineAfter(d)
@@ -54,7 +54,7 @@ func (t *Timer) Reset(d time.Duration) bool {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.decision.Load() != nil {
+	if c.closingStarted() {
 		return false
 	}
 	t.when = c.deadlineAfter(d)
@@ -142,7 +142,7 @@ func (c *Conn) wakeHeapLocked() *wakeHeap {
 // due, in deadline order, and re-arms for the next.
 func (c *Conn) runTimers() {
 	c.mu.Lock()
-	if c.decision.Load() != nil {
+	if c.closingStarted() {
 		// Closing: the policies' timers are stopped; what may be armed
 		// is an event-mode close handshake's bound (armHandshake).
 		due := c.armedFor != 0 && c.sinceOpen() >= c.armedFor
@@ -171,7 +171,7 @@ func (c *Conn) runTimers() {
 	c.armLocked()
 	c.mu.Unlock()
 	for _, f := range calls {
-		if c.decision.Load() != nil {
+		if c.closingStarted() {
 			return
 		}
 		f()

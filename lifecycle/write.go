@@ -14,7 +14,7 @@ import (
 // SetWriteTimeout) with cause ErrWriteTimeout, any other error as a lost
 // connection.
 func (c *Conn) WriteMessage(mt MessageType, data []byte) error {
-	if c.decision.Load() != nil {
+	if c.closingStarted() {
 		return c.closeErr()
 	}
 	c.writeMu.Lock()
@@ -41,7 +41,7 @@ func (c *Conn) WriteMessage(mt MessageType, data []byte) error {
 // dead peer; if part of the frame reached the network, gorilla fails every
 // later write anyway); any other failure ends the connection.
 func (c *Conn) Ping(data []byte, deadline time.Time) error {
-	if c.decision.Load() != nil {
+	if c.closingStarted() {
 		return c.closeErr()
 	}
 	c.guard.owePong() // before the write: the pong can arrive before it returns
@@ -67,7 +67,7 @@ func (c *Conn) writePong(appData string) error {
 // writeFailed ends the connection after a failed write and returns the
 // error to give the caller.
 func (c *Conn) writeFailed(err error) error {
-	if c.decision.Load() == nil {
+	if !c.closingStarted() {
 		switch {
 		case errors.Is(err, websocket.ErrCloseSent):
 			// gorilla wrote a Close on its own (a protocol error); the
@@ -76,8 +76,7 @@ func (c *Conn) writeFailed(err error) error {
 		case isTimeout(err):
 			c.Abort(ErrWriteTimeout, 0, "write timeout")
 		default:
-			c.decide(&CloseError{Code: StatusAbnormalClosure, Initiator: InitiatorAbnormal, Cause: lostConnection(err)}, nil)
-			c.finish()
+			c.kill(lostConnection(err))
 		}
 	}
 	return c.closeErr()

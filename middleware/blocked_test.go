@@ -117,8 +117,13 @@ func TestEventModeBlockedFunctionsStallOnlyTheirOwn(t *testing.T) {
 	for err := range errs {
 		t.Fatal(err)
 	}
-	if n := poolWorkers() - base; n > blocked+2*runtime.GOMAXPROCS(0)+4 {
-		t.Errorf("%d pool goroutines for %d blocked functions: more than one each and the pool's own", n, blocked)
+	// Hand-offs start spare workers for the work queued meanwhile (more on
+	// a loaded machine, where running tasks look blocked too); spares
+	// retire after the pool's idle timeout (2 s). What stays is one
+	// goroutine per blocked function and the pool's own.
+	bound := blocked + 2*runtime.GOMAXPROCS(0) + 4
+	if !wstest.Eventually(5*time.Second, func() bool { return poolWorkers()-base <= bound }) {
+		t.Errorf("%d pool goroutines for %d blocked functions: more than one each and the pool's own", poolWorkers()-base, blocked)
 	}
 
 	echo.unblock()

@@ -186,8 +186,11 @@ func TestNodeGraphQLWS(t *testing.T) {
 				got = append(got, *ev.Value)
 			}
 		}
-		if fmt.Sprint(got) != "[1 2 3]" {
-			t.Fatalf("ticks %v, want [1 2 3]; events %+v", got, evs)
+		// The client unsubscribes after its third tick; ticks already on
+		// the wire then (a loaded machine delays and bunches them) still
+		// arrive, in order.
+		if len(got) < 3 || fmt.Sprint(got[:3]) != "[1 2 3]" || got[len(got)-1] != len(got) {
+			t.Fatalf("ticks %v, want 1, 2, 3 (and then at most those in flight); events %+v", got, evs)
 		}
 		if _, ok := find(evs, "complete"); !ok {
 			t.Fatalf("no complete: %+v", evs)
