@@ -8,6 +8,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/wsmw/wsmw/internal/policy"
 	"github.com/wsmw/wsmw/lifecycle"
 	"github.com/wsmw/wsmw/middleware"
 )
@@ -60,16 +61,16 @@ func newConfig(opts []middleware.Option) config {
 		expiryReason: "token expired",
 		log:          slog.Default(),
 	}
-	middleware.ApplyOptions("JWT", opts, func(o middleware.Option) bool {
+	policy.ApplyOptions("JWT", opts, func(o middleware.Option) bool {
 		switch o := o.(type) {
 		case option:
 			if o.jwt == nil {
 				return false
 			}
 			o.jwt(&cfg)
-		case middleware.CloseOption:
+		case policy.CloseOption:
 			cfg.expiryCode, cfg.expiryReason = o.Code, o.Reason
-		case middleware.LoggerOption:
+		case policy.LoggerOption:
 			cfg.log = o.Logger
 		default:
 			return false

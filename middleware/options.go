@@ -11,6 +11,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/wsmw/wsmw/internal/policy"
 	"github.com/wsmw/wsmw/lifecycle"
 )
 
@@ -25,30 +26,6 @@ type Option interface {
 	OptionName() string
 }
 
-// ApplyOptions calls apply with each of opts, in order, and panics, naming
-// the constructor and the option, for one that apply reports it does not
-// take. Policies call it from their constructors.
-func ApplyOptions(constructor string, opts []Option, apply func(Option) bool) {
-	for _, o := range opts {
-		if o == nil {
-			panic("wsmw: nil option given to " + constructor)
-		}
-		if !apply(o) {
-			panic(fmt.Sprintf("wsmw: %s does not apply to %s", o.OptionName(), constructor))
-		}
-	}
-}
-
-// CloseOption is the option made by WithClose. Policies that close
-// connections read it in their constructors.
-type CloseOption struct {
-	Code   lifecycle.StatusCode
-	Reason string
-}
-
-// OptionName returns "WithClose".
-func (CloseOption) OptionName() string { return "WithClose" }
-
 // WithClose sets the code and reason a policy closes connections with,
 // instead of its default (DESIGN's table; each policy's doc names its
 // own). It is the one way to choose a close, for every policy that closes:
@@ -59,14 +36,8 @@ func WithClose(code lifecycle.StatusCode, reason string) Option {
 	if !code.Sendable() {
 		panic(fmt.Sprintf("wsmw: WithClose(%d, …): %v may not be sent in a Close frame", int(code), code))
 	}
-	return CloseOption{Code: code, Reason: lifecycle.TruncateReason(reason)}
+	return policy.CloseOption{Code: code, Reason: lifecycle.TruncateReason(reason)}
 }
-
-// LoggerOption is the option made by WithLogger.
-type LoggerOption struct{ Logger *slog.Logger }
-
-// OptionName returns "WithLogger".
-func (LoggerOption) OptionName() string { return "WithLogger" }
 
 // WithLogger sets the logger of the Upgrader (handler panics, refused
 // upgrades, the connections' own lines) or of a policy (its refusals and
@@ -76,7 +47,7 @@ func WithLogger(l *slog.Logger) Option {
 	if l == nil {
 		panic("wsmw: WithLogger(nil)")
 	}
-	return LoggerOption{Logger: l}
+	return policy.LoggerOption{Logger: l}
 }
 
 // Defaults of the upgrader. A 1 KiB read buffer and pooled write buffers
@@ -116,11 +87,11 @@ func newConfig(opts []Option) config {
 		handshakeTimeout: DefaultHandshakeTimeout,
 		logger:           slog.Default(),
 	}
-	ApplyOptions("Handler", opts, func(o Option) bool {
+	policy.ApplyOptions("Handler", opts, func(o Option) bool {
 		switch o := o.(type) {
 		case upgraderOption:
 			o.apply(&cfg)
-		case LoggerOption:
+		case policy.LoggerOption:
 			cfg.logger = o.Logger
 		default:
 			return false

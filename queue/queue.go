@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/wsmw/wsmw/internal/policy"
 	"github.com/wsmw/wsmw/lifecycle"
 	"github.com/wsmw/wsmw/middleware"
 	"github.com/wsmw/wsmw/timeout"
@@ -93,11 +94,11 @@ func WithOverflow(v Overflow) middleware.Option {
 // close, 1008 "slow consumer" by default).
 func newSettings(constructor string, opts []middleware.Option) settings {
 	s := settings{maxMsgs: DefaultMaxMessages, maxBytes: DefaultMaxBytes, code: lifecycle.StatusPolicyViolation, reason: "slow consumer"}
-	middleware.ApplyOptions(constructor, opts, func(o middleware.Option) bool {
+	policy.ApplyOptions(constructor, opts, func(o middleware.Option) bool {
 		switch o := o.(type) {
 		case queueOption:
 			o.apply(&s)
-		case middleware.CloseOption:
+		case policy.CloseOption:
 			s.code, s.reason = o.Code, o.Reason
 		default:
 			return false

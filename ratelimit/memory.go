@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"github.com/wsmw/wsmw/internal/policy"
 	"github.com/wsmw/wsmw/middleware"
 )
 
@@ -62,7 +63,7 @@ func NewMemoryStore(opts ...middleware.Option) *MemoryStore {
 		buckets: make(map[string]*bucket),
 		slots:   make(map[string]int),
 	}
-	middleware.ApplyOptions("NewMemoryStore", opts, func(o middleware.Option) bool {
+	policy.ApplyOptions("NewMemoryStore", opts, func(o middleware.Option) bool {
 		n, ok := o.(maxKeysOption)
 		if ok {
 			s.maxKeys = int(n)
