@@ -21,9 +21,8 @@ import (
 // Authenticator.Authenticate, and should bound the time it allows for that
 // (timeout.InitTimeout, or the gqlgen adapter's init timeout): until then
 // the connection belongs to nobody. The request is marked as one whose
-// subject comes later (middleware.WithSubjectPending), so that a
-// per-subject cap after the policy (ratelimit.MaxConns with KeyBySubject)
-// lets it through and counts the connection when Authenticate sets its
+// subject comes later, so that a per-subject cap after the policy
+// (ratelimit.MaxConns with KeyBySubject) lets it through and counts the connection when Authenticate sets its
 // subject, instead of refusing it with 403.
 func WithTokenOptional() middleware.Option {
 	return jwtOption("WithTokenOptional", func(c *config) { c.tokenOptional = true })

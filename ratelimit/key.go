@@ -8,7 +8,7 @@ import (
 
 	chimw "github.com/go-chi/chi/v5/middleware"
 
-	"github.com/wsmw/wsmw/middleware"
+	"github.com/wsmw/wsmw/internal/policy"
 )
 
 // KeyFunc names the bucket or the slots a request counts against. An empty
@@ -17,8 +17,9 @@ import (
 // KeyBySubject's ErrNoSubject says the policy was put before the auth
 // policy, or that the token had no subject. One exception: MaxConns counts
 // a request whose key function returns ErrNoSubject while its subject is
-// pending (middleware.SubjectPending) when the subject is set, under
-// KeyBySubject's key for it.
+// still to come (the auth policy let it through without a token, behind
+// auth.WithTokenOptional) when the subject is set, under KeyBySubject's
+// key for it.
 type KeyFunc func(r *http.Request) (string, error)
 
 // ClientIP returns the client's IP: the one that chi's ClientIPFromXFF,
@@ -92,8 +93,8 @@ func KeyByIPPrefix(v4Bits, v6Bits int) KeyFunc {
 	}
 }
 
-// KeyBySubject keys a request by its authenticated subject (set by an auth
-// policy in front with middleware.WithSubject), as "sub:" followed by the
+// KeyBySubject keys a request by its authenticated subject (set by the auth
+// policy in front, auth.JWT), as "sub:" followed by the
 // subject. A request without one is refused (ErrNoSubject, 403): silently
 // counting it by IP instead would turn a per-user cap into a per-IP one
 // behind every NAT. Put the policy after the auth policy. A request whose
@@ -101,7 +102,7 @@ func KeyByIPPrefix(v4Bits, v6Bits int) KeyFunc {
 // a token), is refused by ConnectRate but counted by MaxConns when its
 // subject is set (see MaxConns).
 func KeyBySubject(r *http.Request) (string, error) {
-	if s := middleware.SubjectFromContext(r.Context()); s != "" {
+	if s := policy.SubjectFromContext(r.Context()); s != "" {
 		return "sub:" + s, nil
 	}
 	return "", ErrNoSubject

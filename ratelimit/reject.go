@@ -8,7 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/wsmw/wsmw/middleware"
+	"github.com/wsmw/wsmw/internal/policy"
 )
 
 // Header names, as go-chi/httprate writes them.
@@ -36,12 +36,12 @@ func retrySeconds(d time.Duration) string {
 
 // refuse answers an upgrade request with status, Retry-After and a plain
 // text body, after telling the [WithOnReject] hook and logging it (Debug, rate
-// limited: see middleware.LogRefusal).
+// limited: see [policy.LogRefusal]).
 func (cfg *config) refuse(w http.ResponseWriter, r *http.Request, status int, cause error, retry time.Duration) {
 	if cfg.onReject != nil {
 		cfg.onReject(r, status, cause)
 	}
-	middleware.LogRefusal(cfg.log, r, status, cause.Error(), slog.Duration("retry_after", retry))
+	policy.LogRefusal(cfg.log, r, status, cause.Error(), slog.Duration("retry_after", retry))
 	if retry > 0 {
 		w.Header().Set(HeaderRetry, retrySeconds(retry))
 	}
@@ -50,24 +50,24 @@ func (cfg *config) refuse(w http.ResponseWriter, r *http.Request, status int, ca
 
 // keyOf returns r's key; when the key function fails (no subject), it
 // refuses r with 403, warns the first time, and reports false.
-func (cfg *config) keyOf(w http.ResponseWriter, r *http.Request, policy string) (string, bool) {
+func (cfg *config) keyOf(w http.ResponseWriter, r *http.Request, name string) (string, bool) {
 	key, err := cfg.key(r)
 	if err == nil {
 		return key, true
 	}
-	cfg.keyFailed(w, r, policy, err)
+	cfg.keyFailed(w, r, name, err)
 	return "", false
 }
 
 // keyFailed refuses r, whose key function failed, with 403 and warns the
 // first time.
-func (cfg *config) keyFailed(w http.ResponseWriter, r *http.Request, policy string, err error) {
+func (cfg *config) keyFailed(w http.ResponseWriter, r *http.Request, name string, err error) {
 	cfg.warnOnce.Do(func() {
-		if middleware.SubjectPending(r.Context()) {
-			cfg.log.Warn("wsmw: "+policy+" cannot key an upgrade whose subject comes after it, in band; refusing it with 403 (only MaxConns counts such connections, when their subject is set)", "err", err)
+		if policy.SubjectPending(r.Context()) {
+			cfg.log.Warn("wsmw: "+name+" cannot key an upgrade whose subject comes after it, in band; refusing it with 403 (only MaxConns counts such connections, when their subject is set)", "err", err)
 			return
 		}
-		cfg.log.Warn("wsmw: "+policy+" cannot key an upgrade; refusing it with 403 (is the policy before the auth policy that sets the subject?)", "err", err)
+		cfg.log.Warn("wsmw: "+name+" cannot key an upgrade; refusing it with 403 (is the policy before the auth policy that sets the subject?)", "err", err)
 	})
 	cfg.refuse(w, r, http.StatusForbidden, err, 0)
 }
