@@ -9,8 +9,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/gorilla/websocket"
-
 	"github.com/wsmw/wsmw/internal/policy"
 	"github.com/wsmw/wsmw/lifecycle"
 )
@@ -51,11 +49,12 @@ func WithLogger(l *slog.Logger) Option {
 }
 
 // Defaults of the upgrader. A 1 KiB read buffer and pooled write buffers
-// halve a connection's idle memory against gorilla's defaults.
+// halve a connection's idle memory against gorilla's defaults; the
+// handshake timeout bounds writing the 101 response.
 const (
-	DefaultReadBufferSize   = 1024
-	DefaultWriteBufferSize  = 4096
-	DefaultHandshakeTimeout = 10 * time.Second
+	defaultReadBufferSize   = 1024
+	defaultWriteBufferSize  = 4096
+	defaultHandshakeTimeout = 10 * time.Second
 )
 
 // upgraderOption is an option of the Upgrader alone.
@@ -74,7 +73,7 @@ type config struct {
 	compression      bool
 	readBufferSize   int
 	writeBufferSize  int
-	writeBufferPool  websocket.BufferPool
+	writeBufferPool  *sync.Pool
 	handshakeTimeout time.Duration
 	closeTimeout     time.Duration
 	logger           *slog.Logger
@@ -82,9 +81,9 @@ type config struct {
 
 func newConfig(opts []Option) config {
 	cfg := config{
-		readBufferSize:   DefaultReadBufferSize,
-		writeBufferSize:  DefaultWriteBufferSize,
-		handshakeTimeout: DefaultHandshakeTimeout,
+		readBufferSize:   defaultReadBufferSize,
+		writeBufferSize:  defaultWriteBufferSize,
+		handshakeTimeout: defaultHandshakeTimeout,
 		logger:           slog.Default(),
 	}
 	policy.ApplyOptions("Handler", opts, func(o Option) bool {
@@ -98,9 +97,7 @@ func newConfig(opts []Option) config {
 		}
 		return true
 	})
-	if cfg.writeBufferPool == nil {
-		cfg.writeBufferPool = sharedWriteBuffers(cfg.writeBufferSize)
-	}
+	cfg.writeBufferPool = sharedWriteBuffers(cfg.writeBufferSize)
 	return cfg
 }
 
@@ -161,8 +158,10 @@ func WithCompression() Option {
 }
 
 // WithBufferSizes sets the read buffer of each connection and the size of
-// the pooled write buffers, in bytes (DefaultReadBufferSize and
-// DefaultWriteBufferSize). Neither may be negative; zero keeps the default.
+// the write buffers, in bytes (1 KiB and 4 KiB by default; EventHandler
+// reads with a buffer of [lifecycle.EventBufferSize] unless this sets one).
+// The write buffers are pooled process-wide, a pool per size. Neither size
+// may be negative; zero keeps the default.
 func WithBufferSizes(read, write int) Option {
 	if read < 0 || write < 0 {
 		panic(fmt.Sprintf("wsmw: WithBufferSizes(%d, %d): sizes may not be negative", read, write))
@@ -178,23 +177,8 @@ func WithBufferSizes(read, write int) Option {
 	}}
 }
 
-// WithWriteBufferPool sets the pool of write buffers (a process-wide
-// sync.Pool per size by default).
-func WithWriteBufferPool(p websocket.BufferPool) Option {
-	return upgraderOption{"WithWriteBufferPool", func(c *config) { c.writeBufferPool = p }}
-}
-
-// WithHandshakeTimeout bounds the upgrade's response write
-// (DefaultHandshakeTimeout).
-func WithHandshakeTimeout(d time.Duration) Option {
-	if d <= 0 {
-		panic(fmt.Sprintf("wsmw: WithHandshakeTimeout(%v): must be positive", d))
-	}
-	return upgraderOption{"WithHandshakeTimeout", func(c *config) { c.handshakeTimeout = d }}
-}
-
 // WithCloseTimeout bounds each connection's close handshake
-// (lifecycle.DefaultCloseTimeout, 5 s).
+// ([lifecycle.DefaultCloseTimeout], 5 s).
 func WithCloseTimeout(d time.Duration) Option {
 	if d <= 0 {
 		panic(fmt.Sprintf("wsmw: WithCloseTimeout(%v): must be positive", d))
