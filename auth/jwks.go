@@ -85,7 +85,7 @@ func JWKS(ctx context.Context, url string, opts ...middleware.Option) (Key, erro
 	algs := cfg.algs
 	k, err := keyfunc.NewDefaultOverrideCtx(ctx, []string{url}, cfg.override)
 	if err != nil {
-		return Key{}, fmt.Errorf("%w: JWKS: %w", ErrConfig, err)
+		return Key{}, fmt.Errorf("%w: JWKS: %w", errConfig, err)
 	}
 	return Key{keyfunc: func(ctx context.Context) jwt.Keyfunc { return k.KeyfuncCtx(ctx) }, algs: algs}, nil
 }

@@ -57,9 +57,9 @@ func (a *Authenticator) Middleware(next http.Handler) http.Handler {
 			return
 		}
 		if offersBearer(r) {
-			r = policy.WithFallbackSubprotocol(r, BearerSubprotocol)
+			r = policy.WithFallbackSubprotocol(r, bearerSubprotocol)
 		}
-		token, source, found := Extract(r, a.cfg.sources)
+		token, source, found := extract(r, a.cfg.sources)
 		if !found && a.cfg.tokenOptional {
 			// Unauthenticated: the app authenticates in band (inband.go),
 			// and per-subject limits count the connection then.
