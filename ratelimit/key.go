@@ -22,13 +22,13 @@ import (
 // key for it.
 type KeyFunc func(r *http.Request) (string, error)
 
-// ClientIP returns the client's IP: the one that chi's ClientIPFromXFF,
+// clientIP returns the client's IP: the one that chi's ClientIPFromXFF,
 // ClientIPFromHeader, ClientIPFromXFFTrustedProxies or ClientIPFromRemoteAddr
 // middleware stored in r's context, else the TCP peer in r.RemoteAddr. It
 // reads no header itself: behind a proxy, put one of chi's middleware,
 // configured with the proxy's addresses, in front of the policies. The
 // result is invalid only when RemoteAddr does not parse.
-func ClientIP(r *http.Request) netip.Addr {
+func clientIP(r *http.Request) netip.Addr {
 	if ip := chimw.GetClientIPAddr(r.Context()); ip.IsValid() {
 		return ip.Unmap()
 	}
@@ -47,19 +47,21 @@ func ClientIP(r *http.Request) netip.Addr {
 // keeps: a /64, the smallest network an IPv6 customer is usually given.
 const ipv6KeyBits = 64
 
-// KeyByIP keys a request by its client (see ClientIP): an IPv4 client by
-// its address ("192.0.2.7"), an IPv6 client by its /64 network
-// ("2001:db8:1:2::/64"). Whoever holds one IPv6 address nearly always holds
-// the whole /64 around it (a home line, a cloud VM, a phone): keyed by the
-// full address, every one of its 2^64 addresses would bring a fresh budget.
-// It is the default key of ConnectRate and MaxConns, and KeyBySubject's
-// fallback. To key each IPv6 address apart, use KeyByIPPrefix(32, 128); to
-// group larger networks, KeyByIPPrefix(24, 56) for example (but clients
-// behind one carrier-grade NAT share an IPv4 address already).
+// KeyByIP keys a request by its client (the IP that chi's ClientIPFromXFF,
+// ClientIPFromHeader or ClientIPFromXFFTrustedProxies middleware stored in
+// the request's context, else the TCP peer's: no header is read here): an
+// IPv4 client by its address ("192.0.2.7"), an IPv6 client by its /64
+// network ("2001:db8:1:2::/64"). Whoever holds one IPv6 address nearly
+// always holds the whole /64 around it (a home line, a cloud VM, a phone):
+// keyed by the full address, every one of its 2^64 addresses would bring a
+// fresh budget. It is the default key of [ConnectRate] and [MaxConns]. To
+// key each IPv6 address apart, use [KeyByIPPrefix](32, 128); to group
+// larger networks, KeyByIPPrefix(24, 56) for example (but clients behind
+// one carrier-grade NAT share an IPv4 address already).
 func KeyByIP(r *http.Request) (string, error) { return keyByIP(r), nil }
 
 func keyByIP(r *http.Request) string {
-	ip := ClientIP(r)
+	ip := clientIP(r)
 	switch {
 	case !ip.IsValid():
 		return r.RemoteAddr
@@ -80,7 +82,7 @@ func KeyByIPPrefix(v4Bits, v6Bits int) KeyFunc {
 		panic(fmt.Sprintf("wsmw: KeyByIPPrefix(%d, %d): bits must be 0-32 and 0-128", v4Bits, v6Bits))
 	}
 	return func(r *http.Request) (string, error) {
-		ip := ClientIP(r)
+		ip := clientIP(r)
 		if !ip.IsValid() {
 			return r.RemoteAddr, nil
 		}

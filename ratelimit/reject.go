@@ -13,19 +13,19 @@ import (
 
 // Header names, as go-chi/httprate writes them.
 const (
-	HeaderLimit     = "X-RateLimit-Limit"
-	HeaderRemaining = "X-RateLimit-Remaining"
-	HeaderReset     = "X-RateLimit-Reset"
-	HeaderRetry     = "Retry-After"
+	headerLimit     = "X-RateLimit-Limit"
+	headerRemaining = "X-RateLimit-Remaining"
+	headerReset     = "X-RateLimit-Reset"
+	headerRetry     = "Retry-After"
 )
 
 // setLimitHeaders writes the X-RateLimit-* fields: the limit, what remains
 // and the Unix time at which the quota is whole again.
 func setLimitHeaders(w http.ResponseWriter, limit, remaining int, reset time.Duration) {
 	h := w.Header()
-	h.Set(HeaderLimit, strconv.Itoa(limit))
-	h.Set(HeaderRemaining, strconv.Itoa(max(remaining, 0)))
-	h.Set(HeaderReset, strconv.FormatInt(time.Now().Add(reset).Unix(), 10))
+	h.Set(headerLimit, strconv.Itoa(limit))
+	h.Set(headerRemaining, strconv.Itoa(max(remaining, 0)))
+	h.Set(headerReset, strconv.FormatInt(time.Now().Add(reset).Unix(), 10))
 }
 
 // retrySeconds rounds d up to whole seconds, at least 1.
@@ -43,7 +43,7 @@ func (cfg *config) refuse(w http.ResponseWriter, r *http.Request, status int, ca
 	}
 	policy.LogRefusal(cfg.log, r, status, cause.Error(), slog.Duration("retry_after", retry))
 	if retry > 0 {
-		w.Header().Set(HeaderRetry, retrySeconds(retry))
+		w.Header().Set(headerRetry, retrySeconds(retry))
 	}
 	http.Error(w, http.StatusText(status), status)
 }
