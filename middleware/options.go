@@ -13,11 +13,12 @@ import (
 	"github.com/wsmw/wsmw/lifecycle"
 )
 
-// Option configures the Upgrader (Handler, NewUpgrader) or one of wsmw's
-// policies. Every option of every wsmw package is an Option made by a WithX
-// function, and every constructor lists the options it takes: given one
-// that it does not take, it panics with a message naming both, so that a
-// misplaced option fails at start-up instead of being silently ignored.
+// Option configures the Upgrader ([Handler], [EventHandler],
+// [NewUpgrader]) or one of wsmw's policies. Every option of every wsmw
+// package is an Option made by a WithX function, and every constructor
+// lists the options it takes: given one that it does not take, it panics
+// with a message naming both, so that a misplaced option fails at
+// start-up instead of being silently ignored.
 type Option interface {
 	// OptionName returns the option's name, such as "WithClose", for the
 	// message of a misplaced option.
@@ -25,11 +26,12 @@ type Option interface {
 }
 
 // WithClose sets the code and reason a policy closes connections with,
-// instead of its default (DESIGN's table; each policy's doc names its
-// own). It is the one way to choose a close, for every policy that closes:
-// the timeouts, the heartbeat's best-effort frame, the message rate, the
-// UTF-8 check, the send queue's overflow and the token's expiry. A code that
-// may not be sent (see lifecycle.StatusCode.Sendable) panics.
+// instead of its default (each policy's doc names its own; the README
+// has them all in one table). It is the one way to choose a close, for
+// every policy that closes: the timeouts, the heartbeat's best-effort
+// frame, the message rate, the UTF-8 check, the send queue's overflow and
+// the token's expiry. A code that may not be sent (see
+// [lifecycle.StatusCode.Sendable]) panics.
 func WithClose(code lifecycle.StatusCode, reason string) Option {
 	if !code.Sendable() {
 		panic(fmt.Sprintf("wsmw: WithClose(%d, …): %v may not be sent in a Close frame", int(code), code))
@@ -37,10 +39,11 @@ func WithClose(code lifecycle.StatusCode, reason string) Option {
 	return policy.CloseOption{Code: code, Reason: lifecycle.TruncateReason(reason)}
 }
 
-// WithLogger sets the logger of the Upgrader (handler panics, refused
+// WithLogger sets the logger of the [Upgrader] (handler panics, refused
 // upgrades, the connections' own lines) or of a policy (its refusals and
-// failures); slog.Default() otherwise. Nothing wsmw logs holds a token or a
-// query string.
+// failures); slog.Default() otherwise. Refused upgrades are logged at
+// Debug level, rate limited process-wide. Nothing wsmw logs holds a token
+// or a query string.
 func WithLogger(l *slog.Logger) Option {
 	if l == nil {
 		panic("wsmw: WithLogger(nil)")
@@ -158,10 +161,10 @@ func WithCompression() Option {
 }
 
 // WithBufferSizes sets the read buffer of each connection and the size of
-// the write buffers, in bytes (1 KiB and 4 KiB by default; EventHandler
-// reads with a buffer of [lifecycle.EventBufferSize] unless this sets one).
-// The write buffers are pooled process-wide, a pool per size. Neither size
-// may be negative; zero keeps the default.
+// the write buffers, in bytes (1 KiB and 4 KiB by default; [EventHandler]
+// lends an 8 KiB read buffer while a message is read, unless this sets
+// one). The write buffers are pooled process-wide, a pool per size.
+// Neither size may be negative; zero keeps the default.
 func WithBufferSizes(read, write int) Option {
 	if read < 0 || write < 0 {
 		panic(fmt.Sprintf("wsmw: WithBufferSizes(%d, %d): sizes may not be negative", read, write))

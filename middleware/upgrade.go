@@ -27,9 +27,9 @@ var (
 	ErrRefused = errors.New("wsmw: upgrade refused by a policy")
 )
 
-// Upgrader upgrades requests into lifecycle Conns registered with a
-// Registry, for callers that run the connection themselves (the gqlgen
-// adapter does); most code uses Handler. Make one with NewUpgrader and
+// Upgrader upgrades requests into [lifecycle.Conn] values registered with
+// a Registry, for callers that run the connection themselves (the gqlws
+// adapter does); most code uses [Handler]. Make one with [NewUpgrader] and
 // reuse it.
 type Upgrader struct {
 	reg     *lifecycle.Registry
@@ -41,7 +41,8 @@ type Upgrader struct {
 
 // NewUpgrader returns an Upgrader whose connections join reg. It panics
 // when reg is nil (a connection that no Registry holds is one that
-// Shutdown and Revoke can never reach) or an option does not apply.
+// [lifecycle.Registry.Shutdown] and Revoke can never reach) or an option
+// does not apply. It takes Handler's options.
 func NewUpgrader(reg *lifecycle.Registry, opts ...Option) *Upgrader {
 	if reg == nil {
 		panic("wsmw: nil Registry: every connection must be reachable by Shutdown and Revoke (use lifecycle.NewRegistry)")
@@ -66,13 +67,16 @@ func NewUpgrader(reg *lifecycle.Registry, opts ...Option) *Upgrader {
 }
 
 // Handler returns the handler of a WebSocket endpoint: it upgrades each
-// request, runs the policies' attachments and OnOpen hooks, and then runs
-// fn in a fresh goroutine, so that net/http can release the request's
-// buffers. When fn returns the connection closes with 1000; when it
-// panics, with 1011 "internal error" (logged). fn gets the upgrade
-// request for its URL, headers and values; the Conn does not keep it, and
-// its context is net/http's, which ends when the upgrade returns: use
-// c.Context() for the connection's. It panics when reg or fn is nil or an
+// request ([Upgrader.Upgrade]), runs the policies' functions ([Policy])
+// and the [OnOpen] hooks, and then runs fn in a fresh goroutine, so that
+// net/http can release the request's buffers. When fn returns the
+// connection closes with 1000; when it panics, with 1011 "internal error"
+// (logged). fn gets the upgrade request for its URL, headers and values;
+// the Conn does not keep it, and its context is net/http's, which ends
+// when the upgrade returns: use c.Context() for the connection's (it
+// carries the values of [WithValue]). Options: [WithOrigins],
+// [WithSubprotocols], [WithCompression], [WithBufferSizes],
+// [WithCloseTimeout], [WithLogger]. It panics when reg or fn is nil or an
 // option does not apply. An http.HandlerFunc is an http.Handler: it fits
 // chi's r.Get as well as r.Handle and http.ServeMux.Handle.
 func Handler(reg *lifecycle.Registry, fn func(c *lifecycle.Conn, r *http.Request), opts ...Option) http.HandlerFunc {
