@@ -27,29 +27,31 @@ func JWT(key Key, opts ...middleware.Option) func(http.Handler) http.Handler {
 // Middleware is the policy. For an upgrade request it finds the token,
 // validates it and, when it is good, lets the upgrade go on with the claims
 // in the request context, the token's subject as the connection's subject
-// (so Registry.Revoke finds it), and an attachment that ends the
-// connection at exp + leeway with 1008 "token expired" (middleware.WithClose
-// changes it). A missing or refused token gets 401 with WWW-Authenticate,
-// or, with WithCloseAfterUpgrade, an upgrade followed by a Close frame. A
-// client that offers the "bearer" subprotocol gets "bearer" selected when
-// none of the application's subprotocols matches, never the token.
+// (so [lifecycle.Registry.Revoke] finds it), and a function that ends the
+// connection at exp + leeway with 1008 "token expired"
+// ([middleware.WithClose] changes it). A missing or refused token gets 401
+// with WWW-Authenticate, or, with [WithCloseAfterUpgrade], an upgrade
+// followed by a Close frame. A client that offers the "bearer" subprotocol
+// gets "bearer" selected when none of the application's subprotocols
+// matches, never the token.
 //
 // Revocations hold, with no option: right before the handshake, once the
 // Registry the connection would join is known, a token whose subject that
-// Registry revoked is refused like any other refused token, with 401 and error_description "token revoked", when it
-// was issued in the revocation's second or before (iat counts whole
-// seconds, so a user who logs in again gets a token that works a second
-// after the revocation; iat is compared without the leeway), or with
-// "token has no iat; subject was revoked" when it has no iat. The same
-// check refuses such a token at Authenticate and Refresh. The Registry
-// remembers a revocation for its revocation TTL (set it to your tokens'
-// longest lifetime); with the cluster module, a revocation made on any
-// server reaches every server's Registry. A revocation made between this
-// check and the connection's joining the Registry is found right after
-// the join: the connection closes with 1008 "session revoked" (cause
-// lifecycle.ErrSessionRevoked and ErrTokenRevoked) before the handler runs.
-// A token without a subject (WithAnonymous) is never looked up;
-// WithoutRevocationCheck turns the check off.
+// Registry revoked is refused like any other refused token, with 401 and
+// error_description "token revoked", when it was issued in the revocation's
+// second or before (iat counts whole seconds, so a user who logs in again
+// gets a token that works a second after the revocation; iat is compared
+// without the leeway), or with "token has no iat; subject was revoked" when
+// it has no iat. The same check refuses such a token at
+// [Authenticator.Authenticate] and [Refresh]. The Registry remembers a
+// revocation for its revocation TTL (set it to your tokens' longest
+// lifetime); with the cluster module, a revocation made on any server
+// reaches every server's Registry. A revocation made between this check and
+// the connection's joining the Registry is found right after the join: the
+// connection closes with 1008 "session revoked" (cause
+// [lifecycle.ErrSessionRevoked] and [ErrTokenRevoked]) before the handler
+// runs. A token without a subject ([WithAnonymous]) is never looked up;
+// [WithoutRevocationCheck] turns the check off.
 func (a *Authenticator) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !policy.IsUpgrade(r) {

@@ -14,12 +14,12 @@ import (
 // KeyFunc names the bucket or the slots a request counts against. An empty
 // key exempts the request from the policy. An error refuses the request
 // with 403 (the policy cannot count it), logged as a Warn the first time:
-// KeyBySubject's ErrNoSubject says the policy was put before the auth
-// policy, or that the token had no subject. One exception: MaxConns counts
-// a request whose key function returns ErrNoSubject while its subject is
-// still to come (the auth policy let it through without a token, behind
-// auth.WithTokenOptional) when the subject is set, under KeyBySubject's
-// key for it.
+// [KeyBySubject]'s [ErrNoSubject] says the policy was put before the auth
+// policy, or that the token had no subject. One exception: [MaxConns]
+// counts a request whose key function returns ErrNoSubject while its
+// subject is still to come (the auth policy let it through without a token,
+// behind auth.WithTokenOptional) when the subject is set, under
+// KeyBySubject's key for it.
 type KeyFunc func(r *http.Request) (string, error)
 
 // clientIP returns the client's IP: the one that chi's ClientIPFromXFF,
