@@ -59,10 +59,6 @@ func (v *connValues) Value(key any) any {
 	if key == (connValuesKey{}) {
 		return v
 	}
-	for i := range v.values {
-		if v.values[i].key == key {
-			return v.values[i].value
-		}
-	}
-	return nil
+	val, _ := lookup(v.values, key)
+	return val
 }

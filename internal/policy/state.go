@@ -49,6 +49,16 @@ type Step struct {
 
 type keyValue struct{ key, value any }
 
+// lookup returns the value of key in values.
+func lookup(values []keyValue, key any) (any, bool) {
+	for i := range values {
+		if values[i].key == key {
+			return values[i].value, true
+		}
+	}
+	return nil, false
+}
+
 type stateKey struct{}
 
 // Value answers for the state and its values, and asks the parent
@@ -57,10 +67,8 @@ func (s *State) Value(key any) any {
 	if key == (stateKey{}) {
 		return s
 	}
-	for i := range s.values {
-		if s.values[i].key == key {
-			return s.values[i].value
-		}
+	if v, ok := lookup(s.values, key); ok {
+		return v
 	}
 	return s.Context.Value(key)
 }
