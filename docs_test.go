@@ -118,31 +118,43 @@ func snippets(t *testing.T) []snippet {
 
 // TestDocsSpelling: every snippet of the documentation (README.md's Go
 // blocks, doc.go comments, Examples) spells each name one way. Where a
-// snippet uses the root package, a name the root re-exports from package
-// auth is spelt wsmw.X, never auth.X (auth.New, auth.WithTokenOptional and
-// the like, which the root lacks, stay auth's); no snippet names what was
-// removed (WithRevocations: revocations hold with no option) or imports
-// the gqlgen adapter under another name than its package's, gqlws.
+// snippet uses the root package, a name the root re-exports from one of
+// the packages under it (auth, middleware, timeout, ratelimit, queue) is
+// spelt wsmw.X, never auth.X or ratelimit.X (auth.New, ratelimit.KeyByIPPrefix
+// and the like, which the root lacks, stay their package's); no snippet
+// names what was removed (WithRevocations: revocations hold with no
+// option) or imports the gqlgen adapter under another name than its
+// package's, gqlws.
 func TestDocsSpelling(t *testing.T) {
-	root, authNames := exported(t, "."), exported(t, "auth")
-	var shared []string
-	for name := range authNames {
-		if root[name] {
-			shared = append(shared, regexp.QuoteMeta(name))
+	root := exported(t, ".")
+	type spelling struct {
+		pkg string
+		re  *regexp.Regexp
+	}
+	var spellings []spelling
+	for _, pkg := range []string{"auth", "middleware", "timeout", "ratelimit", "queue"} {
+		var shared []string
+		for name := range exported(t, pkg) {
+			if root[name] {
+				shared = append(shared, regexp.QuoteMeta(name))
+			}
 		}
+		if len(shared) == 0 {
+			t.Fatalf("no name shared by wsmw and %s: the test would check nothing", pkg)
+		}
+		t.Logf("names of both wsmw and %s: %v", pkg, shared)
+		spellings = append(spellings, spelling{pkg, regexp.MustCompile(`\b` + pkg + `\.(` + strings.Join(shared, "|") + `)\b`)})
 	}
-	if len(shared) == 0 {
-		t.Fatal("no name shared by wsmw and auth: the test would check nothing")
-	}
-	t.Logf("names of both wsmw and auth: %v", shared)
-	authSpelling := regexp.MustCompile(`\bauth\.(` + strings.Join(shared, "|") + `)\b`)
 	removed := regexp.MustCompile(`\bWithRevocations\b|\bRevocationList\b|\bwsgqlgen\b|\bgqlgen\.(New|With\w+|Adapter)\b`)
+	usesRoot := regexp.MustCompile(`\bwsmw\.[A-Z]`) // not an attribute such as wsmw.close.cause
 	n := 0
 	for _, s := range snippets(t) {
 		n++
-		if strings.Contains(s.code, "wsmw.") {
-			if m := authSpelling.FindString(s.code); m != "" {
-				t.Errorf("%s: %s, where the snippet uses the root package: spell it wsmw.%s", s.where, m, strings.TrimPrefix(m, "auth."))
+		if usesRoot.MatchString(s.code) {
+			for _, sp := range spellings {
+				if m := sp.re.FindString(s.code); m != "" {
+					t.Errorf("%s: %s, where the snippet uses the root package: spell it wsmw.%s", s.where, m, strings.TrimPrefix(m, sp.pkg+"."))
+				}
 			}
 		}
 		if m := removed.FindString(s.code); m != "" {

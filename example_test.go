@@ -2,6 +2,7 @@ package wsmw_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -14,6 +15,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/wsmw/wsmw"
+	"github.com/wsmw/wsmw/ratelimit"
 )
 
 // The package doc's server: a chi route behind the common policies,
@@ -130,7 +132,7 @@ func Example_fullStack() {
 		}
 	}
 	info := <-closed
-	fmt.Println("server:", info.Code, info.Reason, info.Initiator, info.Cause == wsmw.ErrRateLimited)
+	fmt.Println("server:", info.Code, info.Reason, info.Initiator, errors.Is(info.Cause, ratelimit.ErrRateLimited))
 	// Output:
 	// client: websocket: close 1008 (policy violation): rate limit exceeded
 	// server: 1008 policy violation rate limit exceeded local true

@@ -32,12 +32,18 @@
 //	reg.ShutdownServer(ctx, srv) // http.Server.Shutdown alone leaves every WebSocket open
 //
 // (the package's Example runs it). It is made of thin functions over the
-// packages that hold the parts —
-// lifecycle (the Conn, the arbiter, the Registry), middleware (the
-// net/http glue and the Option convention), auth, timeout, ratelimit and
-// queue (the policies). Metrics (Prometheus) and everything Redis (shared
-// limits, cluster-wide revocation) are modules of their own, so that this
-// one pulls in neither.
+// packages that hold the parts: [lifecycle] (the Conn, the arbiter, the
+// Registry), [middleware] (the net/http glue and the Option convention),
+// [auth], [timeout], [ratelimit] and [queue] (the policies). Metrics
+// (Prometheus), OpenTelemetry and everything Redis (shared limits,
+// cluster-wide revocation) are modules of their own, so that this one
+// pulls in none of them.
+//
+// The causes that [CloseInfo].Cause carries are spelt by the package that
+// defines them, with errors.Is: [lifecycle.ErrPeerClosed] and the core's
+// others, [timeout.ErrIdleTimeout], [ratelimit.ErrRateLimited],
+// [auth.ErrTokenExpired], [queue.ErrSlowConsumer] and the rest of each
+// policy's; each policy's doc here names its cause.
 //
 // Every option is a WithX function, and every constructor names the options
 // it takes: one that does not apply panics at start-up, as do a nil handler
@@ -54,44 +60,46 @@ import (
 	"github.com/wsmw/wsmw/middleware"
 )
 
-// Conn is a WebSocket connection with a managed lifecycle (see
-// lifecycle.Conn for all its methods): ReadMessage and WriteMessage (safe
-// from any goroutine), Close and CloseWith (one close wins), Context
+// Conn is a WebSocket connection with a managed lifecycle
+// ([lifecycle.Conn] has all its methods): ReadMessage and WriteMessage
+// (safe from any goroutine), Close and CloseWith (one close wins), Context
 // (cancelled with the cause when closing starts), Err, Done and Wait,
 // Subject, RTT, LoadOrStore for per-connection state, and the extension
 // API that policies use (StartTimer, AddReadCheck, OnClose).
 type Conn = lifecycle.Conn
 
-// CloseInfo describes how a connection ended: Code, Reason, Initiator,
-// Cause (errors.Is), the Close frames Sent and Received, HandshakeComplete
-// and Duration. OnClose hooks receive it; Conn.Wait returns it.
+// CloseInfo describes how a connection ended ([lifecycle.CloseInfo]):
+// Code, Reason, Initiator, Cause (errors.Is), the Close frames Sent and
+// Received, HandshakeComplete and Duration. OnClose hooks receive it;
+// [lifecycle.Conn.Wait] returns it.
 type CloseInfo = lifecycle.CloseInfo
 
 // CloseError is the error of reads and writes once closing has started,
-// and context.Cause of a Conn's context; use errors.As to read its Code.
+// and context.Cause of a Conn's context; use errors.As to read its Code
+// ([lifecycle.CloseError]).
 type CloseError = lifecycle.CloseError
 
-// StatusCode is a WebSocket close code (RFC 6455 §7.4); Sendable tells the
-// ones that may go on the wire.
+// StatusCode is a WebSocket close code (RFC 6455 §7.4);
+// [lifecycle.StatusCode.Sendable] tells the ones that may go on the wire.
 type StatusCode = lifecycle.StatusCode
 
-// Initiator tells who ended a connection: InitiatorLocal, InitiatorPeer or
-// InitiatorAbnormal.
+// Initiator tells who ended a connection: [InitiatorLocal],
+// [InitiatorPeer] or [InitiatorAbnormal].
 type Initiator = lifecycle.Initiator
 
-// MessageType is TextMessage or BinaryMessage.
+// MessageType is [TextMessage] or [BinaryMessage].
 type MessageType = lifecycle.MessageType
 
-// Registry is the set of live connections (see lifecycle.Registry): Len,
+// Registry is the set of live connections ([lifecycle.Registry]): Len,
 // Range, Subject, CloseIf, CloseSubject, Revoke, and Shutdown, Restart and
 // ShutdownServer for graceful shutdown.
 type Registry = lifecycle.Registry
 
-// RegistryOption configures NewRegistry: WithCloseParallelism,
-// WithDrainSpread, WithRevocationTTL.
+// RegistryOption configures [NewRegistry]: [WithCloseParallelism],
+// [WithDrainSpread], [WithRevocationTTL].
 type RegistryOption = lifecycle.RegistryOption
 
-// Option configures Handler or a policy (see middleware.Option): every
+// Option configures [Handler] or a policy ([middleware.Option]): every
 // WithX function of this package and of the packages below returns one.
 type Option = middleware.Option
 
@@ -119,23 +127,6 @@ const (
 	StatusInternalError   = lifecycle.StatusInternalError
 	StatusServiceRestart  = lifecycle.StatusServiceRestart
 	StatusTryAgainLater   = lifecycle.StatusTryAgainLater
-)
-
-// Causes reported by the core in CloseInfo.Cause (the policies' own are in
-// their files of this package).
-var (
-	ErrPeerClosed       = lifecycle.ErrPeerClosed
-	ErrConnectionLost   = lifecycle.ErrConnectionLost
-	ErrProtocol         = lifecycle.ErrProtocol
-	ErrMessageTooBig    = lifecycle.ErrMessageTooBig
-	ErrApplicationClose = lifecycle.ErrApplicationClose
-	ErrHandlerReturned  = lifecycle.ErrHandlerReturned
-	ErrHandlerPanic     = lifecycle.ErrHandlerPanic
-	ErrServerShutdown   = lifecycle.ErrServerShutdown
-	ErrSessionRevoked   = lifecycle.ErrSessionRevoked
-	ErrWriteTimeout     = lifecycle.ErrWriteTimeout
-	ErrControlFlood     = lifecycle.ErrControlFlood
-	ErrFragmentFlood    = lifecycle.ErrFragmentFlood
 )
 
 // NewRegistry returns an empty Registry: the live connections, their

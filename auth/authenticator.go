@@ -22,21 +22,21 @@ type Authenticator struct {
 // New returns an Authenticator that verifies tokens with key, configured
 // by this package's options and middleware.WithClose (the close of a
 // connection whose token expires: 1008 "token expired" by default) and
-// middleware.WithLogger. It reports ErrConfig for an unusable key or an
+// middleware.WithLogger. It returns an error for an unusable key or an
 // algorithm that does not fit it; an option that does not apply panics.
 func New(key Key, opts ...middleware.Option) (*Authenticator, error) {
 	if key.err != nil {
 		return nil, key.err
 	}
 	if key.keyfunc == nil {
-		return nil, fmt.Errorf("%w: no key", ErrConfig)
+		return nil, fmt.Errorf("%w: no key", errConfig)
 	}
 	cfg := newConfig(opts)
 	if cfg.sources == nil {
 		cfg.sources = DefaultSources()
 	}
 	if len(cfg.sources) == 0 {
-		return nil, fmt.Errorf("%w: no token sources", ErrConfig)
+		return nil, fmt.Errorf("%w: no token sources", errConfig)
 	}
 	if cfg.newClaims == nil {
 		cfg.newClaims = func() jwt.Claims { return new(jwt.RegisteredClaims) }
@@ -45,17 +45,17 @@ func New(key Key, opts ...middleware.Option) (*Authenticator, error) {
 	if cfg.algs != nil {
 		for _, alg := range cfg.algs {
 			if !slices.Contains(key.algs, alg) {
-				return nil, fmt.Errorf("%w: algorithm %q does not fit the key (%v)", ErrConfig, alg, key.algs)
+				return nil, fmt.Errorf("%w: algorithm %q does not fit the key (%v)", errConfig, alg, key.algs)
 			}
 		}
 		algs = cfg.algs
 	}
 	if len(algs) == 0 {
-		return nil, fmt.Errorf("%w: no signing algorithm allowed", ErrConfig)
+		return nil, fmt.Errorf("%w: no signing algorithm allowed", errConfig)
 	}
 	for _, alg := range algs {
 		if alg == "" || alg == "none" {
-			return nil, fmt.Errorf("%w: algorithm %q is never allowed", ErrConfig, alg)
+			return nil, fmt.Errorf("%w: algorithm %q is never allowed", errConfig, alg)
 		}
 	}
 	popts := []jwt.ParserOption{

@@ -6,11 +6,11 @@ import (
 	"strings"
 )
 
-// Challenge returns the WWW-Authenticate value for err (RFC 6750 §3):
+// challenge returns the WWW-Authenticate value for err (RFC 6750 §3):
 // `Bearer` when the token is missing, `Bearer error="invalid_token",
 // error_description="…"` when it was refused; realm, when not empty, comes
 // first.
-func Challenge(realm string, err error) string {
+func challenge(realm string, err error) string {
 	var b strings.Builder
 	b.WriteString("Bearer")
 	sep := " "
@@ -44,7 +44,7 @@ func quoteSafe(s string) string {
 // unauthorized answers 401 with the challenge for err.
 func unauthorized(w http.ResponseWriter, realm string, err error) {
 	h := w.Header()
-	h.Set("WWW-Authenticate", Challenge(realm, err))
+	h.Set("WWW-Authenticate", challenge(realm, err))
 	h.Set("Cache-Control", "no-store")
 	http.Error(w, http.StatusText(http.StatusUnauthorized), http.StatusUnauthorized)
 }

@@ -28,7 +28,14 @@ func sessionFromContext(ctx context.Context) *session {
 }
 
 // ClaimsOf returns the claims of c's current token (the latest refresh),
-// nil when c was not authenticated by this package. Treat them as read-only.
+// nil when c was not authenticated by this package: a value of the type
+// [WithClaims] makes (*jwt.RegisteredClaims by default), so a type
+// assertion gives typed access:
+//
+//	claims, ok := auth.ClaimsOf(c).(*MyClaims)
+//
+// Treat them as read-only. Code that has a context rather than the Conn
+// (a GraphQL resolver) uses [ClaimsFromContext].
 func ClaimsOf(c *lifecycle.Conn) jwt.Claims {
 	if s := sessionOf(c); s != nil {
 		return s.current()
@@ -36,21 +43,15 @@ func ClaimsOf(c *lifecycle.Conn) jwt.Claims {
 	return nil
 }
 
-// ClaimsFromContext returns the current claims from a request context
-// (after the policy ran) or a connection's context (Conn.Context), nil if
-// there are none.
+// ClaimsFromContext returns the current claims, as [ClaimsOf] does, from a
+// request context (after the policy ran), a connection's context
+// ([lifecycle.Conn.Context]) when the token came at the upgrade, or a
+// context made by [NewContext]; nil if there are none.
 func ClaimsFromContext(ctx context.Context) jwt.Claims {
 	if s := sessionFromContext(ctx); s != nil {
 		return s.current()
 	}
 	return nil
-}
-
-// ClaimsAs returns c's current claims as T, the type made by WithClaims
-// (such as *MyClaims or jwt.MapClaims).
-func ClaimsAs[T jwt.Claims](c *lifecycle.Conn) (T, bool) {
-	t, ok := ClaimsOf(c).(T)
-	return t, ok
 }
 
 // ExpiresAt returns the exp of c's current token, false when c was not

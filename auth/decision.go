@@ -3,11 +3,11 @@ package auth
 import (
 	"context"
 
-	"github.com/wsmw/wsmw/middleware"
+	"github.com/wsmw/wsmw/internal/policy"
 )
 
 // The decisions the auth policy reports about an open connection
-// (middleware.ReportDecision), for observers such as the otel module's
+// ([policy.ReportDecision]), for observers such as the otel module's
 // spans: "token_authenticated" for a token accepted in band
 // (Authenticator.Authenticate), "token_refreshed" for a refresh (Refresh),
 // and each with "_refused" for a refusal, whose Reason says why (it never
@@ -20,9 +20,9 @@ const (
 // reportAuth reports an in-band authentication or a refresh: name when err
 // is nil, name + "_refused" with err's text otherwise.
 func reportAuth(ctx context.Context, name string, err error) {
-	d := middleware.Decision{Name: name}
+	d := policy.Decision{Name: name}
 	if err != nil {
 		d.Name, d.Reason = name+"_refused", err.Error()
 	}
-	middleware.ReportDecision(ctx, d)
+	policy.ReportDecision(ctx, d)
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/wsmw/wsmw/auth"
 	"github.com/wsmw/wsmw/internal/conntest"
+	"github.com/wsmw/wsmw/internal/policy"
 	"github.com/wsmw/wsmw/internal/wstest"
 	"github.com/wsmw/wsmw/lifecycle"
 	"github.com/wsmw/wsmw/middleware"
@@ -22,7 +23,7 @@ func TestAuthDecisionsReported(t *testing.T) {
 	var got []string
 	observe := func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			next.ServeHTTP(w, middleware.OnDecision(r, func(d middleware.Decision) {
+			next.ServeHTTP(w, policy.OnDecision(r, func(d policy.Decision) {
 				mu.Lock()
 				got = append(got, d.Name+":"+d.Reason)
 				mu.Unlock()

@@ -34,7 +34,7 @@
 // Tokens are read from the Authorization header, the Sec-WebSocket-Protocol
 // header (as the entry after "bearer"; the token is never echoed back) and
 // the access_token query parameter, in that order by default, or from a
-// cookie. Each refused upgrade is logged by middleware.LogRefusal (Debug
-// level, rate limited) with the reason and the token's source; the package
-// never logs a token or a query string.
+// cookie. Each refused upgrade is logged once at Debug level (rate limited
+// process-wide) with the reason and the token's source; the package never
+// logs a token or a query string.
 package auth

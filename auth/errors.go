@@ -16,8 +16,6 @@ var (
 	ErrTokenMissing = lifecycle.NewCause("token_missing", "auth: no token")
 	// ErrTokenInvalid is matched (errors.Is) by every *TokenError.
 	ErrTokenInvalid = lifecycle.NewCause("token_invalid", "auth: invalid token")
-	// ErrTokenTooLarge: the token is longer than the size cap.
-	ErrTokenTooLarge = errors.New("auth: token too large")
 	// ErrSubjectMismatch: a refresh token names another subject than the
 	// connection's; the refresh is refused and the connection stays.
 	ErrSubjectMismatch = errors.New("auth: refresh token has another subject")
@@ -28,15 +26,22 @@ var (
 	ErrTokenRevoked = lifecycle.NewCause("token_revoked", "auth: token revoked")
 	// ErrNoSession: the connection was not authenticated by this package.
 	ErrNoSession = errors.New("auth: connection has no auth session")
-	// ErrConfig: the policy was built with an unusable key or option.
-	ErrConfig = errors.New("auth: bad configuration")
+)
+
+// Errors that name a refusal's or a configuration's reason in their text,
+// and that no caller needs to match: a too-large token is a *TokenError
+// whose Description says so, and New's and JWKS's every error is a
+// configuration's.
+var (
+	errTokenTooLarge = errors.New("auth: token too large")
+	errConfig        = errors.New("auth: bad configuration")
 )
 
 // TokenError tells why a token was refused. Description is a short,
 // fixed, token-free text fit for an RFC 6750 error_description and for
 // logs; Err is the underlying error (a golang-jwt error such as
-// jwt.ErrTokenExpired, ErrTokenTooLarge, ErrTokenRevoked, or the
-// revalidation's error). errors.Is matches ErrTokenInvalid and Err.
+// jwt.ErrTokenExpired, [ErrTokenRevoked], or the revalidation's error).
+// errors.Is matches [ErrTokenInvalid] and Err.
 //
 // A token can be wrong in several ways at once (golang-jwt checks every
 // claim); Description names one, the first that applies in this order:

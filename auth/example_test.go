@@ -83,20 +83,56 @@ func ExampleRefresh() {
 	// refreshed
 }
 
-func ExampleChallenge() {
-	fmt.Println(auth.Challenge("", auth.ErrTokenMissing))
-	fmt.Println(auth.Challenge("chat", &auth.TokenError{Description: "token expired", Err: jwt.ErrTokenExpired}))
+// The 401 of a refused upgrade carries an RFC 6750 challenge that names
+// the one reason, after the realm that WithRealm sets.
+func ExampleWithRealm() {
+	secret := []byte("a 32-byte secret for the example")
+	h := auth.JWT(auth.HMAC(secret), auth.WithRealm("chat"))(
+		middleware.Handler(lifecycle.NewRegistry(), func(*lifecycle.Conn, *http.Request) {}))
+	expired, _ := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.RegisteredClaims{
+		Subject: "alice", ExpiresAt: jwt.NewNumericDate(time.Now().Add(-time.Hour)),
+	}).SignedString(secret)
+	for _, authorization := range []string{"", "Bearer " + expired} {
+		r := httptest.NewRequest("GET", "/ws", nil)
+		r.Header.Set("Connection", "Upgrade")
+		r.Header.Set("Upgrade", "websocket")
+		if authorization != "" {
+			r.Header.Set("Authorization", authorization)
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		fmt.Println(w.Header().Get("WWW-Authenticate"))
+	}
 	// Output:
-	// Bearer
+	// Bearer realm="chat"
 	// Bearer realm="chat", error="invalid_token", error_description="token expired"
 }
 
-func ExampleExtract() {
-	r := httptest.NewRequest("GET", "/ws", nil)
-	r.Header.Set("Sec-WebSocket-Protocol", "chat, bearer, eyJ.eyJ.sig")
-	token, source, found := auth.Extract(r, auth.DefaultSources())
-	fmt.Println(token, source, found)
-	// Output: eyJ.eyJ.sig subprotocol true
+// A browser cannot set headers on a WebSocket, but it can offer
+// subprotocols: the token goes as the entry after "bearer", and the
+// server selects "bearer", never the token.
+func ExampleFromSubprotocol() {
+	secret := []byte("a 32-byte secret for the example")
+	token, _ := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.RegisteredClaims{
+		Subject: "alice", IssuedAt: jwt.NewNumericDate(time.Now()), ExpiresAt: jwt.NewNumericDate(time.Now().Add(time.Hour)),
+	}).SignedString(secret)
+	reg := lifecycle.NewRegistry()
+	defer reg.Shutdown(context.Background())
+	subject := make(chan string, 1)
+	h := auth.JWT(auth.HMAC(secret), auth.WithSources(auth.FromSubprotocol()))(
+		middleware.Handler(reg, func(c *lifecycle.Conn, _ *http.Request) { subject <- c.Subject() }))
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+
+	dialer := websocket.Dialer{Subprotocols: []string{"bearer", token}} // new WebSocket(url, ["bearer", token])
+	ws, _, err := dialer.Dial("ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer ws.Close()
+	fmt.Println(ws.Subprotocol(), <-subject)
+	// Output: bearer alice
 }
 
 // Custom claims, an issuer and audience, leeway, a warning before expiry

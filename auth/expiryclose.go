@@ -1,42 +1,16 @@
 package auth
 
 import (
-	"fmt"
-	"sync/atomic"
-
+	"github.com/wsmw/wsmw/internal/policy"
 	"github.com/wsmw/wsmw/lifecycle"
 )
 
-// expiryCloseKey keeps a connection's own expiry close among its values.
-type expiryCloseKey struct{}
-
-type expiryClose struct {
-	code   lifecycle.StatusCode
-	reason string
-}
-
-// SetExpiryClose makes c close with code and reason when its token
-// expires, instead of the Authenticator's close (1008 "token expired", or
-// what middleware.WithClose chose); the cause is still ErrTokenExpired. It
-// is for a protocol adapter whose clients need another code on some
-// connections: the gqlws adapter's WithReconnectOnTokenExpiry uses it. It
-// may be called before c has a session (one bound later by Authenticate
-// follows it too); a later call replaces the close. A code that may not be
-// sent panics.
-func SetExpiryClose(c *lifecycle.Conn, code lifecycle.StatusCode, reason string) {
-	if !code.Sendable() {
-		panic(fmt.Sprintf("wsmw: SetExpiryClose(%d, …): %v may not be sent in a Close frame", int(code), code))
-	}
-	v, _ := c.LoadOrStore(expiryCloseKey{}, new(atomic.Pointer[expiryClose]))
-	v.(*atomic.Pointer[expiryClose]).Store(&expiryClose{code, lifecycle.TruncateReason(reason)})
-}
-
-// expiryCloseOf returns the close of c when its token expires.
+// expiryCloseOf returns the close of c when its token expires: the one a
+// protocol adapter chose for c ([policy.SetExpiryClose]; the gqlws
+// adapter's WithReconnectOnTokenExpiry), else the Authenticator's.
 func (a *Authenticator) expiryCloseOf(c *lifecycle.Conn) (lifecycle.StatusCode, string) {
-	if p, ok := c.Value(expiryCloseKey{}).(*atomic.Pointer[expiryClose]); ok {
-		if ec := p.Load(); ec != nil {
-			return ec.code, ec.reason
-		}
+	if code, reason, ok := policy.ExpiryClose(c); ok {
+		return code, reason
 	}
 	return a.cfg.expiryCode, a.cfg.expiryReason
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/wsmw/wsmw/auth"
+	"github.com/wsmw/wsmw/internal/policy"
 	"github.com/wsmw/wsmw/lifecycle"
 	"github.com/wsmw/wsmw/middleware"
 )
@@ -47,7 +48,7 @@ func TestSetExpiryClose(t *testing.T) {
 				h := middleware.OnClose(func(_ *lifecycle.Conn, info lifecycle.CloseInfo) { causes <- info.Cause })(
 					a.Middleware(middleware.Handler(reg, func(c *lifecycle.Conn, _ *http.Request) {
 						if tc.set {
-							auth.SetExpiryClose(c, 4403, "Forbidden: token expired")
+							policy.SetExpiryClose(c, 4403, "Forbidden: token expired")
 						}
 						if tc.inBand {
 							if err := a.Authenticate(c, hs(t, "alice", 10*time.Minute)); err != nil {
@@ -87,5 +88,5 @@ func TestSetExpiryCloseUnsendable(t *testing.T) {
 			t.Fatalf("recovered %v, want a panic naming 1006", p)
 		}
 	}()
-	auth.SetExpiryClose(nil, 1006, "abnormal")
+	policy.SetExpiryClose(nil, 1006, "abnormal")
 }

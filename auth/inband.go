@@ -16,15 +16,15 @@ import (
 
 // WithTokenOptional lets an upgrade request that carries no token through,
 // unauthenticated: no subject, no claims, no expiry. A token that is
-// present but refused still gets 401 (or the WithCloseAfterUpgrade close).
-// The application must then authenticate the connection in band, with
-// Authenticator.Authenticate, and should bound the time it allows for that
-// (timeout.InitTimeout, or the gqlgen adapter's init timeout): until then
-// the connection belongs to nobody. The request is marked as one whose
-// subject comes later (middleware.WithSubjectPending), so that a
-// per-subject cap after the policy (ratelimit.MaxConns with KeyBySubject)
-// lets it through and counts the connection when Authenticate sets its
-// subject, instead of refusing it with 403.
+// present but refused still gets 401 (or the [WithCloseAfterUpgrade]
+// close). The application must then authenticate the connection in band,
+// with [Authenticator.Authenticate], and should bound the time it allows
+// for that (timeout.InitTimeout, or the gqlgen adapter's init timeout):
+// until then the connection belongs to nobody. The request is marked as one
+// whose subject comes later, so that a per-subject cap after the policy
+// (ratelimit.MaxConns with KeyBySubject) lets it through and counts the
+// connection when Authenticate sets its subject, instead of refusing it
+// with 403.
 func WithTokenOptional() middleware.Option {
 	return jwtOption("WithTokenOptional", func(c *config) { c.tokenOptional = true })
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"golang.org/x/time/rate"
 
+	"github.com/wsmw/wsmw/internal/policy"
 	"github.com/wsmw/wsmw/middleware"
 )
 
@@ -73,7 +74,7 @@ func JWKS(ctx context.Context, url string, opts ...middleware.Option) (Key, erro
 		ctx = context.Background()
 	}
 	cfg := jwksConfig{algs: asymmetricAlgs}
-	middleware.ApplyOptions("JWKS", opts, func(o middleware.Option) bool {
+	policy.ApplyOptions("JWKS", opts, func(o middleware.Option) bool {
 		jo, ok := o.(option)
 		if !ok || jo.jwks == nil {
 			return false
@@ -84,7 +85,7 @@ func JWKS(ctx context.Context, url string, opts ...middleware.Option) (Key, erro
 	algs := cfg.algs
 	k, err := keyfunc.NewDefaultOverrideCtx(ctx, []string{url}, cfg.override)
 	if err != nil {
-		return Key{}, fmt.Errorf("%w: JWKS: %w", ErrConfig, err)
+		return Key{}, fmt.Errorf("%w: JWKS: %w", errConfig, err)
 	}
 	return Key{keyfunc: func(ctx context.Context) jwt.Keyfunc { return k.KeyfuncCtx(ctx) }, algs: algs}, nil
 }

@@ -24,8 +24,8 @@ var (
 )
 
 // Key is where the policy finds the key that verifies a token, and the
-// signing algorithms it accepts for it. Make one with HMAC, RSA, ECDSA,
-// Ed25519, PublicKey, Keyfunc or JWKS.
+// signing algorithms it accepts for it. Make one with [HMAC], [PublicKey],
+// [Keyfunc] or [JWKS]; an unusable one makes [New] fail and [JWT] panic.
 type Key struct {
 	keyfunc func(ctx context.Context) jwt.Keyfunc
 	algs    []string
@@ -38,7 +38,7 @@ func staticKey(key any, algs []string) Key {
 }
 
 func badKey(format string, args ...any) Key {
-	return Key{err: fmt.Errorf("%w: "+format, append([]any{ErrConfig}, args...)...)}
+	return Key{err: fmt.Errorf("%w: "+format, append([]any{errConfig}, args...)...)}
 }
 
 // HMAC verifies HS256, HS384 and HS512 tokens with a shared secret. The
@@ -50,18 +50,18 @@ func HMAC(secret []byte) Key {
 	return staticKey(append([]byte(nil), secret...), hmacAlgs)
 }
 
-// RSA verifies RS256/384/512 and PS256/384/512 tokens with an RSA public
-// key.
-func RSA(pub *rsa.PublicKey) Key {
+// rsaKey verifies RS256/384/512 and PS256/384/512 tokens with an RSA
+// public key.
+func rsaKey(pub *rsa.PublicKey) Key {
 	if pub == nil {
 		return badKey("nil RSA key")
 	}
 	return staticKey(pub, rsaAlgs)
 }
 
-// ECDSA verifies ES256, ES384 or ES512 tokens, the one that matches the
+// ecdsaKey verifies ES256, ES384 or ES512 tokens, the one that matches the
 // key's curve (P-256, P-384, P-521).
-func ECDSA(pub *ecdsa.PublicKey) Key {
+func ecdsaKey(pub *ecdsa.PublicKey) Key {
 	if pub == nil {
 		return badKey("nil ECDSA key")
 	}
@@ -76,27 +76,31 @@ func ECDSA(pub *ecdsa.PublicKey) Key {
 	return badKey("unsupported ECDSA curve")
 }
 
-// Ed25519 verifies EdDSA tokens with an Ed25519 public key.
-func Ed25519(pub ed25519.PublicKey) Key {
+// ed25519Key verifies EdDSA tokens with an Ed25519 public key.
+func ed25519Key(pub ed25519.PublicKey) Key {
 	if len(pub) != ed25519.PublicKeySize {
 		return badKey("bad Ed25519 key size %d", len(pub))
 	}
 	return staticKey(pub, ed25519Algs)
 }
 
-// PublicKey picks RSA, ECDSA or Ed25519 by the type of pub (a pointer or,
-// for Ed25519, the value, as crypto and x509 return them).
+// PublicKey verifies tokens with an RSA, ECDSA or Ed25519 public key, as
+// crypto/x509 returns them (*rsa.PublicKey, *ecdsa.PublicKey,
+// ed25519.PublicKey or a pointer to one): RS256/384/512 and PS256/384/512
+// for RSA; for ECDSA, the one of ES256, ES384 and ES512 that matches the
+// key's curve (P-256, P-384, P-521); EdDSA for Ed25519. Another type, a
+// nil key or another curve is unusable.
 func PublicKey(pub crypto.PublicKey) Key {
 	switch k := pub.(type) {
 	case *rsa.PublicKey:
-		return RSA(k)
+		return rsaKey(k)
 	case *ecdsa.PublicKey:
-		return ECDSA(k)
+		return ecdsaKey(k)
 	case ed25519.PublicKey:
-		return Ed25519(k)
+		return ed25519Key(k)
 	case *ed25519.PublicKey:
 		if k != nil {
-			return Ed25519(*k)
+			return ed25519Key(*k)
 		}
 	}
 	return badKey("unsupported public key type %T", pub)
@@ -115,9 +119,3 @@ func Keyfunc(f jwt.Keyfunc, algs ...string) Key {
 	}
 	return Key{keyfunc: func(context.Context) jwt.Keyfunc { return f }, algs: append([]string(nil), algs...)}
 }
-
-// Algorithms returns the signing algorithms the key accepts.
-func (k Key) Algorithms() []string { return append([]string(nil), k.algs...) }
-
-// Err returns the key's configuration error, nil when it is usable.
-func (k Key) Err() error { return k.err }

@@ -8,12 +8,14 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/wsmw/wsmw/internal/policy"
 	"github.com/wsmw/wsmw/lifecycle"
 	"github.com/wsmw/wsmw/middleware"
 )
 
-// DefaultMaxTokenSize caps a token's length in bytes before it is parsed.
-const DefaultMaxTokenSize = 8 << 10
+// defaultMaxTokenSize caps a token's length in bytes before it is parsed
+// (WithMaxTokenSize changes it).
+const defaultMaxTokenSize = 8 << 10
 
 // option is one of this package's options. jwt applies it to New (and
 // JWT); jwks to JWKS; WithAlgorithms has both.
@@ -53,23 +55,23 @@ type config struct {
 // middleware.WithClose (the token's expiry) and middleware.WithLogger.
 func newConfig(opts []middleware.Option) config {
 	cfg := config{
-		maxTokenSize: DefaultMaxTokenSize,
+		maxTokenSize: defaultMaxTokenSize,
 		rejectCode:   lifecycle.StatusPolicyViolation,
 		rejectReason: "invalid token",
 		expiryCode:   lifecycle.StatusPolicyViolation,
 		expiryReason: "token expired",
 		log:          slog.Default(),
 	}
-	middleware.ApplyOptions("JWT", opts, func(o middleware.Option) bool {
+	policy.ApplyOptions("JWT", opts, func(o middleware.Option) bool {
 		switch o := o.(type) {
 		case option:
 			if o.jwt == nil {
 				return false
 			}
 			o.jwt(&cfg)
-		case middleware.CloseOption:
+		case policy.CloseOption:
 			cfg.expiryCode, cfg.expiryReason = o.Code, o.Reason
-		case middleware.LoggerOption:
+		case policy.LoggerOption:
 			cfg.log = o.Logger
 		default:
 			return false
@@ -90,10 +92,11 @@ func WithSources(sources ...Source) middleware.Option {
 	return jwtOption("WithSources", func(c *config) { c.sources = append(make([]Source, 0, len(sources)), sources...) })
 }
 
-// WithAlgorithms narrows the accepted signing algorithms: for New, among
-// the key's (see Key.Algorithms); for JWKS, the set accepted (RS*, PS*, ES*
-// and EdDSA by default; a key's own "alg" must also match the token's).
-// "none" is never accepted.
+// WithAlgorithms narrows the accepted signing algorithms: for [New], among
+// the key's (those its constructor names; [Authenticator.Algorithms] tells
+// the result); for [JWKS], the set accepted (RS*, PS*, ES* and EdDSA by
+// default; a key's own "alg" must also match the token's). "none" is never
+// accepted.
 func WithAlgorithms(algs ...string) middleware.Option {
 	return option{
 		name: "WithAlgorithms",
@@ -131,8 +134,9 @@ func WithClaims(newClaims func() jwt.Claims) middleware.Option {
 	return jwtOption("WithClaims", func(c *config) { c.newClaims = newClaims })
 }
 
-// WithMaxTokenSize caps a token's length in bytes (DefaultMaxTokenSize); a
-// longer one is refused unparsed. n must be positive.
+// WithMaxTokenSize caps a token's length in bytes (8 KiB by default); a
+// longer one is refused unparsed, as "token too large". n must be
+// positive.
 func WithMaxTokenSize(n int) middleware.Option {
 	if n <= 0 {
 		panic(fmt.Sprintf("wsmw: WithMaxTokenSize(%d): must be positive", n))

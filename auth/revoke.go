@@ -6,8 +6,8 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/wsmw/wsmw/internal/policy"
 	"github.com/wsmw/wsmw/lifecycle"
-	"github.com/wsmw/wsmw/middleware"
 )
 
 // This file makes revocations hold with no option set: a token is checked
@@ -40,11 +40,11 @@ func (a *Authenticator) revoked(reg *lifecycle.Registry, sub string, claims jwt.
 }
 
 // upgradeCheck is the check that Upgrade runs for the session's token with
-// the Registry the connection would join (middleware.BeforeUpgrade): a
+// the Registry the connection would join ([policy.BeforeUpgrade]): a
 // revoked token is refused as any other refused token, with 401 or, with
 // WithCloseAfterUpgrade, by the session's attachment closing the
 // connection. source names where the token was found, for the log.
-func (s *session) upgradeCheck(source string) middleware.UpgradeCheck {
+func (s *session) upgradeCheck(source string) policy.UpgradeCheck {
 	return func(w http.ResponseWriter, r *http.Request, reg *lifecycle.Registry) bool {
 		te := s.a.revoked(reg, subjectOf(s.claims), s.claims)
 		if te == nil {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/wsmw/wsmw/auth"
 	"github.com/wsmw/wsmw/internal/conntest"
+	"github.com/wsmw/wsmw/internal/policy"
 	"github.com/wsmw/wsmw/internal/wstest"
 	"github.com/wsmw/wsmw/lifecycle"
 	"github.com/wsmw/wsmw/middleware"
@@ -194,7 +195,7 @@ func TestRevocationHoldsInBand(t *testing.T) {
 func revokeBeforeJoin(subject string) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			r = middleware.BeforeUpgrade(r, func(_ http.ResponseWriter, _ *http.Request, reg *lifecycle.Registry) bool {
+			r = policy.BeforeUpgrade(r, func(_ http.ResponseWriter, _ *http.Request, reg *lifecycle.Registry) bool {
 				reg.Revoke(subject)
 				return true
 			})

@@ -7,30 +7,25 @@ import (
 	"github.com/gorilla/websocket"
 )
 
-// BearerSubprotocol is the Sec-WebSocket-Protocol entry that announces a
+// bearerSubprotocol is the Sec-WebSocket-Protocol entry that announces a
 // token: the client offers "bearer" and, as the next entry, the token. The
 // server selects "bearer" (or one of the application's subprotocols), never
 // the token.
-const BearerSubprotocol = "bearer"
+const bearerSubprotocol = "bearer"
 
-// DefaultQueryParam is RFC 6750's name for a token in the query string.
-const DefaultQueryParam = "access_token"
-
-// Source is one place a token may be carried. Make one with FromHeader,
-// FromSubprotocol, FromQuery, FromQueryParam or FromCookie.
+// Source is one place a token may be carried. Make one with [FromHeader],
+// [FromSubprotocol], [FromQuery] or [FromCookie].
 type Source struct {
-	name    string
+	name    string // for logs: "header", "subprotocol", "query" or "cookie"
 	extract func(r *http.Request) (token string, found bool)
 }
 
-// Name returns the source's name for logs: "header", "subprotocol",
-// "query" or "cookie".
-func (s Source) Name() string { return s.name }
-
 // DefaultSources are the Authorization header, then Sec-WebSocket-Protocol,
-// then the access_token query parameter.
+// then the access_token query parameter (RFC 6750's name): where
+// [WithSources] does not say otherwise. Add a cookie with
+// WithSources(append(DefaultSources(), FromCookie(name))...).
 func DefaultSources() []Source {
-	return []Source{FromHeader(), FromSubprotocol(), FromQuery()}
+	return []Source{FromHeader(), FromSubprotocol(), FromQuery("access_token")}
 }
 
 // FromHeader reads "Authorization: Bearer <token>" (the scheme is matched
@@ -66,7 +61,7 @@ func FromSubprotocol() Source {
 
 func bearerFromSubprotocols(protos []string) (string, bool) {
 	for i, p := range protos {
-		if p == BearerSubprotocol {
+		if p == bearerSubprotocol {
 			if i+1 < len(protos) {
 				return protos[i+1], true
 			}
@@ -80,22 +75,20 @@ func bearerFromSubprotocols(protos []string) (string, bool) {
 // subprotocol.
 func offersBearer(r *http.Request) bool {
 	for _, p := range websocket.Subprotocols(r) {
-		if p == BearerSubprotocol {
+		if p == bearerSubprotocol {
 			return true
 		}
 	}
 	return false
 }
 
-// FromQuery reads the access_token query parameter (RFC 6750 §2.3). Query
-// strings end up in access logs and browser history: prefer the header or
-// the subprotocol, and keep query strings out of logs.
-func FromQuery() Source { return FromQueryParam(DefaultQueryParam) }
-
-// FromQueryParam reads the token from the query parameter name.
-func FromQueryParam(name string) Source {
+// FromQuery reads the token from the query parameter name, which RFC 6750
+// §2.3 calls "access_token" (see [DefaultSources]). Query strings end up in
+// access logs and browser history: prefer the header or the subprotocol,
+// and keep query strings out of logs. An empty name panics.
+func FromQuery(name string) Source {
 	if name == "" {
-		name = DefaultQueryParam
+		panic("wsmw: FromQuery(\"\"): a query parameter needs a name")
 	}
 	return Source{name: "query", extract: func(r *http.Request) (string, bool) {
 		if r.URL == nil || r.URL.RawQuery == "" {
@@ -121,10 +114,10 @@ func FromCookie(name string) Source {
 	}}
 }
 
-// Extract returns the token of the first source in sources that carries
+// extract returns the token of the first source in sources that carries
 // one, and that source's name. found is false when none does. A found but
 // empty token is returned as found, so that it can be refused as malformed.
-func Extract(r *http.Request, sources []Source) (token, source string, found bool) {
+func extract(r *http.Request, sources []Source) (token, source string, found bool) {
 	for _, s := range sources {
 		if s.extract == nil {
 			continue

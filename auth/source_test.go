@@ -13,7 +13,7 @@ import (
 func TestEachSourceUpgrades(t *testing.T) {
 	t.Parallel()
 	s := newServer(t, auth.HMAC(secret), middleware.WithLogger(discardLogger()),
-		auth.WithSources(auth.FromHeader(), auth.FromSubprotocol(), auth.FromQuery(), auth.FromCookie("jwt")))
+		auth.WithSources(auth.FromHeader(), auth.FromSubprotocol(), auth.FromQuery("access_token"), auth.FromCookie("jwt")))
 	tok := hs(t, "alice", time.Minute)
 	cases := map[string]struct {
 		header http.Header
@@ -77,7 +77,7 @@ func TestSourceOrder(t *testing.T) {
 		t.Fatalf("header first: err %v, want 401", err)
 	}
 	// Query first.
-	q := newServer(t, auth.HMAC(secret), middleware.WithLogger(discardLogger()), auth.WithSources(auth.FromQuery(), auth.FromHeader()))
+	q := newServer(t, auth.HMAC(secret), middleware.WithLogger(discardLogger()), auth.WithSources(auth.FromQuery("access_token"), auth.FromHeader()))
 	q.dial(bearer(bad), "access_token="+good)
 	// A source that is not listed is ignored.
 	h := newServer(t, auth.HMAC(secret), middleware.WithLogger(discardLogger()), auth.WithSources(auth.FromHeader()))

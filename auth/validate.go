@@ -28,7 +28,7 @@ func (a *Authenticator) Validate(ctx context.Context, token string) (jwt.Claims,
 // validate also returns the subject and the expiry.
 func (a *Authenticator) validate(ctx context.Context, token string) (jwt.Claims, string, time.Time, error) {
 	if len(token) > a.cfg.maxTokenSize {
-		return nil, "", time.Time{}, &TokenError{Description: "token too large", Err: ErrTokenTooLarge}
+		return nil, "", time.Time{}, &TokenError{Description: "token too large", Err: errTokenTooLarge}
 	}
 	if !wellFormed(token) {
 		return nil, "", time.Time{}, &TokenError{Description: "malformed token", Err: jwt.ErrTokenMalformed}

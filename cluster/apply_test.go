@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wsmw/wsmw/internal/policy"
 	"github.com/wsmw/wsmw/internal/wstest"
 	"github.com/wsmw/wsmw/lifecycle"
 	"github.com/wsmw/wsmw/middleware"
@@ -31,7 +32,7 @@ func TestApplyOnlyOlderConnections(t *testing.T) {
 		}
 	})
 	url := wstest.Server(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h.ServeHTTP(w, middleware.WithSubject(r, "alice"))
+		h.ServeHTTP(w, policy.WithSubject(r, "alice"))
 	}))
 	c, err := wstest.DialRaw(url, nil)
 	if err != nil {

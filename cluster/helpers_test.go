@@ -13,6 +13,7 @@ import (
 
 	"github.com/wsmw/wsmw/cluster"
 	"github.com/wsmw/wsmw/internal/conntest"
+	"github.com/wsmw/wsmw/internal/policy"
 	"github.com/wsmw/wsmw/internal/wstest"
 	"github.com/wsmw/wsmw/lifecycle"
 	"github.com/wsmw/wsmw/middleware"
@@ -101,7 +102,7 @@ func startServer(t *testing.T, addr string, cfg serverConfig) *server {
 func subjectFromHeader(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if sub := r.Header.Get("X-Sub"); sub != "" {
-			r = middleware.WithSubject(r, sub)
+			r = policy.WithSubject(r, sub)
 		}
 		next.ServeHTTP(w, r)
 	})

@@ -10,6 +10,7 @@ import (
 
 	"github.com/wsmw/wsmw/cluster"
 	"github.com/wsmw/wsmw/internal/conntest"
+	"github.com/wsmw/wsmw/internal/policy"
 	"github.com/wsmw/wsmw/internal/wstest"
 	"github.com/wsmw/wsmw/lifecycle"
 	"github.com/wsmw/wsmw/middleware"
@@ -51,9 +52,9 @@ func startInbandNode(t *testing.T, addr string, capPerSubject int) *inbandNode {
 	capped := ratelimit.MaxConns(capPerSubject, ratelimit.WithKey(ratelimit.KeyBySubject), ratelimit.WithStore(store), middleware.WithLogger(log))(h)
 	h = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { // the stand-in auth policy
 		if sub := r.Header.Get("X-Sub"); sub != "" {
-			r = middleware.WithSubject(r, sub)
+			r = policy.WithSubject(r, sub)
 		} else {
-			r = middleware.WithSubjectPending(r)
+			r = policy.WithSubjectPending(r)
 		}
 		capped.ServeHTTP(w, r)
 	})

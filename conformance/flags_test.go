@@ -32,7 +32,7 @@ func withContractFlags(t *testing.T, args ...string) []string {
 	for i := 0; i+1 < len(args); i += 2 {
 		name := args[i][1:]
 		if !knownFlags.set[name] {
-			t.Errorf("the example does not define the contract's flag %s (DESIGN.md); running without it", args[i])
+			t.Errorf("the example does not define the contract's flag %s (the README's table of flags); running without it", args[i])
 			continue
 		}
 		out = append(out, args[i], args[i+1])

@@ -208,7 +208,7 @@ func exampleAuthContract(t *testing.T, base string, logs *lockedBuffer) {
 		pollPause() // polling an observable condition with a deadline
 	}
 	out := logs.String()
-	// Refused upgrades are Debug lines (middleware.LogRefusal); the example
+	// Refused upgrades are Debug lines (wsmw's refusal log); the example
 	// logs at Info, so the two 401s above leave no line.
 	for _, want := range []string{`"reason":"token expired"`, `"reason":"session revoked"`, `"msg":"token refreshed"`} {
 		if !strings.Contains(out, want) {

@@ -1,7 +1,7 @@
 // Command example is wsmw's demo server: a chi router with every policy on,
 // in-memory stores, an echo endpoint at /ws and a demo page at /. Its flags
 // and endpoints are a contract that the conformance suite, the docs and
-// scripts rely on (see DESIGN.md, "The example's contract").
+// scripts rely on (see the README's "The example server").
 //
 //	go run ./example
 package main

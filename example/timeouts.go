@@ -13,8 +13,8 @@ import (
 
 // timeoutsPart is the example's timers and write-path guards (issue 4):
 // session expiry, idle timeout, heartbeat, optional init timeout, write
-// timeout and a bounded send queue per connection. Flags:
-// -session-expiry, -idle-timeout, -ping-interval, -pong-timeout (DESIGN.md),
+// timeout and a bounded send queue per connection. Flags: -session-expiry,
+// -idle-timeout, -ping-interval, -pong-timeout (the README's table),
 // -init-timeout and -write-timeout. Zero turns a policy off. The defaults
 // are the ones wsmw's docs recommend for browser-facing endpoints.
 type timeoutsPart struct {

@@ -5,6 +5,7 @@ import (
 	"strconv"
 
 	"github.com/wsmw/wsmw/internal/observe"
+	"github.com/wsmw/wsmw/internal/policy"
 	"github.com/wsmw/wsmw/lifecycle"
 	"github.com/wsmw/wsmw/middleware"
 )
@@ -23,15 +24,15 @@ import (
 // (lifecycle.Conn.OutboundMessages) when Prometheus scrapes.
 func (m *Metrics) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !middleware.IsUpgrade(r) {
+		if !policy.IsUpgrade(r) {
 			next.ServeHTTP(w, r)
 			return
 		}
 		rw := &observe.StatusWriter{ResponseWriter: w}
-		r = middleware.Attach(r, m.attachFn)
+		r = policy.Attach(r, m.attachFn)
 		r = middleware.AddCloseHook(r, m.closedFn)
 		next.ServeHTTP(rw, r)
-		if middleware.Conn(r) != nil {
+		if middleware.UpgradedConn(r) != nil {
 			return
 		}
 		if status, ok := rw.Refusal(); ok { // not when the handshake failed after the hijack

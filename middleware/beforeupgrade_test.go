@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"testing"
 
+	"github.com/wsmw/wsmw/internal/policy"
 	"github.com/wsmw/wsmw/internal/wstest"
 	"github.com/wsmw/wsmw/lifecycle"
 	"github.com/wsmw/wsmw/middleware"
@@ -17,7 +18,7 @@ import (
 func checkPolicy(name string, pass bool, calls *[]string, regs *[]*lifecycle.Registry) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			r = middleware.BeforeUpgrade(r, func(w http.ResponseWriter, _ *http.Request, reg *lifecycle.Registry) bool {
+			r = policy.BeforeUpgrade(r, func(w http.ResponseWriter, _ *http.Request, reg *lifecycle.Registry) bool {
 				*calls = append(*calls, name)
 				*regs = append(*regs, reg)
 				if !pass {

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wsmw/wsmw/internal/policy"
 	"github.com/wsmw/wsmw/internal/wstest"
 	"github.com/wsmw/wsmw/lifecycle"
 	"github.com/wsmw/wsmw/middleware"
@@ -56,7 +57,7 @@ func (e *blockingEcho) onMessage(c *lifecycle.Conn, mt lifecycle.MessageType, da
 // withSubject names each connection by its URL's sub parameter.
 func withSubject(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		next.ServeHTTP(w, middleware.WithSubject(r, r.URL.Query().Get("sub")))
+		next.ServeHTTP(w, policy.WithSubject(r, r.URL.Query().Get("sub")))
 	})
 }
 

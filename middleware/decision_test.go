@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wsmw/wsmw/internal/policy"
 	"github.com/wsmw/wsmw/internal/wstest"
 	"github.com/wsmw/wsmw/lifecycle"
 	"github.com/wsmw/wsmw/middleware"
@@ -20,8 +21,8 @@ type decisions struct {
 	got []string
 }
 
-func (d *decisions) observer(name string) func(middleware.Decision) {
-	return func(dec middleware.Decision) {
+func (d *decisions) observer(name string) func(policy.Decision) {
+	return func(dec policy.Decision) {
 		d.mu.Lock()
 		defer d.mu.Unlock()
 		d.got = append(d.got, name+":"+dec.Name+":"+http.StatusText(dec.Status)+":"+dec.Reason)
@@ -45,14 +46,14 @@ func TestDecisionsReachObservers(t *testing.T) {
 	var d decisions
 	reported := make(chan struct{})
 	h := middleware.Handler(reg, func(c *lifecycle.Conn, _ *http.Request) {
-		middleware.ReportDecision(c.Context(), middleware.Decision{Name: "token_refreshed"})
+		policy.ReportDecision(c.Context(), policy.Decision{Name: "token_refreshed"})
 		close(reported)
 		drainHandler(c)
 	}, middleware.WithLogger(quiet))
 	observe := func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			r = middleware.OnDecision(r, d.observer("first"))
-			r = middleware.OnDecision(r, d.observer("second"))
+			r = policy.OnDecision(r, d.observer("first"))
+			r = policy.OnDecision(r, d.observer("second"))
 			next.ServeHTTP(w, r)
 		})
 	}
@@ -87,8 +88,8 @@ func TestDecisionsReachObservers(t *testing.T) {
 // TestReportDecisionWithoutObservers does nothing, and allocates nothing.
 func TestReportDecisionWithoutObservers(t *testing.T) {
 	ctx := context.Background()
-	d := middleware.Decision{Name: "x", Status: http.StatusTooManyRequests, Reason: "y"}
-	if n := testing.AllocsPerRun(100, func() { middleware.ReportDecision(ctx, d) }); n != 0 {
+	d := policy.Decision{Name: "x", Status: http.StatusTooManyRequests, Reason: "y"}
+	if n := testing.AllocsPerRun(100, func() { policy.ReportDecision(ctx, d) }); n != 0 {
 		t.Errorf("%v allocations", n)
 	}
 }

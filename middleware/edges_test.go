@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/wsmw/wsmw/internal/conntest"
+	"github.com/wsmw/wsmw/internal/policy"
 	"github.com/wsmw/wsmw/internal/wstest"
 	"github.com/wsmw/wsmw/lifecycle"
 	"github.com/wsmw/wsmw/middleware"
@@ -295,7 +296,7 @@ func stuckServer(t *testing.T, mode conntest.Mode, reg *lifecycle.Registry, hook
 	big := make([]byte, 8<<20)
 	setSubject := func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			next.ServeHTTP(w, middleware.WithSubject(r, subject))
+			next.ServeHTTP(w, policy.WithSubject(r, subject))
 		})
 	}
 	// The connection is read as its mode reads (so that an idle peer's
@@ -433,7 +434,7 @@ func TestRevokeReachesAConnectionTheInstantIts101IsRead(t *testing.T) {
 		defer reg.Shutdown(context.Background())
 		subject := func(next http.Handler) http.Handler {
 			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				next.ServeHTTP(w, middleware.WithSubject(r, r.URL.Query().Get("sub")))
+				next.ServeHTTP(w, policy.WithSubject(r, r.URL.Query().Get("sub")))
 			})
 		}
 		url := wstest.Server(t, subject(mode.Handler(reg, conntest.DiscardMessage)))

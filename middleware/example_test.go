@@ -75,24 +75,20 @@ func ExampleWithOrigins() {
 
 type tenantKey struct{}
 
-// A policy leaves a value for the connection's context before the upgrade.
-// WithValue and WithSubject write into the one wsmw state the request
-// carries, so a chain of policies copies the request once, not once each.
+// A middleware leaves a value of the upgrade request for the connection,
+// whose context keeps none of the request's own: here the tenant named in
+// the URL, which the handler reads from the connection's context.
 func ExampleWithValue() {
 	reg := lifecycle.NewRegistry()
 	defer reg.Shutdown(context.Background())
 	tenant := func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if middleware.IsUpgrade(r) {
-				r = middleware.WithValue(r, tenantKey{}, r.URL.Query().Get("tenant"))
-				r = middleware.WithSubject(r, "alice")
-			}
-			next.ServeHTTP(w, r)
+			next.ServeHTTP(w, middleware.WithValue(r, tenantKey{}, r.URL.Query().Get("tenant")))
 		})
 	}
 	seen := make(chan string, 1)
 	h := middleware.Handler(reg, func(c *lifecycle.Conn, _ *http.Request) {
-		seen <- fmt.Sprintf("tenant %v, subject %s", c.Context().Value(tenantKey{}), middleware.SubjectFromContext(c.Context()))
+		seen <- fmt.Sprintf("tenant %v", c.Context().Value(tenantKey{}))
 	})
 	srv := httptest.NewServer(tenant(h))
 	defer srv.Close()
@@ -104,5 +100,5 @@ func ExampleWithValue() {
 	}
 	defer ws.Close()
 	fmt.Println(<-seen)
-	// Output: tenant acme, subject alice
+	// Output: tenant acme
 }

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wsmw/wsmw/internal/policy"
 	"github.com/wsmw/wsmw/internal/wstest"
 	"github.com/wsmw/wsmw/lifecycle"
 	"github.com/wsmw/wsmw/middleware"
@@ -101,7 +102,7 @@ func TestEventModeStalledPeersPinNoWorker(t *testing.T) {
 	}
 	subject := func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			next.ServeHTTP(w, middleware.WithSubject(r, r.URL.Query().Get("sub")))
+			next.ServeHTTP(w, policy.WithSubject(r, r.URL.Query().Get("sub")))
 		})
 	}
 	const closeTimeout = time.Second

@@ -9,82 +9,55 @@ import (
 	"sync"
 	"time"
 
-	"github.com/gorilla/websocket"
-
+	"github.com/wsmw/wsmw/internal/policy"
 	"github.com/wsmw/wsmw/lifecycle"
 )
 
-// Option configures the Upgrader (Handler, NewUpgrader) or one of wsmw's
-// policies. Every option of every wsmw package is an Option made by a WithX
-// function, and every constructor lists the options it takes: given one
-// that it does not take, it panics with a message naming both, so that a
-// misplaced option fails at start-up instead of being silently ignored.
+// Option configures the Upgrader ([Handler], [EventHandler],
+// [NewUpgrader]) or one of wsmw's policies. Every option of every wsmw
+// package is an Option made by a WithX function, and every constructor
+// lists the options it takes: given one that it does not take, it panics
+// with a message naming both, so that a misplaced option fails at
+// start-up instead of being silently ignored.
 type Option interface {
 	// OptionName returns the option's name, such as "WithClose", for the
 	// message of a misplaced option.
 	OptionName() string
 }
 
-// ApplyOptions calls apply with each of opts, in order, and panics, naming
-// the constructor and the option, for one that apply reports it does not
-// take. Policies call it from their constructors.
-func ApplyOptions(constructor string, opts []Option, apply func(Option) bool) {
-	for _, o := range opts {
-		if o == nil {
-			panic("wsmw: nil option given to " + constructor)
-		}
-		if !apply(o) {
-			panic(fmt.Sprintf("wsmw: %s does not apply to %s", o.OptionName(), constructor))
-		}
-	}
-}
-
-// CloseOption is the option made by WithClose. Policies that close
-// connections read it in their constructors.
-type CloseOption struct {
-	Code   lifecycle.StatusCode
-	Reason string
-}
-
-// OptionName returns "WithClose".
-func (CloseOption) OptionName() string { return "WithClose" }
-
 // WithClose sets the code and reason a policy closes connections with,
-// instead of its default (DESIGN's table; each policy's doc names its
-// own). It is the one way to choose a close, for every policy that closes:
-// the timeouts, the heartbeat's best-effort frame, the message rate, the
-// UTF-8 check, the send queue's overflow and the token's expiry. A code that
-// may not be sent (see lifecycle.StatusCode.Sendable) panics.
+// instead of its default (each policy's doc names its own; the README
+// has them all in one table). It is the one way to choose a close, for
+// every policy that closes: the timeouts, the heartbeat's best-effort
+// frame, the message rate, the UTF-8 check, the send queue's overflow and
+// the token's expiry. A code that may not be sent (see
+// [lifecycle.StatusCode.Sendable]) panics.
 func WithClose(code lifecycle.StatusCode, reason string) Option {
 	if !code.Sendable() {
 		panic(fmt.Sprintf("wsmw: WithClose(%d, …): %v may not be sent in a Close frame", int(code), code))
 	}
-	return CloseOption{Code: code, Reason: lifecycle.TruncateReason(reason)}
+	return policy.CloseOption{Code: code, Reason: lifecycle.TruncateReason(reason)}
 }
 
-// LoggerOption is the option made by WithLogger.
-type LoggerOption struct{ Logger *slog.Logger }
-
-// OptionName returns "WithLogger".
-func (LoggerOption) OptionName() string { return "WithLogger" }
-
-// WithLogger sets the logger of the Upgrader (handler panics, refused
+// WithLogger sets the logger of the [Upgrader] (handler panics, refused
 // upgrades, the connections' own lines) or of a policy (its refusals and
-// failures); slog.Default() otherwise. Nothing wsmw logs holds a token or a
-// query string.
+// failures); slog.Default() otherwise. Refused upgrades are logged at
+// Debug level, rate limited process-wide. Nothing wsmw logs holds a token
+// or a query string.
 func WithLogger(l *slog.Logger) Option {
 	if l == nil {
 		panic("wsmw: WithLogger(nil)")
 	}
-	return LoggerOption{Logger: l}
+	return policy.LoggerOption{Logger: l}
 }
 
 // Defaults of the upgrader. A 1 KiB read buffer and pooled write buffers
-// halve a connection's idle memory against gorilla's defaults.
+// halve a connection's idle memory against gorilla's defaults; the
+// handshake timeout bounds writing the 101 response.
 const (
-	DefaultReadBufferSize   = 1024
-	DefaultWriteBufferSize  = 4096
-	DefaultHandshakeTimeout = 10 * time.Second
+	defaultReadBufferSize   = 1024
+	defaultWriteBufferSize  = 4096
+	defaultHandshakeTimeout = 10 * time.Second
 )
 
 // upgraderOption is an option of the Upgrader alone.
@@ -103,7 +76,7 @@ type config struct {
 	compression      bool
 	readBufferSize   int
 	writeBufferSize  int
-	writeBufferPool  websocket.BufferPool
+	writeBufferPool  *sync.Pool
 	handshakeTimeout time.Duration
 	closeTimeout     time.Duration
 	logger           *slog.Logger
@@ -111,25 +84,23 @@ type config struct {
 
 func newConfig(opts []Option) config {
 	cfg := config{
-		readBufferSize:   DefaultReadBufferSize,
-		writeBufferSize:  DefaultWriteBufferSize,
-		handshakeTimeout: DefaultHandshakeTimeout,
+		readBufferSize:   defaultReadBufferSize,
+		writeBufferSize:  defaultWriteBufferSize,
+		handshakeTimeout: defaultHandshakeTimeout,
 		logger:           slog.Default(),
 	}
-	ApplyOptions("Handler", opts, func(o Option) bool {
+	policy.ApplyOptions("Handler", opts, func(o Option) bool {
 		switch o := o.(type) {
 		case upgraderOption:
 			o.apply(&cfg)
-		case LoggerOption:
+		case policy.LoggerOption:
 			cfg.logger = o.Logger
 		default:
 			return false
 		}
 		return true
 	})
-	if cfg.writeBufferPool == nil {
-		cfg.writeBufferPool = sharedWriteBuffers(cfg.writeBufferSize)
-	}
+	cfg.writeBufferPool = sharedWriteBuffers(cfg.writeBufferSize)
 	return cfg
 }
 
@@ -190,8 +161,10 @@ func WithCompression() Option {
 }
 
 // WithBufferSizes sets the read buffer of each connection and the size of
-// the pooled write buffers, in bytes (DefaultReadBufferSize and
-// DefaultWriteBufferSize). Neither may be negative; zero keeps the default.
+// the write buffers, in bytes (1 KiB and 4 KiB by default; [EventHandler]
+// lends an 8 KiB read buffer while a message is read, unless this sets
+// one). The write buffers are pooled process-wide, a pool per size.
+// Neither size may be negative; zero keeps the default.
 func WithBufferSizes(read, write int) Option {
 	if read < 0 || write < 0 {
 		panic(fmt.Sprintf("wsmw: WithBufferSizes(%d, %d): sizes may not be negative", read, write))
@@ -207,23 +180,8 @@ func WithBufferSizes(read, write int) Option {
 	}}
 }
 
-// WithWriteBufferPool sets the pool of write buffers (a process-wide
-// sync.Pool per size by default).
-func WithWriteBufferPool(p websocket.BufferPool) Option {
-	return upgraderOption{"WithWriteBufferPool", func(c *config) { c.writeBufferPool = p }}
-}
-
-// WithHandshakeTimeout bounds the upgrade's response write
-// (DefaultHandshakeTimeout).
-func WithHandshakeTimeout(d time.Duration) Option {
-	if d <= 0 {
-		panic(fmt.Sprintf("wsmw: WithHandshakeTimeout(%v): must be positive", d))
-	}
-	return upgraderOption{"WithHandshakeTimeout", func(c *config) { c.handshakeTimeout = d }}
-}
-
 // WithCloseTimeout bounds each connection's close handshake
-// (lifecycle.DefaultCloseTimeout, 5 s).
+// ([lifecycle.DefaultCloseTimeout], 5 s).
 func WithCloseTimeout(d time.Duration) Option {
 	if d <= 0 {
 		panic(fmt.Sprintf("wsmw: WithCloseTimeout(%v): must be positive", d))

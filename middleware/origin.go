@@ -21,14 +21,14 @@ func (oc originChecker) allowed(r *http.Request) bool {
 	if origin == "" {
 		return true
 	}
-	return MatchOrigin(origin, r.Host, oc.patterns)
+	return matchOrigin(origin, r.Host, oc.patterns)
 }
 
-// MatchOrigin reports whether the Origin header value origin is allowed for
+// matchOrigin reports whether the Origin header value origin is allowed for
 // a request to host: its host equals host (ignoring case), or matches one of
 // the lower-cased path.Match patterns ("*.example.com", "localhost:5173").
 // "null" and unparsable origins never match.
-func MatchOrigin(origin, host string, patterns []string) bool {
+func matchOrigin(origin, host string, patterns []string) bool {
 	u, err := url.Parse(origin)
 	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
 		return false

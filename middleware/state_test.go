@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wsmw/wsmw/internal/policy"
 	"github.com/wsmw/wsmw/internal/wstest"
 	"github.com/wsmw/wsmw/lifecycle"
 	"github.com/wsmw/wsmw/middleware"
@@ -30,7 +31,7 @@ func TestPoliciesShareOneRequestState(t *testing.T) {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			r = middleware.WithValue(r, testKey{}, "v1")
 			r = middleware.WithValue(r, testKey{}, "v2") // replaces
-			next.ServeHTTP(w, middleware.WithSubject(r, "alice"))
+			next.ServeHTTP(w, policy.WithSubject(r, "alice"))
 		})
 	}
 	attached := 0
@@ -45,7 +46,7 @@ func TestPoliciesShareOneRequestState(t *testing.T) {
 	reg := lifecycle.NewRegistry()
 	defer reg.Shutdown(t.Context())
 	h := middleware.Handler(reg, func(c *lifecycle.Conn, _ *http.Request) {
-		got <- seen{c.Context().Value(testKey{}), middleware.SubjectFromContext(c.Context()), c.Subject()}
+		got <- seen{c.Context().Value(testKey{}), policy.SubjectFromContext(c.Context()), c.Subject()}
 		drainHandler(c)
 	})
 	chain := count(probe(&afterFirst)(count(withValue(count(probe(&atHandler)(h))))))
@@ -81,15 +82,15 @@ func TestPoliciesShareOneRequestState(t *testing.T) {
 // state has none.
 func TestSubjectPending(t *testing.T) {
 	r := httptest.NewRequest("GET", "/ws", nil)
-	if middleware.SubjectPending(r.Context()) {
+	if policy.SubjectPending(r.Context()) {
 		t.Fatal("a bare request is pending")
 	}
-	r = middleware.WithSubjectPending(r)
-	if !middleware.SubjectPending(r.Context()) || middleware.SubjectFromContext(r.Context()) != "" {
+	r = policy.WithSubjectPending(r)
+	if !policy.SubjectPending(r.Context()) || policy.SubjectFromContext(r.Context()) != "" {
 		t.Fatal("WithSubjectPending did not mark the request")
 	}
-	r = middleware.WithSubject(r, "alice")
-	if middleware.SubjectPending(r.Context()) {
+	r = policy.WithSubject(r, "alice")
+	if policy.SubjectPending(r.Context()) {
 		t.Fatal("a request with a subject is still pending")
 	}
 }

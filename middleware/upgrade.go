@@ -7,26 +7,29 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
-	"sync/atomic"
 
-	"github.com/go-chi/chi/v5"
 	"github.com/gorilla/websocket"
 
+	"github.com/wsmw/wsmw/internal/policy"
 	"github.com/wsmw/wsmw/lifecycle"
 )
 
-// Errors returned by Upgrade after it has answered the request itself
-// (and lifecycle.ErrServerShutdown for 503 while the Registry drains).
+// Errors returned by [Upgrader.Upgrade] after it has answered the request
+// itself (and [lifecycle.ErrServerShutdown] for 503 while the Registry
+// drains).
 var (
-	ErrNotUpgrade      = errors.New("wsmw: not a WebSocket upgrade request")             // 426
-	ErrHTTPVersion     = errors.New("wsmw: a WebSocket upgrade needs HTTP/1.1 or later") // 400
-	ErrOrigin          = errors.New("wsmw: origin not allowed")                          // 403
-	ErrAttachmentPanic = lifecycle.NewCause("attachment_panic", "wsmw: attachment panicked")
+	errNotUpgrade  = errors.New("wsmw: not a WebSocket upgrade request")             // 426
+	errHTTPVersion = errors.New("wsmw: a WebSocket upgrade needs HTTP/1.1 or later") // 400
+	errOrigin      = errors.New("wsmw: origin not allowed")                          // 403
+	// ErrRefused is returned by Upgrade when a policy refused the request
+	// once the Registry was known (the auth policy refuses a revoked
+	// subject's older token there) and answered it.
+	ErrRefused = errors.New("wsmw: upgrade refused by a policy")
 )
 
-// Upgrader upgrades requests into lifecycle Conns registered with a
-// Registry, for callers that run the connection themselves (the gqlgen
-// adapter does); most code uses Handler. Make one with NewUpgrader and
+// Upgrader upgrades requests into [lifecycle.Conn] values registered with
+// a Registry, for callers that run the connection themselves (the gqlws
+// adapter does); most code uses [Handler]. Make one with [NewUpgrader] and
 // reuse it.
 type Upgrader struct {
 	reg     *lifecycle.Registry
@@ -38,7 +41,8 @@ type Upgrader struct {
 
 // NewUpgrader returns an Upgrader whose connections join reg. It panics
 // when reg is nil (a connection that no Registry holds is one that
-// Shutdown and Revoke can never reach) or an option does not apply.
+// [lifecycle.Registry.Shutdown] and Revoke can never reach) or an option
+// does not apply. It takes Handler's options.
 func NewUpgrader(reg *lifecycle.Registry, opts ...Option) *Upgrader {
 	if reg == nil {
 		panic("wsmw: nil Registry: every connection must be reachable by Shutdown and Revoke (use lifecycle.NewRegistry)")
@@ -63,13 +67,16 @@ func NewUpgrader(reg *lifecycle.Registry, opts ...Option) *Upgrader {
 }
 
 // Handler returns the handler of a WebSocket endpoint: it upgrades each
-// request, runs the policies' attachments and OnOpen hooks, and then runs
-// fn in a fresh goroutine, so that net/http can release the request's
-// buffers. When fn returns the connection closes with 1000; when it
-// panics, with 1011 "internal error" (logged). fn gets the upgrade
-// request for its URL, headers and values; the Conn does not keep it, and
-// its context is net/http's, which ends when the upgrade returns: use
-// c.Context() for the connection's. It panics when reg or fn is nil or an
+// request ([Upgrader.Upgrade]), runs the policies' functions ([Policy])
+// and the [OnOpen] hooks, and then runs fn in a fresh goroutine, so that
+// net/http can release the request's buffers. When fn returns the
+// connection closes with 1000; when it panics, with 1011 "internal error"
+// (logged). fn gets the upgrade request for its URL, headers and values;
+// the Conn does not keep it, and its context is net/http's, which ends
+// when the upgrade returns: use c.Context() for the connection's (it
+// carries the values of [WithValue]). Options: [WithOrigins],
+// [WithSubprotocols], [WithCompression], [WithBufferSizes],
+// [WithCloseTimeout], [WithLogger]. It panics when reg or fn is nil or an
 // option does not apply. An http.HandlerFunc is an http.Handler: it fits
 // chi's r.Get as well as r.Handle and http.ServeMux.Handle.
 func Handler(reg *lifecycle.Registry, fn func(c *lifecycle.Conn, r *http.Request), opts ...Option) http.HandlerFunc {
@@ -105,42 +112,44 @@ func (u *Upgrader) serve(c *lifecycle.Conn, r *http.Request, fn func(*lifecycle.
 
 // Upgrade upgrades r, answering it with an HTTP error when it cannot: 426
 // when it is not an upgrade, 400 for HTTP/1.0 (RFC 6455 §4.1 wants 1.1),
-// 503 while the Registry drains, 403 for a foreign Origin, gorilla's 400
-// for a malformed handshake; each refusal is logged at Debug level (see
-// LogRefusal). Then the policies' [UpgradeCheck] functions run ([BeforeUpgrade]): one
-// that refuses has answered the request, and Upgrade returns ErrRefused.
-// After the 101 it adds the OnClose hooks of the policies
-// (AddCloseHook, OnClose) to the new Conn, then runs the attachments and
-// OnOpen hooks; if one fails, or the Registry refused the connection, the
-// connection is closing and Upgrade returns the error (the hooks still run,
-// once, when it has ended). The caller owns the returned Conn and must end
-// it (Close) when done.
+// 503 while the Registry drains (the error is
+// [lifecycle.ErrServerShutdown]), 403 for a foreign Origin, gorilla's 400
+// for a malformed handshake; each refusal is logged at Debug level, rate
+// limited process-wide. Then the checks that policies left for the moment
+// the Registry is known run (the auth policy's revocation check): one that
+// refuses has answered the request, and Upgrade returns [ErrRefused].
+// After the 101 it adds the policies' OnClose hooks ([OnClose],
+// [AddCloseHook]) to the new Conn, then runs the policies' functions
+// ([Policy]) and the [OnOpen] hooks; if one fails, or the Registry refused
+// the connection, the connection is closing and Upgrade returns the error
+// (the hooks still run, once, when it has ended). The caller owns the
+// returned Conn and must end it ([lifecycle.Conn.Close]) when done.
 func (u *Upgrader) Upgrade(w http.ResponseWriter, r *http.Request) (*lifecycle.Conn, error) {
-	if !IsUpgrade(r) {
+	if !policy.IsUpgrade(r) {
 		w.Header().Set("Upgrade", "websocket")
 		w.Header().Set("Sec-WebSocket-Version", "13")
 		http.Error(w, http.StatusText(http.StatusUpgradeRequired), http.StatusUpgradeRequired)
-		return nil, ErrNotUpgrade
+		return nil, errNotUpgrade
 	}
 	if !r.ProtoAtLeast(1, 1) {
-		LogRefusal(u.cfg.logger, r, http.StatusBadRequest, "HTTP version below 1.1", slog.String("proto", r.Proto))
+		policy.LogRefusal(u.cfg.logger, r, http.StatusBadRequest, "HTTP version below 1.1", slog.String("proto", r.Proto))
 		http.Error(w, "WebSocket needs HTTP/1.1", http.StatusBadRequest)
-		return nil, ErrHTTPVersion
+		return nil, errHTTPVersion
 	}
 	if u.reg.Draining() {
-		LogRefusal(u.cfg.logger, r, http.StatusServiceUnavailable, "draining for shutdown")
+		policy.LogRefusal(u.cfg.logger, r, http.StatusServiceUnavailable, "draining for shutdown")
 		w.Header().Set("Retry-After", "5")
 		http.Error(w, http.StatusText(http.StatusServiceUnavailable), http.StatusServiceUnavailable)
 		return nil, lifecycle.ErrServerShutdown
 	}
 	if !u.origins.allowed(r) {
-		LogRefusal(u.cfg.logger, r, http.StatusForbidden, "origin not allowed",
+		policy.LogRefusal(u.cfg.logger, r, http.StatusForbidden, "origin not allowed",
 			slog.String("origin", r.Header.Get("Origin")), slog.String("host", r.Host), slog.Any("allowed", u.origins.patterns))
 		http.Error(w, http.StatusText(http.StatusForbidden), http.StatusForbidden)
-		return nil, ErrOrigin
+		return nil, errOrigin
 	}
-	st := stateOf(r.Context())
-	if st != nil && !st.runChecks(w, r, u.reg) {
+	st := policy.StateOf(r.Context())
+	if st != nil && !st.RunChecks(w, r, u.reg) {
 		return nil, ErrRefused // answered by the check
 	}
 	var header http.Header
@@ -148,36 +157,33 @@ func (u *Upgrader) Upgrade(w http.ResponseWriter, r *http.Request) (*lifecycle.C
 		header = http.Header{"Sec-Websocket-Protocol": {proto}}
 	}
 	cfg := lifecycle.Config{
-		Context:      connContext(r, st),
+		Context:      policy.ConnContext(r, st),
 		CloseTimeout: u.cfg.closeTimeout,
 		Logger:       u.cfg.logger,
 		Registry:     u.reg,
 		Events:       u.events,
 	}
 	if st != nil {
-		cfg.Subject, cfg.OnClose = st.subject, st.hooks
+		cfg.Subject, cfg.OnClose = st.Subject(), st.Hooks()
 	}
 	c, err := lifecycle.Accept(w, r, &u.ws, header, cfg)
 	if c == nil {
 		return nil, err
 	}
-	if cv, ok := cfg.Context.(*connValues); ok {
-		cv.conn.Store(c)
-	}
-	var steps []step
+	policy.BindConn(cfg.Context, c)
+	var steps []policy.Step
 	if st != nil {
-		st.conn.Store(c)
-		steps, st.steps, st.hooks = st.steps, nil, nil // the connection does not keep them
+		steps = st.Upgraded(c) // the connection does not keep them
 	}
 	if err != nil {
 		return nil, err // the Registry refused it; it is closing
 	}
 	for _, onOpen := range [2]bool{false, true} { // attachments, then OnOpen
 		for _, s := range steps {
-			if s.fn == nil || s.onOpen != onOpen {
+			if s.Fn == nil || s.OnOpen != onOpen {
 				continue
 			}
-			if err := runAttachment(c, s.fn); err != nil {
+			if err := policy.RunAttachment(c, s.Fn); err != nil {
 				var ce *lifecycle.CloseError
 				if errors.As(err, &ce) {
 					cause := ce.Cause // the cause, not the CloseError that carries it
@@ -198,18 +204,9 @@ func (u *Upgrader) Upgrade(w http.ResponseWriter, r *http.Request) (*lifecycle.C
 	return c, nil
 }
 
-func runAttachment(c *lifecycle.Conn, fn Attachment) (err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			err = fmt.Errorf("%w: %v", ErrAttachmentPanic, p)
-		}
-	}()
-	return fn(c)
-}
-
 // selectSubprotocol picks the first of the application's subprotocols that
 // the client offered, else the request's fallback if offered, else none.
-func (u *Upgrader) selectSubprotocol(r *http.Request, st *requestState) string {
+func (u *Upgrader) selectSubprotocol(r *http.Request, st *policy.State) string {
 	offered := websocket.Subprotocols(r)
 	for _, want := range u.cfg.subprotocols {
 		for _, o := range offered {
@@ -218,61 +215,13 @@ func (u *Upgrader) selectSubprotocol(r *http.Request, st *requestState) string {
 			}
 		}
 	}
-	if st == nil || st.fallback == "" {
+	if st == nil || st.Fallback() == "" {
 		return ""
 	}
 	for _, o := range offered {
-		if o == st.fallback {
+		if o == st.Fallback() {
 			return o
 		}
 	}
 	return ""
-}
-
-// connContext is the parent of a connection's context: a small context of
-// its own that carries what the policies left for the connection (the
-// subject and the values of WithValue and WithSubject) and a copy of chi's
-// route parameters, and nothing else of the request; context.Background()
-// when there is none of these. Keeping the request's context instead would
-// keep net/http's context chain alive for the connection's whole life (two
-// cancelled contexts, a Done channel, the request state: about 400 bytes a
-// connection, a third of an idle event-mode connection); a handler that
-// wants another of the request's values reads it from the request it is
-// given.
-func connContext(r *http.Request, st *requestState) context.Context {
-	var cv connValues
-	subject := ""
-	if st != nil {
-		subject, cv.values = st.subject, st.values
-	}
-	if rc := chiRoute(r.Context()); rc != nil {
-		cv.values = append(cv.values[:len(cv.values):len(cv.values)], keyValue{chi.RouteCtxKey, rc})
-	}
-	if subject == "" && len(cv.values) == 0 {
-		return context.Background()
-	}
-	cv.Context = context.Background()
-	return &cv
-}
-
-// connValues is the context connContext makes. The subject it carries is
-// its connection's (Conn.Subject), set once the Conn exists.
-type connValues struct {
-	context.Context
-	values []keyValue
-	conn   atomic.Pointer[lifecycle.Conn]
-}
-
-type connValuesKey struct{}
-
-func (v *connValues) Value(key any) any {
-	if key == (connValuesKey{}) {
-		return v
-	}
-	for i := range v.values {
-		if v.values[i].key == key {
-			return v.values[i].value
-		}
-	}
-	return nil
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/wsmw/wsmw/internal/conntest"
+	"github.com/wsmw/wsmw/internal/policy"
 	"github.com/wsmw/wsmw/internal/wstest"
 	"github.com/wsmw/wsmw/lifecycle"
 	"github.com/wsmw/wsmw/middleware"
@@ -99,12 +100,12 @@ func TestFailingAttachmentClosesWithItsCodeAndSkipsHandler(t *testing.T) {
 	defer reg.Shutdown(t.Context())
 	probe := func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			r = middleware.Attach(r, func(c *lifecycle.Conn) error {
+			r = policy.Attach(r, func(c *lifecycle.Conn) error {
 				c.OnClose(func(_ *lifecycle.Conn, info lifecycle.CloseInfo) { closed <- info })
 				return nil
 			})
 			next.ServeHTTP(w, r)
-			upgraded <- (middleware.Conn(r) != nil)
+			upgraded <- (middleware.UpgradedConn(r) != nil)
 		})
 	}
 	deny := middleware.Policy(func(*lifecycle.Conn) error {
@@ -132,9 +133,9 @@ func TestUpgradedIsFalseWhenTheUpgradeFails(t *testing.T) {
 	got := make(chan bool, 1)
 	probe := func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			r = middleware.Attach(r, func(*lifecycle.Conn) error { return nil })
+			r = policy.Attach(r, func(*lifecycle.Conn) error { return nil })
 			next.ServeHTTP(w, r)
-			got <- (middleware.Conn(r) != nil)
+			got <- (middleware.UpgradedConn(r) != nil)
 		})
 	}
 	url := wstest.Server(t, probe(middleware.Handler(lifecycle.NewRegistry(), conntest.Serve(drainHandler))))
@@ -161,7 +162,7 @@ func TestSubprotocolSelection(t *testing.T) {
 	defer reg.Shutdown(t.Context())
 	bearer := func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			next.ServeHTTP(w, middleware.WithFallbackSubprotocol(r, "bearer"))
+			next.ServeHTTP(w, policy.WithFallbackSubprotocol(r, "bearer"))
 		})
 	}
 	url := wstest.Server(t, bearer(middleware.Handler(reg, conntest.Serve(drainHandler), middleware.WithSubprotocols("graphql-transport-ws", "chat"))))

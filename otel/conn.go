@@ -15,8 +15,8 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/wsmw/wsmw/internal/observe"
+	"github.com/wsmw/wsmw/internal/policy"
 	"github.com/wsmw/wsmw/lifecycle"
-	"github.com/wsmw/wsmw/middleware"
 )
 
 type connKey struct{}
@@ -227,6 +227,6 @@ func (s *conn) closed(c *lifecycle.Conn, info lifecycle.CloseInfo) {
 // a policy that closes are not failures of the server.
 func failed(info lifecycle.CloseInfo) bool {
 	return errors.Is(info.Cause, lifecycle.ErrHandlerPanic) ||
-		errors.Is(info.Cause, middleware.ErrAttachmentPanic) ||
+		errors.Is(info.Cause, policy.ErrAttachmentPanic) ||
 		(info.Initiator == lifecycle.InitiatorLocal && info.Code == lifecycle.StatusInternalError)
 }

@@ -57,11 +57,11 @@
 //	wsmw.close            closing started, as decided: code, reason, initiator and cause; a
 //	                      revocation (Registry.Revoke, the cluster module's) is the one whose
 //	                      cause is revoked, at the moment it was decided
-//	wsmw.upgrade_refused  a policy refused the upgrade (middleware.LogRefusal): status, reason
-//	wsmw.token_refreshed  wsmw.Refresh accepted a new token; wsmw.token_refreshed_refused,
+//	wsmw.upgrade_refused  a policy refused the upgrade: status, reason
+//	wsmw.token_refreshed  Refresh (package auth) accepted a new token; wsmw.token_refreshed_refused,
 //	                      with the reason, when it refused one
 //	wsmw.token_authenticated  a token in band (auth.Authenticator.Authenticate); _refused too
-//	wsmw.<name>           any other decision a policy reports (middleware.ReportDecision)
+//	wsmw.<name>           any other decision a policy reports
 //
 // [SpanOf] returns a connection's span, for events of the application's own
 // and for spans under it. Events are recorded only on spans that record

@@ -11,6 +11,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/wsmw/wsmw/internal/observe"
+	"github.com/wsmw/wsmw/internal/policy"
 	"github.com/wsmw/wsmw/middleware"
 )
 
@@ -29,22 +30,22 @@ import (
 // and the data messages and bytes each way, and ends it.
 func (t *Telemetry) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !middleware.IsUpgrade(r) {
+		if !policy.IsUpgrade(r) {
 			next.ServeHTTP(w, r)
 			return
 		}
 		s, ctx := t.start(r)
 		r = r.WithContext(ctx) // the connection's span is the request's from here on
 		rw := &observe.StatusWriter{ResponseWriter: w}
-		r = middleware.Attach(r, s.attachFn)
+		r = policy.Attach(r, s.attachFn)
 		r = middleware.AddCloseHook(r, s.closedFn)
 		r = middleware.WithValue(r, connKey{}, s)
 		if s.recording {
-			r = middleware.OnDecision(r, s.decided)
+			r = policy.OnDecision(r, s.decided)
 		}
 		panicked := true
 		defer func() {
-			if middleware.Conn(r) == nil {
+			if middleware.UpgradedConn(r) == nil {
 				s.refused(rw, panicked)
 			}
 		}()
@@ -115,8 +116,8 @@ func (s *conn) refused(rw *observe.StatusWriter, panicked bool) {
 	s.span.End()
 }
 
-// decided records a policy's decision (middleware.OnDecision) as an event.
-func (s *conn) decided(d middleware.Decision) {
+// decided records a policy's decision ([policy.OnDecision]) as an event.
+func (s *conn) decided(d policy.Decision) {
 	opts := make([]trace.EventOption, 0, 2)
 	if d.Status != 0 {
 		opts = append(opts, trace.WithAttributes(semconv.HTTPResponseStatusCode(d.Status)))

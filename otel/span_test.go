@@ -363,7 +363,7 @@ func TestEventModeSpans(t *testing.T) {
 }
 
 // TestDecisionAfterUpgrade: a decision a policy reports about an open
-// connection (middleware.ReportDecision with its context, as a token
+// connection ([policy.ReportDecision] with its context, as a token
 // refresh would be) is an event of the connection's span, at its time.
 func TestDecisionAfterUpgrade(t *testing.T) {
 	h := newHarness(t, setup{})

@@ -10,10 +10,10 @@ import (
 type queueKey struct{}
 
 // SlowConsumer gives every connection its own Queue with opts
-// (WithMaxMessages, WithMaxBytes, WithOverflow, middleware.WithClose), used
-// by Send, Broadcast and Of. Without it, a connection's queue is made with
-// the defaults (DefaultMaxMessages, DefaultMaxBytes, OverflowClose, 1008
-// "slow consumer") on first use.
+// ([WithMaxMessages], [WithMaxBytes], [WithOverflow],
+// [middleware.WithClose]), used by [Send], [Broadcast] and [Of]. Without
+// it, a connection's queue is made with the defaults (256 messages, 1 MiB,
+// [OverflowClose], 1008 "slow consumer") on first use.
 func SlowConsumer(opts ...middleware.Option) func(http.Handler) http.Handler {
 	s := newSettings("SlowConsumer", opts)
 	return middleware.Policy(func(c *lifecycle.Conn) error {
@@ -41,16 +41,19 @@ func Send(c *lifecycle.Conn, mt lifecycle.MessageType, data []byte) error {
 // how many accepted it. It never waits on a peer: a slow one overflows its
 // own queue and is closed (or has messages dropped) while the others carry
 // on. data is shared by all the queues and must not be modified afterwards.
+//
+// To send to some of the connections, range over them and [Send]:
+//
+//	reg.Range(func(c *lifecycle.Conn) bool {
+//		if inRoom(c, room) {
+//			queue.Send(c, mt, data)
+//		}
+//		return true
+//	})
 func Broadcast(reg *lifecycle.Registry, mt lifecycle.MessageType, data []byte) int {
-	return BroadcastIf(reg, nil, mt, data)
-}
-
-// BroadcastIf is Broadcast to the connections for which pred returns true
-// (all of them when pred is nil).
-func BroadcastIf(reg *lifecycle.Registry, pred func(*lifecycle.Conn) bool, mt lifecycle.MessageType, data []byte) int {
 	n := 0
 	reg.Range(func(c *lifecycle.Conn) bool {
-		if (pred == nil || pred(c)) && Send(c, mt, data) == nil {
+		if Send(c, mt, data) == nil {
 			n++
 		}
 		return true

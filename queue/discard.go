@@ -20,14 +20,3 @@ func DiscardMessages(c *lifecycle.Conn) error {
 		}
 	}
 }
-
-// WriteOnly wraps a handler that never reads: it runs DiscardMessages in a
-// second goroutine for the connection's lifetime, so that pongs and the
-// peer's Close are processed, then runs fn. The reader ends with the
-// connection.
-func WriteOnly(fn func(*lifecycle.Conn)) func(*lifecycle.Conn) {
-	return func(c *lifecycle.Conn) {
-		go DiscardMessages(c)
-		fn(c)
-	}
-}

@@ -130,30 +130,30 @@ func ExampleSlowConsumer() {
 	// Send refused the large one: true
 }
 
-// WriteOnly keeps a reader going for a handler that only writes, so that
-// the peer's Close (and Heartbeat's pongs) are processed: here the client
-// leaves after three ticks and the server sees its Close.
-func ExampleWriteOnly() {
+// A handler that writes on its own schedule keeps a reader going with
+// DiscardMessages in a goroutine, so that the peer's Close (and
+// Heartbeat's pongs) are processed: here the client leaves after three
+// ticks and the server sees its Close.
+func ExampleDiscardMessages() {
 	reg := lifecycle.NewRegistry()
 	defer reg.Shutdown(context.Background())
 	ended := make(chan lifecycle.CloseInfo, 1)
 	r := chi.NewRouter()
 	r.Use(middleware.OnClose(func(_ *lifecycle.Conn, info lifecycle.CloseInfo) { ended <- info }))
 	r.Get("/ws", middleware.Handler(reg, func(c *lifecycle.Conn, _ *http.Request) {
-		queue.WriteOnly(func(c *lifecycle.Conn) {
-			tick := time.NewTicker(10 * time.Millisecond)
-			defer tick.Stop()
-			for i := 1; ; i++ {
-				select {
-				case <-tick.C:
-					if c.WriteMessage(lifecycle.TextMessage, fmt.Appendf(nil, "tick %d", i)) != nil {
-						return
-					}
-				case <-c.Context().Done():
+		go queue.DiscardMessages(c) // ends with the connection
+		tick := time.NewTicker(10 * time.Millisecond)
+		defer tick.Stop()
+		for i := 1; ; i++ {
+			select {
+			case <-tick.C:
+				if c.WriteMessage(lifecycle.TextMessage, fmt.Appendf(nil, "tick %d", i)) != nil {
 					return
 				}
+			case <-c.Context().Done():
+				return
 			}
-		})(c)
+		}
 	}))
 	srv := httptest.NewServer(r)
 	defer srv.Close()

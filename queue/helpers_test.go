@@ -9,3 +9,10 @@ import (
 // and real TCP servers.
 
 func discard(c *lifecycle.Conn) { queue.DiscardMessages(c) }
+
+// The bounds of a Queue made without options (WithMaxMessages'
+// and WithMaxBytes' docs state them).
+const (
+	defaultMaxMessages = 256
+	defaultMaxBytes    = 1 << 20
+)

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/wsmw/wsmw/internal/policy"
 	"github.com/wsmw/wsmw/lifecycle"
 	"github.com/wsmw/wsmw/middleware"
 	"github.com/wsmw/wsmw/timeout"
@@ -14,15 +15,15 @@ import (
 
 // Default bounds of a Queue.
 const (
-	// DefaultMaxMessages bounds the messages a Queue holds: a peer more
+	// defaultMaxMessages bounds the messages a Queue holds: a peer more
 	// than 256 messages behind is not keeping up with a chat- or feed-like
 	// stream.
-	DefaultMaxMessages = 256
-	// DefaultMaxBytes bounds the bytes a Queue holds (1 MiB): with the
+	defaultMaxMessages = 256
+	// defaultMaxBytes bounds the bytes a Queue holds (1 MiB): with the
 	// default read limit of 1 MiB one largest message always fits, and ten
 	// thousand stuck peers cost at most 10 GiB in the worst case rather
 	// than everything.
-	DefaultMaxBytes = 1 << 20
+	defaultMaxBytes = 1 << 20
 )
 
 // ErrSlowConsumer is the cause of the close, 1008 "slow consumer", of a
@@ -61,7 +62,8 @@ type settings struct {
 }
 
 // WithMaxMessages bounds the messages a Queue holds, the one being written
-// included (DefaultMaxMessages unless set). n must be positive.
+// included (256 by default: a peer that far behind is not keeping up with
+// a chat- or feed-like stream). n must be positive.
 func WithMaxMessages(n int) middleware.Option {
 	if n <= 0 {
 		panic(fmt.Sprintf("wsmw: WithMaxMessages(%d): must be positive", n))
@@ -70,8 +72,9 @@ func WithMaxMessages(n int) middleware.Option {
 }
 
 // WithMaxBytes bounds the payload bytes a Queue holds, the message being
-// written included (DefaultMaxBytes unless set). A message larger than the
-// bound never fits. n must be positive.
+// written included (1 MiB by default: a message as large as the default
+// read limit fits, and ten thousand stuck peers cost at most 10 GiB). A
+// message larger than the bound never fits. n must be positive.
 func WithMaxBytes(n int) middleware.Option {
 	if n <= 0 {
 		panic(fmt.Sprintf("wsmw: WithMaxBytes(%d): must be positive", n))
@@ -80,7 +83,7 @@ func WithMaxBytes(n int) middleware.Option {
 }
 
 // WithOverflow chooses what a Queue does when a message does not fit
-// (OverflowClose unless set).
+// ([OverflowClose] unless set).
 func WithOverflow(v Overflow) middleware.Option {
 	if v < OverflowClose || v > OverflowDropOldest {
 		panic(fmt.Sprintf("wsmw: WithOverflow(%d): not an Overflow", v))
@@ -92,12 +95,12 @@ func WithOverflow(v Overflow) middleware.Option {
 // WithMaxBytes, WithOverflow and middleware.WithClose (the overflow's
 // close, 1008 "slow consumer" by default).
 func newSettings(constructor string, opts []middleware.Option) settings {
-	s := settings{maxMsgs: DefaultMaxMessages, maxBytes: DefaultMaxBytes, code: lifecycle.StatusPolicyViolation, reason: "slow consumer"}
-	middleware.ApplyOptions(constructor, opts, func(o middleware.Option) bool {
+	s := settings{maxMsgs: defaultMaxMessages, maxBytes: defaultMaxBytes, code: lifecycle.StatusPolicyViolation, reason: "slow consumer"}
+	policy.ApplyOptions(constructor, opts, func(o middleware.Option) bool {
 		switch o := o.(type) {
 		case queueOption:
 			o.apply(&s)
-		case middleware.CloseOption:
+		case policy.CloseOption:
 			s.code, s.reason = o.Code, o.Reason
 		default:
 			return false

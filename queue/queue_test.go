@@ -93,7 +93,7 @@ func TestSlowConsumerDropNewest(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		p := conntest.DialPipe(t, nil, discard, queue.SlowConsumer(queue.WithMaxMessages(4), queue.WithOverflow(queue.OverflowDropNewest)))
 		q := queue.Of(p.C)
-		accepted, err := fill(t, q, 4, queue.DefaultMaxBytes, 1000)
+		accepted, err := fill(t, q, 4, defaultMaxBytes, 1000)
 		if !errors.Is(err, queue.ErrSlowConsumer) {
 			t.Fatalf("overflow: %v", err)
 		}
@@ -122,7 +122,7 @@ func TestSlowConsumerDropOldest(t *testing.T) {
 		p := conntest.DialPipe(t, nil, discard, queue.SlowConsumer(queue.WithMaxMessages(4), queue.WithOverflow(queue.OverflowDropOldest)))
 		q := queue.Of(p.C)
 		const total = 100
-		if _, err := fill(t, q, 4, queue.DefaultMaxBytes, total); err != nil {
+		if _, err := fill(t, q, 4, defaultMaxBytes, total); err != nil {
 			t.Fatal(err)
 		}
 		if p.C.Closing() || q.Dropped() == 0 {
@@ -206,7 +206,7 @@ func TestOfMakesDefaultQueue(t *testing.T) {
 		if queue.Of(p.C) != q {
 			t.Fatal("Of made a second queue")
 		}
-		accepted, err := fill(t, q, queue.DefaultMaxMessages, queue.DefaultMaxBytes, 10_000)
+		accepted, err := fill(t, q, defaultMaxMessages, defaultMaxBytes, 10_000)
 		if !errors.Is(err, queue.ErrSlowConsumer) {
 			t.Fatalf("Send after %d messages: %v", len(accepted), err)
 		}
@@ -221,7 +221,7 @@ func TestOfMakesDefaultQueue(t *testing.T) {
 func TestSlowConsumerWithClose(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		p := conntest.DialPipe(t, nil, discard, queue.SlowConsumer(queue.WithMaxMessages(4), middleware.WithClose(lifecycle.StatusTryAgainLater, "falling behind")))
-		if _, err := fill(t, queue.Of(p.C), 4, queue.DefaultMaxBytes, 1000); !errors.Is(err, queue.ErrSlowConsumer) {
+		if _, err := fill(t, queue.Of(p.C), 4, defaultMaxBytes, 1000); !errors.Is(err, queue.ErrSlowConsumer) {
 			t.Fatalf("overflow: %v", err)
 		}
 		p.Read()

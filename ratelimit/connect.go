@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/wsmw/wsmw/internal/policy"
 	"github.com/wsmw/wsmw/middleware"
 )
 
@@ -35,7 +36,7 @@ func ConnectRate(limit int, window time.Duration, opts ...middleware.Option) fun
 			return next
 		}
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if !middleware.IsUpgrade(r) {
+			if !policy.IsUpgrade(r) {
 				next.ServeHTTP(w, r)
 				return
 			}

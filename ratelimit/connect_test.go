@@ -11,7 +11,7 @@ import (
 
 	chimw "github.com/go-chi/chi/v5/middleware"
 
-	"github.com/wsmw/wsmw/middleware"
+	"github.com/wsmw/wsmw/internal/policy"
 )
 
 // A flood of 1,000 upgrades from 127.0.0.1 is cut at the burst with 429,
@@ -161,7 +161,7 @@ func TestKeys(t *testing.T) {
 	if got, err := KeyBySubject(r); !errors.Is(err, ErrNoSubject) || got != "" {
 		t.Errorf("KeyBySubject without subject = %q, %v; want ErrNoSubject", got, err)
 	}
-	if got := key(KeyBySubject, middleware.WithSubject(r, "alice")); got != "sub:alice" {
+	if got := key(KeyBySubject, policy.WithSubject(r, "alice")); got != "sub:alice" {
 		t.Errorf("KeyBySubject = %q", got)
 	}
 }

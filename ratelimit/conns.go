@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"sync/atomic"
 
+	"github.com/wsmw/wsmw/internal/policy"
 	"github.com/wsmw/wsmw/lifecycle"
 	"github.com/wsmw/wsmw/middleware"
 )
@@ -26,13 +27,12 @@ import (
 //
 // Keyed by subject, MaxConns also counts the connections authenticated in
 // band: an upgrade that the auth policy let through without a token, its
-// subject to come (auth.WithTokenOptional marks it with
-// middleware.WithSubjectPending), is not refused; its slot, under the same
-// key as a token at the upgrade would give it, is taken when the
-// connection's subject is set (auth.Authenticator.Authenticate calls
-// Conn.SetSubject), and released exactly once when the connection ends. A
-// full cap refuses the subject instead of the upgrade: SetSubject, and so
-// Authenticate, returns an error that matches ErrTooManyConnections
+// subject to come (behind auth.WithTokenOptional), is not refused; its
+// slot, under the same key as a token at the upgrade would give it, is
+// taken when the connection's subject is set
+// (auth.Authenticator.Authenticate calls Conn.SetSubject), and released
+// exactly once when the connection ends. A full cap refuses the subject
+// instead of the upgrade: SetSubject, and so Authenticate, returns an error that matches ErrTooManyConnections
 // (ErrStoreUnavailable when the Store fails and the policy fails closed;
 // ErrNoSubject for a token without a subject; ErrSubjectChange for a
 // connection given a second subject), the connection stays open without a
@@ -74,15 +74,15 @@ func slotPolicy(cfg *config, n int, name, prefix string, status int, cause error
 			return next
 		}
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if !middleware.IsUpgrade(r) {
+			if !policy.IsUpgrade(r) {
 				next.ServeHTTP(w, r)
 				return
 			}
 			k, err := cfg.key(r)
-			if err != nil && errors.Is(err, ErrNoSubject) && middleware.SubjectPending(r.Context()) {
+			if err != nil && errors.Is(err, ErrNoSubject) && policy.SubjectPending(r.Context()) {
 				// Authenticated in band, after the upgrade: the slot is
 				// taken when the connection's subject is set (inband.go).
-				r = middleware.Attach(r, cfg.subjectSlot(n, name, prefix, fl))
+				r = policy.Attach(r, cfg.subjectSlot(n, name, prefix, fl))
 				next.ServeHTTP(w, r)
 				return
 			}
@@ -129,7 +129,7 @@ func serveHoldingSlot(w http.ResponseWriter, r *http.Request, next http.Handler,
 	}
 	r = middleware.AddCloseHook(r, func(*lifecycle.Conn, lifecycle.CloseInfo) { once() })
 	defer func() {
-		if middleware.Conn(r) == nil {
+		if middleware.UpgradedConn(r) == nil {
 			once()
 		}
 	}()

@@ -8,9 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wsmw/wsmw/internal/policy"
 	"github.com/wsmw/wsmw/internal/wstest"
 	"github.com/wsmw/wsmw/lifecycle"
-	"github.com/wsmw/wsmw/middleware"
 )
 
 // totalKey is MaxTotalConns' key in its Store.
@@ -173,7 +173,7 @@ func TestMaxConnsReleasedOnFailedUpgrade(t *testing.T) {
 	failOuter := func(next http.Handler) http.Handler { // before ours: ours never runs
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if r.Header.Get("X-Fail") == "outer" {
-				r = middleware.Attach(r, func(*lifecycle.Conn) error { return failing })
+				r = policy.Attach(r, func(*lifecycle.Conn) error { return failing })
 			}
 			next.ServeHTTP(w, r)
 		})
@@ -185,7 +185,7 @@ func TestMaxConnsReleasedOnFailedUpgrade(t *testing.T) {
 				http.Error(w, "no", http.StatusUnauthorized)
 				return
 			case "inner":
-				r = middleware.Attach(r, func(*lifecycle.Conn) error { return failing })
+				r = policy.Attach(r, func(*lifecycle.Conn) error { return failing })
 			case "panic":
 				panic(http.ErrAbortHandler)
 			}

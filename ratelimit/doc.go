@@ -12,7 +12,7 @@
 // global connection cap) with Retry-After, X-RateLimit-Limit,
 // X-RateLimit-Remaining and X-RateLimit-Reset (a Unix time). After the
 // upgrade, a connection that breaks a limit is closed through the
-// connection's close arbiter with the code of DESIGN.md's table: 1008 "rate
+// connection's close arbiter with the code of the README's table: 1008 "rate
 // limit exceeded", 1009 "message too big", 1007 "invalid utf-8", each with
 // a sentinel cause (ErrRateLimited, lifecycle.ErrMessageTooBig,
 // ErrInvalidUTF8) that OnClose hooks can match with errors.Is;

@@ -6,13 +6,12 @@ import (
 	"sync/atomic"
 
 	"github.com/wsmw/wsmw/lifecycle"
-	"github.com/wsmw/wsmw/middleware"
 )
 
 // This file counts, against MaxConns keyed by subject, the connections
 // whose subject is not known at the upgrade: the auth policy let them
 // through without a token (auth.WithTokenOptional) and marked them
-// (middleware.WithSubjectPending), and they authenticate in band, after the
+// ([policy.WithSubjectPending]), and they authenticate in band, after the
 // upgrade (auth.Authenticator.Authenticate). Their slot is taken when the
 // subject is set on the connection, by a subject check
 // (lifecycle.Conn.AddSubjectCheck): a full cap refuses the subject, so that
@@ -20,7 +19,7 @@ import (
 
 // subjectSlot returns the attachment that makes a connection's
 // Conn.SetSubject take its slot of a cap of n per subject.
-func (cfg *config) subjectSlot(n int, policy, prefix string, fl *failureLog) middleware.Attachment {
+func (cfg *config) subjectSlot(n int, policy, prefix string, fl *failureLog) func(*lifecycle.Conn) error {
 	return func(c *lifecycle.Conn) error {
 		s := &pendingSlot{cfg: cfg, n: n, policy: policy, key: cfg.prefix + prefix + "sub:", fl: fl}
 		c.AddSubjectCheck(s.check)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/wsmw/wsmw/auth"
 	"github.com/wsmw/wsmw/internal/conntest"
+	"github.com/wsmw/wsmw/internal/policy"
 	"github.com/wsmw/wsmw/internal/wstest"
 	"github.com/wsmw/wsmw/lifecycle"
 	"github.com/wsmw/wsmw/middleware"
@@ -444,7 +445,7 @@ func TestInBandSubjectChangeRefused(t *testing.T) {
 		conntest.Echo(c)
 	}, func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			next.ServeHTTP(w, middleware.WithSubjectPending(r)) // an auth policy of one's own
+			next.ServeHTTP(w, policy.WithSubjectPending(r)) // an auth policy of one's own
 		})
 	}, MaxConns(1, WithKey(KeyBySubject), WithStore(st)))
 	c := s.mustDial(nil, nil)

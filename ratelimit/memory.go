@@ -2,19 +2,16 @@ package ratelimit
 
 import (
 	"context"
-	"fmt"
 	"math"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"golang.org/x/time/rate"
-
-	"github.com/wsmw/wsmw/middleware"
 )
 
-// DefaultMaxKeys bounds the token buckets of a MemoryStore.
-const DefaultMaxKeys = 100_000
+// defaultMaxKeys bounds the token buckets of a MemoryStore.
+const defaultMaxKeys = 100_000
 
 // sweepEvery is how often Take looks for idle buckets to evict.
 const sweepEvery = time.Minute
@@ -23,7 +20,7 @@ const sweepEvery = time.Minute
 // bucket per key and a counter of slots per key. Its memory is bounded: a
 // bucket that has refilled completely is the same as a new one, so it is
 // evicted (looked for at most once a minute, on Take); a slot counter is
-// deleted when it reaches zero; and beyond [WithMaxKeys] buckets, arbitrary ones
+// deleted when it reaches zero; and beyond 100,000 buckets, arbitrary ones
 // are evicted, which can only make the limit more lenient for them.
 type MemoryStore struct {
 	maxKeys int
@@ -41,35 +38,16 @@ type bucket struct {
 	lastUsed time.Time
 }
 
-// maxKeysOption is the option made by WithMaxKeys.
-type maxKeysOption int
+// NewMemoryStore returns an empty MemoryStore.
+func NewMemoryStore() *MemoryStore { return newMemoryStore(defaultMaxKeys) }
 
-func (maxKeysOption) OptionName() string { return "WithMaxKeys" }
-
-// WithMaxKeys bounds the number of token buckets of a MemoryStore
-// (DefaultMaxKeys by default). n must be positive.
-func WithMaxKeys(n int) middleware.Option {
-	if n <= 0 {
-		panic(fmt.Sprintf("wsmw: WithMaxKeys(%d): must be positive", n))
-	}
-	return maxKeysOption(n)
-}
-
-// NewMemoryStore returns an empty MemoryStore. Option: WithMaxKeys.
-func NewMemoryStore(opts ...middleware.Option) *MemoryStore {
-	s := &MemoryStore{
-		maxKeys: DefaultMaxKeys,
+// newMemoryStore returns an empty MemoryStore of at most maxKeys buckets.
+func newMemoryStore(maxKeys int) *MemoryStore {
+	return &MemoryStore{
+		maxKeys: maxKeys,
 		buckets: make(map[string]*bucket),
 		slots:   make(map[string]int),
 	}
-	middleware.ApplyOptions("NewMemoryStore", opts, func(o middleware.Option) bool {
-		n, ok := o.(maxKeysOption)
-		if ok {
-			s.maxKeys = int(n)
-		}
-		return ok
-	})
-	return s
 }
 
 // Take implements Store.
@@ -157,9 +135,9 @@ func (s *MemoryStore) Held(key string) int {
 	return s.slots[key]
 }
 
-// Len returns the number of keys the store holds: token buckets and slot
+// len returns the number of keys the store holds: token buckets and slot
 // counters.
-func (s *MemoryStore) Len() int {
+func (s *MemoryStore) len() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return len(s.buckets) + len(s.slots)

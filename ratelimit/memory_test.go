@@ -45,23 +45,23 @@ func TestMemoryEvictsIdleBuckets(t *testing.T) {
 		for i := range 1000 {
 			s.Take(ctx, fmt.Sprint("ip", i), 5, 10*time.Second)
 		}
-		if n := s.Len(); n != 1000 {
+		if n := s.len(); n != 1000 {
 			t.Fatalf("Len = %d, want 1000", n)
 		}
 		time.Sleep(sweepEvery) // all refilled, and a sweep is due
 		s.Take(ctx, "fresh", 5, 10*time.Second)
-		if n := s.Len(); n != 1 {
+		if n := s.len(); n != 1 {
 			t.Fatalf("after idle: Len = %d, want 1", n)
 		}
 	})
 }
 
 func TestMemoryMaxKeys(t *testing.T) {
-	s := NewMemoryStore(WithMaxKeys(100))
+	s := newMemoryStore(100)
 	ctx := context.Background()
 	for i := range 10_000 {
 		s.Take(ctx, fmt.Sprint("ip", i), 5, time.Hour)
-		if n := s.Len(); n > 100 {
+		if n := s.len(); n > 100 {
 			t.Fatalf("Len = %d > MaxKeys after %d keys", n, i+1)
 		}
 	}
@@ -91,7 +91,7 @@ func TestMemorySlots(t *testing.T) {
 	if n := s.Held("k"); n != 0 {
 		t.Fatalf("Held = %d after release", n)
 	}
-	if n := s.Len(); n != 0 {
+	if n := s.len(); n != 0 {
 		t.Fatalf("Len = %d: the empty counter was kept", n)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/wsmw/wsmw/internal/conntest"
+	"github.com/wsmw/wsmw/internal/policy"
 	"github.com/wsmw/wsmw/internal/wstest"
 	"github.com/wsmw/wsmw/lifecycle"
 	"github.com/wsmw/wsmw/middleware"
@@ -105,7 +106,7 @@ func TestMessageRatePerSubject(t *testing.T) {
 	m := newMessageRate(0.001, 4, []middleware.Option{WithPerSubject(), WithOnExceeded(drop)})
 	bySubject := func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			next.ServeHTTP(w, middleware.WithSubject(r, r.Header.Get("X-Sub")))
+			next.ServeHTTP(w, policy.WithSubject(r, r.Header.Get("X-Sub")))
 		})
 	}
 	s := newTestServer(t, nil, bySubject, middleware.Policy(m.attach))

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/wsmw/wsmw/internal/policy"
 	"github.com/wsmw/wsmw/lifecycle"
 	"github.com/wsmw/wsmw/middleware"
 )
@@ -71,19 +72,19 @@ type config struct {
 // the policies that refuse upgrades instead).
 func newConfig(p policySet, def *lifecycle.CloseError, opts []middleware.Option) *config {
 	cfg := &config{key: KeyByIP, retryAfter: 5 * time.Second, log: slog.Default(), closeErr: def}
-	middleware.ApplyOptions(policyNames[p], opts, func(o middleware.Option) bool {
+	policy.ApplyOptions(policyNames[p], opts, func(o middleware.Option) bool {
 		switch o := o.(type) {
 		case option:
 			if o.uses&p == 0 {
 				return false
 			}
 			o.apply(cfg)
-		case middleware.LoggerOption:
+		case policy.LoggerOption:
 			if p&(forConnect|forConns|forTotal) == 0 {
 				return false
 			}
 			cfg.log = o.Logger
-		case middleware.CloseOption:
+		case policy.CloseOption:
 			if def == nil {
 				return false
 			}

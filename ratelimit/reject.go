@@ -8,24 +8,24 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/wsmw/wsmw/middleware"
+	"github.com/wsmw/wsmw/internal/policy"
 )
 
 // Header names, as go-chi/httprate writes them.
 const (
-	HeaderLimit     = "X-RateLimit-Limit"
-	HeaderRemaining = "X-RateLimit-Remaining"
-	HeaderReset     = "X-RateLimit-Reset"
-	HeaderRetry     = "Retry-After"
+	headerLimit     = "X-RateLimit-Limit"
+	headerRemaining = "X-RateLimit-Remaining"
+	headerReset     = "X-RateLimit-Reset"
+	headerRetry     = "Retry-After"
 )
 
 // setLimitHeaders writes the X-RateLimit-* fields: the limit, what remains
 // and the Unix time at which the quota is whole again.
 func setLimitHeaders(w http.ResponseWriter, limit, remaining int, reset time.Duration) {
 	h := w.Header()
-	h.Set(HeaderLimit, strconv.Itoa(limit))
-	h.Set(HeaderRemaining, strconv.Itoa(max(remaining, 0)))
-	h.Set(HeaderReset, strconv.FormatInt(time.Now().Add(reset).Unix(), 10))
+	h.Set(headerLimit, strconv.Itoa(limit))
+	h.Set(headerRemaining, strconv.Itoa(max(remaining, 0)))
+	h.Set(headerReset, strconv.FormatInt(time.Now().Add(reset).Unix(), 10))
 }
 
 // retrySeconds rounds d up to whole seconds, at least 1.
@@ -36,38 +36,38 @@ func retrySeconds(d time.Duration) string {
 
 // refuse answers an upgrade request with status, Retry-After and a plain
 // text body, after telling the [WithOnReject] hook and logging it (Debug, rate
-// limited: see middleware.LogRefusal).
+// limited: see [policy.LogRefusal]).
 func (cfg *config) refuse(w http.ResponseWriter, r *http.Request, status int, cause error, retry time.Duration) {
 	if cfg.onReject != nil {
 		cfg.onReject(r, status, cause)
 	}
-	middleware.LogRefusal(cfg.log, r, status, cause.Error(), slog.Duration("retry_after", retry))
+	policy.LogRefusal(cfg.log, r, status, cause.Error(), slog.Duration("retry_after", retry))
 	if retry > 0 {
-		w.Header().Set(HeaderRetry, retrySeconds(retry))
+		w.Header().Set(headerRetry, retrySeconds(retry))
 	}
 	http.Error(w, http.StatusText(status), status)
 }
 
 // keyOf returns r's key; when the key function fails (no subject), it
 // refuses r with 403, warns the first time, and reports false.
-func (cfg *config) keyOf(w http.ResponseWriter, r *http.Request, policy string) (string, bool) {
+func (cfg *config) keyOf(w http.ResponseWriter, r *http.Request, name string) (string, bool) {
 	key, err := cfg.key(r)
 	if err == nil {
 		return key, true
 	}
-	cfg.keyFailed(w, r, policy, err)
+	cfg.keyFailed(w, r, name, err)
 	return "", false
 }
 
 // keyFailed refuses r, whose key function failed, with 403 and warns the
 // first time.
-func (cfg *config) keyFailed(w http.ResponseWriter, r *http.Request, policy string, err error) {
+func (cfg *config) keyFailed(w http.ResponseWriter, r *http.Request, name string, err error) {
 	cfg.warnOnce.Do(func() {
-		if middleware.SubjectPending(r.Context()) {
-			cfg.log.Warn("wsmw: "+policy+" cannot key an upgrade whose subject comes after it, in band; refusing it with 403 (only MaxConns counts such connections, when their subject is set)", "err", err)
+		if policy.SubjectPending(r.Context()) {
+			cfg.log.Warn("wsmw: "+name+" cannot key an upgrade whose subject comes after it, in band; refusing it with 403 (only MaxConns counts such connections, when their subject is set)", "err", err)
 			return
 		}
-		cfg.log.Warn("wsmw: "+policy+" cannot key an upgrade; refusing it with 403 (is the policy before the auth policy that sets the subject?)", "err", err)
+		cfg.log.Warn("wsmw: "+name+" cannot key an upgrade; refusing it with 403 (is the policy before the auth policy that sets the subject?)", "err", err)
 	})
 	cfg.refuse(w, r, http.StatusForbidden, err, 0)
 }

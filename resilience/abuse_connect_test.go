@@ -159,7 +159,7 @@ func TestConnectFloodInProcess(t *testing.T) {
 	for _, mode := range conntest.Modes {
 		t.Run(mode.Name, func(t *testing.T) {
 			reg := lifecycle.NewRegistry()
-			buckets, slots := ratelimit.NewMemoryStore(), ratelimit.NewMemoryStore()
+			buckets, slots := newKeyedStore(), newKeyedStore()
 			var h http.Handler = mode.Handler(reg, conntest.DiscardMessage, middleware.WithLogger(discardLog))
 			h = ratelimit.MaxConns(exampleMaxConns, ratelimit.WithStore(slots), middleware.WithLogger(discardLog))(h)
 			h = ratelimit.ConnectRate(exampleConnectRate, time.Minute, ratelimit.WithStore(buckets), middleware.WithLogger(discardLog))(h)
@@ -171,10 +171,10 @@ func TestConnectFloodInProcess(t *testing.T) {
 			if !wstest.Eventually(10*time.Second, func() bool { return reg.Len() == 0 }) {
 				t.Errorf("%d connections still registered", reg.Len())
 			}
-			if n := slots.Held("conns:127.0.0.1"); n != 0 || slots.Len() != 0 {
-				t.Errorf("%d connection slots still held, %d keys in the store", n, slots.Len())
+			if n := slots.Held("conns:127.0.0.1"); n != 0 || slots.held() != 0 {
+				t.Errorf("%d connection slots still held, %d over the %d keys the store saw", n, slots.held(), slots.keys())
 			}
-			if n := buckets.Len(); n != 1 {
+			if n := buckets.keys(); n != 1 {
 				t.Errorf("%d token buckets for one client IP", n)
 			}
 			if err := shutdown(reg, 5*time.Second); err != nil {

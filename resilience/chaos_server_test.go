@@ -9,6 +9,7 @@ import (
 
 	"github.com/wsmw/wsmw/auth"
 	"github.com/wsmw/wsmw/internal/conntest"
+	"github.com/wsmw/wsmw/internal/policy"
 	"github.com/wsmw/wsmw/lifecycle"
 	"github.com/wsmw/wsmw/middleware"
 	"github.com/wsmw/wsmw/queue"
@@ -80,13 +81,13 @@ func recorder(recs map[string]*record) func(http.Handler) http.Handler {
 			}
 			r = middleware.WithValue(r, recordKey{}, rec) // Conn.Context carries it
 			attached := false
-			r = middleware.Attach(r, func(c *lifecycle.Conn) error {
+			r = policy.Attach(r, func(c *lifecycle.Conn) error {
 				attached = true
 				c.OnClose(rec.onClose)
 				return nil
 			})
 			next.ServeHTTP(w, r)
-			if c := middleware.Conn(r); c != nil && !attached {
+			if c := middleware.UpgradedConn(r); c != nil && !attached {
 				c.OnClose(rec.onClose)
 			}
 		})

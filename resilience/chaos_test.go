@@ -57,7 +57,7 @@ func runChaos(t *testing.T, mode conntest.Mode) {
 	seed := chaosSeed()
 	t.Logf("seed %d (WSMW_CHAOS_SEED=%d replays it)", seed, seed)
 	rng := rand.New(rand.NewPCG(seed, seed>>1|1))
-	slots := ratelimit.NewMemoryStore()
+	slots := newKeyedStore()
 	table := newFateTable()
 
 	warm := runWave(t, mode, "warmup", chaosWarmup, false, rng, slots)
@@ -81,8 +81,8 @@ func runChaos(t *testing.T, mode conntest.Mode) {
 			t.Errorf("%d connection slots of %q still held", n, key)
 		}
 	}
-	if n := slots.Len(); n != 0 {
-		t.Errorf("the slot store still holds %d keys", n)
+	if n := slots.held(); n != 0 {
+		t.Errorf("%d connection slots still held, over the %d keys the store saw", n, slots.keys())
 	}
 	goleak.VerifyNone(t)
 	heapEnd := heapInUse()

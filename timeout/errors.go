@@ -25,7 +25,7 @@ var (
 // did not initialise in time, InitTimeout's default.
 const StatusInitTimeout lifecycle.StatusCode = 4408
 
-// Default close reasons (DESIGN.md's table).
+// Default close reasons (the README's table of close codes).
 const (
 	reasonSessionExpired = "session expired"                   // with 1008
 	reasonIdleTimeout    = "idle timeout"                      // with 1001

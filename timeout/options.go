@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/wsmw/wsmw/internal/policy"
 	"github.com/wsmw/wsmw/lifecycle"
 	"github.com/wsmw/wsmw/middleware"
 )
@@ -30,17 +31,17 @@ func (countOutbound) OptionName() string { return "WithCountOutbound" }
 // those reported with Touch.
 func WithCountOutbound() middleware.Option { return countOutbound{} }
 
-// settings reads the options of policy, which closes with code and reason
-// by default; outbound reports whether WithCountOutbound was given, which
-// only IdleTimeout accepts.
-func settings(policy string, code lifecycle.StatusCode, reason string, opts []middleware.Option) (cs closeSpec, outbound bool) {
+// settings reads the options of the policy named name, which closes with
+// code and reason by default; outbound reports whether WithCountOutbound
+// was given, which only IdleTimeout accepts.
+func settings(name string, code lifecycle.StatusCode, reason string, opts []middleware.Option) (cs closeSpec, outbound bool) {
 	cs = closeSpec{code, reason}
-	middleware.ApplyOptions(policy, opts, func(o middleware.Option) bool {
+	policy.ApplyOptions(name, opts, func(o middleware.Option) bool {
 		switch o := o.(type) {
-		case middleware.CloseOption:
+		case policy.CloseOption:
 			cs = closeSpec{o.Code, o.Reason}
 		case countOutbound:
-			if policy != "IdleTimeout" {
+			if name != "IdleTimeout" {
 				return false
 			}
 			outbound = true

@@ -20,7 +20,7 @@ var corePackages = []string{
 }
 
 const (
-	coreBudget        = 421 // exported names in corePackages; issue 23 takes it to 300
+	coreBudget        = 336 // exported names in corePackages; issue 23 takes it to 300 (lifecycle next)
 	connMethodsBudget = 38  // methods of lifecycle.Conn; issue 23 takes it to 25
 )
 

@@ -12,6 +12,7 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 
 	"github.com/wsmw/wsmw/auth"
+	"github.com/wsmw/wsmw/internal/policy"
 	"github.com/wsmw/wsmw/lifecycle"
 	"github.com/wsmw/wsmw/middleware"
 )
@@ -155,7 +156,7 @@ func (a *Adapter) Websocket(ws transport.Websocket) transport.Websocket {
 // is closed with 1011 "internal error" (cause ErrTransportReturned).
 func (a *Adapter) Handler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !middleware.IsUpgrade(r) {
+		if !policy.IsUpgrade(r) {
 			next.ServeHTTP(w, r)
 			return
 		}

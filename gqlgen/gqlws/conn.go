@@ -14,6 +14,7 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 
 	"github.com/wsmw/wsmw/auth"
+	"github.com/wsmw/wsmw/internal/policy"
 	"github.com/wsmw/wsmw/lifecycle"
 	"github.com/wsmw/wsmw/ratelimit"
 	"github.com/wsmw/wsmw/timeout"
@@ -54,7 +55,7 @@ func (a *Adapter) newConn(c *lifecycle.Conn) *conn {
 	wc.legacy = wc.proto != SubprotocolTransportWS
 	c.AddReadCheck(wc.check)
 	if a.reconnect {
-		auth.SetExpiryClose(c, StatusForbidden, "Forbidden: token expired")
+		policy.SetExpiryClose(c, StatusForbidden, "Forbidden: token expired")
 	}
 	if a.initTimeout > 0 {
 		c.StartTimer(&wc.initTimer, a.initTimeout-time.Since(c.OpenedAt()), wc.initExpired)

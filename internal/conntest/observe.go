@@ -4,24 +4,24 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/wsmw/wsmw/internal/policy"
 	"github.com/wsmw/wsmw/lifecycle"
-	"github.com/wsmw/wsmw/middleware"
 )
 
 // Deny is a policy for the tests of the modules that observe connections:
 // it refuses an upgrade request with the status in its X-Deny header,
-// reported as wsmw's policies report theirs (middleware.LogRefusal, reason
+// reported as wsmw's policies report theirs ([policy.LogRefusal], reason
 // "denied by the test"), and carries the subject in X-Sub.
 func Deny(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if s := r.Header.Get("X-Deny"); s != "" {
 			code, _ := strconv.Atoi(s)
-			middleware.LogRefusal(nil, r, code, "denied by the test")
+			policy.LogRefusal(nil, r, code, "denied by the test")
 			http.Error(w, http.StatusText(code), code)
 			return
 		}
 		if sub := r.Header.Get("X-Sub"); sub != "" {
-			r = middleware.WithSubject(r, sub)
+			r = policy.WithSubject(r, sub)
 		}
 		next.ServeHTTP(w, r)
 	})
@@ -29,7 +29,7 @@ func Deny(next http.Handler) http.Handler {
 
 // Script echoes, and obeys a few commands: "quit" returns (1000), "4408"
 // closes with 4408, "panic" panics (1011), "decide" reports a decision
-// about the connection (middleware.ReportDecision, "token_refreshed", as
+// about the connection ([policy.ReportDecision], "token_refreshed", as
 // an auth policy would) before its echo.
 func Script(c *lifecycle.Conn) {
 	for {
@@ -46,7 +46,7 @@ func Script(c *lifecycle.Conn) {
 		case "panic":
 			panic("scripted panic")
 		case "decide":
-			middleware.ReportDecision(c.Context(), middleware.Decision{Name: "token_refreshed", Reason: "scripted"})
+			policy.ReportDecision(c.Context(), policy.Decision{Name: "token_refreshed", Reason: "scripted"})
 		}
 		if c.WriteMessage(mt, msg) != nil {
 			return

@@ -1,4 +1,4 @@
-package middleware
+package policy
 
 import (
 	"context"
@@ -8,7 +8,7 @@ import (
 // Decision is what a policy decided about an upgrade request, or about the
 // connection it became, told to the observers of that request (OnDecision)
 // as it happens. LogRefusal reports every refusal before the upgrade (Name
-// "upgrade_refused"); a policy reports others with ReportDecision.
+// DecisionUpgradeRefused); a policy reports others with ReportDecision.
 type Decision struct {
 	// Name says what was decided: lower case and underscores, stable (an
 	// observer may use it as a label).
@@ -28,9 +28,8 @@ type decisionKey struct{}
 // OnDecision returns r with fn added to the observers of the decisions that
 // policies report about r and, after the upgrade, about its connection. fn
 // runs on the goroutine that reports, so it must be cheap and must not
-// block. Like WithValue, it changes the state that r and the request
-// returned share, and the connection's context (Conn.Context) carries the
-// observers too.
+// block. The connection's context (Conn.Context) carries the observers
+// too, as a WithValue value.
 func OnDecision(r *http.Request, fn func(Decision)) *http.Request {
 	prev, _ := r.Context().Value(decisionKey{}).([]func(Decision))
 	return WithValue(r, decisionKey{}, append(prev[:len(prev):len(prev)], fn))

@@ -1,4 +1,4 @@
-package middleware
+package policy
 
 import (
 	"context"
@@ -6,10 +6,9 @@ import (
 )
 
 // WithSubject returns r carrying subject: who the request is from, as an
-// authentication policy established it before the upgrade. Upgrade sets it
-// on the connection (Conn.SetSubject), so the Registry can find it, and
-// policies such as per-subject limits read it with SubjectFromContext. Like Attach, it
-// changes the state that r and the request returned share.
+// authentication policy established it before the upgrade. The Upgrader
+// sets it on the connection (Conn.SetSubject), so the Registry can find it,
+// and policies such as per-subject limits read it with SubjectFromContext.
 func WithSubject(r *http.Request, subject string) *http.Request {
 	s, r := state(r)
 	s.subject = subject
@@ -19,7 +18,7 @@ func WithSubject(r *http.Request, subject string) *http.Request {
 // SubjectFromContext returns the subject carried by ctx (a request's or a
 // connection's context), "" if none.
 func SubjectFromContext(ctx context.Context) string {
-	if s := stateOf(ctx); s != nil {
+	if s := StateOf(ctx); s != nil {
 		return s.subject
 	}
 	if v, ok := ctx.Value(connValuesKey{}).(*connValues); ok {
@@ -33,11 +32,10 @@ func SubjectFromContext(ctx context.Context) string {
 // WithSubjectPending returns r marked as a request whose subject is not
 // known yet but will be set on the connection after the upgrade
 // (Conn.SetSubject), by in-band authentication: an auth policy that lets an
-// upgrade through without a token (auth.WithTokenOptional) marks it. Policies
-// that count by subject read the mark with SubjectPending and, instead of
-// refusing the request, count the connection when its subject is set (see
-// lifecycle.Conn.AddSubjectCheck). Like Attach, it changes the state that r
-// and the request returned share.
+// upgrade through without a token (auth.WithTokenOptional) marks it.
+// Policies that count by subject read the mark with SubjectPending and,
+// instead of refusing the request, count the connection when its subject is
+// set (see lifecycle.Conn.AddSubjectCheck).
 func WithSubjectPending(r *http.Request) *http.Request {
 	s, r := state(r)
 	s.pending = true
@@ -47,6 +45,6 @@ func WithSubjectPending(r *http.Request) *http.Request {
 // SubjectPending reports whether ctx (a request's or a connection's
 // context) is marked by WithSubjectPending and carries no subject yet.
 func SubjectPending(ctx context.Context) bool {
-	s := stateOf(ctx)
+	s := StateOf(ctx)
 	return s != nil && s.pending && s.subject == ""
 }
