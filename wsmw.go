@@ -56,6 +56,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/wsmw/wsmw/internal/connx"
 	"github.com/wsmw/wsmw/lifecycle"
 	"github.com/wsmw/wsmw/middleware"
 )
@@ -148,7 +149,7 @@ func WithRevocationTTL(d time.Duration) RegistryOption { return lifecycle.WithRe
 
 // WithCloseParallelism sets how many Close frames the Registry writes at
 // once when it closes many connections (16 per CPU by default).
-func WithCloseParallelism(n int) RegistryOption { return lifecycle.WithCloseParallelism(n) }
+func WithCloseParallelism(n int) RegistryOption { return connx.WithCloseParallelism(n) }
 
 // Handler returns the handler of a WebSocket endpoint: it upgrades each
 // request behind the policies in front of it, then runs fn on the

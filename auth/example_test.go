@@ -13,6 +13,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/wsmw/wsmw/auth"
+	"github.com/wsmw/wsmw/internal/connx"
 	"github.com/wsmw/wsmw/lifecycle"
 	"github.com/wsmw/wsmw/middleware"
 )
@@ -182,7 +183,7 @@ func Example_revocation() {
 	}
 	old := token(time.Now().Add(-time.Minute))
 
-	reg.RevokeAt("alice", time.Now().Add(-2*time.Second)) // closes alice's connections, and is remembered
+	connx.RevokeAt(reg, "alice", time.Now().Add(-2*time.Second)) // closes alice's connections, and is remembered
 	for _, tok := range []string{old, token(time.Now())} {
 		ws, resp, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(srv.URL, "http"),
 			http.Header{"Authorization": {"Bearer " + tok}})

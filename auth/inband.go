@@ -5,6 +5,7 @@ import (
 	"errors"
 	"sync"
 
+	"github.com/wsmw/wsmw/internal/connx"
 	"github.com/wsmw/wsmw/lifecycle"
 	"github.com/wsmw/wsmw/middleware"
 )
@@ -58,7 +59,7 @@ func bindLock(c *lifecycle.Conn) *sync.Mutex {
 // revalidation start if configured.
 //
 // Setting the subject may be refused by a policy that counts connections
-// by subject (lifecycle.Conn.AddSubjectCheck): a ratelimit.MaxConns keyed
+// by subject (a check SetSubject consults): a ratelimit.MaxConns keyed
 // by subject whose cap the subject has reached refuses with an error that
 // matches ratelimit.ErrTooManyConnections (ErrStoreUnavailable when its
 // Store fails and it fails closed; ErrNoSubject for a token without a
@@ -101,7 +102,7 @@ func (a *Authenticator) bind(c *lifecycle.Conn, token string) (err error) {
 	if err != nil {
 		return err
 	}
-	if te := a.revoked(c.Registry(), subject, claims); te != nil {
+	if te := a.revoked(connx.RegistryOf(c), subject, claims); te != nil {
 		return te
 	}
 	mu := bindLock(c)
@@ -112,7 +113,7 @@ func (a *Authenticator) bind(c *lifecycle.Conn, token string) (err error) {
 		raced = true
 		return a.refreshIn(s, c, token)
 	}
-	if c.Closing() {
+	if c.Err() != nil {
 		return context.Cause(ctx)
 	}
 	// A token without a subject (WithAnonymous) leaves a subject the
@@ -129,7 +130,7 @@ func (a *Authenticator) bind(c *lifecycle.Conn, token string) (err error) {
 		// revocation had found the connection, which it would have a
 		// moment later.
 		if ce := (*lifecycle.CloseError)(nil); errors.As(err, &ce) {
-			c.CloseAsync(ce.Cause, ce.Code, ce.Reason) // no wait: the caller may be c's reader
+			connx.CloseAsync(c, ce.Cause, ce.Code, ce.Reason) // no wait: the caller may be c's reader
 		}
 		return err
 	}

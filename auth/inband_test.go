@@ -18,6 +18,7 @@ import (
 
 	"github.com/wsmw/wsmw/auth"
 	"github.com/wsmw/wsmw/internal/conntest"
+	"github.com/wsmw/wsmw/internal/connx"
 	"github.com/wsmw/wsmw/internal/wstest"
 	"github.com/wsmw/wsmw/lifecycle"
 	"github.com/wsmw/wsmw/middleware"
@@ -108,7 +109,7 @@ func TestTokenOptionalUpgrade(t *testing.T) {
 	if r := send(t, ws, command{Type: "claims"}); r.Sub != "" || r.CtxSub != "" {
 		t.Fatalf("unauthenticated connection has claims: %+v", r)
 	}
-	if n := len(s.reg.Subject("")); n != 0 {
+	if n := len(connx.SubjectConns(s.reg, "")); n != 0 {
 		t.Fatalf("indexed under the empty subject: %d", n)
 	}
 
@@ -164,7 +165,7 @@ func TestAuthenticateBindsSession(t *testing.T) {
 		if r := send(t, ws, command{Type: "claims"}); r.Sub != "alice" || r.CtxSub != "alice" {
 			t.Fatalf("claims %+v, want alice from ClaimsOf and from NewContext", r)
 		}
-		if conns := s.reg.Subject("alice"); len(conns) != 1 {
+		if conns := connx.SubjectConns(s.reg, "alice"); len(conns) != 1 {
 			t.Fatalf("Registry.Subject(alice): %d connections, want 1", len(conns))
 		}
 		// Another subject cannot take the connection over in band.
@@ -268,8 +269,8 @@ func TestAuthenticateRaces(t *testing.T) {
 				t.Fatalf("Authenticate: %v", err)
 			}
 		}
-		if c.Subject() != "dave" || len(reg.Subject("dave")) != 1 {
-			t.Fatalf("subject %q, indexed %d times", c.Subject(), len(reg.Subject("dave")))
+		if c.Subject() != "dave" || len(connx.SubjectConns(reg, "dave")) != 1 {
+			t.Fatalf("subject %q, indexed %d times", c.Subject(), len(connx.SubjectConns(reg, "dave")))
 		}
 		if err := other.Authenticate(c, tok); !errors.Is(err, auth.ErrNoSession) {
 			t.Fatalf("another Authenticator on a bound connection: %v, want ErrNoSession", err)
@@ -357,7 +358,7 @@ func TestSlowSubjectCheckHoldsUpNoOtherConnection(t *testing.T) {
 		defer wsB.Close()
 		slow, other := <-conns, <-conns
 		entered, release := make(chan struct{}), make(chan struct{})
-		slow.AddSubjectCheck(func(*lifecycle.Conn, string) (func(), error) {
+		connx.AddSubjectCheck(slow, func(*lifecycle.Conn, string) (func(), error) {
 			close(entered)
 			<-release
 			return nil, nil
@@ -385,7 +386,7 @@ func TestAuthenticateAfterCloseLeavesNoSession(t *testing.T) {
 		ws := pipeDial(t, h, nil)
 		defer ws.Close()
 		c := <-conns
-		c.CloseAsync(nil, 1000, "")
+		connx.CloseAsync(c, nil, 1000, "")
 		var ce *lifecycle.CloseError
 		if err := a.Authenticate(c, hs(t, "erin", time.Hour)); !errors.As(err, &ce) {
 			t.Fatalf("Authenticate while closing: %v, want the *CloseError", err)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/wsmw/wsmw/internal/connx"
 	"github.com/wsmw/wsmw/internal/policy"
 	"github.com/wsmw/wsmw/lifecycle"
 	"github.com/wsmw/wsmw/middleware"
@@ -161,7 +162,7 @@ func WithCloseAfterUpgrade(code lifecycle.StatusCode, reason string) middleware.
 	}
 	return jwtOption("WithCloseAfterUpgrade", func(c *config) {
 		c.closeAfter = true
-		c.rejectCode, c.rejectReason = code, lifecycle.TruncateReason(reason)
+		c.rejectCode, c.rejectReason = code, connx.TruncateReason(reason)
 	})
 }
 
@@ -201,7 +202,7 @@ func WithAnonymous() middleware.Option {
 
 // WithoutRevocationCheck turns off the check that makes a revocation hold:
 // by default, a token whose subject the connection's Registry revoked
-// (Registry.Revoke, Registry.RevokeAt, or the cluster module on any server)
+// (Registry.Revoke, or the cluster module on any server)
 // is refused when it was issued before the revocation (see
 // Authenticator.Middleware), and with it the subject's token without iat.
 // With this option such a token opens a new session again;

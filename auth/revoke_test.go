@@ -12,6 +12,7 @@ import (
 
 	"github.com/wsmw/wsmw/auth"
 	"github.com/wsmw/wsmw/internal/conntest"
+	"github.com/wsmw/wsmw/internal/connx"
 	"github.com/wsmw/wsmw/internal/policy"
 	"github.com/wsmw/wsmw/internal/wstest"
 	"github.com/wsmw/wsmw/lifecycle"
@@ -44,8 +45,8 @@ func TestRevocationRule(t *testing.T) {
 	sec := time.Now().Truncate(time.Second).Add(-10 * time.Second)
 	at := sec.Add(600 * time.Millisecond)
 	reg := lifecycle.NewRegistry()
-	reg.RevokeAt("alice", at)
-	reg.RevokeAt("", at)
+	connx.RevokeAt(reg, "alice", at)
+	connx.RevokeAt(reg, "", at)
 	a, err := auth.New(auth.HMAC(secret))
 	if err != nil {
 		t.Fatal(err)
@@ -163,7 +164,7 @@ func TestRevocationHoldsInBand(t *testing.T) {
 	t.Parallel()
 	s := newInband(t, auth.WithTokenOptional())
 	url := wstest.Server(t, s.handler())
-	s.reg.RevokeAt("alice", time.Now().Add(-2*time.Second))
+	connx.RevokeAt(s.reg, "alice", time.Now().Add(-2*time.Second))
 
 	ws, _, err := websocket.DefaultDialer.Dial(url+"/ws", nil)
 	if err != nil {
@@ -249,7 +250,7 @@ func closedBeforeHandler(t *testing.T, s *server, c *wstest.RawClient, code int,
 func TestRevokedTokenCloseAfterUpgrade(t *testing.T) {
 	t.Parallel()
 	reg := lifecycle.NewRegistry()
-	reg.RevokeAt("alice", time.Now().Add(-2*time.Second))
+	connx.RevokeAt(reg, "alice", time.Now().Add(-2*time.Second))
 	s := newServerOn(t, reg, auth.HMAC(secret), nil, auth.WithCloseAfterUpgrade(4401, "Unauthorized"), middleware.WithLogger(discardLogger()))
 	c := s.dial(bearer(issuedAt(t, "alice", time.Now().Add(-time.Minute), time.Hour)), "")
 	closedBeforeHandler(t, s, c, 4401, "Unauthorized", auth.ErrTokenRevoked)
@@ -285,9 +286,9 @@ func TestRevocationDuringAuthenticate(t *testing.T) {
 	s := newInband(t, auth.WithTokenOptional())
 	s.errs = make(chan error, 1)
 	revoking := middleware.Policy(func(c *lifecycle.Conn) error {
-		c.AddSubjectCheck(func(c *lifecycle.Conn, subject string) (func(), error) {
+		connx.AddSubjectCheck(c, func(c *lifecycle.Conn, subject string) (func(), error) {
 			if subject != "" {
-				c.Registry().Revoke(subject)
+				connx.RegistryOf(c).Revoke(subject)
 			}
 			return nil, nil
 		})

@@ -8,6 +8,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/wsmw/wsmw/internal/connx"
 	"github.com/wsmw/wsmw/lifecycle"
 )
 
@@ -36,7 +37,7 @@ func (s *session) attach(c *lifecycle.Conn) error {
 	// A revocation made after the token was checked but before the
 	// connection joined the Registry did not see it: look again now that
 	// a Revoke from here on will.
-	if s.a.revoked(c.Registry(), subjectOf(s.claims), s.claims) != nil {
+	if s.a.revoked(connx.RegistryOf(c), subjectOf(s.claims), s.claims) != nil {
 		return sessionRevoked()
 	}
 	s.conn = c
@@ -116,10 +117,10 @@ func (s *session) refresh(ctx context.Context, token string) (err error) {
 	if s.conn == nil {
 		return ErrNoSession
 	}
-	if s.conn.Closing() {
+	if s.conn.Err() != nil {
 		return context.Cause(s.conn.Context())
 	}
-	if te := s.a.revoked(s.conn.Registry(), subject, claims); te != nil {
+	if te := s.a.revoked(connx.RegistryOf(s.conn), subject, claims); te != nil {
 		return te
 	}
 	s.claims, s.expiresAt = claims, exp.UnixMicro()

@@ -19,7 +19,7 @@ import (
 // revocations. Where a token opens or renews a connection (the upgrade,
 // Authenticate, Refresh) it is also checked against that connection's
 // Registry (see Authenticator.Middleware); to check a token elsewhere, ask
-// the Registry yourself (lifecycle.Registry.RevokedAt).
+// the Registry yourself ([lifecycle.Registry.RevokedAt]).
 func (a *Authenticator) Validate(ctx context.Context, token string) (jwt.Claims, error) {
 	claims, _, _, err := a.validate(ctx, token)
 	return claims, err

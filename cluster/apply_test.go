@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wsmw/wsmw/internal/connx"
 	"github.com/wsmw/wsmw/internal/policy"
 	"github.com/wsmw/wsmw/internal/wstest"
 	"github.com/wsmw/wsmw/lifecycle"
@@ -40,7 +41,7 @@ func TestApplyOnlyOlderConnections(t *testing.T) {
 	}
 	defer c.Close()
 	wstest.WaitFor(t, "connections registered", 5*time.Second, func() bool { return reg.Len() == 1 })
-	opened := reg.Subject("alice")[0].OpenedAt()
+	opened := connx.OpenedAt(connx.SubjectConns(reg, "alice")[0])
 
 	n := &Node{reg: reg, id: "me", skew: 0, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	// Made before the connection opened: not applied.

@@ -3,6 +3,8 @@ package cluster
 import (
 	"slices"
 	"time"
+
+	"github.com/wsmw/wsmw/internal/connx"
 )
 
 // known is what a Node knows of the revocations in force: the latest of
@@ -89,7 +91,7 @@ func (n *Node) republishLocked(limit int) []revocation {
 // oldestInForce returns the time (Unix ms) of the oldest revocation that
 // still holds at now.
 func (n *Node) oldestInForce(now time.Time) int64 {
-	return now.Add(-n.reg.RevocationTTL() - n.skew).UnixMilli()
+	return now.Add(-connx.RevocationTTL(n.reg) - n.skew).UnixMilli()
 }
 
 // pruneLocked forgets the revocations past the TTL and, beyond the

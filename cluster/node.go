@@ -12,6 +12,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/wsmw/wsmw/internal/connx"
 	"github.com/wsmw/wsmw/lifecycle"
 )
 
@@ -118,7 +119,7 @@ func New(client redis.UniversalClient, reg *lifecycle.Registry, opts ...Option) 
 	// Catch up on the revocations that still hold: those made within the
 	// Registry's revocation TTL, so that a server started after a
 	// revocation refuses the revoked subject's older tokens too.
-	n.from = streamID{ms: uint64(max(time.Now().Add(-reg.RevocationTTL()-n.skew).UnixMilli(), 0))}
+	n.from = streamID{ms: uint64(max(time.Now().Add(-connx.RevocationTTL(reg)-n.skew).UnixMilli(), 0))}
 	n.ctx, n.cancel = context.WithCancel(context.Background())
 	n.wg.Add(2)
 	go n.subscribeLoop()

@@ -9,6 +9,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/wsmw/wsmw/internal/connx"
 	"github.com/wsmw/wsmw/lifecycle"
 )
 
@@ -227,17 +228,17 @@ func (n *Node) apply(rv revocation) {
 		return // this node applied its own at once
 	}
 	made := time.UnixMilli(rv.before)
-	closed := n.reg.RevokeAt(rv.subject, made)
+	closed := connx.RevokeAt(n.reg, rv.subject, made)
 	cutoff := made.Add(n.skew)
 	skewed := false
-	for _, c := range n.reg.Subject(rv.subject) {
-		if at := c.OpenedAt(); at.After(made) && !at.After(cutoff) {
+	for _, c := range connx.SubjectConns(n.reg, rv.subject) {
+		if at := connx.OpenedAt(c); at.After(made) && !at.After(cutoff) {
 			skewed = true
 		}
 	}
 	if skewed {
 		closed += n.reg.CloseIf(func(c *lifecycle.Conn) bool {
-			return c.Subject() == rv.subject && !c.OpenedAt().After(cutoff)
+			return c.Subject() == rv.subject && !connx.OpenedAt(c).After(cutoff)
 		}, lifecycle.ErrSessionRevoked, lifecycle.StatusPolicyViolation, "session revoked")
 	}
 	if closed > 0 {

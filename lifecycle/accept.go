@@ -26,13 +26,13 @@ const minOwnedReader = 257
 //     When the Registry is draining, or revoked cfg.Subject during the
 //     handshake, the Conn is returned already closing (1001 "server
 //     shutting down" or 1008 "session revoked") with ErrServerShutdown or
-//     ErrRevokedDuringUpgrade.
+//     errRevokedDuringUpgrade.
 //   - cfg.OnClose hooks are added before anything can end the Conn, so
 //     they run exactly once however it ends.
 //
 // When the handshake fails, gorilla has answered r (400, 403 or 426, or
 // the connection is closed) and Accept returns its error and no Conn.
-func Accept(w http.ResponseWriter, r *http.Request, u *websocket.Upgrader, responseHeader http.Header, cfg Config) (*Conn, error) {
+func accept(w http.ResponseWriter, r *http.Request, u *websocket.Upgrader, responseHeader http.Header, cfg config) (*Conn, error) {
 	c := newConn(cfg)
 	var t *ticket
 	if cfg.Registry != nil {
@@ -68,7 +68,7 @@ func Accept(w http.ResponseWriter, r *http.Request, u *websocket.Upgrader, respo
 	case errors.Is(err, ErrServerShutdown):
 		c.startClose(ErrServerShutdown, StatusGoingAway, "server shutting down")
 		return c, err
-	case errors.Is(err, ErrRevokedDuringUpgrade):
+	case errors.Is(err, errRevokedDuringUpgrade):
 		c.startClose(ErrSessionRevoked, StatusPolicyViolation, "session revoked")
 		return c, err
 	default:
@@ -76,10 +76,10 @@ func Accept(w http.ResponseWriter, r *http.Request, u *websocket.Upgrader, respo
 	}
 }
 
-// ErrRevokedDuringUpgrade is returned by Accept for a connection whose
+// errRevokedDuringUpgrade is returned by Accept for a connection whose
 // subject Registry.Revoke revoked while its handshake was under way; the
 // Conn is closing with 1008 "session revoked".
-var ErrRevokedDuringUpgrade = errors.New("wsmw: subject revoked during the upgrade")
+var errRevokedDuringUpgrade = errors.New("wsmw: subject revoked during the upgrade")
 
 // hijacker hands gorilla a reader we own, over the Conn's frame guard.
 type hijacker struct {

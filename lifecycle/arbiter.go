@@ -86,7 +86,7 @@ func localDecision(cause error, code StatusCode, reason string) *decision {
 	if !code.Sendable() {
 		code, reason = StatusNoStatusRcvd, "" // an empty Close frame
 	} else {
-		reason = TruncateReason(reason)
+		reason = truncateReason(reason)
 	}
 	return &decision{
 		end:   CloseError{Code: code, Reason: reason, Initiator: InitiatorLocal, Cause: cause},
@@ -222,12 +222,12 @@ func (c *Conn) startClose(cause error, code StatusCode, reason string) bool {
 	return true
 }
 
-// CloseAsync is CloseWith that never waits: the cause wins (or loses) at
+// closeAsync is CloseWith that never waits: the cause wins (or loses) at
 // once, and the Close frame and the handshake are carried out in a new
 // goroutine. Use it where the caller must not block, such as a send queue
 // that overflows while a write to the same peer is stuck. It reports
 // whether this cause won.
-func (c *Conn) CloseAsync(cause error, code StatusCode, reason string) bool {
+func (c *Conn) closeAsync(cause error, code StatusCode, reason string) bool {
 	if cause == nil {
 		cause = ErrApplicationClose
 	}
@@ -251,8 +251,8 @@ func (c *Conn) CloseAsync(cause error, code StatusCode, reason string) bool {
 // Sendable) under a short deadline, closes TCP, and reports the end as
 // abnormal, 1006, with reason and cause. It is meant for peers that are gone
 // or broken, such as a missed heartbeat. It reports whether it won.
-func (c *Conn) Abort(cause error, code StatusCode, reason string) bool {
-	reason = TruncateReason(reason)
+func (c *Conn) abort(cause error, code StatusCode, reason string) bool {
+	reason = truncateReason(reason)
 	d := abnormalDecision(cause)
 	d.end.Reason = reason
 	d.sendLimit = abortWriteTimeout

@@ -11,6 +11,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/wsmw/wsmw/internal/connx"
 	"github.com/wsmw/wsmw/lifecycle"
 )
 
@@ -68,7 +69,7 @@ func serverConn(b *testing.B, conn net.Conn) *websocket.Conn {
 
 // serverLifecycleConn makes a lifecycle.Conn over conn.
 func serverLifecycleConn(b *testing.B, conn net.Conn) *lifecycle.Conn {
-	c, err := lifecycle.Accept(&hijacker{conn: conn}, upgradeRequest(), &benchUpgrader, nil, lifecycle.Config{})
+	c, err := connx.Accept(&hijacker{conn: conn}, upgradeRequest(), &benchUpgrader, nil, connx.Config{})
 	if err != nil {
 		b.Fatal(err)
 	}

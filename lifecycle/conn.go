@@ -11,15 +11,17 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/wsmw/wsmw/internal/connlink"
 )
 
-// Defaults used when Config leaves a field zero.
+// Defaults used when config leaves a field zero.
 const (
-	// DefaultCloseTimeout bounds the close handshake.
-	DefaultCloseTimeout = 5 * time.Second
-	// DefaultReadLimit is the largest message a Conn reads unless told
+	// defaultCloseTimeout bounds the close handshake.
+	defaultCloseTimeout = 5 * time.Second
+	// defaultReadLimit is the largest message a Conn reads unless told
 	// otherwise (1 MiB). A missing limit lets any peer exhaust memory.
-	DefaultReadLimit = 1 << 20
+	defaultReadLimit = 1 << 20
 	// abortWriteTimeout bounds the best-effort Close frame of Abort.
 	abortWriteTimeout = time.Second
 )
@@ -33,37 +35,9 @@ const (
 	BinaryMessage MessageType = websocket.BinaryMessage
 )
 
-// Config configures a Conn made by [Accept].
-type Config struct {
-	// Context is the parent of Conn.Context. Its values are kept; pass a
-	// context without cancellation (context.WithoutCancel) when it comes
-	// from an http.Request, which net/http cancels when the handler returns.
-	Context context.Context
-	// CloseTimeout bounds the close handshake: how long to wait for the
-	// peer's Close after sending ours. Zero means DefaultCloseTimeout.
-	CloseTimeout time.Duration
-	// Logger receives the Conn's own log lines (recovered hook panics). Nil
-	// means slog.Default().
-	Logger *slog.Logger
-	// FrameLimits bounds the control frames and fragments the peer may
-	// send; nil means the defaults. The value is shared, not copied:
-	// don't change it once connections use it.
-	FrameLimits *FrameLimits
-	// Registry, when set, is the Registry the connection joins (see
-	// Accept), under Subject.
-	Registry *Registry
-	// Subject names who the connection belongs to (see Conn.SetSubject).
-	Subject string
-	// OnClose hooks are added to the Conn as soon as it exists, before
-	// anything can end it (see Conn.OnClose).
-	OnClose []func(*Conn, CloseInfo)
-	// Events says that ServeEvents will serve the Conn: its timers then
-	// run on the event loop's one shared runtime timer rather than on one
-	// of their own (a time.Timer less per connection), and until
-	// ServeEvents they wait. Set it only when ServeEvents follows the
-	// upgrade (middleware.EventHandler does).
-	Events bool
-}
+// config configures a Conn made by accept (connlink.Config describes its
+// fields; internal/connx names it for middleware).
+type config = connlink.Config[Registry, Conn, CloseInfo, FrameLimits]
 
 // Conn is a WebSocket connection with a managed lifecycle. Reads follow
 // gorilla/websocket (one reader at a time); writes and closes are safe from
@@ -91,9 +65,9 @@ type Conn struct {
 
 	// Set up by policies before the handler starts reading.
 	checks []ReadCheck
-	onPong func(appData string) // every OnPong function, chained
+	onPong func(appData string) // every addPongHook function, chained
 
-	// Event mode (see ServeEvents).
+	// Event mode (see serveEvents).
 	br     *bufio.Reader             // the read buffer gorilla reads through; ours
 	events atomic.Pointer[eventConn] // nil in goroutine mode
 
@@ -141,7 +115,7 @@ const (
 	flagDrainClaimed              // someone reads until the peer's Close
 	flagDeflate                   // permessage-deflate was negotiated
 	flagLeftEvents                // leaveEvents has run
-	flagWakeDeferred              // the timers wait for ServeEvents (Config.Events)
+	flagWakeDeferred              // the timers wait for serveEvents (config.Events)
 	flagHandlersBound             // gorilla's close, ping and pong handlers are the Conn's
 	flagNonblocking               // the read buffer reads without waiting (event mode)
 	flagServing                   // a worker of the event loop serves the connection
@@ -166,7 +140,7 @@ type waiters struct {
 var epoch = time.Now()
 
 // newConn makes a Conn for cfg; bind gives it its gorilla connection.
-func newConn(cfg Config) *Conn {
+func newConn(cfg config) *Conn {
 	parent := cfg.Context
 	if parent == nil {
 		parent = context.Background()
@@ -175,7 +149,7 @@ func newConn(cfg Config) *Conn {
 		parent:       parent,
 		log:          cfg.Logger,
 		closeTimeout: cfg.CloseTimeout,
-		readLimit:    DefaultReadLimit,
+		readLimit:    defaultReadLimit,
 		openedAt:     time.Since(epoch), // before the 101: a revocation made after it reaches the Conn
 	}
 	c.guard.limits = cfg.FrameLimits
@@ -189,7 +163,7 @@ func newConn(cfg Config) *Conn {
 		c.log = slog.Default()
 	}
 	if c.closeTimeout <= 0 {
-		c.closeTimeout = DefaultCloseTimeout
+		c.closeTimeout = defaultCloseTimeout
 	}
 	return c
 }
@@ -222,7 +196,7 @@ func (c *Conn) nextReader() (int, io.Reader, error) {
 	return c.ws.NextReader()
 }
 
-// Context returns a context that keeps the values of Config.Context and is
+// Context returns a context that keeps the values of config.Context and is
 // cancelled when closing starts; context.Cause returns the *CloseError. It is
 // made on first use.
 func (c *Conn) Context() context.Context {
@@ -280,19 +254,6 @@ func (c *Conn) Wait() CloseInfo {
 	return c.waiters.info
 }
 
-// CloseInfo returns how the connection ended, and false while it has not.
-func (c *Conn) CloseInfo() (CloseInfo, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.state() != stateEnded {
-		return CloseInfo{}, false
-	}
-	return c.waiters.info, true
-}
-
-// Closing reports whether closing has started.
-func (c *Conn) Closing() bool { return c.closingStarted() }
-
 // Err returns nil while the connection is open and, once closing has
 // started, the *CloseError of the close that won (its cause matches with
 // errors.Is), like context.Context's Err.
@@ -308,7 +269,7 @@ func (c *Conn) LocalAddr() net.Addr { return c.ws.LocalAddr() }
 func (c *Conn) Subprotocol() string { return c.ws.Subprotocol() }
 
 // OpenedAt returns when the Conn was made, as its handshake began.
-func (c *Conn) OpenedAt() time.Time { return epoch.Add(c.openedAt) }
+func (c *Conn) openedTime() time.Time { return epoch.Add(c.openedAt) }
 
 // Logger returns the Conn's logger.
 func (c *Conn) Logger() *slog.Logger { return c.log }

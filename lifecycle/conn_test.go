@@ -7,12 +7,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wsmw/wsmw/internal/connx"
 	"github.com/wsmw/wsmw/lifecycle"
 )
 
 func TestContextCancelledWithCause(t *testing.T) {
 	got := make(chan error, 1)
-	h := newHarness(t, lifecycle.Config{}, func(c *lifecycle.Conn) {
+	h := newHarness(t, connx.Config{}, func(c *lifecycle.Conn) {
 		go c.CloseWith(errTestCause, 4200, "ctx")
 		<-c.Context().Done()
 		got <- context.Cause(c.Context())
@@ -31,7 +32,7 @@ func TestContextCancelledWithCause(t *testing.T) {
 
 func TestWritesAfterCloseReturnCloseError(t *testing.T) {
 	got := make(chan error, 1)
-	h := newHarness(t, lifecycle.Config{}, func(c *lifecycle.Conn) {
+	h := newHarness(t, connx.Config{}, func(c *lifecycle.Conn) {
 		c.ReadMessage() // returns when the peer closes
 		got <- c.WriteMessage(lifecycle.TextMessage, []byte("too late"))
 	})
@@ -47,7 +48,7 @@ func TestWritesAfterCloseReturnCloseError(t *testing.T) {
 
 func TestConcurrentWritersAreSerialized(t *testing.T) {
 	const writers, each = 8, 50
-	h := newHarness(t, lifecycle.Config{}, func(c *lifecycle.Conn) {
+	h := newHarness(t, connx.Config{}, func(c *lifecycle.Conn) {
 		var wg sync.WaitGroup
 		for range writers {
 			wg.Go(func() {
@@ -72,7 +73,7 @@ func TestConcurrentWritersAreSerialized(t *testing.T) {
 
 func TestHookPanicIsRecoveredAndLaterHooksRun(t *testing.T) {
 	ran := make(chan int, 3)
-	h := newHarness(t, lifecycle.Config{}, func(c *lifecycle.Conn) {
+	h := newHarness(t, connx.Config{}, func(c *lifecycle.Conn) {
 		c.OnClose(func(*lifecycle.Conn, lifecycle.CloseInfo) { ran <- 1 })
 		c.OnClose(func(*lifecycle.Conn, lifecycle.CloseInfo) { panic("boom") })
 		c.OnClose(func(*lifecycle.Conn, lifecycle.CloseInfo) { ran <- 3 })
@@ -88,7 +89,7 @@ func TestHookPanicIsRecoveredAndLaterHooksRun(t *testing.T) {
 
 func TestTimersDieWithTheConnection(t *testing.T) {
 	fired := make(chan struct{}, 1)
-	h := newHarness(t, lifecycle.Config{}, func(c *lifecycle.Conn) {
+	h := newHarness(t, connx.Config{}, func(c *lifecycle.Conn) {
 		tm := afterFunc(c, time.Hour, func() { fired <- struct{}{} })
 		c.ReadMessage()
 		if tm.Reset(time.Millisecond) {
@@ -107,7 +108,7 @@ func TestTimersDieWithTheConnection(t *testing.T) {
 
 func TestHookAddedAfterTheEndRunsAtOnce(t *testing.T) {
 	conns := make(chan *lifecycle.Conn, 1)
-	h := newHarness(t, lifecycle.Config{}, func(c *lifecycle.Conn) {
+	h := newHarness(t, connx.Config{}, func(c *lifecycle.Conn) {
 		conns <- c
 		c.ReadMessage()
 	})

@@ -66,11 +66,11 @@
 //
 // An open Conn costs one goroutine, the application's reader. All of its
 // timers share one time.AfterFunc, which runs a goroutine only while it
-// fires. In event mode (ServeEvents) an open Conn costs no goroutine: a
+// fires. In event mode (serveEvents) an open Conn costs no goroutine: a
 // shared pool reads it when bytes arrive, and the timers of every
 // event-mode Conn share one runtime timer; a message function that blocks
 // holds one goroutine while it blocks. The close handshake is finished
 // by whichever goroutine is reading, or by the goroutine that asked for the
-// close when nobody is; only CloseAsync and the Registry's bulk closes
+// close when nobody is; only closeAsync and the Registry's bulk closes
 // start a short-lived goroutine for it.
 package lifecycle

@@ -13,7 +13,7 @@ import (
 	"github.com/wsmw/wsmw/internal/evpoll"
 )
 
-// Event mode: a connection served by ServeEvents holds no goroutine, no
+// Event mode: a connection served by serveEvents holds no goroutine, no
 // runtime timer and, while idle, no read buffer. Readiness comes from the
 // process's event loop (loop.go: one epoll instance, registered
 // edge-triggered): a wake-up comes when bytes arrive, and a worker of the
@@ -113,10 +113,10 @@ func (r *connReader) Read(p []byte) (int, error) {
 }
 
 // ErrEventMode is returned by ReadMessage on a connection served by
-// ServeEvents: its messages go to the function given there.
-var ErrEventMode = errors.New("wsmw: the connection is in event mode; its messages go to the ServeEvents function")
+// serveEvents: its messages go to the function given there.
+var ErrEventMode = errors.New("wsmw: the connection is in event mode; its messages go to the serveEvents function")
 
-// ServeEvents serves c in event mode: onMessage is called with each data
+// serveEvents serves c in event mode: onMessage is called with each data
 // message (after the read checks, in order, one at a time) on a worker of a
 // pool shared by every event-mode connection, and c holds no goroutine and,
 // while idle, no read buffer. It returns at once. Call it instead of
@@ -133,10 +133,10 @@ var ErrEventMode = errors.New("wsmw: the connection is in event mode; its messag
 //
 // Where epoll is not available (other systems), for connections that are
 // not plain TCP (TLS: crypto/tls buffers records itself), or when
-// goroutines is true, ServeEvents runs the same function from a read loop
+// goroutines is true, serveEvents runs the same function from a read loop
 // in a goroutine of c's own instead, the goroutine mode's cost with the
 // event mode's API. It reports whether c is served by events.
-func (c *Conn) ServeEvents(onMessage func(*Conn, MessageType, []byte), goroutines bool) bool {
+func (c *Conn) serveEvents(onMessage func(*Conn, MessageType, []byte), goroutines bool) bool {
 	if !goroutines && c.br != nil && c.br.Size() > 256 {
 		if sc, ok := c.guard.Conn.(syscall.Conn); ok {
 			if rc, err := sc.SyscallConn(); err == nil {

@@ -8,25 +8,26 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/wsmw/wsmw/internal/connx"
 	"github.com/wsmw/wsmw/internal/wstest"
 	"github.com/wsmw/wsmw/lifecycle"
 )
 
-// A close that another goroutine started before ServeEvents (a Registry's
+// A close that another goroutine started before serveEvents (a Registry's
 // Shutdown or Revoke, a timer, the application) reads the handshake in
-// that goroutine when nobody else reads: ServeEvents must then leave the
+// that goroutine when nobody else reads: serveEvents must then leave the
 // connection to it, not read it from the event loop as well. Before the
 // fix both read: a data race on the read buffer (under -race), frames
 // split between two readers.
 func TestServeEventsAfterACloseBeganHasOneReader(t *testing.T) {
 	reg := lifecycle.NewRegistry()
 	defer reg.Shutdown(t.Context())
-	errEarly := errors.New("closed before ServeEvents")
+	errEarly := errors.New("closed before serveEvents")
 	infos := make(chan lifecycle.CloseInfo, 100)
 	sawClose := make(chan struct{})
-	up := websocket.Upgrader{ReadBufferSize: lifecycle.EventBufferSize}
+	up := websocket.Upgrader{ReadBufferSize: connx.EventBufferSize}
 	url := wstest.Server(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := lifecycle.Accept(w, r, &up, nil, lifecycle.Config{Registry: reg, OnClose: []func(*lifecycle.Conn, lifecycle.CloseInfo){
+		c, err := connx.Accept(w, r, &up, nil, connx.Config{Registry: reg, OnClose: []func(*lifecycle.Conn, lifecycle.CloseInfo){
 			func(_ *lifecycle.Conn, info lifecycle.CloseInfo) { infos <- info },
 		}})
 		if err != nil {
@@ -34,7 +35,7 @@ func TestServeEventsAfterACloseBeganHasOneReader(t *testing.T) {
 		}
 		go c.CloseWith(errEarly, 4001, "early")
 		<-sawClose // the Close frame is out: its goroutine reads the handshake now
-		c.ServeEvents(func(c *lifecycle.Conn, mt lifecycle.MessageType, data []byte) { c.WriteMessage(mt, data) }, false)
+		connx.ServeEvents(c, func(c *lifecycle.Conn, mt lifecycle.MessageType, data []byte) { c.WriteMessage(mt, data) }, false)
 	}))
 	for range 20 {
 		c, err := wstest.DialRaw(url, nil)

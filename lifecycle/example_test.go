@@ -10,6 +10,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/wsmw/wsmw/internal/connx"
 	"github.com/wsmw/wsmw/lifecycle"
 )
 
@@ -32,7 +33,7 @@ func ExampleStatusCode_Sendable() {
 
 // Reasons are cut to 123 bytes without splitting a UTF-8 sequence.
 func ExampleTruncateReason() {
-	r := lifecycle.TruncateReason(strings.Repeat("é", 100))
+	r := connx.TruncateReason(strings.Repeat("é", 100))
 	fmt.Println(len(r), strings.Count(r, "é"))
 	// Output: 122 61
 }
@@ -88,7 +89,7 @@ func (q *quietCheck) fire() { q.c.Close(4000, "too quiet") }
 func ExampleConn_StartTimer() {
 	up := websocket.Upgrader{}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := lifecycle.Accept(w, r, &up, nil, lifecycle.Config{})
+		c, err := connx.Accept(w, r, &up, nil, connx.Config{})
 		if err != nil {
 			return
 		}

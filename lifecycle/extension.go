@@ -16,9 +16,9 @@ func (c *Conn) AddReadCheck(check ReadCheck) {
 	c.checks = append(c.checks, check)
 }
 
-// OnPong adds a function called with each pong's application data, inside
+// addPongHook adds a function called with each pong's application data, inside
 // the reader. Call it before the handler starts reading.
-func (c *Conn) OnPong(f func(appData string)) {
+func (c *Conn) addPongHook(f func(appData string)) {
 	prev := c.onPong
 	if prev == nil {
 		c.onPong = f
@@ -30,43 +30,43 @@ func (c *Conn) OnPong(f func(appData string)) {
 	}
 }
 
-// SetReadLimit sets the largest data message accepted, in bytes
-// (DefaultReadLimit unless set); a larger one closes the connection with
+// setReadLimit sets the largest data message accepted, in bytes
+// (defaultReadLimit unless set); a larger one closes the connection with
 // 1009 "message too big" (cause ErrMessageTooBig). Negative means no limit.
 // Call it before the handler starts reading.
-func (c *Conn) SetReadLimit(n int64) {
+func (c *Conn) setReadLimit(n int64) {
 	if n == 0 {
-		n = DefaultReadLimit
+		n = defaultReadLimit
 	}
 	c.readLimit = n
 }
 
-// SetFrameLimits sets the budgets of control frames and fragments the peer
+// setFrameLimits sets the budgets of control frames and fragments the peer
 // may send (the Default* constants unless set); l is shared, not copied, and
 // must not change afterwards. Call it before the handler starts reading.
-func (c *Conn) SetFrameLimits(l *FrameLimits) { c.guard.limits = l }
+func (c *Conn) setFrameLimits(l *FrameLimits) { c.guard.limits = l }
 
 // ReadLimit returns the read limit in bytes, negative for none.
-func (c *Conn) ReadLimit() int64 { return c.readLimit }
+func (c *Conn) readLimitOf() int64 { return c.readLimit }
 
-// SetWriteTimeout bounds every data write; zero means no bound. A write that
+// setWriteTimeout bounds every data write; zero means no bound. A write that
 // times out leaves the stream broken, so the connection is ended at once
 // (cause ErrWriteTimeout). Call it before the handler starts writing.
-func (c *Conn) SetWriteTimeout(d time.Duration) { c.writeTimeout = d }
+func (c *Conn) setWriteTimeout(d time.Duration) { c.writeTimeout = d }
 
-// InboundFrames counts the frames read from the peer so far: data messages,
+// inboundFrames counts the frames read from the peer so far: data messages,
 // pings, pongs and Close. A policy compares two readings to learn whether
 // anything arrived in between.
-func (c *Conn) InboundFrames() uint64 { return c.inbound.Load() }
+func (c *Conn) inboundFrames() uint64 { return c.inbound.Load() }
 
-// OutboundMessages counts the data messages written (or being written) so
+// outboundMessages counts the data messages written (or being written) so
 // far. A policy compares two readings to learn whether anything was sent in
 // between.
-func (c *Conn) OutboundMessages() uint64 { return c.outbound.Load() }
+func (c *Conn) outboundMessages() uint64 { return c.outbound.Load() }
 
-// OutboundBytes counts the payload bytes of the data messages written (or
+// outboundBytesSent counts the payload bytes of the data messages written (or
 // being written) so far.
-func (c *Conn) OutboundBytes() uint64 { return c.outboundBytes.Load() }
+func (c *Conn) outboundBytesSent() uint64 { return c.outboundBytes.Load() }
 
 // OnClose adds a hook that runs once when the connection has ended, after
 // TCP is closed, in the order added. A hook added after the end runs at
@@ -125,7 +125,7 @@ func (c *Conn) Value(key any) any {
 // ID). The Registry indexes connections by subject for CloseSubject and
 // Revoke.
 //
-// When policies have added subject checks (AddSubjectCheck), SetSubject
+// When policies have added subject checks (addSubjectCheck), SetSubject
 // consults them first, in the order added, and serializes with the other
 // SetSubject calls of c while they run: a check that refuses makes
 // SetSubject return its error and leaves the subject as it was (the checks

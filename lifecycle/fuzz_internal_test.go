@@ -48,27 +48,27 @@ func FuzzClosePayload(f *testing.F) {
 			if got := StatusCode(binary.BigEndian.Uint16(p)); got != sc {
 				t.Fatalf("payload code %d, want %d", got, sc)
 			}
-			if string(p[2:]) != TruncateReason(reason) {
-				t.Fatalf("payload reason %q, want %q", p[2:], TruncateReason(reason))
+			if string(p[2:]) != truncateReason(reason) {
+				t.Fatalf("payload reason %q, want %q", p[2:], truncateReason(reason))
 			}
 			checkWireCode(t, sc)
 		}
 
-		cut := TruncateReason(reason)
+		cut := truncateReason(reason)
 		valid := strings.ToValidUTF8(reason, "\uFFFD")
 		switch {
 		case !utf8.ValidString(cut):
-			t.Fatalf("TruncateReason gave invalid UTF-8 %q", cut)
+			t.Fatalf("truncateReason gave invalid UTF-8 %q", cut)
 		case len(cut) > MaxReasonBytes:
-			t.Fatalf("TruncateReason gave %d bytes", len(cut))
+			t.Fatalf("truncateReason gave %d bytes", len(cut))
 		case !strings.HasPrefix(valid, cut):
 			t.Fatalf("%q is not a prefix of %q", cut, valid)
 		case len(valid) <= MaxReasonBytes && cut != valid:
 			t.Fatalf("a short reason was changed: %q -> %q", valid, cut)
 		case len(valid) > MaxReasonBytes && len(cut) <= MaxReasonBytes-utf8.UTFMax:
 			t.Fatalf("cut too much: %d bytes of %d", len(cut), len(valid))
-		case TruncateReason(cut) != cut:
-			t.Fatalf("TruncateReason is not idempotent on %q", cut)
+		case truncateReason(cut) != cut:
+			t.Fatalf("truncateReason is not idempotent on %q", cut)
 		}
 
 		// A local close asks for a frame that matches what it reports.
@@ -219,7 +219,7 @@ func newFuzzServer() *fuzzServer {
 	s := &fuzzServer{results: map[string]*fuzzResult{}}
 	up := websocket.Upgrader{}
 	s.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := Accept(w, r, &up, nil, Config{CloseTimeout: 2 * time.Second})
+		c, err := accept(w, r, &up, nil, config{CloseTimeout: 2 * time.Second})
 		if err != nil {
 			return
 		}

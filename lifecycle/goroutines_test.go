@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/wsmw/wsmw/internal/conntest"
+	"github.com/wsmw/wsmw/internal/connx"
 	"github.com/wsmw/wsmw/internal/wstest"
 	"github.com/wsmw/wsmw/lifecycle"
 )
@@ -16,7 +17,7 @@ import (
 func TestOneGoroutinePerConnection(t *testing.T) {
 	const n = 200
 	opened := make(chan struct{}, n)
-	h := newHarness(t, lifecycle.Config{}, func(c *lifecycle.Conn) {
+	h := newHarness(t, connx.Config{}, func(c *lifecycle.Conn) {
 		afterFunc(c, time.Hour, func() {}) // timers add no goroutine
 		opened <- struct{}{}
 		conntest.Echo(c)

@@ -62,15 +62,14 @@ const maxPongCredit = 8
 // off.
 type FrameLimits struct {
 	// ControlRate is how many pings and unsolicited pongs per second a peer
-	// may send in the long run (DefaultControlRate).
+	// may send in the long run (default 10).
 	ControlRate float64
-	// ControlBurst is how many it may send at once (DefaultControlBurst).
+	// ControlBurst is how many it may send at once (default 50).
 	ControlBurst int
-	// FragmentsBase is how many frames any message may have
-	// (DefaultFragmentsBase).
+	// FragmentsBase is how many frames any message may have (default 64).
 	FragmentsBase int
 	// FragmentBytes buys one more frame per that many payload bytes
-	// (DefaultFragmentBytes).
+	// (default 64).
 	FragmentBytes int
 }
 
@@ -79,13 +78,13 @@ type FrameLimits struct {
 // gorilla's client cuts messages at its write buffer, 4 KiB by default),
 // tight enough that a flood is closed within milliseconds.
 const (
-	DefaultControlRate   = 10
-	DefaultControlBurst  = 50
-	DefaultFragmentsBase = 64
-	DefaultFragmentBytes = 64
+	defaultControlRate   = 10
+	defaultControlBurst  = 50
+	defaultFragmentsBase = 64
+	defaultFragmentBytes = 64
 )
 
-// defaultFrameLimits is the budget of every connection unless its Config
+// defaultFrameLimits is the budget of every connection unless its config
 // says otherwise: every field at its default.
 var defaultFrameLimits = FrameLimits{}
 
@@ -269,10 +268,10 @@ func (g *frameGuard) control(l *FrameLimits) *CloseError {
 		return nil
 	}
 	if rate == 0 {
-		rate = DefaultControlRate
+		rate = defaultControlRate
 	}
 	if burst == 0 {
-		burst = DefaultControlBurst
+		burst = defaultControlBurst
 	}
 	interval := int64(float64(time.Second) / rate)
 	now := int64(time.Since(epoch)) // may be negative (a synctest bubble's clock)
@@ -294,10 +293,10 @@ func (g *frameGuard) fragments(l *FrameLimits) *CloseError {
 		return nil
 	}
 	if base == 0 {
-		base = DefaultFragmentsBase
+		base = defaultFragmentsBase
 	}
 	if per == 0 {
-		per = DefaultFragmentBytes
+		per = defaultFragmentBytes
 	}
 	if uint64(g.frames) > uint64(base)+g.payload/uint64(per) {
 		return errFragments

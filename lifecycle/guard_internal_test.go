@@ -71,7 +71,7 @@ func TestGuardBudgets(t *testing.T) {
 		for ; failed == nil && n < 1000; n++ {
 			_, failed = g.scan(maskedFrame(0x9, true, 0))
 		}
-		if !errors.Is(failed, ErrControlFlood) || n != DefaultControlBurst+1 {
+		if !errors.Is(failed, ErrControlFlood) || n != defaultControlBurst+1 {
 			t.Fatalf("%v after %d pings", failed, n)
 		}
 	})
@@ -91,7 +91,7 @@ func TestGuardBudgets(t *testing.T) {
 		for ; failed == nil && n < 1000; n++ {
 			_, failed = g.scan(maskedFrame(0x0, false, 0))
 		}
-		if !errors.Is(failed, ErrFragmentFlood) || n != DefaultFragmentsBase+1 {
+		if !errors.Is(failed, ErrFragmentFlood) || n != defaultFragmentsBase+1 {
 			t.Fatalf("%v after %d fragments", failed, n)
 		}
 	})

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wsmw/wsmw/internal/connx"
 	"github.com/wsmw/wsmw/internal/wstest"
 
 	"github.com/wsmw/wsmw/internal/conntest"
@@ -15,7 +16,7 @@ import (
 
 // closeFromOutsideEvents is closeFromOutside in event mode: the first
 // message makes another goroutine close; the loop reads the handshake.
-func closeFromOutsideEvents(t *testing.T, cfg lifecycle.Config) *harness {
+func closeFromOutsideEvents(t *testing.T, cfg connx.Config) *harness {
 	return newModeHarness(t, conntest.Events, cfg, nil, func(c *lifecycle.Conn, _ lifecycle.MessageType, _ []byte) {
 		go c.CloseWith(errTestCause, 4100, "from outside")
 	})
@@ -25,19 +26,19 @@ func closeFromOutsideEvents(t *testing.T, cfg lifecycle.Config) *harness {
 // completes its handshake as soon as the peer answers (CloseTimeout is a
 // minute).
 func TestEventModeHandshakeCompletes(t *testing.T) {
-	assertHandshake(t, closeFromOutsideEvents(t, lifecycle.Config{CloseTimeout: time.Minute}))
+	assertHandshake(t, closeFromOutsideEvents(t, connx.Config{CloseTimeout: time.Minute}))
 }
 
 // In event mode the handshake's bound is a timer: a peer that never
 // answers is cut at CloseTimeout.
 func TestEventModeSilentPeerIsCutAtCloseTimeout(t *testing.T) {
-	h := closeFromOutsideEvents(t, lifecycle.Config{CloseTimeout: 300 * time.Millisecond})
+	h := closeFromOutsideEvents(t, connx.Config{CloseTimeout: 300 * time.Millisecond})
 	assertCutAtCloseTimeout(t, h, 300*time.Millisecond)
 }
 
 // A reset in event mode is an abnormal end, reported once.
 func TestEventModeAbnormalEndByReset(t *testing.T) {
-	h := newModeHarness(t, conntest.Events, lifecycle.Config{}, nil, conntest.EchoMessage)
+	h := newModeHarness(t, conntest.Events, connx.Config{}, nil, conntest.EchoMessage)
 	c := h.dial()
 	c.WriteText("hello")
 	if _, err := c.ReadFrame(5 * time.Second); err != nil {
@@ -53,9 +54,9 @@ func TestEventModeAbnormalEndByReset(t *testing.T) {
 // timeout, and the loop serves on.
 func TestEventModePartialMessageIsBounded(t *testing.T) {
 	defer lifecycle.SetPartialTimeout(300 * time.Millisecond)()
-	h := newModeHarness(t, conntest.Events, lifecycle.Config{}, nil, conntest.EchoMessage)
+	h := newModeHarness(t, conntest.Events, connx.Config{}, nil, conntest.EchoMessage)
 
-	big := bytes.Repeat([]byte("x"), 2*lifecycle.EventBufferSize)
+	big := bytes.Repeat([]byte("x"), 2*connx.EventBufferSize)
 	frame := wstest.AppendFrame(nil, wstest.OpBinary, true, big)
 
 	slow := h.dial()
@@ -95,7 +96,7 @@ func TestEventModePartialMessageIsBounded(t *testing.T) {
 // read, the connection holds no buffer at all.
 func TestEventModeSlowSenderHoldsWhatItSent(t *testing.T) {
 	conns := make(chan *lifecycle.Conn, 1)
-	h := newModeHarness(t, conntest.Events, lifecycle.Config{}, func(c *lifecycle.Conn) { conns <- c }, conntest.EchoMessage)
+	h := newModeHarness(t, conntest.Events, connx.Config{}, func(c *lifecycle.Conn) { conns <- c }, conntest.EchoMessage)
 	big := bytes.Repeat([]byte("y"), 60<<10)
 	frame := wstest.AppendFrame(nil, wstest.OpBinary, true, big)
 	c := h.dial()
@@ -117,11 +118,11 @@ func TestEventModeSlowSenderHoldsWhatItSent(t *testing.T) {
 		sent += n
 	}
 	send(20) // a header and a few bytes: one turn, the pool's buffer
-	bufferIs("the pool's", func(n int) bool { return n == lifecycle.EventBufferSize })
+	bufferIs("the pool's", func(n int) bool { return n == connx.EventBufferSize })
 	send(20) // a second turn: a buffer their size
 	bufferIs("512 bytes", func(n int) bool { return n == 512 })
 	send(3000) // it grows as bytes come
-	bufferIs("at least 3040 bytes, at most the pool's", func(n int) bool { return n >= 3040 && n <= lifecycle.EventBufferSize })
+	bufferIs("at least 3040 bytes, at most the pool's", func(n int) bool { return n >= 3040 && n <= connx.EventBufferSize })
 	send(len(frame) - sent)
 	if f, err := c.ReadFrame(5 * time.Second); err != nil || !bytes.Equal(f.Payload, big) {
 		t.Fatalf("echo: %d bytes, %v", len(f.Payload), err)

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wsmw/wsmw/internal/connx"
 	"github.com/wsmw/wsmw/lifecycle"
 )
 
@@ -13,7 +14,7 @@ var errTestCause = errors.New("test cause")
 
 // closeFromOutside starts a handler that behaves as block says, and closes
 // the connection from another goroutine once the client has spoken.
-func closeFromOutside(t *testing.T, cfg lifecycle.Config, block func(c *lifecycle.Conn, release <-chan struct{})) (*harness, chan struct{}) {
+func closeFromOutside(t *testing.T, cfg connx.Config, block func(c *lifecycle.Conn, release <-chan struct{})) (*harness, chan struct{}) {
 	release := make(chan struct{})
 	h := newHarness(t, cfg, func(c *lifecycle.Conn) {
 		if _, _, err := c.ReadMessage(); err != nil {
@@ -33,7 +34,7 @@ func closeFromOutside(t *testing.T, cfg lifecycle.Config, block func(c *lifecycl
 }
 
 func TestHandshakeCompletesWhileHandlerReads(t *testing.T) {
-	h, _ := closeFromOutside(t, lifecycle.Config{CloseTimeout: time.Minute}, func(c *lifecycle.Conn, _ <-chan struct{}) {
+	h, _ := closeFromOutside(t, connx.Config{CloseTimeout: time.Minute}, func(c *lifecycle.Conn, _ <-chan struct{}) {
 		_, _, err := c.ReadMessage()
 		var ce *lifecycle.CloseError
 		if !errors.As(err, &ce) || ce.Code != 4100 || !errors.Is(err, errTestCause) {
@@ -44,7 +45,7 @@ func TestHandshakeCompletesWhileHandlerReads(t *testing.T) {
 }
 
 func TestHandshakeCompletesWhileHandlerIsBlockedElsewhere(t *testing.T) {
-	h, release := closeFromOutside(t, lifecycle.Config{CloseTimeout: time.Minute}, func(c *lifecycle.Conn, release <-chan struct{}) {
+	h, release := closeFromOutside(t, connx.Config{CloseTimeout: time.Minute}, func(c *lifecycle.Conn, release <-chan struct{}) {
 		<-release // not reading: the closer must read the peer's Close itself
 	})
 	assertHandshake(t, h)
@@ -76,7 +77,7 @@ func TestSilentPeerIsCutAtCloseTimeout(t *testing.T) {
 	for _, reading := range []bool{true, false} {
 		name := map[bool]string{true: "handler reading", false: "handler blocked"}[reading]
 		t.Run(name, func(t *testing.T) {
-			h, release := closeFromOutside(t, lifecycle.Config{CloseTimeout: 300 * time.Millisecond}, func(c *lifecycle.Conn, release <-chan struct{}) {
+			h, release := closeFromOutside(t, connx.Config{CloseTimeout: 300 * time.Millisecond}, func(c *lifecycle.Conn, release <-chan struct{}) {
 				if reading {
 					c.ReadMessage()
 					return
@@ -114,7 +115,7 @@ func assertCutAtCloseTimeout(t *testing.T, h *harness, closeTimeout time.Duratio
 
 func TestAbnormalEndByReset(t *testing.T) {
 	loopEnded := make(chan error, 1)
-	h := newHarness(t, lifecycle.Config{}, func(c *lifecycle.Conn) {
+	h := newHarness(t, connx.Config{}, func(c *lifecycle.Conn) {
 		for {
 			if _, _, err := c.ReadMessage(); err != nil {
 				loopEnded <- err

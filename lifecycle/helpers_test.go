@@ -9,6 +9,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/wsmw/wsmw/internal/conntest"
+	"github.com/wsmw/wsmw/internal/connx"
 	"github.com/wsmw/wsmw/internal/wstest"
 	"github.com/wsmw/wsmw/lifecycle"
 )
@@ -22,10 +23,10 @@ type harness struct {
 	closed chan lifecycle.CloseInfo
 	mu     sync.Mutex
 	hooks  map[*lifecycle.Conn]int
-	cfg    lifecycle.Config
+	cfg    connx.Config
 }
 
-func newHarness(t *testing.T, cfg lifecycle.Config, handler func(*lifecycle.Conn), opts ...lifecycle.RegistryOption) *harness {
+func newHarness(t *testing.T, cfg connx.Config, handler func(*lifecycle.Conn), opts ...lifecycle.RegistryOption) *harness {
 	return startHarness(t, cfg, 1024, func(c *lifecycle.Conn) {
 		go func() {
 			handler(c)
@@ -37,8 +38,8 @@ func newHarness(t *testing.T, cfg lifecycle.Config, handler func(*lifecycle.Conn
 // newModeHarness is newHarness in a read mode: open (when not nil) runs
 // on each connection first, then onMessage gets each data message, from a
 // ReadMessage loop in a goroutine of the connection's (goroutine mode) or
-// from ServeEvents (event mode, with its default read buffer).
-func newModeHarness(t *testing.T, mode conntest.Mode, cfg lifecycle.Config, open func(*lifecycle.Conn), onMessage func(*lifecycle.Conn, lifecycle.MessageType, []byte)) *harness {
+// from serveEvents (event mode, with its default read buffer).
+func newModeHarness(t *testing.T, mode conntest.Mode, cfg connx.Config, open func(*lifecycle.Conn), onMessage func(*lifecycle.Conn, lifecycle.MessageType, []byte)) *harness {
 	if !mode.Events {
 		return newHarness(t, cfg, func(c *lifecycle.Conn) {
 			if open != nil {
@@ -53,19 +54,19 @@ func newModeHarness(t *testing.T, mode conntest.Mode, cfg lifecycle.Config, open
 			}
 		})
 	}
-	return startHarness(t, cfg, lifecycle.EventBufferSize, func(c *lifecycle.Conn) {
+	return startHarness(t, cfg, connx.EventBufferSize, func(c *lifecycle.Conn) {
 		if open != nil {
 			open(c)
 		}
-		if !c.ServeEvents(onMessage, false) {
-			t.Error("ServeEvents fell back to a goroutine")
+		if !connx.ServeEvents(c, onMessage, false) {
+			t.Error("serveEvents fell back to a goroutine")
 		}
 	})
 }
 
 // startHarness starts the test server: serve takes each upgraded
 // connection, read through a buffer of readBuffer bytes.
-func startHarness(t *testing.T, cfg lifecycle.Config, readBuffer int, serve func(*lifecycle.Conn), opts ...lifecycle.RegistryOption) *harness {
+func startHarness(t *testing.T, cfg connx.Config, readBuffer int, serve func(*lifecycle.Conn), opts ...lifecycle.RegistryOption) *harness {
 	h := &harness{t: t, reg: lifecycle.NewRegistry(opts...), closed: make(chan lifecycle.CloseInfo, 10000), hooks: map[*lifecycle.Conn]int{}, cfg: cfg}
 	up := websocket.Upgrader{ReadBufferSize: readBuffer, WriteBufferSize: 1024}
 	h.url = wstest.Server(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -77,7 +78,7 @@ func startHarness(t *testing.T, cfg lifecycle.Config, readBuffer int, serve func
 			h.mu.Unlock()
 			h.closed <- info
 		}}
-		c, err := lifecycle.Accept(w, r, &up, nil, cfg)
+		c, err := connx.Accept(w, r, &up, nil, cfg)
 		if err != nil {
 			return
 		}

@@ -34,14 +34,6 @@ type eventLoop struct {
 	free  []uint32 // free slots
 }
 
-// EventBufferSize is the read buffer of an event-mode connection while it
-// is not idle: a message that fits (with its frame headers) is read in one
-// system call. Idle connections hold none, so a larger buffer costs nothing
-// while they wait: 8 KiB, so that messages of 4 KiB and somewhat more,
-// common sizes, fit with their headers. A larger message grows the buffer
-// as its bytes arrive.
-const EventBufferSize = 8192
-
 var (
 	loopMu      sync.Mutex
 	currentLoop *eventLoop

@@ -203,7 +203,7 @@ func (c *Conn) handlePong(appData string) error {
 	return nil
 }
 
-// pong handles a pong: the round trip of our ping, the OnPong hooks.
+// pong handles a pong: the round trip of our ping, the addPongHook hooks.
 func (c *Conn) pong(appData string) {
 	c.timePong(appData)
 	if c.onPong != nil {

@@ -30,10 +30,10 @@ type Registry struct {
 // RegistryOption configures a Registry.
 type RegistryOption func(*Registry)
 
-// WithCloseParallelism sets how many Close frames the Registry writes at
+// withCloseParallelism sets how many Close frames the Registry writes at
 // once when it closes many connections (Shutdown, CloseIf, Revoke). The
 // default is 16 per CPU.
-func WithCloseParallelism(n int) RegistryOption {
+func withCloseParallelism(n int) RegistryOption {
 	return func(r *Registry) {
 		if n > 0 {
 			r.parallelism = n
@@ -47,7 +47,7 @@ func NewRegistry(opts ...RegistryOption) *Registry {
 		bySubject:   make(map[string]*Conn),
 		pending:     make(map[*ticket]struct{}),
 		parallelism: 16 * runtime.GOMAXPROCS(0),
-		revocations: revocations{ttl: DefaultRevocationTTL},
+		revocations: revocations{ttl: defaultRevocationTTL},
 	}
 	for _, o := range opts {
 		o(r)
@@ -95,7 +95,7 @@ func (r *Registry) cancel(t *ticket) {
 
 // admit turns t into c's registration. c is registered even when it
 // returns an error (ErrServerShutdown while the Registry drains, or
-// ErrRevokedDuringUpgrade), so that Shutdown waits for its close.
+// errRevokedDuringUpgrade), so that Shutdown waits for its close.
 func (r *Registry) admit(c *Conn, t *ticket) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -114,7 +114,7 @@ func (r *Registry) admit(c *Conn, t *ticket) error {
 	case r.draining:
 		return ErrServerShutdown
 	case t.revoked:
-		return ErrRevokedDuringUpgrade
+		return errRevokedDuringUpgrade
 	}
 	return nil
 }
@@ -131,7 +131,7 @@ func (r *Registry) registerLocked(c *Conn) {
 // Registry returns the Registry that c joined (see Accept), nil when none:
 // the one whose Revoke reaches c, and whose remembered revocations
 // (RevokedAt) an auth policy checks c's tokens against.
-func (c *Conn) Registry() *Registry {
+func (c *Conn) registry() *Registry {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.reg
@@ -266,7 +266,7 @@ func (r *Registry) Len() int {
 
 // Draining reports whether Shutdown has started; upgrades are refused (503)
 // from then on.
-func (r *Registry) Draining() bool {
+func (r *Registry) isDraining() bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.draining
@@ -283,7 +283,7 @@ func (r *Registry) Range(fn func(*Conn) bool) {
 }
 
 // Subject returns the live connections of subject.
-func (r *Registry) Subject(subject string) []*Conn {
+func (r *Registry) subjectConns(subject string) []*Conn {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	var out []*Conn
@@ -297,7 +297,7 @@ func (r *Registry) Subject(subject string) []*Conn {
 // which pred returns true, and returns how many it started closing. It
 // returns at once: the connections are closing (their reads and writes
 // fail, their contexts are cancelled) and their Close frames are written in
-// the background, at most WithCloseParallelism at a time, each bounded by
+// the background, at most withCloseParallelism at a time, each bounded by
 // its connection's close timeout.
 func (r *Registry) CloseIf(pred func(*Conn) bool, cause error, code StatusCode, reason string) int {
 	var picked []*Conn
@@ -313,7 +313,7 @@ func (r *Registry) CloseIf(pred func(*Conn) bool, cause error, code StatusCode, 
 // and cause, and returns how many it started closing; like CloseIf, it
 // does not wait for the Close frames.
 func (r *Registry) CloseSubject(subject string, cause error, code StatusCode, reason string) int {
-	return r.closeAll(r.Subject(subject), cause, code, reason, time.Time{})
+	return r.closeAll(r.subjectConns(subject), cause, code, reason, time.Time{})
 }
 
 func (r *Registry) snapshot() []*Conn {

@@ -16,7 +16,7 @@ func TestSubjectListsThroughTheConns(t *testing.T) {
 	}
 	has := func(subject string, want ...*Conn) {
 		t.Helper()
-		got := r.Subject(subject)
+		got := r.subjectConns(subject)
 		if len(got) != len(want) {
 			t.Fatalf("%s: %d conns, want %d", subject, len(got), len(want))
 		}

@@ -6,13 +6,13 @@ import (
 	"time"
 )
 
-// DefaultRevocationTTL is how long a Registry remembers a revocation: as
+// defaultRevocationTTL is how long a Registry remembers a revocation: as
 // long as the tokens issued before it can stay valid. Set it to your
 // tokens' longest lifetime with WithRevocationTTL.
-const DefaultRevocationTTL = 24 * time.Hour
+const defaultRevocationTTL = 24 * time.Hour
 
 // WithRevocationTTL sets how long Revoke is remembered for RevokedAt
-// (DefaultRevocationTTL): at least the longest lifetime of the tokens that
+// (24 hours by default): at least the longest lifetime of the tokens that
 // the revocation must outlast.
 func WithRevocationTTL(d time.Duration) RegistryOption {
 	return func(r *Registry) {
@@ -30,20 +30,20 @@ func WithRevocationTTL(d time.Duration) RegistryOption {
 // whose handshake was under way, and those that were closing for a
 // revocation already (an auth policy that saw the remembered revocation
 // first) — without waiting for their close handshakes.
-func (r *Registry) Revoke(subject string) int { return r.RevokeAt(subject, time.Now()) }
+func (r *Registry) Revoke(subject string) int { return r.revokeAt(subject, time.Now()) }
 
-// RevokeAt is Revoke for a revocation made at a given time, such as one
+// revokeAt is Revoke for a revocation made at a given time, such as one
 // received from another server: it closes subject's connections opened
 // before at, including those whose handshake is under way, and remembers
-// at. A later RevokeAt of the same subject with an earlier time changes
+// at. A later revokeAt of the same subject with an earlier time changes
 // nothing that is remembered.
-func (r *Registry) RevokeAt(subject string, at time.Time) int {
+func (r *Registry) revokeAt(subject string, at time.Time) int {
 	r.revocations.record(subject, at)
 	var conns []*Conn
 	upgrading := 0
 	r.mu.Lock()
 	for c := r.bySubject[subject]; c != nil; c = c.next() {
-		if !c.OpenedAt().After(at) {
+		if !c.openedTime().After(at) {
 			conns = append(conns, c)
 		}
 	}
@@ -66,7 +66,7 @@ func (r *Registry) RevokeAt(subject string, at time.Time) int {
 
 // RevocationTTL returns how long the Registry remembers a revocation (see
 // WithRevocationTTL).
-func (r *Registry) RevocationTTL() time.Duration { return r.revocations.ttl }
+func (r *Registry) revocationTTL() time.Duration { return r.revocations.ttl }
 
 // RevokedAt returns the time of subject's latest revocation, and false when
 // subject was not revoked within the revocation TTL. Auth policies refuse

@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wsmw/wsmw/internal/connx"
 	"github.com/wsmw/wsmw/lifecycle"
 )
 
@@ -13,7 +14,7 @@ import (
 // not, and a live one is closed.
 func TestRevokeCountsConnectionsClosingForARevocation(t *testing.T) {
 	conns := make(chan *lifecycle.Conn, 3)
-	h := newHarness(t, lifecycle.Config{Subject: "alice", CloseTimeout: 200 * time.Millisecond}, func(c *lifecycle.Conn) {
+	h := newHarness(t, connx.Config{Subject: "alice", CloseTimeout: 200 * time.Millisecond}, func(c *lifecycle.Conn) {
 		conns <- c
 		c.ReadMessage()
 	})
@@ -22,8 +23,8 @@ func TestRevokeCountsConnectionsClosingForARevocation(t *testing.T) {
 		h.dial()
 		cs = append(cs, <-conns)
 	}
-	cs[0].CloseAsync(lifecycle.ErrSessionRevoked, lifecycle.StatusPolicyViolation, "session revoked")
-	cs[1].CloseAsync(errTestCause, 4000, "something else")
+	connx.CloseAsync(cs[0], lifecycle.ErrSessionRevoked, lifecycle.StatusPolicyViolation, "session revoked")
+	connx.CloseAsync(cs[1], errTestCause, 4000, "something else")
 	if n := h.reg.Revoke("alice"); n != 2 {
 		t.Fatalf("Revoke counted %d connections, want 2 (the one closing for a revocation, and the live one)", n)
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/wsmw/wsmw/internal/conntest"
+	"github.com/wsmw/wsmw/internal/connx"
 	"github.com/wsmw/wsmw/internal/wstest"
 	"github.com/wsmw/wsmw/lifecycle"
 )
@@ -16,7 +17,7 @@ import (
 func TestShutdownClosesEveryConnectionWith1001(t *testing.T) {
 	const total = 1000
 	opened := make(chan struct{}, total)
-	h := newHarness(t, lifecycle.Config{}, func(c *lifecycle.Conn) {
+	h := newHarness(t, connx.Config{}, func(c *lifecycle.Conn) {
 		opened <- struct{}{}
 		conntest.Echo(c)
 	})
@@ -74,7 +75,7 @@ func TestShutdownClosesEveryConnectionWith1001(t *testing.T) {
 
 func TestShutdownIsNotHeldByAPeerThatIgnoresClose(t *testing.T) {
 	opened := make(chan struct{}, 2)
-	h := newHarness(t, lifecycle.Config{CloseTimeout: time.Hour}, func(c *lifecycle.Conn) {
+	h := newHarness(t, connx.Config{CloseTimeout: time.Hour}, func(c *lifecycle.Conn) {
 		opened <- struct{}{}
 		conntest.Echo(c)
 	})
@@ -113,7 +114,7 @@ func TestShutdownIsNotHeldByAPeerThatIgnoresClose(t *testing.T) {
 }
 
 func TestAddAfterShutdownIsRefused(t *testing.T) {
-	h := newHarness(t, lifecycle.Config{}, conntest.Echo)
+	h := newHarness(t, connx.Config{}, conntest.Echo)
 	h.reg.Shutdown(context.Background())
 	c, err := wstest.DialRaw(h.url, nil)
 	if err != nil {
@@ -134,7 +135,7 @@ func TestAddAfterShutdownIsRefused(t *testing.T) {
 func TestShutdownOfAThousandDeafPeersKeepsItsDeadline(t *testing.T) {
 	const total = 1000
 	opened := make(chan struct{}, total)
-	h := newHarness(t, lifecycle.Config{}, func(c *lifecycle.Conn) {
+	h := newHarness(t, connx.Config{}, func(c *lifecycle.Conn) {
 		opened <- struct{}{}
 		conntest.Echo(c)
 	})
@@ -181,7 +182,7 @@ func TestDrainSpreadsItsClosesOverTheWindow(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			const total = 40
 			opened := make(chan struct{}, total)
-			h := newHarness(t, lifecycle.Config{}, func(c *lifecycle.Conn) {
+			h := newHarness(t, connx.Config{}, func(c *lifecycle.Conn) {
 				opened <- struct{}{}
 				conntest.Echo(c)
 			}, lifecycle.WithDrainSpread(tc.spread))
@@ -245,7 +246,7 @@ func TestShutdownDoesNotWaitForHooksAlreadyRunning(t *testing.T) {
 	release := make(chan struct{})
 	blocked := make(chan struct{})
 	var first atomic.Bool
-	h := newHarness(t, lifecycle.Config{}, func(c *lifecycle.Conn) {
+	h := newHarness(t, connx.Config{}, func(c *lifecycle.Conn) {
 		c.OnClose(func(*lifecycle.Conn, lifecycle.CloseInfo) {
 			if first.CompareAndSwap(false, true) {
 				close(blocked)

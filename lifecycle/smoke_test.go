@@ -5,12 +5,13 @@ import (
 	"time"
 
 	"github.com/wsmw/wsmw/internal/conntest"
+	"github.com/wsmw/wsmw/internal/connx"
 	"github.com/wsmw/wsmw/internal/wstest"
 	"github.com/wsmw/wsmw/lifecycle"
 )
 
 func TestEchoThenPeerClose(t *testing.T) {
-	h := newHarness(t, lifecycle.Config{}, conntest.Echo)
+	h := newHarness(t, connx.Config{}, conntest.Echo)
 	c := h.dial()
 	c.WriteText("hello")
 	f, err := c.ReadFrame(5 * time.Second)

@@ -4,6 +4,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/wsmw/wsmw/internal/connlink"
 )
 
 // StatusCode is a WebSocket close status code (RFC 6455 §7.4).
@@ -24,13 +26,13 @@ const (
 	StatusInternalError           StatusCode = 1011
 	StatusServiceRestart          StatusCode = 1012
 	StatusTryAgainLater           StatusCode = 1013
-	StatusBadGateway              StatusCode = 1014
-	StatusTLSHandshake            StatusCode = 1015 // never sent
+	statusBadGateway              StatusCode = 1014
+	statusTLSHandshake            StatusCode = 1015 // never sent
 )
 
 // MaxReasonBytes is the longest close reason that fits in a control frame
 // (125 bytes of payload less the 2-byte code).
-const MaxReasonBytes = 123
+const MaxReasonBytes = connlink.MaxReasonBytes
 
 var statusNames = map[StatusCode]string{
 	StatusNormalClosure:           "normal closure",
@@ -46,8 +48,8 @@ var statusNames = map[StatusCode]string{
 	StatusInternalError:           "internal error",
 	StatusServiceRestart:          "service restart",
 	StatusTryAgainLater:           "try again later",
-	StatusBadGateway:              "bad gateway",
-	StatusTLSHandshake:            "TLS handshake",
+	statusBadGateway:              "bad gateway",
+	statusTLSHandshake:            "TLS handshake",
 }
 
 // String returns the code and its registered name, for example
@@ -76,10 +78,10 @@ func (c StatusCode) Sendable() bool {
 	return false
 }
 
-// TruncateReason returns reason as valid UTF-8 of at most MaxReasonBytes
+// truncateReason returns reason as valid UTF-8 of at most MaxReasonBytes
 // bytes, cut at a rune boundary. Invalid UTF-8 sequences are replaced with
 // U+FFFD before cutting.
-func TruncateReason(reason string) string {
+func truncateReason(reason string) string {
 	if !utf8.ValidString(reason) {
 		reason = strings.ToValidUTF8(reason, "\uFFFD")
 	}
@@ -100,7 +102,7 @@ func closePayload(code StatusCode, reason string) []byte {
 	if !code.Sendable() {
 		return nil
 	}
-	reason = TruncateReason(reason)
+	reason = truncateReason(reason)
 	buf := make([]byte, 2+len(reason))
 	buf[0] = byte(code >> 8)
 	buf[1] = byte(code)

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wsmw/wsmw/internal/connx"
 	"github.com/wsmw/wsmw/internal/wstest"
 	"github.com/wsmw/wsmw/lifecycle"
 )
@@ -21,7 +22,7 @@ var errTimerCause = errors.New("server timer")
 func TestExactlyOnceUnderRaces(t *testing.T) {
 	const total, batch = 1000, 100
 	var closers sync.WaitGroup
-	h := newHarness(t, lifecycle.Config{CloseTimeout: 2 * time.Second}, func(c *lifecycle.Conn) {
+	h := newHarness(t, connx.Config{CloseTimeout: 2 * time.Second}, func(c *lifecycle.Conn) {
 		jitter := func() time.Duration { return time.Duration(rand.IntN(2000)) * time.Microsecond }
 		afterFunc(c, jitter(), func() { c.CloseWith(errTimerCause, 4001, "timer") })
 		for i := range 8 {

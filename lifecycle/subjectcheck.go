@@ -10,7 +10,7 @@ import (
 // authentication) when SetSubject names it, and refuses it there when the
 // cap is reached.
 
-// SubjectCheck is consulted by SetSubject before the subject is set: nil
+// subjectCheck is consulted by SetSubject before the subject is set: nil
 // lets it be set, an error refuses it (SetSubject returns that error). A
 // check that took something for the subject (a connection slot) returns
 // undo, which gives it back and is called when a later check refuses the
@@ -22,13 +22,13 @@ import (
 // a time, also when subject is the current one or "" (so a check can accept
 // a repeat and refuse a connection that would stay without a subject). A
 // check must not call SetSubject; it may block briefly (a Store round trip).
-type SubjectCheck func(c *Conn, subject string) (undo func(), err error)
+type subjectCheck func(c *Conn, subject string) (undo func(), err error)
 
-// AddSubjectCheck adds check to those that SetSubject consults, after the
+// addSubjectCheck adds check to those that SetSubject consults, after the
 // ones already added. A nil check panics.
-func (c *Conn) AddSubjectCheck(check SubjectCheck) {
+func (c *Conn) addSubjectCheck(check subjectCheck) {
 	if check == nil {
-		panic("wsmw: AddSubjectCheck(nil)")
+		panic("wsmw: addSubjectCheck(nil)")
 	}
 	v, _ := c.LoadOrStore(subjectGateKey{}, new(subjectGate))
 	g := v.(*subjectGate)
@@ -45,7 +45,7 @@ type subjectGateKey struct{}
 // SetSubject calls that consult them.
 type subjectGate struct {
 	mu     sync.Mutex
-	checks []SubjectCheck
+	checks []subjectCheck
 }
 
 func (c *Conn) subjectGate() *subjectGate {
@@ -81,16 +81,16 @@ func (g *subjectGate) set(c *Conn, subject string) (err error) {
 // runCheck runs one check, turning a panic into a refusal: a check that
 // took something before it panicked cannot give it back, but the subject
 // is not set on a check's failure.
-func runCheck(check SubjectCheck, c *Conn, subject string) (undo func(), err error) {
+func runCheck(check subjectCheck, c *Conn, subject string) (undo func(), err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			c.log.Error("wsmw: subject check panicked", "panic", p)
-			undo, err = nil, fmt.Errorf("%w: %v", ErrSubjectCheckPanic, p)
+			undo, err = nil, fmt.Errorf("%w: %v", errSubjectCheckPanic, p)
 		}
 	}()
 	return check(c, subject)
 }
 
-// ErrSubjectCheckPanic: a SubjectCheck panicked; SetSubject refused the
+// errSubjectCheckPanic: a subjectCheck panicked; SetSubject refused the
 // subject with this error (wrapping the panic's value).
-var ErrSubjectCheckPanic = NewCause("subject_check_panic", "wsmw: subject check panicked")
+var errSubjectCheckPanic = NewCause("subject_check_panic", "wsmw: subject check panicked")

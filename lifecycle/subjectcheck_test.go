@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/wsmw/wsmw/internal/connx"
 	"github.com/wsmw/wsmw/lifecycle"
 )
 
@@ -17,7 +18,7 @@ import (
 func subjectConn(t *testing.T) (*lifecycle.Conn, *lifecycle.Registry) {
 	t.Helper()
 	conns := make(chan *lifecycle.Conn, 1)
-	h := newHarness(t, lifecycle.Config{}, func(c *lifecycle.Conn) {
+	h := newHarness(t, connx.Config{}, func(c *lifecycle.Conn) {
 		conns <- c
 		<-c.Done()
 	})
@@ -41,15 +42,15 @@ func TestSubjectChecks(t *testing.T) {
 		calls = append(calls, s)
 		mu.Unlock()
 	}
-	c.AddSubjectCheck(func(_ *lifecycle.Conn, subject string) (func(), error) {
+	connx.AddSubjectCheck(c, func(_ *lifecycle.Conn, subject string) (func(), error) {
 		record("first " + subject)
 		return func() { record("undo first " + subject) }, nil
 	})
-	c.AddSubjectCheck(func(_ *lifecycle.Conn, subject string) (func(), error) {
+	connx.AddSubjectCheck(c, func(_ *lifecycle.Conn, subject string) (func(), error) {
 		record("second " + subject)
 		return nil, nil // took nothing
 	})
-	c.AddSubjectCheck(func(_ *lifecycle.Conn, subject string) (func(), error) {
+	connx.AddSubjectCheck(c, func(_ *lifecycle.Conn, subject string) (func(), error) {
 		record("third " + subject)
 		if subject == "bob" {
 			return nil, no
@@ -60,8 +61,8 @@ func TestSubjectChecks(t *testing.T) {
 	if err := c.SetSubject("bob"); !errors.Is(err, no) {
 		t.Fatalf("SetSubject(bob) = %v, want the third check's refusal", err)
 	}
-	if c.Subject() != "alice" || len(reg.Subject("bob")) != 0 || len(reg.Subject("alice")) != 1 {
-		t.Fatalf("after a refusal: subject %q, indexed under bob %d, under alice %d", c.Subject(), len(reg.Subject("bob")), len(reg.Subject("alice")))
+	if c.Subject() != "alice" || len(connx.SubjectConns(reg, "bob")) != 0 || len(connx.SubjectConns(reg, "alice")) != 1 {
+		t.Fatalf("after a refusal: subject %q, indexed under bob %d, under alice %d", c.Subject(), len(connx.SubjectConns(reg, "bob")), len(connx.SubjectConns(reg, "alice")))
 	}
 	want := []string{"first bob", "second bob", "third bob", "undo first bob"}
 	if !slices.Equal(calls, want) {
@@ -72,7 +73,7 @@ func TestSubjectChecks(t *testing.T) {
 	if err := c.SetSubject("carol"); err != nil {
 		t.Fatalf("SetSubject(carol) = %v", err)
 	}
-	if c.Subject() != "carol" || len(reg.Subject("carol")) != 1 || len(reg.Subject("alice")) != 0 {
+	if c.Subject() != "carol" || len(connx.SubjectConns(reg, "carol")) != 1 || len(connx.SubjectConns(reg, "alice")) != 0 {
 		t.Fatalf("after an accepted SetSubject: subject %q", c.Subject())
 	}
 	if want := []string{"first carol", "second carol", "third carol"}; !slices.Equal(calls, want) {
@@ -88,20 +89,21 @@ func TestSubjectChecks(t *testing.T) {
 	}
 }
 
-// A panicking check refuses the subject (ErrSubjectCheckPanic) and the
+// A panicking check refuses the subject (errSubjectCheckPanic) and the
 // checks before it are undone.
 func TestSubjectCheckPanics(t *testing.T) {
 	c, _ := subjectConn(t)
 	var undone atomic.Int32
-	c.AddSubjectCheck(func(*lifecycle.Conn, string) (func(), error) {
+	connx.AddSubjectCheck(c, func(*lifecycle.Conn, string) (func(), error) {
 		return func() { undone.Add(1) }, nil
 	})
-	c.AddSubjectCheck(func(*lifecycle.Conn, string) (func(), error) { panic("boom") })
+	connx.AddSubjectCheck(c, func(*lifecycle.Conn, string) (func(), error) { panic("boom") })
 	err := c.SetSubject("alice")
-	if !errors.Is(err, lifecycle.ErrSubjectCheckPanic) || c.Subject() != "" || undone.Load() != 1 {
-		t.Fatalf("SetSubject = %v, subject %q, %d undos; want ErrSubjectCheckPanic, none, 1", err, c.Subject(), undone.Load())
+	var cause *lifecycle.Cause
+	if !errors.As(err, &cause) || cause.Name() != "subject_check_panic" || c.Subject() != "" || undone.Load() != 1 {
+		t.Fatalf("SetSubject = %v, subject %q, %d undos; want the subject_check_panic cause, none, 1", err, c.Subject(), undone.Load())
 	}
-	if c.Closing() {
+	if c.Err() != nil {
 		t.Fatal("a panicking check closed the connection")
 	}
 }
@@ -110,7 +112,7 @@ func TestSubjectCheckPanics(t *testing.T) {
 func TestSubjectChecksSerialized(t *testing.T) {
 	c, _ := subjectConn(t)
 	var inside, most atomic.Int32
-	c.AddSubjectCheck(func(_ *lifecycle.Conn, subject string) (func(), error) {
+	connx.AddSubjectCheck(c, func(_ *lifecycle.Conn, subject string) (func(), error) {
 		n := inside.Add(1)
 		defer inside.Add(-1)
 		for {
@@ -134,9 +136,9 @@ func TestSubjectChecksSerialized(t *testing.T) {
 func TestAddSubjectCheckNilPanics(t *testing.T) {
 	c, _ := subjectConn(t)
 	defer func() {
-		if p := recover(); p == nil || !strings.Contains(fmt.Sprint(p), "AddSubjectCheck(nil)") {
-			t.Fatalf("panic %v, want one naming AddSubjectCheck(nil)", p)
+		if p := recover(); p == nil || !strings.Contains(fmt.Sprint(p), "addSubjectCheck(nil)") {
+			t.Fatalf("panic %v, want one naming addSubjectCheck(nil)", p)
 		}
 	}()
-	c.AddSubjectCheck(nil)
+	connx.AddSubjectCheck(c, nil)
 }

@@ -107,7 +107,7 @@ func (c *Conn) armLocked() {
 
 // wakeLocked has runTimers run at c.armedFor: on the event loop's shared
 // timer in event mode, else on c's own runtime timer; not before
-// ServeEvents decides which, for a Conn made for it (Config.Events).
+// serveEvents decides which, for a Conn made for it (config.Events).
 // c.mu is held.
 func (c *Conn) wakeLocked() {
 	switch d := c.armedFor - c.sinceOpen(); {
@@ -121,7 +121,7 @@ func (c *Conn) wakeLocked() {
 	}
 }
 
-// startWakeLocked ends the wait of a Conn made for ServeEvents, which now
+// startWakeLocked ends the wait of a Conn made for serveEvents, which now
 // knows how c is served, and arms what its timers want. c.mu is held.
 func (c *Conn) startWakeLocked() {
 	if c.flags.And(^uint32(flagWakeDeferred))&flagWakeDeferred != 0 && c.armedFor != 0 {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/wsmw/wsmw/internal/connx"
 	"github.com/wsmw/wsmw/internal/wstest"
 	"github.com/wsmw/wsmw/lifecycle"
 )
@@ -20,7 +21,7 @@ func pipeConn(t *testing.T) (*lifecycle.Conn, *websocket.Conn) {
 	conns := make(chan *lifecycle.Conn, 1)
 	up := websocket.Upgrader{}
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := lifecycle.Accept(w, r, &up, nil, lifecycle.Config{})
+		c, err := connx.Accept(w, r, &up, nil, connx.Config{})
 		if err != nil {
 			return
 		}
@@ -90,7 +91,7 @@ func TestTimersShareOneRuntimeTimer(t *testing.T) {
 			}
 		}
 		client.Close()
-		c.Abort(nil, 0, "")
+		connx.Abort(c, nil, 0, "")
 	})
 }
 
@@ -120,7 +121,7 @@ func TestTimerResetFromItsCallback(t *testing.T) {
 		if n := count(); n != 10 {
 			t.Fatalf("%d ticks in 10s", n)
 		}
-		c.Abort(nil, 0, "")
+		connx.Abort(c, nil, 0, "")
 		time.Sleep(10 * time.Second)
 		synctest.Wait()
 		if n := count(); n != 10 {

@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/wsmw/wsmw/internal/conntest"
+	"github.com/wsmw/wsmw/internal/connx"
 	"github.com/wsmw/wsmw/internal/wstest"
 	"github.com/wsmw/wsmw/lifecycle"
 )
@@ -20,7 +21,7 @@ func closeOnText(code lifecycle.StatusCode, reason string) func(*lifecycle.Conn,
 
 func TestLocalCloseOnTheWire(t *testing.T) {
 	conntest.EachMode(t, func(t *testing.T, mode conntest.Mode) {
-		h := newModeHarness(t, mode, lifecycle.Config{}, nil, closeOnText(4000, "done here"))
+		h := newModeHarness(t, mode, connx.Config{}, nil, closeOnText(4000, "done here"))
 		c := h.dial()
 		c.WriteText("go")
 		f, _, err := c.ReadUntilClose(5 * time.Second)
@@ -52,7 +53,7 @@ func TestLocalCloseOnTheWire(t *testing.T) {
 func TestLongReasonIsCutAtRuneBoundary(t *testing.T) {
 	conntest.EachMode(t, func(t *testing.T, mode conntest.Mode) {
 		reason := strings.Repeat("é", 100) // 200 bytes of two-byte runes
-		h := newModeHarness(t, mode, lifecycle.Config{}, nil, closeOnText(4001, reason))
+		h := newModeHarness(t, mode, connx.Config{}, nil, closeOnText(4001, reason))
 		c := h.dial()
 		c.WriteText("go")
 		f, _, err := c.ReadUntilClose(5 * time.Second)
@@ -74,7 +75,7 @@ func TestUnsendableCodesNeverReachTheWire(t *testing.T) {
 	conntest.EachMode(t, func(t *testing.T, mode conntest.Mode) {
 		for _, code := range []lifecycle.StatusCode{1004, 1005, 1006, 1015, 999, 5000, 2000, 0} {
 			t.Run(code.String(), func(t *testing.T) {
-				h := newModeHarness(t, mode, lifecycle.Config{}, nil, closeOnText(code, "should not be sent"))
+				h := newModeHarness(t, mode, connx.Config{}, nil, closeOnText(code, "should not be sent"))
 				c := h.dial()
 				c.WriteText("go")
 				f, _, err := c.ReadUntilClose(5 * time.Second)
@@ -98,7 +99,7 @@ func TestUnsendableCodesNeverReachTheWire(t *testing.T) {
 
 func TestExactlyOneCloseFrameUnderConcurrentCloses(t *testing.T) {
 	conntest.EachMode(t, func(t *testing.T, mode conntest.Mode) {
-		h := newModeHarness(t, mode, lifecycle.Config{}, nil, func(c *lifecycle.Conn, _ lifecycle.MessageType, _ []byte) {
+		h := newModeHarness(t, mode, connx.Config{}, nil, func(c *lifecycle.Conn, _ lifecycle.MessageType, _ []byte) {
 			done := make(chan struct{})
 			for i := range 16 {
 				go func() {
@@ -141,7 +142,7 @@ func TestPeerCloseIsEchoed(t *testing.T) {
 			want lifecycle.StatusCode
 		}{{"with code", 4321, 4321}, {"normal", 1000, 1000}, {"no status", -1, lifecycle.StatusNoStatusRcvd}} {
 			t.Run(tc.name, func(t *testing.T) {
-				h := newModeHarness(t, mode, lifecycle.Config{}, nil, conntest.EchoMessage)
+				h := newModeHarness(t, mode, connx.Config{}, nil, conntest.EchoMessage)
 				c := h.dial()
 				c.WriteClose(tc.code, "client leaving")
 				f, _, err := c.ReadUntilClose(5 * time.Second)
@@ -165,7 +166,7 @@ func TestPeerCloseIsEchoed(t *testing.T) {
 
 func TestProtocolErrorIsALocal1002(t *testing.T) {
 	conntest.EachMode(t, func(t *testing.T, mode conntest.Mode) {
-		h := newModeHarness(t, mode, lifecycle.Config{}, nil, conntest.EchoMessage)
+		h := newModeHarness(t, mode, connx.Config{}, nil, conntest.EchoMessage)
 		c := h.dial()
 		c.WriteFrame(0x3, true, []byte("x")) // reserved opcode
 		f, _, err := c.ReadUntilClose(5 * time.Second)
@@ -189,7 +190,7 @@ func TestProtocolErrorIsALocal1002(t *testing.T) {
 
 func TestMessageTooBigIsALocal1009(t *testing.T) {
 	conntest.EachMode(t, func(t *testing.T, mode conntest.Mode) {
-		h := newModeHarness(t, mode, lifecycle.Config{}, func(c *lifecycle.Conn) { c.SetReadLimit(16) }, conntest.EchoMessage)
+		h := newModeHarness(t, mode, connx.Config{}, func(c *lifecycle.Conn) { connx.SetReadLimit(c, 16) }, conntest.EchoMessage)
 		c := h.dial()
 		c.WriteText(strings.Repeat("x", 16)) // at the limit: echoed
 		if f, err := c.ReadFrame(5 * time.Second); err != nil || len(f.Payload) != 16 {

@@ -11,7 +11,7 @@ import (
 // WriteMessage writes one data message. It is safe to call from any
 // goroutine; writes are serialized. Once closing has started it returns a
 // *CloseError. A write that fails ends the connection: a timeout (see
-// SetWriteTimeout) with cause ErrWriteTimeout, any other error as a lost
+// setWriteTimeout) with cause ErrWriteTimeout, any other error as a lost
 // connection.
 func (c *Conn) WriteMessage(mt MessageType, data []byte) error {
 	if c.closingStarted() {
@@ -34,7 +34,7 @@ func (c *Conn) WriteMessage(mt MessageType, data []byte) error {
 }
 
 // Ping writes a ping control frame with data (at most 125 bytes), which must
-// be written by deadline. Pongs arrive through OnPong, and only while some
+// be written by deadline. Pongs arrive through addPongHook, and only while some
 // goroutine reads; a pong that echoes the last ping's data (of at most 16
 // bytes) gives the round-trip time (RTT, OnRTT). A ping that cannot be written in time returns the timeout
 // error and leaves the decision to the caller (the heartbeat treats it as a
@@ -74,7 +74,7 @@ func (c *Conn) writeFailed(err error) error {
 			// reader reports it.
 			return err
 		case isTimeout(err):
-			c.Abort(ErrWriteTimeout, 0, "write timeout")
+			c.abort(ErrWriteTimeout, 0, "write timeout")
 		default:
 			c.kill(lostConnection(err))
 		}

@@ -21,7 +21,7 @@ import (
 // feeds wsmw_ping_rtt_seconds when the heartbeat reports round trips, and
 // adds an OnClose hook that records the close, its cause and the session's
 // duration. Outbound messages are read from the connections' own counters
-// (lifecycle.Conn.OutboundMessages) when Prometheus scrapes.
+// (connx.OutboundMessages, internal) when Prometheus scrapes.
 func (m *Metrics) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !policy.IsUpgrade(r) {

@@ -5,18 +5,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/wsmw/wsmw/internal/connx"
 	"github.com/wsmw/wsmw/lifecycle"
 )
-
-// outboundBytes is what lifecycle.Conn would offer for counting outbound
-// bytes the way OutboundMessages counts messages. When it does,
-// wsmw_bytes_out_total is registered and fed on its own.
-type outboundBytes interface{ OutboundBytes() uint64 }
-
-var bytesOutSupported = func() bool {
-	_, ok := any((*lifecycle.Conn)(nil)).(outboundBytes)
-	return ok
-}()
 
 // outbound collects wsmw_messages_out_total (and wsmw_bytes_out_total) from
 // the connections' own counters, read at scrape time: the write path costs
@@ -55,24 +46,15 @@ func (o *outbound) ended(c *lifecycle.Conn) bool {
 		return false
 	}
 	delete(o.live, c)
-	o.closedMsgs += c.OutboundMessages()
-	o.closedBytes += bytesOf(c)
+	o.closedMsgs += connx.OutboundMessages(c)
+	o.closedBytes += connx.OutboundBytes(c)
 	return true
-}
-
-func bytesOf(c *lifecycle.Conn) uint64 {
-	if b, ok := any(c).(outboundBytes); ok {
-		return b.OutboundBytes()
-	}
-	return 0
 }
 
 // Describe implements prometheus.Collector.
 func (o *outbound) Describe(ch chan<- *prometheus.Desc) {
 	ch <- o.msgsDesc
-	if bytesOutSupported {
-		ch <- o.bytesDesc
-	}
+	ch <- o.bytesDesc
 }
 
 // Collect implements prometheus.Collector.
@@ -80,12 +62,10 @@ func (o *outbound) Collect(ch chan<- prometheus.Metric) {
 	o.mu.Lock()
 	msgs, bytes := o.closedMsgs, o.closedBytes
 	for c := range o.live {
-		msgs += c.OutboundMessages()
-		bytes += bytesOf(c)
+		msgs += connx.OutboundMessages(c)
+		bytes += connx.OutboundBytes(c)
 	}
 	o.mu.Unlock()
 	ch <- prometheus.MustNewConstMetric(o.msgsDesc, prometheus.CounterValue, float64(msgs))
-	if bytesOutSupported {
-		ch <- prometheus.MustNewConstMetric(o.bytesDesc, prometheus.CounterValue, float64(bytes))
-	}
+	ch <- prometheus.MustNewConstMetric(o.bytesDesc, prometheus.CounterValue, float64(bytes))
 }

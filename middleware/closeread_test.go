@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/wsmw/wsmw/internal/conntest"
+	"github.com/wsmw/wsmw/internal/connx"
 	"github.com/wsmw/wsmw/internal/wstest"
 	"github.com/wsmw/wsmw/lifecycle"
 	"github.com/wsmw/wsmw/middleware"
@@ -31,7 +32,7 @@ func closeReadServer(t *testing.T, mode conntest.Mode, limit int64) (string, *ho
 	t.Cleanup(func() { reg.Shutdown(t.Context()) })
 	hooks := newHookLog()
 	policy := middleware.Policy(func(c *lifecycle.Conn) error {
-		c.SetReadLimit(limit)
+		connx.SetReadLimit(c, limit)
 		c.AddReadCheck(func(_ lifecycle.MessageType, data []byte) error {
 			switch string(data) {
 			case "policy":
@@ -90,7 +91,7 @@ func fragments(op byte, payload []byte, n int) []byte {
 // closed TCP at once.
 func TestLocalCloseWhileReadingKeepsTheHandshake(t *testing.T) {
 	over := func(n int) []byte { return bytes.Repeat([]byte("x"), n) }
-	big := over(3 * lifecycle.EventBufferSize)
+	big := over(3 * connx.EventBufferSize)
 	bigFrame := wstest.AppendFrame(nil, wstest.OpBinary, true, big)
 	cases := []struct {
 		name   string

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/wsmw/wsmw/internal/conntest"
+	"github.com/wsmw/wsmw/internal/connx"
 	"github.com/wsmw/wsmw/internal/policy"
 	"github.com/wsmw/wsmw/internal/wstest"
 	"github.com/wsmw/wsmw/lifecycle"
@@ -115,7 +116,7 @@ type drainOnHijack struct {
 
 func (d *drainOnHijack) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	go func() { d.shutdown <- d.reg.Shutdown(context.Background()) }()
-	for !d.reg.Draining() {
+	for !connx.Draining(d.reg) {
 		runtime.Gosched()
 	}
 	return d.ResponseWriter.(http.Hijacker).Hijack()
@@ -322,7 +323,7 @@ type roleKey struct{}
 // each stuck writer, one worker at a time: Shutdown returned after ~6 s.
 func TestShutdownKeepsItsDeadlineWithStuckWriters(t *testing.T) {
 	conntest.EachMode(t, func(t *testing.T, mode conntest.Mode) {
-		reg := lifecycle.NewRegistry(lifecycle.WithCloseParallelism(1))
+		reg := lifecycle.NewRegistry(connx.WithCloseParallelism(1))
 		hooks := newHookLog()
 		url, writing := stuckServer(t, mode, reg, hooks, "someone")
 		var idle []*wstest.RawClient
@@ -397,7 +398,7 @@ func TestShutdownKeepsItsDeadlineWithStuckWriters(t *testing.T) {
 // CloseTimeout behind a stuck writer.
 func TestRevokeDoesNotWaitForStuckWriters(t *testing.T) {
 	conntest.EachMode(t, func(t *testing.T, mode conntest.Mode) {
-		reg := lifecycle.NewRegistry(lifecycle.WithCloseParallelism(1))
+		reg := lifecycle.NewRegistry(connx.WithCloseParallelism(1))
 		defer reg.Shutdown(context.Background())
 		hooks := newHookLog()
 		url, writing := stuckServer(t, mode, reg, hooks, "mallory")
@@ -418,8 +419,8 @@ func TestRevokeDoesNotWaitForStuckWriters(t *testing.T) {
 		if n != 3 {
 			t.Fatalf("Revoke closed %d", n)
 		}
-		for _, c := range reg.Subject("mallory") {
-			if !c.Closing() {
+		for _, c := range connx.SubjectConns(reg, "mallory") {
+			if !(c.Err() != nil) {
 				t.Fatal("a revoked connection is not closing")
 			}
 		}

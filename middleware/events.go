@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"runtime/debug"
 
+	"github.com/wsmw/wsmw/internal/connx"
 	"github.com/wsmw/wsmw/lifecycle"
 )
 
@@ -15,7 +16,7 @@ import (
 // data message (after the read checks, in order, one at a time per
 // connection) on a worker of a pool shared by every event-mode connection.
 // An idle connection holds no goroutine and no read buffer: the read
-// buffer (lifecycle.EventBufferSize unless WithBufferSizes says otherwise)
+// buffer (connx.EventBufferSize unless WithBufferSizes says otherwise)
 // is lent while a message is read. Every policy, hook and close rule is the
 // goroutine mode's.
 //
@@ -37,13 +38,13 @@ func EventHandler(reg *lifecycle.Registry, onMessage func(c *lifecycle.Conn, mt 
 	u := NewUpgrader(reg, opts...)
 	u.events = !u.cfg.goroutines
 	if !u.cfg.readBufferSet {
-		u.ws.ReadBufferSize = lifecycle.EventBufferSize
+		u.ws.ReadBufferSize = connx.EventBufferSize
 	}
 	safe := func(c *lifecycle.Conn, mt lifecycle.MessageType, data []byte) {
 		defer func() {
 			if p := recover(); p != nil {
 				u.cfg.logger.Error("wsmw: message function panicked", "panic", p, "stack", string(debug.Stack()))
-				c.CloseAsync(fmt.Errorf("%w: %v", lifecycle.ErrHandlerPanic, p), lifecycle.StatusInternalError, "internal error")
+				connx.CloseAsync(c, fmt.Errorf("%w: %v", lifecycle.ErrHandlerPanic, p), lifecycle.StatusInternalError, "internal error")
 			}
 		}()
 		onMessage(c, mt, data)
@@ -53,6 +54,6 @@ func EventHandler(reg *lifecycle.Registry, onMessage func(c *lifecycle.Conn, mt 
 		if err != nil {
 			return
 		}
-		c.ServeEvents(safe, u.cfg.goroutines)
+		connx.ServeEvents(c, safe, u.cfg.goroutines)
 	}
 }

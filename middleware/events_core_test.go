@@ -204,7 +204,7 @@ func TestEventHandlerFallsBackForTLS(t *testing.T) {
 	if _, msg, err := ws.ReadMessage(); err != nil || string(msg) != "over tls" {
 		t.Fatalf("echo: %q %v", msg, err)
 	}
-	if n := wstest.CountGoroutines("lifecycle.(*Conn).ServeEvents.func")[0]; n != 1 {
+	if n := wstest.CountGoroutines("lifecycle.(*Conn).serveEvents.func")[0]; n != 1 {
 		t.Fatalf("%d fallback read loops for one TLS connection, want 1", n)
 	}
 	go ws.ReadMessage() // answers the shutdown's Close

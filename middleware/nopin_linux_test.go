@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wsmw/wsmw/internal/connx"
 	"github.com/wsmw/wsmw/internal/policy"
 	"github.com/wsmw/wsmw/internal/wstest"
 	"github.com/wsmw/wsmw/lifecycle"
@@ -36,7 +37,7 @@ const nopinPerGroup = 40
 
 // bigMessage is larger than the event mode's read buffer: the buffer grows
 // as it arrives.
-var bigMessage = bytes.Repeat([]byte("0123456789"), 2*lifecycle.EventBufferSize/10)
+var bigMessage = bytes.Repeat([]byte("0123456789"), 2*connx.EventBufferSize/10)
 
 // bigFrame is bigMessage as one masked frame (one key for every client, so
 // that a client can send the rest of it later).

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/wsmw/wsmw/internal/connx"
 	"github.com/wsmw/wsmw/internal/policy"
 	"github.com/wsmw/wsmw/lifecycle"
 )
@@ -36,7 +37,7 @@ func WithClose(code lifecycle.StatusCode, reason string) Option {
 	if !code.Sendable() {
 		panic(fmt.Sprintf("wsmw: WithClose(%d, …): %v may not be sent in a Close frame", int(code), code))
 	}
-	return policy.CloseOption{Code: code, Reason: lifecycle.TruncateReason(reason)}
+	return policy.CloseOption{Code: code, Reason: connx.TruncateReason(reason)}
 }
 
 // WithLogger sets the logger of the [Upgrader] (handler panics, refused
@@ -181,7 +182,7 @@ func WithBufferSizes(read, write int) Option {
 }
 
 // WithCloseTimeout bounds each connection's close handshake
-// ([lifecycle.DefaultCloseTimeout], 5 s).
+// (5 s).
 func WithCloseTimeout(d time.Duration) Option {
 	if d <= 0 {
 		panic(fmt.Sprintf("wsmw: WithCloseTimeout(%v): must be positive", d))

@@ -10,6 +10,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/wsmw/wsmw/internal/connx"
 	"github.com/wsmw/wsmw/internal/policy"
 	"github.com/wsmw/wsmw/lifecycle"
 )
@@ -136,7 +137,7 @@ func (u *Upgrader) Upgrade(w http.ResponseWriter, r *http.Request) (*lifecycle.C
 		http.Error(w, "WebSocket needs HTTP/1.1", http.StatusBadRequest)
 		return nil, errHTTPVersion
 	}
-	if u.reg.Draining() {
+	if connx.Draining(u.reg) {
 		policy.LogRefusal(u.cfg.logger, r, http.StatusServiceUnavailable, "draining for shutdown")
 		w.Header().Set("Retry-After", "5")
 		http.Error(w, http.StatusText(http.StatusServiceUnavailable), http.StatusServiceUnavailable)
@@ -156,7 +157,7 @@ func (u *Upgrader) Upgrade(w http.ResponseWriter, r *http.Request) (*lifecycle.C
 	if proto := u.selectSubprotocol(r, st); proto != "" {
 		header = http.Header{"Sec-Websocket-Protocol": {proto}}
 	}
-	cfg := lifecycle.Config{
+	cfg := connx.Config{
 		Context:      policy.ConnContext(r, st),
 		CloseTimeout: u.cfg.closeTimeout,
 		Logger:       u.cfg.logger,
@@ -166,7 +167,7 @@ func (u *Upgrader) Upgrade(w http.ResponseWriter, r *http.Request) (*lifecycle.C
 	if st != nil {
 		cfg.Subject, cfg.OnClose = st.Subject(), st.Hooks()
 	}
-	c, err := lifecycle.Accept(w, r, &u.ws, header, cfg)
+	c, err := connx.Accept(w, r, &u.ws, header, cfg)
 	if c == nil {
 		return nil, err
 	}
@@ -190,13 +191,13 @@ func (u *Upgrader) Upgrade(w http.ResponseWriter, r *http.Request) (*lifecycle.C
 					if cause == nil {
 						cause = err
 					}
-					c.CloseAsync(cause, ce.Code, ce.Reason)
+					connx.CloseAsync(c, cause, ce.Code, ce.Reason)
 				} else {
-					c.CloseAsync(err, lifecycle.StatusInternalError, "internal error")
+					connx.CloseAsync(c, err, lifecycle.StatusInternalError, "internal error")
 				}
 				return nil, err
 			}
-			if c.Closing() {
+			if c.Err() != nil {
 				return nil, context.Cause(c.Context())
 			}
 		}

@@ -14,6 +14,7 @@ import (
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/wsmw/wsmw/internal/connx"
 	"github.com/wsmw/wsmw/internal/observe"
 	"github.com/wsmw/wsmw/internal/policy"
 	"github.com/wsmw/wsmw/lifecycle"
@@ -129,8 +130,8 @@ func (s *conn) counts() counts {
 	return counts{
 		msgsIn:   s.msgsIn.Load(),
 		bytesIn:  s.bytesIn.Load(),
-		msgsOut:  s.c.OutboundMessages(),
-		bytesOut: s.c.OutboundBytes(),
+		msgsOut:  connx.OutboundMessages(s.c),
+		bytesOut: connx.OutboundBytes(s.c),
 	}
 }
 
@@ -208,7 +209,7 @@ func (s *conn) closed(c *lifecycle.Conn, info lifecycle.CloseInfo) {
 	}
 	span.SetAttributes(t.closeAttrs(info.Code, info.Reason, info.Initiator, info.Cause)...)
 	span.SetAttributes(keyHandshakeComplete.Bool(info.HandshakeComplete))
-	n := counts{msgsIn: s.msgsIn.Load(), bytesIn: s.bytesIn.Load(), msgsOut: c.OutboundMessages(), bytesOut: c.OutboundBytes()}
+	n := counts{msgsIn: s.msgsIn.Load(), bytesIn: s.bytesIn.Load(), msgsOut: connx.OutboundMessages(c), bytesOut: connx.OutboundBytes(c)}
 	span.SetAttributes(countAttrs(n)...)
 	if t.cfg.subject {
 		if sub := c.Subject(); sub != "" {

@@ -107,6 +107,6 @@
 // Per connection, a span (or a non-recording one when sampled out) and a
 // few small allocations; per data message, two atomic additions and no
 // allocation, whether the span records or not. Outbound messages are read
-// from the connection's own counters ([lifecycle.Conn.OutboundMessages]) when
+// from the connection's own counters (its outbound counters) when
 // the SDK collects.
 package otel

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/wsmw/wsmw/internal/connx"
 	"github.com/wsmw/wsmw/internal/policy"
 	"github.com/wsmw/wsmw/lifecycle"
 	"github.com/wsmw/wsmw/middleware"
@@ -167,7 +168,7 @@ func newQueue(c *lifecycle.Conn, s settings) *Queue {
 // *CloseError once it is closing, and ErrSlowConsumer when the message did
 // not fit and was dropped or the connection is being closed for it.
 func (q *Queue) Send(mt lifecycle.MessageType, data []byte) error {
-	if q.c.Closing() {
+	if q.c.Err() != nil {
 		return q.closeCause()
 	}
 	n := len(data)
@@ -231,7 +232,7 @@ func (q *Queue) overflowed() error {
 	// The cause wins now, so a handler that returns on this error cannot
 	// beat it with its own 1000; the frame waits for the stuck writer in
 	// another goroutine, and Send does not.
-	q.c.CloseAsync(ErrSlowConsumer, q.code, q.reason)
+	connx.CloseAsync(q.c, ErrSlowConsumer, q.code, q.reason)
 	return ErrSlowConsumer
 }
 

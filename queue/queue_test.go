@@ -61,7 +61,7 @@ func TestSlowConsumerClosed(t *testing.T) {
 			t.Fatalf("Send after %d messages: %v", len(accepted), err)
 		}
 		synctest.Wait()
-		if !p.C.Closing() {
+		if !(p.C.Err() != nil) {
 			t.Fatal("not closing after the overflow")
 		}
 		if msgs, bytes := q.Len(); msgs > 1 || bytes > msgSize {
@@ -103,8 +103,8 @@ func TestSlowConsumerDropNewest(t *testing.T) {
 			}
 		}
 		synctest.Wait()
-		if p.C.Closing() || q.Dropped() != 10 {
-			t.Fatalf("closing %v, dropped %d", p.C.Closing(), q.Dropped())
+		if (p.C.Err() != nil) || q.Dropped() != 10 {
+			t.Fatalf("closing %v, dropped %d", (p.C.Err() != nil), q.Dropped())
 		}
 		p.Read()
 		// Everything accepted arrives, in order.
@@ -125,8 +125,8 @@ func TestSlowConsumerDropOldest(t *testing.T) {
 		if _, err := fill(t, q, 4, defaultMaxBytes, total); err != nil {
 			t.Fatal(err)
 		}
-		if p.C.Closing() || q.Dropped() == 0 {
-			t.Fatalf("closing %v, dropped %d", p.C.Closing(), q.Dropped())
+		if (p.C.Err() != nil) || q.Dropped() == 0 {
+			t.Fatalf("closing %v, dropped %d", (p.C.Err() != nil), q.Dropped())
 		}
 		p.Read()
 		var got []int
@@ -244,8 +244,8 @@ func TestMessageLargerThanBoundNeverFits(t *testing.T) {
 		if got := len(<-p.Msgs); got != 1<<10 {
 			t.Fatalf("client read %d bytes", got)
 		}
-		if p.C.Closing() || queue.Of(p.C).Dropped() != 1 {
-			t.Fatalf("closing %v, dropped %d", p.C.Closing(), queue.Of(p.C).Dropped())
+		if (p.C.Err() != nil) || queue.Of(p.C).Dropped() != 1 {
+			t.Fatalf("closing %v, dropped %d", (p.C.Err() != nil), queue.Of(p.C).Dropped())
 		}
 		p.Finish()
 	})

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync/atomic"
 
+	"github.com/wsmw/wsmw/internal/connx"
 	"github.com/wsmw/wsmw/lifecycle"
 )
 
@@ -22,7 +23,7 @@ import (
 func (cfg *config) subjectSlot(n int, policy, prefix string, fl *failureLog) func(*lifecycle.Conn) error {
 	return func(c *lifecycle.Conn) error {
 		s := &pendingSlot{cfg: cfg, n: n, policy: policy, key: cfg.prefix + prefix + "sub:", fl: fl}
-		c.AddSubjectCheck(s.check)
+		connx.AddSubjectCheck(c, s.check)
 		return nil
 	}
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/wsmw/wsmw/auth"
 	"github.com/wsmw/wsmw/internal/conntest"
+	"github.com/wsmw/wsmw/internal/connx"
 	"github.com/wsmw/wsmw/internal/policy"
 	"github.com/wsmw/wsmw/internal/wstest"
 	"github.com/wsmw/wsmw/lifecycle"
@@ -144,7 +145,7 @@ func TestMaxConnsCountsInBandConnections(t *testing.T) {
 	if got := ask(t, third, "still open?"); got != "still open?" {
 		t.Fatalf("the refused connection answered %q", got)
 	}
-	if n := len(s.reg.Subject("alice")); n != 2 {
+	if n := len(connx.SubjectConns(s.reg, "alice")); n != 2 {
 		t.Fatalf("%d connections indexed under alice, want 2 (the refused one has no subject)", n)
 	}
 	held("alice", 2)

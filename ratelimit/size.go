@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"unicode/utf8"
 
+	"github.com/wsmw/wsmw/internal/connx"
 	"github.com/wsmw/wsmw/lifecycle"
 	"github.com/wsmw/wsmw/middleware"
 )
@@ -14,14 +15,14 @@ import (
 // "message too big", cause ErrMessageTooBig, recorded as the local close it
 // is. The server stops reading such a message at n+1 bytes, so its memory
 // use is bounded by n. Without it a connection reads at most
-// lifecycle.DefaultReadLimit (1 MiB): a missing limit is an attack. n must
+// (1 << 20) (1 MiB): a missing limit is an attack. n must
 // be positive; -1 lifts the limit (only for peers you trust).
 func MaxMessageSize(n int64) func(http.Handler) http.Handler {
 	if n == 0 || n < -1 {
 		panic(fmt.Sprintf("wsmw: MaxMessageSize(%d): must be positive (or -1 for no limit)", n))
 	}
 	return middleware.Policy(func(c *lifecycle.Conn) error {
-		c.SetReadLimit(n)
+		connx.SetReadLimit(c, n)
 		return nil
 	})
 }
@@ -59,7 +60,7 @@ func ValidUTF8(opts ...middleware.Option) func(http.Handler) http.Handler {
 func LimitFrames(l lifecycle.FrameLimits) func(http.Handler) http.Handler {
 	limits := &l
 	return middleware.Policy(func(c *lifecycle.Conn) error {
-		c.SetFrameLimits(limits)
+		connx.SetFrameLimits(c, limits)
 		return nil
 	})
 }

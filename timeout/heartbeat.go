@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/wsmw/wsmw/internal/connx"
 	"github.com/wsmw/wsmw/lifecycle"
 	"github.com/wsmw/wsmw/middleware"
 )
@@ -51,7 +52,7 @@ func Heartbeat(interval, timeout time.Duration, opts ...middleware.Option) func(
 			return nil // one heartbeat per connection: the first wins
 		}
 		c.StartTimer(&s.t, interval, s.fire)
-		c.OnPong(s.pong)
+		connx.OnPong(c, s.pong)
 		return nil
 	})
 }
@@ -69,7 +70,7 @@ type heartbeat struct {
 	waiting   bool          // a ping is outstanding
 	answered  bool          // its pong arrived
 	sentAt    time.Duration // when the outstanding ping was armed, since the open
-	inboundAt uint64        // c.InboundFrames() when it was armed
+	inboundAt uint64        // connx.InboundFrames(c) when it was armed
 }
 
 // heartbeatPolicy is what every connection of one Heartbeat shares.
@@ -89,10 +90,10 @@ func pingData(seq uint32) (b [8]byte) {
 // ping is due.
 func (s *heartbeat) fire() {
 	p := s.p
-	now := time.Since(s.c.OpenedAt())
+	now := time.Since(connx.OpenedAt(s.c))
 	s.mu.Lock()
 	if s.waiting {
-		alive := s.answered || s.c.InboundFrames() != s.inboundAt
+		alive := s.answered || connx.InboundFrames(s.c) != s.inboundAt
 		if !alive {
 			if deadline := s.sentAt + p.timeout; now < deadline {
 				s.t.Reset(deadline - now)
@@ -114,17 +115,17 @@ func (s *heartbeat) fire() {
 	s.seq++
 	data := pingData(s.seq)
 	s.sentAt, s.waiting, s.answered = now, true, false
-	s.inboundAt = s.c.InboundFrames()
+	s.inboundAt = connx.InboundFrames(s.c)
 	s.t.Reset(min(p.interval, p.timeout))
 	s.mu.Unlock()
 
-	if err := s.c.Ping(data[:], time.Now().Add(p.timeout)); err != nil && !s.c.Closing() {
+	if err := s.c.Ping(data[:], time.Now().Add(p.timeout)); err != nil && !(s.c.Err() != nil) {
 		s.dead() // not written within timeout: the peer is not reading
 	}
 }
 
 func (s *heartbeat) dead() {
-	s.c.Abort(ErrPongTimeout, s.p.cs.code, s.p.cs.reason)
+	connx.Abort(s.c, ErrPongTimeout, s.p.cs.code, s.p.cs.reason)
 }
 
 // pong runs on the reading goroutine for every pong. A pong later than
@@ -135,7 +136,7 @@ func (s *heartbeat) pong(appData string) {
 	late := false
 	if data := pingData(s.seq); s.waiting && !s.answered && appData == string(data[:]) {
 		s.answered = true
-		late = time.Since(s.c.OpenedAt())-s.sentAt >= s.p.interval
+		late = time.Since(connx.OpenedAt(s.c))-s.sentAt >= s.p.interval
 	}
 	s.mu.Unlock()
 	if late {

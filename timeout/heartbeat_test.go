@@ -13,6 +13,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/wsmw/wsmw/internal/conntest"
+	"github.com/wsmw/wsmw/internal/connx"
 	"github.com/wsmw/wsmw/lifecycle"
 	"github.com/wsmw/wsmw/middleware"
 	"github.com/wsmw/wsmw/queue"
@@ -42,9 +43,9 @@ func TestHeartbeatAnsweredPingsKeepAlive(t *testing.T) {
 		var rtts atomic.Int64
 		p := conntest.DialPipe(t, nil, conntest.Echo, countRTTs(&rtts), timeout.Heartbeat(10*time.Second, 5*time.Second))
 		p.Read() // gorilla's client answers pings while it reads
-		start := p.C.OpenedAt()
+		start := connx.OpenedAt(p.C)
 		at(start, 100*10*time.Second+9*time.Second)
-		if p.C.Closing() {
+		if p.C.Err() != nil {
 			t.Fatal("a peer that answers pings was cut")
 		}
 		if n := rtts.Load(); n != 100 {
@@ -68,7 +69,7 @@ func TestHeartbeatRTT(t *testing.T) {
 			return p.WS.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(time.Second))
 		})
 		p.Read()
-		start := p.C.OpenedAt()
+		start := connx.OpenedAt(p.C)
 		at(start, 10*time.Second)
 		at(start, 11500*time.Millisecond)
 		close(release)
@@ -87,7 +88,7 @@ func TestHeartbeatRTT(t *testing.T) {
 func TestHeartbeatLatePongPingsAtOnce(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		p := conntest.DialPipe(t, nil, conntest.Echo, timeout.Heartbeat(time.Second, 10*time.Second))
-		start := p.C.OpenedAt()
+		start := connx.OpenedAt(p.C)
 		pings := make(chan time.Duration, 100)
 		quit := make(chan struct{})
 		stop := sync.OnceFunc(func() { close(quit) })
@@ -103,7 +104,7 @@ func TestHeartbeatLatePongPingsAtOnce(t *testing.T) {
 		})
 		p.Read()
 		at(start, 20*time.Second)
-		if p.C.Closing() {
+		if p.C.Err() != nil {
 			t.Fatalf("a peer answering within the pong timeout was cut: %v", context.Cause(p.C.Context()))
 		}
 		close(pings)
@@ -134,13 +135,13 @@ func TestHeartbeatDeadPeerAtDeadline(t *testing.T) {
 		var pings atomic.Int64
 		p.WS.SetPingHandler(func(string) error { pings.Add(1); return nil }) // ignores pings
 		p.Read()
-		start := p.C.OpenedAt()
+		start := connx.OpenedAt(p.C)
 		at(start, 10*time.Second)
 		if pings.Load() != 1 {
 			t.Fatalf("%d pings at the first interval", pings.Load())
 		}
 		at(start, 15*time.Second-time.Nanosecond)
-		if p.C.Closing() {
+		if p.C.Err() != nil {
 			t.Fatal("declared dead before interval + timeout")
 		}
 		at(start, 15*time.Second)
@@ -179,9 +180,9 @@ func TestHeartbeatTimeoutLongerThanInterval(t *testing.T) {
 		var pings atomic.Int64
 		p.WS.SetPingHandler(func(string) error { pings.Add(1); return nil })
 		p.Read()
-		start := p.C.OpenedAt()
+		start := connx.OpenedAt(p.C)
 		at(start, 35*time.Second-time.Nanosecond)
-		if p.C.Closing() {
+		if p.C.Err() != nil {
 			t.Fatal("declared dead early")
 		}
 		at(start, 35*time.Second)
@@ -197,7 +198,7 @@ func TestHeartbeatAnyInboundFrameKeepsAlive(t *testing.T) {
 		p := conntest.DialPipe(t, nil, conntest.Echo, timeout.Heartbeat(10*time.Second, 5*time.Second))
 		p.WS.SetPingHandler(func(string) error { return nil }) // never pongs
 		p.Read()
-		start := p.C.OpenedAt()
+		start := connx.OpenedAt(p.C)
 		for i := 1; i <= 60; i++ { // a message every 3 s for 3 minutes
 			at(start, time.Duration(i)*3*time.Second)
 			if err := p.WS.WriteMessage(websocket.TextMessage, []byte("x")); err != nil {
@@ -205,7 +206,7 @@ func TestHeartbeatAnyInboundFrameKeepsAlive(t *testing.T) {
 			}
 		}
 		synctest.Wait()
-		if p.C.Closing() {
+		if p.C.Err() != nil {
 			t.Fatal("a peer that keeps sending was cut")
 		}
 		// Then it falls silent: the next ping's deadline finds it.
@@ -230,9 +231,9 @@ func TestHeartbeatNotReadingMeansDead(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				p := conntest.DialPipe(t, nil, tc.handler, timeout.Heartbeat(10*time.Second, 5*time.Second))
 				p.Read()
-				at(p.C.OpenedAt(), time.Minute)
-				if p.C.Closing() != tc.dead {
-					t.Fatalf("closing = %v", p.C.Closing())
+				at(connx.OpenedAt(p.C), time.Minute)
+				if (p.C.Err() != nil) != tc.dead {
+					t.Fatalf("closing = %v", (p.C.Err() != nil))
 				}
 				if tc.dead {
 					wantDead(t, p)
@@ -256,7 +257,7 @@ func TestOnRTTBeforeHeartbeat(t *testing.T) {
 			policyFunc(func(c *lifecycle.Conn) { c.OnRTT(func(d time.Duration) { got <- d }) }),
 			timeout.Heartbeat(time.Second, time.Second))
 		p.Read()
-		at(p.C.OpenedAt(), 3*time.Second)
+		at(connx.OpenedAt(p.C), 3*time.Second)
 		if len(got) != 3 {
 			t.Fatalf("%d notifications", len(got))
 		}
@@ -272,8 +273,8 @@ func TestHeartbeatPongsAreNotChargedToTheControlBudget(t *testing.T) {
 		var rtts atomic.Int64
 		p := conntest.DialPipe(t, nil, conntest.Echo, countRTTs(&rtts), timeout.Heartbeat(10*time.Millisecond, time.Second))
 		p.Read()
-		at(p.C.OpenedAt(), 60*time.Second+5*time.Millisecond)
-		if p.C.Closing() {
+		at(connx.OpenedAt(p.C), 60*time.Second+5*time.Millisecond)
+		if p.C.Err() != nil {
 			t.Fatalf("a peer answering 100 pings a second was closed: %v", context.Cause(p.C.Context()))
 		}
 		if n := rtts.Load(); n < 5900 {

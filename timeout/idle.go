@@ -5,6 +5,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/wsmw/wsmw/internal/connx"
 	"github.com/wsmw/wsmw/lifecycle"
 	"github.com/wsmw/wsmw/middleware"
 )
@@ -46,8 +47,8 @@ type idleKey struct{}
 type idleState struct {
 	c       *lifecycle.Conn
 	p       *idlePolicy
-	last    atomic.Int64 // nanoseconds from the open (Conn.OpenedAt) to the latest activity
-	outSeen uint64       // OutboundMessages at the last firing; only fire uses it
+	last    atomic.Int64 // nanoseconds from the open (connx.OpenedAt) to the latest activity
+	outSeen uint64       // connx.OutboundMessages at the last firing; only fire uses it
 	t       lifecycle.Timer
 }
 
@@ -60,7 +61,7 @@ type idlePolicy struct {
 
 func (s *idleState) touch() { s.last.Store(int64(s.sinceOpen())) }
 
-func (s *idleState) sinceOpen() time.Duration { return time.Since(s.c.OpenedAt()) }
+func (s *idleState) sinceOpen() time.Duration { return time.Since(connx.OpenedAt(s.c)) }
 
 func (s *idleState) check(lifecycle.MessageType, []byte) error {
 	s.touch()
@@ -73,7 +74,7 @@ func (s *idleState) check(lifecycle.MessageType, []byte) error {
 // never early, at most d late (Touch and the send queue are exact).
 func (s *idleState) fire() {
 	if s.p.outbound {
-		if n := s.c.OutboundMessages(); n != s.outSeen {
+		if n := connx.OutboundMessages(s.c); n != s.outSeen {
 			s.outSeen = n
 			s.touch()
 		}

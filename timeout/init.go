@@ -5,6 +5,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/wsmw/wsmw/internal/connx"
 	"github.com/wsmw/wsmw/lifecycle"
 	"github.com/wsmw/wsmw/middleware"
 )
@@ -24,7 +25,7 @@ func InitTimeout(d time.Duration, opts ...middleware.Option) func(http.Handler) 
 	}
 	return middleware.Policy(func(c *lifecycle.Conn) error {
 		s := &initState{c: c, cs: cs}
-		c.StartTimer(&s.t, d-time.Since(c.OpenedAt()), s.fire)
+		c.StartTimer(&s.t, d-time.Since(connx.OpenedAt(c)), s.fire)
 		c.AddReadCheck(s.check)
 		return nil
 	})

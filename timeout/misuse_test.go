@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/wsmw/wsmw/internal/conntest"
+	"github.com/wsmw/wsmw/internal/connx"
 	"github.com/wsmw/wsmw/internal/wstest"
 	"github.com/wsmw/wsmw/lifecycle"
 	"github.com/wsmw/wsmw/middleware"
@@ -125,9 +126,9 @@ func TestZeroPoliciesLeaveTheConnectionAlone(t *testing.T) {
 		var pings atomic.Int64
 		p.WS.SetPingHandler(func(string) error { pings.Add(1); return nil })
 		p.Read()
-		at(p.C.OpenedAt(), 24*time.Hour)
-		if p.C.Closing() || pings.Load() != 0 {
-			t.Fatalf("closing %v, %d pings", p.C.Closing(), pings.Load())
+		at(connx.OpenedAt(p.C), 24*time.Hour)
+		if (p.C.Err() != nil) || pings.Load() != 0 {
+			t.Fatalf("closing %v, %d pings", (p.C.Err() != nil), pings.Load())
 		}
 		if info := p.Finish(); info.Initiator != lifecycle.InitiatorAbnormal || info.Duration != 24*time.Hour {
 			t.Fatalf("info = %+v", info)

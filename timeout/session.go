@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/wsmw/wsmw/internal/connx"
 	"github.com/wsmw/wsmw/lifecycle"
 	"github.com/wsmw/wsmw/middleware"
 )
@@ -23,7 +24,7 @@ func SessionExpiry(d time.Duration, opts ...middleware.Option) func(http.Handler
 	}
 	return middleware.Policy(func(c *lifecycle.Conn) error {
 		s := &sessionState{c: c, cs: &cs}
-		c.StartTimer(&s.t, d-time.Since(c.OpenedAt()), s.expire)
+		c.StartTimer(&s.t, d-time.Since(connx.OpenedAt(c)), s.expire)
 		return nil
 	})
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/wsmw/wsmw/internal/conntest"
+	"github.com/wsmw/wsmw/internal/connx"
 	"github.com/wsmw/wsmw/lifecycle"
 	"github.com/wsmw/wsmw/middleware"
 	"github.com/wsmw/wsmw/queue"
@@ -33,7 +34,7 @@ func TestSessionExpiryFiresAtDeadline(t *testing.T) {
 			p.WS.WriteMessage(websocket.TextMessage, []byte("hi"))
 		}
 		at(start, time.Minute-time.Nanosecond)
-		if p.C.Closing() {
+		if p.C.Err() != nil {
 			t.Fatal("closed before the deadline")
 		}
 		at(start, time.Minute)
@@ -83,7 +84,7 @@ func TestIdleTimeoutDeferredByData(t *testing.T) {
 		p.WS.WriteControl(websocket.PingMessage, []byte("p"), time.Now().Add(time.Second))
 		p.WS.WriteControl(websocket.PongMessage, []byte("q"), time.Now().Add(time.Second))
 		at(start, 110*time.Second-time.Nanosecond)
-		if p.C.Closing() {
+		if p.C.Err() != nil {
 			t.Fatal("closed before last activity + d")
 		}
 		at(start, 110*time.Second)
@@ -100,7 +101,7 @@ func TestIdleTimeoutWithoutActivity(t *testing.T) {
 		p := conntest.DialPipe(t, nil, conntest.Echo, timeout.IdleTimeout(time.Minute))
 		p.Read()
 		at(start, time.Minute-time.Nanosecond)
-		if p.C.Closing() {
+		if p.C.Err() != nil {
 			t.Fatal("closed early")
 		}
 		at(start, time.Minute)
@@ -120,7 +121,7 @@ func TestIdleTimeoutCountOutbound(t *testing.T) {
 		at(start, 80*time.Second)
 		timeout.Touch(p.C)
 		at(start, 140*time.Second-time.Nanosecond)
-		if p.C.Closing() {
+		if p.C.Err() != nil {
 			t.Fatal("outbound activity did not count")
 		}
 		at(start, 140*time.Second)
@@ -143,7 +144,7 @@ func TestIdleTimeoutCountOutboundDirectWrites(t *testing.T) {
 			t.Fatal(err)
 		}
 		at(start, 120*time.Second-time.Nanosecond)
-		if p.C.Closing() {
+		if p.C.Err() != nil {
 			t.Fatal("a direct write did not count")
 		}
 		at(start, 120*time.Second)
@@ -162,7 +163,7 @@ func TestInitTimeoutFiresAtDeadline(t *testing.T) {
 		// A ping is not initialisation.
 		p.WS.WriteControl(websocket.PingMessage, nil, time.Now().Add(time.Second))
 		at(start, 10*time.Second-time.Nanosecond)
-		if p.C.Closing() {
+		if p.C.Err() != nil {
 			t.Fatal("closed early")
 		}
 		at(start, 10*time.Second)
@@ -178,7 +179,7 @@ func TestInitTimeoutSatisfied(t *testing.T) {
 		at(start, 9*time.Second)
 		p.WS.WriteMessage(websocket.TextMessage, []byte(`{"type":"connection_init"}`))
 		at(start, time.Hour)
-		if p.C.Closing() {
+		if p.C.Err() != nil {
 			t.Fatal("closed after the first message arrived in time")
 		}
 		p.WS.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(1000, ""), time.Now().Add(time.Second))
@@ -197,9 +198,9 @@ func TestWriteTimeoutAborts(t *testing.T) {
 			queue.DiscardMessages(c)
 		}, timeout.WriteTimeout(3*time.Second))
 		synctest.Wait()
-		start := p.C.OpenedAt()
+		start := connx.OpenedAt(p.C)
 		at(start, 3*time.Second-time.Nanosecond)
-		if p.C.Closing() {
+		if p.C.Err() != nil {
 			t.Fatal("write timed out early")
 		}
 		at(start, 3*time.Second)

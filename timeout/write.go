@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/wsmw/wsmw/internal/connx"
 	"github.com/wsmw/wsmw/lifecycle"
 	"github.com/wsmw/wsmw/middleware"
 )
@@ -22,7 +23,7 @@ func WriteTimeout(d time.Duration) func(http.Handler) http.Handler {
 		return passThrough
 	}
 	return middleware.Policy(func(c *lifecycle.Conn) error {
-		c.SetWriteTimeout(d)
+		connx.SetWriteTimeout(c, d)
 		return nil
 	})
 }

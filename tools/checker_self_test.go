@@ -35,7 +35,7 @@ func TestCheckerCatchesStaleNames(t *testing.T) {
 	}
 	fine := []string{
 		"See [Conn.CloseWith] and [CloseInfo].",
-		"Made by [Accept]; see [context.Context], http.Server.Shutdown and WebSocket, 64 KiB.",
+		"Made by [NewRegistry]; see [context.Context], http.Server.Shutdown and WebSocket, 64 KiB.",
 		"Call `c.CloseWith(cause, 1008, \"x\")` or `reg.Revoke(subject)`; `wsmw.Handler(reg, fn)`.",
 		"Example:\n\n\tr.Use(wsmw.SessionExpiry(time.Minute))\n",
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 
 	"github.com/wsmw/wsmw/auth"
+	"github.com/wsmw/wsmw/internal/connx"
 	"github.com/wsmw/wsmw/internal/policy"
 	"github.com/wsmw/wsmw/lifecycle"
 	"github.com/wsmw/wsmw/middleware"
@@ -199,7 +200,7 @@ func (a *Adapter) Accept(_ http.ResponseWriter, r *http.Request, options transpo
 		return nil, ErrNotWrapped
 	}
 	if p := wc.proto; p != "" && !slices.Contains(options.Subprotocols, p) {
-		wc.c.CloseAsync(fmt.Errorf("%w: %q", ErrSubprotocol, p), StatusSubprotocolNotAcceptable, "Subprotocol not acceptable")
+		connx.CloseAsync(wc.c, fmt.Errorf("%w: %q", ErrSubprotocol, p), StatusSubprotocolNotAcceptable, "Subprotocol not acceptable")
 	}
 	return wc, nil
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 
 	"github.com/wsmw/wsmw/auth"
+	"github.com/wsmw/wsmw/internal/connx"
 	"github.com/wsmw/wsmw/internal/policy"
 	"github.com/wsmw/wsmw/lifecycle"
 	"github.com/wsmw/wsmw/ratelimit"
@@ -58,7 +59,7 @@ func (a *Adapter) newConn(c *lifecycle.Conn) *conn {
 		policy.SetExpiryClose(c, StatusForbidden, "Forbidden: token expired")
 	}
 	if a.initTimeout > 0 {
-		c.StartTimer(&wc.initTimer, a.initTimeout-time.Since(c.OpenedAt()), wc.initExpired)
+		c.StartTimer(&wc.initTimer, a.initTimeout-time.Since(connx.OpenedAt(c)), wc.initExpired)
 	}
 	return wc
 }
@@ -100,7 +101,7 @@ func (wc *conn) WriteJSON(v any) error {
 	if !wc.acked.Load() && messageType(b) == "connection_ack" {
 		if wc.a.auth != nil && auth.ClaimsOf(wc.c) == nil {
 			wc.a.log.Error("wsmw/gqlws: connection_ack on an unauthenticated connection; set the transport up with Adapter.Websocket or Adapter.InitFunc")
-			wc.c.CloseAsync(fmt.Errorf("%w: %w", ErrInitRefused, auth.ErrTokenMissing), StatusForbidden, "Forbidden")
+			connx.CloseAsync(wc.c, fmt.Errorf("%w: %w", ErrInitRefused, auth.ErrTokenMissing), StatusForbidden, "Forbidden")
 			return closedErr(context.Cause(wc.c.Context()))
 		}
 		wc.acked.Store(true)
@@ -117,11 +118,11 @@ func (wc *conn) WriteJSON(v any) error {
 // codes are turned into graphql-transport-ws's where gqlgen's are wrong
 // (see the package documentation), and the cause says what happened.
 func (wc *conn) WriteClose(code int, reason string) error {
-	if wc.c.Closing() {
+	if wc.c.Err() != nil {
 		return nil
 	}
 	sc, reason, cause := wc.classify(lifecycle.StatusCode(code), reason)
-	wc.c.CloseAsync(cause, sc, reason)
+	connx.CloseAsync(wc.c, cause, sc, reason)
 	return nil
 }
 
@@ -149,8 +150,8 @@ func (wc *conn) classify(code lifecycle.StatusCode, reason string) (lifecycle.St
 // Close ends the connection if nobody has (1000, cause ErrTransportClosed)
 // and waits for the end: the close handshake and the OnClose hooks.
 func (wc *conn) Close() error {
-	if !wc.c.Closing() {
-		wc.c.CloseAsync(ErrTransportClosed, lifecycle.StatusNormalClosure, "")
+	if !(wc.c.Err() != nil) {
+		connx.CloseAsync(wc.c, ErrTransportClosed, lifecycle.StatusNormalClosure, "")
 	}
 	<-wc.c.Done()
 	return nil
@@ -165,10 +166,10 @@ func (wc *conn) SetReadLimit(n int64) {
 	if n <= 0 {
 		return
 	}
-	if cur := wc.c.ReadLimit(); cur >= 0 && cur <= n {
+	if cur := connx.ReadLimit(wc.c); cur >= 0 && cur <= n {
 		return
 	}
-	wc.c.SetReadLimit(n)
+	connx.SetReadLimit(wc.c, n)
 }
 
 // SetReadDeadline is gqlgen's pong deadline (PingPongInterval): when it
@@ -185,7 +186,7 @@ func (wc *conn) SetReadDeadline(t time.Time) error {
 }
 
 func (wc *conn) deadlinePassed() {
-	wc.c.Abort(ErrPongTimeout, lifecycle.StatusGoingAway, "keepalive ping timeout")
+	connx.Abort(wc.c, ErrPongTimeout, lifecycle.StatusGoingAway, "keepalive ping timeout")
 }
 
 // closedErr maps a read or write error after the start of the close: an

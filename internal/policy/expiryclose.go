@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sync/atomic"
 
+	"github.com/wsmw/wsmw/internal/connx"
 	"github.com/wsmw/wsmw/lifecycle"
 )
 
@@ -28,7 +29,7 @@ func SetExpiryClose(c *lifecycle.Conn, code lifecycle.StatusCode, reason string)
 		panic(fmt.Sprintf("wsmw: SetExpiryClose(%d, …): %v may not be sent in a Close frame", int(code), code))
 	}
 	v, _ := c.LoadOrStore(expiryCloseKey{}, new(atomic.Pointer[expiryClose]))
-	v.(*atomic.Pointer[expiryClose]).Store(&expiryClose{code, lifecycle.TruncateReason(reason)})
+	v.(*atomic.Pointer[expiryClose]).Store(&expiryClose{code, connx.TruncateReason(reason)})
 }
 
 // ExpiryClose returns the close that SetExpiryClose set on c, and false

@@ -35,7 +35,7 @@ func SubjectFromContext(ctx context.Context) string {
 // upgrade through without a token (auth.WithTokenOptional) marks it.
 // Policies that count by subject read the mark with SubjectPending and,
 // instead of refusing the request, count the connection when its subject is
-// set (see lifecycle.Conn.AddSubjectCheck).
+// set (see [connx.AddSubjectCheck]).
 func WithSubjectPending(r *http.Request) *http.Request {
 	s, r := state(r)
 	s.pending = true
