@@ -29,7 +29,7 @@ func ConnectRate(limit int, window time.Duration, opts ...Option) func(http.Hand
 	return ratelimit.ConnectRate(limit, window, opts...)
 }
 
-// MaxConns allows n open connections per client (WithKey(KeyBySubject):
+// MaxConns allows n open connections per client ([WithKey]([KeyBySubject]):
 // per user, after [JWT]); 429 beyond (cause
 // [ratelimit.ErrTooManyConnections]). Each slot is released exactly once,
 // however the connection ends.

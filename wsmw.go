@@ -3,7 +3,7 @@
 // expiry, idle timeout, heartbeat, rate and size limits, graceful shutdown
 // and revocation, each one composable middleware, all feeding one close
 // arbiter per connection so that a connection ends exactly once, with one
-// RFC 6455 close code and reason on the wire, and every OnClose hook learns
+// RFC 6455 close code and reason on the wire, and every [OnClose] hook learns
 // the true cause.
 //
 // This package is the one import for the common path:
@@ -66,12 +66,12 @@ import (
 // (safe from any goroutine), Close and CloseWith (one close wins), Context
 // (cancelled with the cause when closing starts), Err, Done and Wait,
 // Subject, RTT, LoadOrStore for per-connection state, and the extension
-// API that policies use (StartTimer, AddReadCheck, OnClose).
+// API that policies use (StartTimer, AddReadCheck, [OnClose]).
 type Conn = lifecycle.Conn
 
 // CloseInfo describes how a connection ended ([lifecycle.CloseInfo]):
 // Code, Reason, Initiator, Cause (errors.Is), the Close frames Sent and
-// Received, HandshakeComplete and Duration. OnClose hooks receive it;
+// Received, HandshakeComplete and Duration. [OnClose] hooks receive it;
 // [lifecycle.Conn.Wait] returns it.
 type CloseInfo = lifecycle.CloseInfo
 
@@ -157,9 +157,9 @@ func WithCloseParallelism(n int) RegistryOption { return connx.WithCloseParallel
 // request's buffers); the connection closes with 1000 when fn returns,
 // 1011 when it panics. fn gets the upgrade request for its URL and
 // headers; use c.Context() for the connection's context. Options:
-// WithOrigins, WithSubprotocols, WithCompression, WithBufferSizes,
-// WithCloseTimeout, WithLogger (and middleware's others). The result fits
-// chi's r.Get, r.Handle and http.ServeMux.Handle.
+// [WithOrigins], [WithSubprotocols], [WithCompression], [WithBufferSizes],
+// [WithCloseTimeout], [WithLogger] (and middleware's others). The result fits
+// chi's r.Get, r.Handle and [http.ServeMux.Handle].
 func Handler(reg *Registry, fn func(c *Conn, r *http.Request), opts ...Option) http.HandlerFunc {
 	return middleware.Handler(reg, fn, opts...)
 }
@@ -172,15 +172,15 @@ func Handler(reg *Registry, fn func(c *Conn, r *http.Request), opts ...Option) h
 // connection ends only by a close: a policy's, the peer's, c.Close or the
 // Registry's; a panic in onMessage closes it with 1011. Every policy, hook
 // and close rule is Handler's. onMessage should not block for long: send
-// to peers that may not read with Send (SlowConsumer bounds it). On systems
-// without epoll, for TLS connections, and with WithReadGoroutines, each
+// to peers that may not read with Send ([SlowConsumer] bounds it). On systems
+// without epoll, for TLS connections, and with [WithReadGoroutines], each
 // connection is read by a goroutine of its own calling the same onMessage.
 // It takes Handler's options.
 func EventHandler(reg *Registry, onMessage func(c *Conn, mt MessageType, data []byte), opts ...Option) http.HandlerFunc {
 	return middleware.EventHandler(reg, onMessage, opts...)
 }
 
-// WithReadGoroutines makes EventHandler read each connection in a
+// WithReadGoroutines makes [EventHandler] read each connection in a
 // goroutine of its own (what it does by itself without epoll or with
 // TLS), with the same onMessage.
 func WithReadGoroutines() Option { return middleware.WithReadGoroutines() }
@@ -189,7 +189,7 @@ func WithReadGoroutines() Option { return middleware.WithReadGoroutines() }
 // right before its handler.
 func OnOpen(fn func(*Conn)) func(http.Handler) http.Handler { return middleware.OnOpen(fn) }
 
-// OnClose adds fn as an OnClose hook to each connection: it runs exactly
+// OnClose adds fn as an [OnClose] hook to each connection: it runs exactly
 // once, after TCP is closed, with the true cause, for every connection
 // that got a 101, however it ended.
 func OnClose(fn func(*Conn, CloseInfo)) func(http.Handler) http.Handler {
@@ -199,7 +199,7 @@ func OnClose(fn func(*Conn, CloseInfo)) func(http.Handler) http.Handler {
 // Policy returns a middleware that runs fn on each new connection before
 // its handler: the way to write a policy of your own with the Conn's
 // extension API (timers, read checks, hooks, CloseWith). An error closes
-// the connection (a *CloseError chooses the code) and the handler does not
+// the connection (a [*CloseError] chooses the code) and the handler does not
 // run.
 func Policy(fn func(*Conn) error) func(http.Handler) http.Handler {
 	return middleware.Policy(fn)

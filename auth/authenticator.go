@@ -20,9 +20,9 @@ type Authenticator struct {
 }
 
 // New returns an Authenticator that verifies tokens with key, configured
-// by this package's options and middleware.WithClose (the close of a
+// by this package's options and [middleware.WithClose] (the close of a
 // connection whose token expires: 1008 "token expired" by default) and
-// middleware.WithLogger. It returns an error for an unusable key or an
+// [middleware.WithLogger]. It returns an error for an unusable key or an
 // algorithm that does not fit it; an option that does not apply panics.
 func New(key Key, opts ...middleware.Option) (*Authenticator, error) {
 	if key.err != nil {

@@ -29,7 +29,7 @@ func sessionFromContext(ctx context.Context) *session {
 
 // ClaimsOf returns the claims of c's current token (the latest refresh),
 // nil when c was not authenticated by this package: a value of the type
-// [WithClaims] makes (*jwt.RegisteredClaims by default), so a type
+// [WithClaims] makes ([*jwt.RegisteredClaims] by default), so a type
 // assertion gives typed access:
 //
 //	claims, ok := auth.ClaimsOf(c).(*MyClaims)

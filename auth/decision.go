@@ -9,7 +9,7 @@ import (
 // The decisions the auth policy reports about an open connection
 // ([policy.ReportDecision]), for observers such as the otel module's
 // spans: "token_authenticated" for a token accepted in band
-// (Authenticator.Authenticate), "token_refreshed" for a refresh (Refresh),
+// ([Authenticator.Authenticate]), "token_refreshed" for a refresh (Refresh),
 // and each with "_refused" for a refusal, whose Reason says why (it never
 // holds a token).
 const (

@@ -14,14 +14,14 @@ var (
 	ErrTokenExpired = lifecycle.NewCause("token_expired", "token expired")
 	// ErrTokenMissing: the upgrade request carried no token.
 	ErrTokenMissing = lifecycle.NewCause("token_missing", "auth: no token")
-	// ErrTokenInvalid is matched (errors.Is) by every *TokenError.
+	// ErrTokenInvalid is matched (errors.Is) by every [*TokenError].
 	ErrTokenInvalid = lifecycle.NewCause("token_invalid", "auth: invalid token")
 	// ErrSubjectMismatch: a refresh token names another subject than the
 	// connection's; the refresh is refused and the connection stays.
 	ErrSubjectMismatch = errors.New("auth: refresh token has another subject")
 	// ErrTokenRevoked: the connection's Registry revoked the token's
 	// subject after the token was issued, or the token has no iat to tell
-	// (see Authenticator.Middleware); the token is refused as "token
+	// (see [Authenticator.Middleware]); the token is refused as "token
 	// revoked" or "token has no iat; subject was revoked".
 	ErrTokenRevoked = lifecycle.NewCause("token_revoked", "auth: token revoked")
 	// ErrNoSession: the connection was not authenticated by this package.
@@ -29,7 +29,7 @@ var (
 )
 
 // Errors that name a refusal's or a configuration's reason in their text,
-// and that no caller needs to match: a too-large token is a *TokenError
+// and that no caller needs to match: a too-large token is a [*TokenError]
 // whose Description says so, and New's and JWKS's every error is a
 // configuration's.
 var (
@@ -74,7 +74,7 @@ type TokenError struct {
 // includes the token.
 func (e *TokenError) Error() string { return "auth: invalid token: " + e.Description }
 
-// Unwrap returns ErrTokenInvalid and Err.
+// Unwrap returns [ErrTokenInvalid] and Err.
 func (e *TokenError) Unwrap() []error {
 	if e.Err == nil {
 		return []error{ErrTokenInvalid}

@@ -48,14 +48,14 @@ func bindLock(c *lifecycle.Conn) *sync.Mutex {
 // cap, revalidation) and against c's Registry: a token of a subject it
 // revoked, issued before the revocation or without iat, is refused with
 // "token revoked" or "token has no iat; subject was revoked" (see
-// Middleware). A refused token yields a *TokenError, like Validate, and
+// Middleware). A refused token yields a [*TokenError], like Validate, and
 // leaves c as it was: closing it is the caller's decision (the
 // graphql-transport-ws answer is 4403 Forbidden).
 //
 // On a connection without a session, a good token binds one exactly as the
 // upgrade does: the token's subject becomes c's subject (Registry.Revoke
-// finds it), c closes with 1008 "token expired" at exp + leeway, ClaimsOf,
-// ExpiresAt and Refresh work, and the expiry warning and periodic
+// finds it), c closes with 1008 "token expired" at exp + leeway, [ClaimsOf],
+// [ExpiresAt] and Refresh work, and the expiry warning and periodic
 // revalidation start if configured.
 //
 // Setting the subject may be refused by a policy that counts connections
@@ -70,11 +70,11 @@ func bindLock(c *lifecycle.Conn) *sync.Mutex {
 //
 // On a connection that already has a session (authenticated at the
 // upgrade, or by an earlier Authenticate), Authenticate is Refresh: the
-// token must name the same subject (else ErrSubjectMismatch) and moves the
+// token must name the same subject (else [ErrSubjectMismatch]) and moves the
 // session's end; a connection can never change hands in band. A session
-// made by another Authenticator refuses it with ErrNoSession.
+// made by another Authenticator refuses it with [ErrNoSession].
 //
-// Once c is closing, Authenticate returns the close's *lifecycle.CloseError.
+// Once c is closing, Authenticate returns the close's [*lifecycle.CloseError].
 // A revocation of the subject that comes while Authenticate binds the
 // session closes c with 1008 "session revoked", as Registry.Revoke would a
 // moment later, and Authenticate returns that close.
@@ -144,7 +144,7 @@ func (a *Authenticator) refreshIn(s *session, c *lifecycle.Conn, token string) e
 	return s.refresh(c.Context(), token)
 }
 
-// NewContext returns ctx carrying c's session, so that ClaimsFromContext on
+// NewContext returns ctx carrying c's session, so that [ClaimsFromContext] on
 // ctx (or on a context derived from it) reports c's current claims, also
 // after a refresh. It is for contexts that do not come from the upgrade
 // request, such as the one a protocol library hands its resolvers after an

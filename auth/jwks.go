@@ -67,8 +67,8 @@ func WithHTTPTimeout(d time.Duration) middleware.Option {
 // token names an unknown kid. A failed first fetch is not an error; the
 // set is fetched again when a token needs it.
 //
-// Options: WithAlgorithms, WithRefreshInterval, WithUnknownKIDInterval,
-// WithHTTPClient, WithHTTPTimeout; another panics.
+// Options: [WithAlgorithms], [WithRefreshInterval], [WithUnknownKIDInterval],
+// [WithHTTPClient], [WithHTTPTimeout]; another panics.
 func JWKS(ctx context.Context, url string, opts ...middleware.Option) (Key, error) {
 	if ctx == nil {
 		ctx = context.Background()

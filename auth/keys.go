@@ -85,8 +85,8 @@ func ed25519Key(pub ed25519.PublicKey) Key {
 }
 
 // PublicKey verifies tokens with an RSA, ECDSA or Ed25519 public key, as
-// crypto/x509 returns them (*rsa.PublicKey, *ecdsa.PublicKey,
-// ed25519.PublicKey or a pointer to one): RS256/384/512 and PS256/384/512
+// crypto/x509 returns them ([*rsa.PublicKey], [*ecdsa.PublicKey],
+// [ed25519.PublicKey] or a pointer to one): RS256/384/512 and PS256/384/512
 // for RSA; for ECDSA, the one of ES256, ES384 and ES512 that matches the
 // key's curve (P-256, P-384, P-521); EdDSA for Ed25519. Another type, a
 // nil key or another curve is unusable.

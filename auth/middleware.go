@@ -12,7 +12,7 @@ import (
 
 // JWT returns the policy for key: every WebSocket upgrade needs a valid
 // token (401 before the upgrade otherwise), and each connection is bound to
-// its token (see Authenticator.Middleware). Requests that are not upgrades
+// its token (see [Authenticator.Middleware]). Requests that are not upgrades
 // pass unchanged. An unusable key or option panics, naming the problem (a
 // misconfigured auth policy must not start); use New to handle the error
 // yourself.
@@ -91,7 +91,7 @@ func (a *Authenticator) Middleware(next http.Handler) http.Handler {
 }
 
 // reject answers a request whose token is missing or refused: 401, or,
-// with WithCloseAfterUpgrade, the upgrade, with an attachment that closes
+// with [WithCloseAfterUpgrade], the upgrade, with an attachment that closes
 // the connection before the handler runs.
 func (a *Authenticator) reject(w http.ResponseWriter, r *http.Request, next http.Handler, source string, err error) {
 	if a.refuse(w, r, source, err) {
@@ -101,7 +101,7 @@ func (a *Authenticator) reject(w http.ResponseWriter, r *http.Request, next http
 }
 
 // refuse logs a refused token and answers it with 401, returning false;
-// with WithCloseAfterUpgrade it answers nothing and returns true: the
+// with [WithCloseAfterUpgrade] it answers nothing and returns true: the
 // upgrade goes on, and the caller makes the connection close with
 // rejection(err) before the handler runs. The line is
 // [policy.LogRefusal]'s (Debug level, rate limited process-wide) with the
@@ -128,7 +128,7 @@ func (a *Authenticator) refuse(w http.ResponseWriter, r *http.Request, source st
 }
 
 // rejection is the close of a connection whose token was refused, with
-// WithCloseAfterUpgrade.
+// [WithCloseAfterUpgrade].
 func (a *Authenticator) rejection(err error) *lifecycle.CloseError {
 	return &lifecycle.CloseError{Code: a.cfg.rejectCode, Reason: a.cfg.rejectReason, Cause: err}
 }

@@ -15,11 +15,11 @@ import (
 )
 
 // defaultMaxTokenSize caps a token's length in bytes before it is parsed
-// (WithMaxTokenSize changes it).
+// ([WithMaxTokenSize] changes it).
 const defaultMaxTokenSize = 8 << 10
 
 // option is one of this package's options. jwt applies it to New (and
-// JWT); jwks to JWKS; WithAlgorithms has both.
+// JWT); jwks to JWKS; [WithAlgorithms] has both.
 type option struct {
 	name string
 	jwt  func(*config)
@@ -53,7 +53,7 @@ type config struct {
 }
 
 // newConfig reads the options of New: this package's and
-// middleware.WithClose (the token's expiry) and middleware.WithLogger.
+// [middleware.WithClose] (the token's expiry) and [middleware.WithLogger].
 func newConfig(opts []middleware.Option) config {
 	cfg := config{
 		maxTokenSize: defaultMaxTokenSize,
@@ -84,7 +84,7 @@ func newConfig(opts []middleware.Option) config {
 
 func jwtOption(name string, f func(*config)) middleware.Option { return option{name: name, jwt: f} }
 
-// WithSources sets where tokens are looked for, in order (DefaultSources:
+// WithSources sets where tokens are looked for, in order ([DefaultSources]:
 // header, subprotocol, query).
 func WithSources(sources ...Source) middleware.Option {
 	if len(sources) == 0 {
@@ -126,8 +126,8 @@ func WithLeeway(d time.Duration) middleware.Option {
 }
 
 // WithClaims sets the claims type: newClaims returns a fresh value (a
-// pointer to a struct that embeds jwt.RegisteredClaims, or a jwt.MapClaims)
-// for each token. The default is *jwt.RegisteredClaims.
+// pointer to a struct that embeds [jwt.RegisteredClaims], or a [jwt.MapClaims])
+// for each token. The default is [*jwt.RegisteredClaims].
 func WithClaims(newClaims func() jwt.Claims) middleware.Option {
 	if newClaims == nil {
 		panic("wsmw: WithClaims(nil)")
@@ -180,7 +180,7 @@ func WithExpiryWarning(before time.Duration, fn func(c *lifecycle.Conn, expiresA
 // refresh and, when every > 0, every that often during the session, for
 // example against a revocation list. An error refuses the upgrade or the
 // refresh (as an invalid token) and, during the session, closes the
-// connection with 1008 "session revoked" (cause lifecycle.ErrSessionRevoked
+// connection with 1008 "session revoked" (cause [lifecycle.ErrSessionRevoked]
 // wrapping fn's error). fn decides whether a failure to check counts: return
 // nil to fail open. ctx is the request's or the connection's context.
 func WithRevalidation(every time.Duration, fn func(ctx context.Context, claims jwt.Claims) error) middleware.Option {
@@ -204,7 +204,7 @@ func WithAnonymous() middleware.Option {
 // by default, a token whose subject the connection's Registry revoked
 // (Registry.Revoke, or the cluster module on any server)
 // is refused when it was issued before the revocation (see
-// Authenticator.Middleware), and with it the subject's token without iat.
+// [Authenticator.Middleware]), and with it the subject's token without iat.
 // With this option such a token opens a new session again;
 // Registry.Revoke still closes the subject's live connections. It is a
 // trade for deployments that enforce revocation elsewhere, for example

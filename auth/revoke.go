@@ -20,7 +20,7 @@ import (
 // counts whole seconds: a token of the same second cannot be told from one
 // issued just before it), or one without iat, which cannot tell. iat is
 // compared without the leeway. A nil reg, a token without a subject and
-// WithoutRevocationCheck check nothing.
+// [WithoutRevocationCheck] check nothing.
 func (a *Authenticator) revoked(reg *lifecycle.Registry, sub string, claims jwt.Claims) *TokenError {
 	if reg == nil || sub == "" || a.cfg.noRevocations {
 		return nil
@@ -42,7 +42,7 @@ func (a *Authenticator) revoked(reg *lifecycle.Registry, sub string, claims jwt.
 // upgradeCheck is the check that Upgrade runs for the session's token with
 // the Registry the connection would join ([policy.BeforeUpgrade]): a
 // revoked token is refused as any other refused token, with 401 or, with
-// WithCloseAfterUpgrade, by the session's attachment closing the
+// [WithCloseAfterUpgrade], by the session's attachment closing the
 // connection. source names where the token was found, for the log.
 func (s *session) upgradeCheck(source string) policy.UpgradeCheck {
 	return func(w http.ResponseWriter, r *http.Request, reg *lifecycle.Registry) bool {
@@ -67,9 +67,9 @@ func sessionRevoked() *lifecycle.CloseError {
 
 // revokedCause is the cause of sessionRevoked's close. Registry.Revoke may
 // close the same connection at the same moment with
-// lifecycle.ErrSessionRevoked, and whichever close wins, it is one
+// [lifecycle.ErrSessionRevoked], and whichever close wins, it is one
 // revocation: the cause reads as Revoke's ("session revoked", in logs and
-// metrics), and matches ErrTokenRevoked too.
+// metrics), and matches [ErrTokenRevoked] too.
 type revokedCause struct{}
 
 func (revokedCause) Error() string   { return lifecycle.ErrSessionRevoked.Error() }

@@ -134,10 +134,10 @@ func (s *session) refresh(ctx context.Context, token string) (err error) {
 
 // Refresh replaces c's token with token, without reconnecting: the new
 // token is validated under the same rules as at the upgrade, must name the
-// same subject (else ErrSubjectMismatch), and moves the end of the session
+// same subject (else [ErrSubjectMismatch]), and moves the end of the session
 // to its exp + leeway. A token that the connection's Registry revoked is
-// refused (see Authenticator.Middleware). A refused refresh leaves the
-// connection and its current token as they were. It returns ErrNoSession for a connection
+// refused (see [Authenticator.Middleware]). A refused refresh leaves the
+// connection and its current token as they were. It returns [ErrNoSession] for a connection
 // that this package did not authenticate.
 func Refresh(c *lifecycle.Conn, token string) error {
 	s := sessionOf(c)

@@ -23,7 +23,7 @@ type Source struct {
 // DefaultSources are the Authorization header, then Sec-WebSocket-Protocol,
 // then the access_token query parameter (RFC 6750's name): where
 // [WithSources] does not say otherwise. Add a cookie with
-// WithSources(append(DefaultSources(), FromCookie(name))...).
+// [WithSources](append([DefaultSources](), [FromCookie](name))...).
 func DefaultSources() []Source {
 	return []Source{FromHeader(), FromSubprotocol(), FromQuery("access_token")}
 }

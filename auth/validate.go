@@ -11,14 +11,14 @@ import (
 // Validate parses and verifies token under the Authenticator's rules (key,
 // algorithms, exp required, nbf, iat, issuer, audience, subject, leeway,
 // size cap, revalidation) and returns its claims, of the type set by
-// WithClaims. A refused token yields a *TokenError whose Description names
-// one reason, chosen as described at TokenError. ctx bounds key lookups
+// [WithClaims]. A refused token yields a [*TokenError] whose Description names
+// one reason, chosen as described at [TokenError]. ctx bounds key lookups
 // (JWKS) and is passed to the revalidation.
 //
 // Validate knows no connection, hence no Registry: it does not check
 // revocations. Where a token opens or renews a connection (the upgrade,
 // Authenticate, Refresh) it is also checked against that connection's
-// Registry (see Authenticator.Middleware); to check a token elsewhere, ask
+// Registry (see [Authenticator.Middleware]); to check a token elsewhere, ask
 // the Registry yourself ([lifecycle.Registry.RevokedAt]).
 func (a *Authenticator) Validate(ctx context.Context, token string) (jwt.Claims, error) {
 	claims, _, _, err := a.validate(ctx, token)
@@ -52,12 +52,12 @@ func (a *Authenticator) validate(ctx context.Context, token string) (jwt.Claims,
 // refusal decides whether a token whose parse ended with err (nil when
 // golang-jwt accepted it) is refused, and names the one reason. golang-jwt
 // checks every claim and joins what it finds into one error, so the reason
-// is picked by a fixed precedence (see TokenError): first what errors.Is
+// is picked by a fixed precedence (see [TokenError]): first what errors.Is
 // finds about the token as a whole (malformed, signature), then each
 // claim in turn, looked at in the parsed claims (ParseWithClaims fills
 // them even when validation fails, as long as the token decoded) and in
 // err. A missing claim is told from the parsed claims rather than from
-// jwt.ErrTokenRequiredClaimMissing, which does not say which claim it is.
+// [jwt.ErrTokenRequiredClaimMissing], which does not say which claim it is.
 func (a *Authenticator) refusal(err error, claims jwt.Claims) *TokenError {
 	refuse := func(desc string, cause error) *TokenError {
 		switch {

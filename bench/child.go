@@ -21,20 +21,20 @@ import (
 // Environment of a server child.
 const (
 	// EnvServer names the row a child serves; its presence makes the
-	// process a server child (see MaybeChild).
+	// process a server child (see [MaybeChild]).
 	EnvServer = "WSMW_BENCH_SERVER"
-	// EnvPing is Options.Ping as a time.Duration ("1s"), empty for none.
+	// EnvPing is [Options.Ping] as a time.Duration ("1s"), empty for none.
 	EnvPing = "WSMW_BENCH_PING"
-	// EnvPongTimeout is Options.PongTimeout as a time.Duration, empty for
+	// EnvPongTimeout is [Options.PongTimeout] as a time.Duration, empty for
 	// the default.
 	EnvPongTimeout = "WSMW_BENCH_PONG_TIMEOUT"
-	// EnvBlock set to 1 sets Options.Block.
+	// EnvBlock set to 1 sets [Options.Block].
 	EnvBlock = "WSMW_BENCH_BLOCK"
 	// EnvProfile is a path prefix: the child writes PREFIX.cpu.pprof for its
 	// whole life and PREFIX.heap.pprof at each Settle and
 	// PREFIX.allocs.pprof when told to quit. Empty for none.
 	EnvProfile = "WSMW_BENCH_PROFILE"
-	// EnvMemProfileRate sets runtime.MemProfileRate in the child (1 records
+	// EnvMemProfileRate sets [runtime.MemProfileRate] in the child (1 records
 	// every allocation); empty keeps Go's default.
 	EnvMemProfileRate = "WSMW_BENCH_MEMPROFILERATE"
 )
@@ -53,7 +53,7 @@ type reply struct {
 	Err     string        `json:",omitempty"`
 }
 
-// MaybeChild runs this process as a server child when EnvServer is set, and
+// MaybeChild runs this process as a server child when [EnvServer] is set, and
 // then returns its exit code and true; otherwise it returns at once with
 // false. A test binary calls it first thing in TestMain.
 func MaybeChild() (code int, isChild bool) {
@@ -194,7 +194,7 @@ type Child struct {
 	dead chan struct{} // closed when the process has exited
 }
 
-// ChildConfig configures StartChild.
+// ChildConfig configures [StartChild].
 type ChildConfig struct {
 	// Ping sets the child's Options.Ping.
 	Ping time.Duration
@@ -207,7 +207,7 @@ type ChildConfig struct {
 }
 
 // StartChild starts this executable again as a server child serving the
-// row name. The executable must call MaybeChild at start (the bench test
+// row name. The executable must call [MaybeChild] at start (the bench test
 // binary does, in TestMain).
 func StartChild(name string, cfg ChildConfig) (*Child, error) {
 	exe, err := os.Executable()
@@ -285,7 +285,7 @@ func (c *Child) Stats() (Stats, error) {
 }
 
 // Census returns the child's figures with the event loop's pool workers
-// counted (Stats.Workers; a walk of every goroutine's stack).
+// counted ([Stats.Workers]; a walk of every goroutine's stack).
 func (c *Child) Census() (Stats, error) {
 	r, err := c.call("census")
 	return r.Stats, err

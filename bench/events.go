@@ -9,14 +9,14 @@ func init() {
 	register(WSMWFullEvents, newWSMWFullEvents)
 }
 
-// newWSMWEvents is wsmw.EventHandler with no policies (plus a Heartbeat
-// when Options.Ping is set).
+// newWSMWEvents is [wsmw.EventHandler] with no policies (plus a Heartbeat
+// when [Options.Ping] is set).
 func newWSMWEvents(s *Server, o Options) error {
 	reg := wsmw.NewRegistry()
 	return s.serveBare(reg, wsmw.EventHandler(reg, echoEvents(o)), o)
 }
 
-// newWSMWFullEvents is wsmw.EventHandler behind FullStack.
+// newWSMWFullEvents is [wsmw.EventHandler] behind [FullStack].
 func newWSMWFullEvents(s *Server, o Options) error {
 	reg := wsmw.NewRegistry()
 	s.Handler = chain(s.counted(wsmw.EventHandler(reg, echoEvents(o))), FullStack(o)...)

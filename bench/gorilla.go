@@ -36,7 +36,7 @@ func newGorilla(s *Server, _ Options) error {
 // from net/http's handler right after the upgrade (net/http keeps the
 // request's buffers for as long as its handler runs), reads in a fresh
 // goroutine, uses a 1 KiB read buffer and pooled write buffers. With
-// Options.Ping it adds the usual hand-written keepalive: a timer that
+// [Options.Ping] it adds the usual hand-written keepalive: a timer that
 // pings, and a read deadline that each pong extends.
 func newTuned(s *Server, o Options) error {
 	up := websocket.Upgrader{

@@ -12,7 +12,7 @@ func init() { register(Melody, newMelody) }
 // newMelody is melody v1.1.4 with its defaults (1 KiB buffers, a writer
 // goroutine and a 256-message queue per session, a ping every 54 s), except
 // for the message size limit, raised from 512 bytes so that the 4 KiB echo
-// fits. With Options.Ping it pings at that interval instead.
+// fits. With [Options.Ping] it pings at that interval instead.
 func newMelody(s *Server, o Options) error {
 	m := melody.New()
 	m.Config.MaxMessageSize = 1 << 20

@@ -43,7 +43,7 @@ func FullStack(o Options) []func(http.Handler) http.Handler {
 	}
 }
 
-// newWSMWFull is wsmw.Handler behind FullStack.
+// newWSMWFull is wsmw.Handler behind [FullStack].
 func newWSMWFull(s *Server, o Options) error {
 	reg := wsmw.NewRegistry()
 	s.Handler = chain(s.counted(wsmw.Handler(reg, echoWSMW(o))), FullStack(o)...)

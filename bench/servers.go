@@ -27,7 +27,7 @@ type Options struct {
 }
 
 // BlockByte starts the messages that block the message function when
-// Options.Block is set. The echo benchmarks' payloads start with a lower
+// [Options.Block] is set. The echo benchmarks' payloads start with a lower
 // case letter.
 const BlockByte = 'B'
 
@@ -38,7 +38,7 @@ var blockForever = make(chan struct{})
 // blocks reports whether msg blocks the message function under o.
 func (o Options) blocks(msg []byte) bool { return o.Block && len(msg) > 0 && msg[0] == BlockByte }
 
-// DefaultPongTimeout is the pong timeout used when Options.PongTimeout is
+// DefaultPongTimeout is the pong timeout used when [Options.PongTimeout] is
 // zero.
 const DefaultPongTimeout = 10 * time.Second
 

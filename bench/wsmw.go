@@ -9,14 +9,14 @@ import (
 func init() { register(WSMW, newWSMW) }
 
 // newWSMW is wsmw.Handler with no policies (plus a Heartbeat when
-// Options.Ping is set; see heartbeat.go).
+// [Options.Ping] is set; see heartbeat.go).
 func newWSMW(s *Server, o Options) error {
 	reg := wsmw.NewRegistry()
 	return s.serveBare(reg, wsmw.Handler(reg, echoWSMW(o)), o)
 }
 
 // serveBare serves h, whose connections join reg, counted, with a
-// Heartbeat in front when Options.Ping is set: the bare wsmw rows.
+// Heartbeat in front when [Options.Ping] is set: the bare wsmw rows.
 func (s *Server) serveBare(reg *wsmw.Registry, h http.Handler, o Options) error {
 	h = s.counted(h)
 	if o.Ping > 0 {

@@ -22,12 +22,12 @@
 // refuses the revoked subjects' older tokens too.
 //
 // A revocation closes the connections that were open when it was made (by
-// the clock of the server that made it, plus WithClockSkew), so applying an
+// the clock of the server that made it, plus [WithClockSkew]), so applying an
 // old one late never closes a connection opened after it.
 //
 // Redis trouble never blocks or closes local connections: the Node works
 // in its own goroutines, every Redis call it makes returns within
-// WithTimeout (1 s) whatever the client's own timeouts, and connection
+// [WithTimeout] (1 s) whatever the client's own timeouts, and connection
 // paths never wait on Redis.
 //
 // # Shared limits
@@ -55,7 +55,7 @@
 //     while the Store holds leases, extends them every TTL/3 and creates
 //     again those Redis lost; release deletes the lease at once.
 //
-// Every Store call returns within the Store's timeout (WithTimeout, 1 s).
+// Every Store call returns within the Store's timeout ([WithTimeout], 1 s).
 // The Store returns Redis errors to the policies; failing open (the
 // default) or closed (ratelimit.WithFailClosed) is the policies' choice,
 // and they log it. A connection admitted while failing open holds no lease:
@@ -108,9 +108,9 @@
 //
 // # Options
 //
-// One Option type serves New and NewStore; each With function says which
+// One Option type serves New and [NewStore]; each With function says which
 // it applies to, and a constructor given one that does not apply panics.
-// Their default key prefixes differ (DefaultNodePrefix,
-// DefaultStorePrefix), so a Node and a Store share a Redis without sharing
+// Their default key prefixes differ ([DefaultNodePrefix],
+// [DefaultStorePrefix]), so a Node and a Store share a Redis without sharing
 // keys.
 package cluster

@@ -16,7 +16,7 @@ import (
 	"github.com/wsmw/wsmw/lifecycle"
 )
 
-// Defaults of a Node (and, for DefaultTimeout, of a Store).
+// Defaults of a Node (and, for [DefaultTimeout], of a Store).
 const (
 	DefaultNodePrefix  = "wsmw:cluster:"
 	DefaultTimeout     = time.Second
@@ -89,8 +89,8 @@ func (n *Node) setPrefix(p string) { n.channel, n.stream = p+"revoke", p+"revoca
 // client (a *redis.Client, a *redis.ClusterClient or a failover client). It
 // never waits for Redis: when Redis is down, the Node keeps trying in the
 // background. Closing client stays the caller's job, after Close. opts are
-// those that apply to New (WithPrefix, WithTimeout, WithLogger,
-// WithRetention, WithClockSkew, WithHealthCheck, WithMaxPending); any
+// those that apply to New ([WithPrefix], [WithTimeout], [WithLogger],
+// [WithRetention], [WithClockSkew], [WithHealthCheck], [WithMaxPending]); any
 // other makes New panic.
 func New(client redis.UniversalClient, reg *lifecycle.Registry, opts ...Option) *Node {
 	if client == nil || reg == nil {
@@ -132,7 +132,7 @@ func (n *Node) ID() string { return n.id }
 
 // Subscribed reports whether the Node is listening to the cluster's
 // revocations right now: its subscription is up, has caught up, and
-// answered its last health check (see WithHealthCheck). It turns false
+// answered its last health check (see [WithHealthCheck]). It turns false
 // when Redis is found silent or gone, within two health checks of a
 // frozen Redis.
 func (n *Node) Subscribed() bool { return n.subscribed.Load() }

@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-// Option configures New (a Node), NewStore (a Store) or both: each With
+// Option configures New (a Node), [NewStore] (a Store) or both: each With
 // function says which it applies to. Given to a constructor it does not
 // apply to, an option makes that constructor panic, as does a value that
 // means nothing (a negative duration, say): a misplaced option is a
@@ -67,10 +67,10 @@ func positive(name string, d time.Duration) {
 }
 
 // WithPrefix sets the prefix of the Redis keys. It applies to New and
-// NewStore, each with its own default so that a Node and a Store on one
+// [NewStore], each with its own default so that a Node and a Store on one
 // Redis never share keys: for a Node, the prefix of its stream and channel
-// (DefaultNodePrefix; Nodes that share a prefix form one cluster); for a
-// Store, the prefix of its keys (DefaultStorePrefix; Stores that share a
+// ([DefaultNodePrefix]; Nodes that share a prefix form one cluster); for a
+// Store, the prefix of its keys ([DefaultStorePrefix]; Stores that share a
 // prefix share their limits).
 func WithPrefix(p string) Option {
 	return option{
@@ -80,12 +80,12 @@ func WithPrefix(p string) Option {
 	}
 }
 
-// WithTimeout bounds Redis calls (DefaultTimeout); d must be positive.
+// WithTimeout bounds Redis calls ([DefaultTimeout]); d must be positive.
 // Every call returns within d even when the go-redis client's own timeouts
 // are longer (its ReadTimeout is 5 s by default, per retry): unless the
 // client was made with ContextTimeoutEnabled, the call runs in a goroutine
 // of its own, left to end in the background at the bound. It applies to
-// New and NewStore: a Node bounds every Redis call it makes (Revoke's
+// New and [NewStore]: a Node bounds every Redis call it makes (Revoke's
 // too); a Store bounds Take, Acquire and Held (within the request's
 // context, if sooner) and the calls no request makes (releasing a slot,
 // refreshing leases, Close).
@@ -99,7 +99,7 @@ func WithTimeout(d time.Duration) Option {
 }
 
 // WithLogger sets the logger (slog.Default); l must not be nil. It applies
-// to New and NewStore: a Node logs losing and regaining Redis and the
+// to New and [NewStore]: a Node logs losing and regaining Redis and the
 // revocations it applies; a Store logs failed releases and lease refreshes
 // (at most once every 10 seconds, with the number of failures in between).
 func WithLogger(l *slog.Logger) Option {
@@ -114,8 +114,8 @@ func WithLogger(l *slog.Logger) Option {
 }
 
 // WithLeaseTTL sets how long a connection slot outlives the server that
-// holds it (DefaultLeaseTTL); the Store extends its leases every TTL/3, so
-// d must be at least 3ms. It applies to NewStore only.
+// holds it ([DefaultLeaseTTL]); the Store extends its leases every TTL/3, so
+// d must be at least 3ms. It applies to [NewStore] only.
 func WithLeaseTTL(d time.Duration) Option {
 	if d < 3*time.Millisecond {
 		panic(fmt.Sprintf("cluster: WithLeaseTTL needs at least 3ms (leases are extended every TTL/3), got %v", d))
@@ -124,7 +124,7 @@ func WithLeaseTTL(d time.Duration) Option {
 }
 
 // WithRetention sets about how many revocations the stream keeps for
-// catching up (DefaultRetention); entries must be positive. A Node cut off
+// catching up ([DefaultRetention]); entries must be positive. A Node cut off
 // for longer than it takes to make that many revocations misses the oldest
 // of them. It applies to New only.
 func WithRetention(entries int64) Option {
@@ -135,7 +135,7 @@ func WithRetention(entries int64) Option {
 }
 
 // WithClockSkew sets how far the servers' clocks may disagree
-// (DefaultClockSkew); d must not be negative. A revocation made at time T
+// ([DefaultClockSkew]); d must not be negative. A revocation made at time T
 // closes the connections opened before T plus the skew: larger values err
 // on the side of closing a connection opened just after the revocation. It
 // applies to New only.
@@ -148,7 +148,7 @@ func WithClockSkew(d time.Duration) Option {
 
 // WithHealthCheck sets how long the subscription may stay silent before
 // the Node pings Redis, and then how long it waits for the answer before it
-// subscribes again (DefaultHealthCheck, 1 s); an attempt to subscribe is
+// subscribes again ([DefaultHealthCheck], 1 s); an attempt to subscribe is
 // given up after 2d. A frozen Redis (a stopped process, a host that stopped
 // answering) keeps its sockets open and silent: the Node notices within
 // 2d, and Subscribed turns false. d must be positive. It applies to New
@@ -159,7 +159,7 @@ func WithHealthCheck(d time.Duration) Option {
 }
 
 // WithMaxPending bounds the revocations queued while Redis is unreachable
-// (DefaultMaxPending); beyond it the oldest is dropped, and logged. max
+// ([DefaultMaxPending]); beyond it the oldest is dropped, and logged. max
 // must be positive. It applies to New only.
 func WithMaxPending(max int) Option {
 	if max <= 0 {

@@ -39,14 +39,14 @@ return id
 var errNotSubscribed = errors.New("not connected to redis")
 
 // Revoke closes subject's connections on every server of the cluster with
-// 1008 "session revoked" (cause lifecycle.ErrSessionRevoked). The local
+// 1008 "session revoked" (cause [lifecycle.ErrSessionRevoked]). The local
 // ones are closed at once, and Revoke returns how many; the others are
 // closed by their own Node when the revocation reaches it.
 //
 // When the Node is not connected to Redis (see Subscribed), or Redis does
 // not answer within the Node's timeout (or ctx's deadline, if sooner), the
 // revocation is queued and published in the background as soon as Redis
-// answers, and Revoke returns an error wrapping ErrPending: the other
+// answers, and Revoke returns an error wrapping [ErrPending]: the other
 // servers apply it late, to the connections that were open when it was
 // made. Revoke never waits longer than the Node's timeout, whatever the
 // Redis client's own timeouts: against a Redis that stopped answering, the

@@ -27,7 +27,7 @@ var ErrStoreClosed = errors.New("cluster: store closed")
 
 // Store is a ratelimit.Store shared by every server that uses the same
 // Redis: give it to ConnectRate, MaxConns and MaxTotalConns with
-// ratelimit.WithStore. Make one with NewStore and Close it on shutdown.
+// [ratelimit.WithStore]. Make one with [NewStore] and Close it on shutdown.
 //
 // Take is go-redis/redis_rate's GCRA limiter; Acquire takes a lease in a
 // sorted set per key, extended by this Store while the connection lives
@@ -61,8 +61,8 @@ var _ ratelimit.Store = (*Store)(nil)
 
 // NewStore returns a Store on client (a *redis.Client, a
 // *redis.ClusterClient or a failover client). opts are those that apply to
-// NewStore (WithPrefix, WithTimeout, WithLogger, WithLeaseTTL); any other
-// makes NewStore panic. Closing client stays the caller's job, after
+// [NewStore] ([WithPrefix], [WithTimeout], [WithLogger], [WithLeaseTTL]); any other
+// makes [NewStore] panic. Closing client stays the caller's job, after
 // Close.
 func NewStore(client redis.UniversalClient, opts ...Option) *Store {
 	if client == nil {
@@ -186,7 +186,7 @@ func (s *Store) Held(ctx context.Context, key string) (int, error) {
 
 // Close stops extending the Store's leases and deletes them from Redis (so
 // their slots are free at once, not within the TTL). Acquire fails with
-// ErrStoreClosed afterwards; Take still works. It does not close the
+// [ErrStoreClosed] afterwards; Take still works. It does not close the
 // Redis client.
 func (s *Store) Close() error {
 	s.mu.Lock()

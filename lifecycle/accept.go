@@ -77,7 +77,7 @@ func accept(w http.ResponseWriter, r *http.Request, u *websocket.Upgrader, respo
 }
 
 // errRevokedDuringUpgrade is returned by Accept for a connection whose
-// subject Registry.Revoke revoked while its handshake was under way; the
+// subject [Registry.Revoke] revoked while its handshake was under way; the
 // Conn is closing with 1008 "session revoked".
 var errRevokedDuringUpgrade = errors.New("wsmw: subject revoked during the upgrade")
 
@@ -124,7 +124,7 @@ func (h *hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	return g, brw, nil
 }
 
-// Unwrap lets http.ResponseController reach the underlying writer.
+// Unwrap lets [http.ResponseController] reach the underlying writer.
 func (h *hijacker) Unwrap() http.ResponseWriter { return h.ResponseWriter }
 
 // offersDeflate reports whether r offers permessage-deflate, which gorilla

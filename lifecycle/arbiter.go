@@ -21,7 +21,7 @@ import (
 //	open → closing → finishing → hooking → ended
 //
 // decide takes it from open to closing; finish from closing to finishing
-// (TCP closed, the CloseInfo settled), to hooking (the OnClose hooks run)
+// (TCP closed, the [CloseInfo] settled), to hooking (the OnClose hooks run)
 // and to ended.
 type closeState uint32
 
@@ -103,7 +103,7 @@ func abnormalDecision(cause error) *decision {
 
 // decide makes d the connection's close, if no cause has won yet, and
 // reports whether it did. From then on reads and writes fail with d's
-// *CloseError, Context is cancelled with it, and the policies' timers are
+// [*CloseError], Context is cancelled with it, and the policies' timers are
 // stopped.
 func (c *Conn) decide(d *decision) bool {
 	c.mu.Lock()
@@ -168,18 +168,18 @@ func (c *Conn) carryOut(d *decision, limit time.Time) (drain bool) {
 }
 
 // Close starts the close handshake with code and reason, as the
-// application's own decision (cause ErrApplicationClose). See CloseWith.
+// application's own decision (cause [ErrApplicationClose]). See CloseWith.
 func (c *Conn) Close(code StatusCode, reason string) error {
 	return c.CloseWith(ErrApplicationClose, code, reason)
 }
 
 // CloseWith starts the close handshake with code and reason and records
-// cause as the reason for the end (errors.Is works on CloseInfo.Cause). A
+// cause as the reason for the end (errors.Is works on [CloseInfo.Cause]). A
 // code that may not be sent (1005, 1006, 1014, 1015, outside 1000-4999)
 // becomes a Close frame without a status; the reason is cut to 123 bytes.
 //
 // Only the first close takes effect: CloseWith returns nil when it won, and
-// otherwise the winner's *CloseError at once. It returns once the Close frame
+// otherwise the winner's [*CloseError] at once. It returns once the Close frame
 // is written; if no other goroutine was reading, it also waits for the
 // peer's Close (at most the close timeout) and for the end. Use Wait or Done
 // to wait for the end in every case.

@@ -1,10 +1,10 @@
 package lifecycle
 
 // Cause is a named reason for a connection's end. The sentinel causes of
-// wsmw's packages (ErrPeerClosed, timeout.ErrSessionExpired, …) are Causes,
+// wsmw's packages ([ErrPeerClosed], timeout.ErrSessionExpired, …) are Causes,
 // and an application can make its own. Its name is a short, stable label
 // made for metrics (the metrics module labels a close with the name of the
-// first Cause in CloseInfo.Cause's chain); its text is the error message.
+// first Cause in [CloseInfo.Cause]'s chain); its text is the error message.
 // Compare causes with errors.Is.
 type Cause struct{ name, text string }
 

@@ -34,14 +34,14 @@ func (i Initiator) String() string {
 }
 
 // CloseFrame is a Close frame as it was written or read. Code is
-// StatusNoStatusRcvd when the frame carried no status.
+// [StatusNoStatusRcvd] when the frame carried no status.
 type CloseFrame struct {
 	Code   StatusCode
 	Reason string
 }
 
 // CloseInfo describes how a connection ended. OnClose hooks receive it, and
-// Conn.Wait returns it.
+// [Conn.Wait] returns it.
 type CloseInfo struct {
 	// Code is the code that describes the end: the one sent for a local
 	// close, the one received for a peer close, 1006 for an abnormal end.
@@ -63,7 +63,7 @@ type CloseInfo struct {
 	Duration time.Duration
 }
 
-// Err returns the end as a *CloseError.
+// Err returns the end as a [*CloseError].
 func (i CloseInfo) Err() error {
 	return &CloseError{Code: i.Code, Reason: i.Reason, Initiator: i.Initiator, Cause: i.Cause}
 }
@@ -76,7 +76,7 @@ func (i CloseInfo) Err() error {
 //	if errors.As(err, &ce) && ce.Code == lifecycle.StatusPolicyViolation { … }
 //	if errors.Is(err, timeout.ErrSessionExpired) { … }
 //
-// Policies may also return a *CloseError from a read check to choose the code
+// Policies may also return a [*CloseError] from a read check to choose the code
 // and reason of the close.
 type CloseError struct {
 	Code      StatusCode
@@ -102,7 +102,7 @@ func (e *CloseError) Error() string {
 // Unwrap returns the cause.
 func (e *CloseError) Unwrap() error { return e.Cause }
 
-// Causes that the lifecycle itself reports in CloseInfo.Cause.
+// Causes that the lifecycle itself reports in [CloseInfo.Cause].
 var (
 	// ErrPeerClosed: the peer sent the first Close frame.
 	ErrPeerClosed = NewCause("peer_closed", "peer closed the connection")
@@ -120,9 +120,9 @@ var (
 	// ErrHandlerPanic: the connection's handler panicked (1011). The panic
 	// value is wrapped with it.
 	ErrHandlerPanic = NewCause("handler_panic", "handler panicked")
-	// ErrServerShutdown: Registry.Shutdown or Registry.Restart closed it.
+	// ErrServerShutdown: [Registry.Shutdown] or [Registry.Restart] closed it.
 	ErrServerShutdown = NewCause("shutdown", "server shutting down")
-	// ErrSessionRevoked: Registry.Revoke closed the subject's connections.
+	// ErrSessionRevoked: [Registry.Revoke] closed the subject's connections.
 	ErrSessionRevoked = NewCause("revoked", "session revoked")
 	// ErrWriteTimeout: a write did not finish within the write timeout; the
 	// stream was broken, so TCP was closed without a Close frame.

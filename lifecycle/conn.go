@@ -42,7 +42,7 @@ type config = connlink.Config[Registry, Conn, CloseInfo, FrameLimits]
 // Conn is a WebSocket connection with a managed lifecycle. Reads follow
 // gorilla/websocket (one reader at a time); writes and closes are safe from
 // any goroutine. Once closing has started, reads and writes return a
-// *CloseError.
+// [*CloseError].
 type Conn struct {
 	ws           *websocket.Conn
 	guard        frameGuard      // the net.Conn under ws's reader
@@ -128,7 +128,7 @@ func (c *Conn) hasFlag(f uint32) bool { return c.flags.Load()&f != 0 }
 func (c *Conn) claimFlag(f uint32) bool { return c.flags.Or(f)&f == 0 }
 
 // waiters are made for the few connections whose Context or Done is asked
-// for, and by finish, which keeps the CloseInfo here.
+// for, and by finish, which keeps the [CloseInfo] here.
 type waiters struct {
 	ctx    context.Context
 	cancel context.CancelCauseFunc
@@ -197,7 +197,7 @@ func (c *Conn) nextReader() (int, io.Reader, error) {
 }
 
 // Context returns a context that keeps the values of config.Context and is
-// cancelled when closing starts; context.Cause returns the *CloseError. It is
+// cancelled when closing starts; context.Cause returns the [*CloseError]. It is
 // made on first use.
 func (c *Conn) Context() context.Context {
 	c.mu.Lock()
@@ -229,7 +229,7 @@ var closedChan = func() chan struct{} {
 
 // Done is closed when the connection has ended: TCP is closed and every
 // OnClose hook has run. Asked while the connection's OnClose hooks run (from
-// one of them, say), it returns a closed channel: the CloseInfo is final,
+// one of them, say), it returns a closed channel: the [CloseInfo] is final,
 // and a hook must not wait for itself.
 func (c *Conn) Done() <-chan struct{} {
 	c.mu.Lock()
@@ -246,7 +246,7 @@ func (c *Conn) Done() <-chan struct{} {
 
 // Wait blocks until the connection has ended and returns how. Called while
 // the connection's OnClose hooks run (from one of them, say), it returns the
-// final CloseInfo at once.
+// final [CloseInfo] at once.
 func (c *Conn) Wait() CloseInfo {
 	<-c.Done()
 	c.mu.Lock()
@@ -255,7 +255,7 @@ func (c *Conn) Wait() CloseInfo {
 }
 
 // Err returns nil while the connection is open and, once closing has
-// started, the *CloseError of the close that won (its cause matches with
+// started, the [*CloseError] of the close that won (its cause matches with
 // errors.Is), like context.Context's Err.
 func (c *Conn) Err() error { return c.closeErr() }
 

@@ -34,13 +34,13 @@
 // gorilla reads from is the Conn's frame guard, which passes every byte
 // through and follows the frame headers as they go by (payloads are
 // skipped, not looked at). It budgets what a peer may send without the
-// application ever seeing it, with defaults that are on (FrameLimits):
+// application ever seeing it, with defaults that are on ([FrameLimits]):
 // pings and unsolicited pongs are a token bucket (10 a second, bursts of
 // 50; each ping the Conn writes makes one pong free, so a heartbeat never
 // trips it), and a message may have at most 64 frames plus one per 64
 // bytes of its payload. A peer over a budget is closed with 1008 "too many
-// control frames" (ErrControlFlood) or "too many fragments"
-// (ErrFragmentFlood); the two malformed frames get 1002. The guard also
+// control frames" ([ErrControlFlood]) or "too many fragments"
+// ([ErrFragmentFlood]); the two malformed frames get 1002. The guard also
 // records whether the transport failed, which is how the arbiter tells a
 // protocol error (answered with 1002, by gorilla or, when gorilla wrote
 // nothing, by the Conn) from a lost connection (1006, nothing sent). It
@@ -48,7 +48,7 @@
 //
 // # What CloseInfo reports
 //
-// CloseInfo reports what the wire carried. A local close whose Close
+// [CloseInfo] reports what the wire carried. A local close whose Close
 // frame could not be written (the peer never reads, the connection was
 // reset) is reported as 1006 abnormal, with the reason and cause of the
 // close that was asked for; one whose frame crossed the peer's Close
@@ -58,14 +58,14 @@
 //
 // Nothing callable from an OnClose hook deadlocks. Wait and Done, asked
 // from a hook while the connection's hooks run, return at once (the final
-// CloseInfo, a closed channel): the connection has ended. Registry.Shutdown
+// [CloseInfo], a closed channel): the connection has ended. [Registry.Shutdown]
 // called from a hook starts the drain and returns nil without waiting for
 // it (it would wait for the very hook that called it).
 //
 // # Goroutines
 //
 // An open Conn costs one goroutine, the application's reader. All of its
-// timers share one time.AfterFunc, which runs a goroutine only while it
+// timers share one [time.AfterFunc], which runs a goroutine only while it
 // fires. In event mode (serveEvents) an open Conn costs no goroutine: a
 // shared pool reads it when bytes arrive, and the timers of every
 // event-mode Conn share one runtime timer; a message function that blocks

@@ -390,7 +390,7 @@ func satAdd(a, b int64) int64 {
 }
 
 // answer answers a control frame found inside an unfinished message
-// (evpoll.InteriorControls), as gorilla's handlers would inside a read.
+// ([evpoll.InteriorControls]), as gorilla's handlers would inside a read.
 func (ec *eventConn) answer(h evpoll.Header, payload []byte) bool {
 	return ec.conn.control(h, payload)
 }
@@ -472,7 +472,7 @@ func (c *Conn) consumeClosing(eof bool) bool {
 }
 
 // stricter returns the reason of a frame that breaks a rule gorilla does
-// not enforce (evpoll.FrameError.Stricter), "" for any other error. Out of
+// not enforce ([evpoll.FrameError.Stricter]), "" for any other error. Out of
 // line, so that the scan's hot path does not allocate the error target.
 func stricter(err error) string {
 	var fe *evpoll.FrameError

@@ -32,7 +32,7 @@ func (c *Conn) addPongHook(f func(appData string)) {
 
 // setReadLimit sets the largest data message accepted, in bytes
 // (defaultReadLimit unless set); a larger one closes the connection with
-// 1009 "message too big" (cause ErrMessageTooBig). Negative means no limit.
+// 1009 "message too big" (cause [ErrMessageTooBig]). Negative means no limit.
 // Call it before the handler starts reading.
 func (c *Conn) setReadLimit(n int64) {
 	if n == 0 {
@@ -51,7 +51,7 @@ func (c *Conn) readLimitOf() int64 { return c.readLimit }
 
 // setWriteTimeout bounds every data write; zero means no bound. A write that
 // times out leaves the stream broken, so the connection is ended at once
-// (cause ErrWriteTimeout). Call it before the handler starts writing.
+// (cause [ErrWriteTimeout]). Call it before the handler starts writing.
 func (c *Conn) setWriteTimeout(d time.Duration) { c.writeTimeout = d }
 
 // inboundFrames counts the frames read from the peer so far: data messages,

@@ -1,6 +1,6 @@
 package lifecycle
 
-// finish ends the connection: TCP is closed, the CloseInfo settled from
+// finish ends the connection: TCP is closed, the [CloseInfo] settled from
 // the decision and the frames that went over the wire, the Registry left,
 // and the OnClose hooks run. Only its first call does anything.
 func (c *Conn) finish() {
@@ -44,7 +44,7 @@ func (c *Conn) finish() {
 }
 
 // settle turns the decision and the frames that went over the wire into
-// the CloseInfo: what it reports is what the wire carried. A local close
+// the [CloseInfo]: what it reports is what the wire carried. A local close
 // whose Close frame could not be written is reported as what happened
 // instead: the peer's close when its Close frame arrived (the two crossed,
 // and ours never left), otherwise the abnormal end it was (1006, with the

@@ -27,7 +27,7 @@ import (
 //     64-bit length with its top bit set (§5.2), both 1002.
 //
 // When a frame breaks a rule, Read returns the bytes before that frame
-// (gorilla handles them first) together with a *CloseError, which gorilla
+// (gorilla handles them first) together with a [*CloseError], which gorilla
 // hands back from the read that reaches it; the arbiter then sends that
 // Close frame. The guard also records whether the transport itself failed,
 // which tells a protocol error (answered with 1002) from a lost connection
@@ -73,7 +73,7 @@ type FrameLimits struct {
 	FragmentBytes int
 }
 
-// Defaults of FrameLimits: generous for every client seen in the wild
+// Defaults of [FrameLimits]: generous for every client seen in the wild
 // (browsers and most libraries send no pings and one frame per message;
 // gorilla's client cuts messages at its write buffer, 4 KiB by default),
 // tight enough that a flood is closed within milliseconds.
@@ -110,7 +110,7 @@ func protocolFailure(reason string) *CloseError {
 	return &CloseError{Code: StatusProtocolError, Reason: reason, Initiator: InitiatorLocal, Cause: &protocolError{reason}}
 }
 
-// protocolError is the cause of a 1002: ErrProtocol with what was wrong.
+// protocolError is the cause of a 1002: [ErrProtocol] with what was wrong.
 type protocolError struct{ what string }
 
 func (e *protocolError) Error() string { return ErrProtocol.Error() + ": " + e.what }

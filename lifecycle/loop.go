@@ -40,7 +40,7 @@ var (
 )
 
 // joinLoop returns the running event loop, starting one if there is none,
-// and counts a connection on it; it reports evpoll.ErrUnsupported where
+// and counts a connection on it; it reports [evpoll.ErrUnsupported] where
 // epoll is not available.
 func joinLoop() (*eventLoop, error) {
 	loopMu.Lock()

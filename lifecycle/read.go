@@ -8,7 +8,7 @@ import (
 
 // ReadCheck inspects each data message after it is read and before
 // ReadMessage returns it. A nil result lets the message through;
-// ErrDropMessage skips it silently; a *CloseError closes the connection with
+// [ErrDropMessage] skips it silently; a [*CloseError] closes the connection with
 // its code, reason and cause; any other error closes it with 1008 and that
 // error as the cause. Checks run on the reading goroutine and must be cheap.
 type ReadCheck func(mt MessageType, data []byte) error
@@ -29,7 +29,7 @@ var readBuffers = sync.Pool{New: func() any {
 // the timeout package's helpers for write-only handlers.
 //
 // Once closing has started, ReadMessage finishes the close handshake if
-// nobody else is, and returns a *CloseError.
+// nobody else is, and returns a [*CloseError].
 func (c *Conn) ReadMessage() (MessageType, []byte, error) {
 	if c.events.Load() != nil {
 		return 0, nil, ErrEventMode
@@ -131,7 +131,7 @@ func (c *Conn) runChecks(mt MessageType, data []byte) error {
 }
 
 // checkDecision is the close a read check's error asks for: a
-// *CloseError's code, reason and cause (the error itself when it names
+// [*CloseError]'s code, reason and cause (the error itself when it names
 // none), else 1008 with the error as the cause.
 func checkDecision(err error) *decision {
 	var ce *CloseError

@@ -12,7 +12,7 @@ import (
 
 // Registry is the set of live connections: it counts and ranges over them,
 // closes them by predicate or by subject, revokes subjects, and shuts them
-// all down gracefully. The zero value is not usable; call NewRegistry.
+// all down gracefully. The zero value is not usable; call [NewRegistry].
 type Registry struct {
 	mu          sync.Mutex
 	conns       []*Conn          // each at its regIdx-1
@@ -94,7 +94,7 @@ func (r *Registry) cancel(t *ticket) {
 }
 
 // admit turns t into c's registration. c is registered even when it
-// returns an error (ErrServerShutdown while the Registry drains, or
+// returns an error ([ErrServerShutdown] while the Registry drains, or
 // errRevokedDuringUpgrade), so that Shutdown waits for its close.
 func (r *Registry) admit(c *Conn, t *ticket) error {
 	c.mu.Lock()
@@ -211,7 +211,7 @@ func (r *Registry) waitLive(ctx context.Context, exempt []*Conn) error {
 	}
 }
 
-// reindex runs in Conn.SetSubject with c.mu held.
+// reindex runs in [Conn.SetSubject] with c.mu held.
 func (r *Registry) reindex(c *Conn, old, subject string) {
 	r.mu.Lock()
 	r.unindex(c, old)

@@ -8,7 +8,7 @@ import (
 
 // defaultRevocationTTL is how long a Registry remembers a revocation: as
 // long as the tokens issued before it can stay valid. Set it to your
-// tokens' longest lifetime with WithRevocationTTL.
+// tokens' longest lifetime with [WithRevocationTTL].
 const defaultRevocationTTL = 24 * time.Hour
 
 // WithRevocationTTL sets how long Revoke is remembered for RevokedAt
@@ -23,7 +23,7 @@ func WithRevocationTTL(d time.Duration) RegistryOption {
 }
 
 // Revoke ends subject's sessions: every live connection of subject is
-// closed with 1008 "session revoked" (cause ErrSessionRevoked), and the
+// closed with 1008 "session revoked" (cause [ErrSessionRevoked]), and the
 // revocation is remembered (see RevokedAt) so that an auth policy refuses
 // the tokens of subject issued before now. It returns how many of
 // subject's connections end revoked — those it started closing, those
@@ -65,7 +65,7 @@ func (r *Registry) revokeAt(subject string, at time.Time) int {
 }
 
 // RevocationTTL returns how long the Registry remembers a revocation (see
-// WithRevocationTTL).
+// [WithRevocationTTL]).
 func (r *Registry) revocationTTL() time.Duration { return r.revocations.ttl }
 
 // RevokedAt returns the time of subject's latest revocation, and false when

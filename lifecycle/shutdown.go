@@ -11,7 +11,7 @@ import (
 )
 
 // Shutdown drains the Registry: new upgrades are refused (503), every live
-// connection is sent 1001 "server shutting down" (cause ErrServerShutdown),
+// connection is sent 1001 "server shutting down" (cause [ErrServerShutdown]),
 // and Shutdown waits for the close handshakes and the OnClose hooks. Every
 // Close frame is written by ctx's deadline or not at all (a connection
 // whose frame could not be written is reported as 1006 abnormal, with the
@@ -154,7 +154,7 @@ func (r *Registry) closeSpread(ctx context.Context, conns []*Conn, code StatusCo
 // for reading and writing (shutdown(2), which, unlike closing the socket,
 // does not wait for the goroutine blocked in a read to leave it), which
 // fails every read and write in flight at once; then the connections are
-// finished (TCP closed, CloseInfo settled, hooks run) by a few goroutines
+// finished (TCP closed, [CloseInfo] settled, hooks run) by a few goroutines
 // in parallel, and by their own readers as they wake.
 func (r *Registry) force() {
 	r.mu.Lock()

@@ -78,7 +78,7 @@ func (c StatusCode) Sendable() bool {
 	return false
 }
 
-// truncateReason returns reason as valid UTF-8 of at most MaxReasonBytes
+// truncateReason returns reason as valid UTF-8 of at most [MaxReasonBytes]
 // bytes, cut at a rune boundary. Invalid UTF-8 sequences are replaced with
 // U+FFFD before cutting.
 func truncateReason(reason string) string {
@@ -97,7 +97,7 @@ func truncateReason(reason string) string {
 
 // closePayload encodes a Close frame payload for code and reason. A code that
 // is not Sendable yields an empty payload (a Close frame without a status),
-// and so does StatusNoStatusRcvd, which means exactly that.
+// and so does [StatusNoStatusRcvd], which means exactly that.
 func closePayload(code StatusCode, reason string) []byte {
 	if !code.Sendable() {
 		return nil

@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// Timer is a connection-scoped time.AfterFunc (see Conn.StartTimer): it never fires once closing has
+// Timer is a connection-scoped [time.AfterFunc] (see [Conn.StartTimer]): it never fires once closing has
 // started, and all of a Conn's timers stop when it does. All the timers of
 // one Conn share a single runtime timer armed for the earliest deadline, so
 // a policy's timer costs a few words, and Reset to a later deadline than
@@ -20,7 +20,7 @@ type Timer struct {
 }
 
 // StartTimer calls f after d, unless the connection has started closing by
-// then: a connection-scoped time.AfterFunc. It starts no goroutine until it
+// then: a connection-scoped [time.AfterFunc]. It starts no goroutine until it
 // fires; the timers of a Conn that are due together run one after another,
 // in deadline order, in one goroutine of the shared runtime timer, so f
 // should not block for long. The Timer is the caller's, usually a field of

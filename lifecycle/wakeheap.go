@@ -9,7 +9,7 @@ import (
 // loop's connections, which hold no goroutine and so should not hold a
 // runtime timer each either (a time.Timer is about 112 bytes). It is a
 // binary heap of the Conns whose timers are armed, by the deadline each is
-// armed for (Conn.armedFor), and one time.AfterFunc for the earliest; when
+// armed for (Conn.armedFor), and one [time.AfterFunc] for the earliest; when
 // it fires, each Conn that is due runs its timers on the event loop's
 // timer pool (run), whose workers' stacks have grown already (a fresh
 // goroutine per firing would grow its stack through the ping's write every

@@ -10,8 +10,8 @@ import (
 
 // WriteMessage writes one data message. It is safe to call from any
 // goroutine; writes are serialized. Once closing has started it returns a
-// *CloseError. A write that fails ends the connection: a timeout (see
-// setWriteTimeout) with cause ErrWriteTimeout, any other error as a lost
+// [*CloseError]. A write that fails ends the connection: a timeout (see
+// setWriteTimeout) with cause [ErrWriteTimeout], any other error as a lost
 // connection.
 func (c *Conn) WriteMessage(mt MessageType, data []byte) error {
 	if c.closingStarted() {

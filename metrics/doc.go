@@ -17,7 +17,7 @@
 //
 // Every label has a bounded set of values: no subject, IP or path labels.
 // The cause of a close is a short name for a known sentinel error (see
-// CauseName) and "other" for anything else; close codes that only a peer
+// [CauseName]) and "other" for anything else; close codes that only a peer
 // can choose (3000-4999) are folded into "3xxx" and "4xxx" unless allowed
-// with WithPeerCodes.
+// with [WithPeerCodes].
 package metrics

@@ -76,7 +76,7 @@ func WithSessionBuckets(b []float64) Option { return func(c *config) { c.session
 func WithPingBuckets(b []float64) Option { return func(c *config) { c.pingBuckets = b } }
 
 // New makes the collectors and registers them on reg (for example a
-// private prometheus.NewRegistry(), or prometheus.DefaultRegisterer). It
+// private [prometheus.NewRegistry](), or [prometheus.DefaultRegisterer]). It
 // fails when a collector cannot be registered, such as when New already
 // ran on reg.
 func New(reg prometheus.Registerer, opts ...Option) (*Metrics, error) {

@@ -12,7 +12,7 @@ import (
 // one's own with the Conn's extension API (timers, read checks, hooks,
 // [lifecycle.Conn.CloseWith]). Policies run in the order of the chain,
 // outermost first. An error from fn closes the connection (a
-// *lifecycle.CloseError chooses the code and reason; any other error is
+// [*lifecycle.CloseError] chooses the code and reason; any other error is
 // 1011 "internal error", and so is a panic) and the handler does not run.
 // Requests that are not upgrades pass unchanged.
 func Policy(fn func(*lifecycle.Conn) error) func(http.Handler) http.Handler {
@@ -39,7 +39,7 @@ func OnOpen(fn func(*lifecycle.Conn)) func(http.Handler) http.Handler {
 	}
 }
 
-// OnClose returns a middleware that adds fn as an OnClose hook of each
+// OnClose returns a middleware that adds fn as an [OnClose] hook of each
 // connection: it runs exactly once, after TCP is closed, with the true
 // cause, for every connection that got a 101, even one that a policy or
 // the Registry refused.
@@ -54,7 +54,7 @@ func OnClose(fn func(*lifecycle.Conn, lifecycle.CloseInfo)) func(http.Handler) h
 	}
 }
 
-// AddCloseHook returns r with hook added to the OnClose hooks of the
+// AddCloseHook returns r with hook added to the [OnClose] hooks of the
 // connection that r may become: the per-request form of [OnClose], for a
 // policy that reserves something before the upgrade (a connection slot)
 // and must release it exactly once. The hooks are added to the Conn as
@@ -83,7 +83,7 @@ func UpgradedConn(r *http.Request) *lifecycle.Conn { return policy.UpgradedConn(
 
 // WithValue returns r whose context, and later the connection's
 // ([lifecycle.Conn.Context]), carries val under key, like
-// context.WithValue: the way for a middleware to leave a value of the
+// [context.WithValue]: the way for a middleware to leave a value of the
 // request for the connection, whose context keeps none of the request's
 // own. It writes into the one state that wsmw's policies share, so a
 // chain of them copies the request once, not once each. Like

@@ -16,7 +16,7 @@ import (
 // data message (after the read checks, in order, one at a time per
 // connection) on a worker of a pool shared by every event-mode connection.
 // An idle connection holds no goroutine and no read buffer: the read
-// buffer (connx.EventBufferSize unless WithBufferSizes says otherwise)
+// buffer ([connx.EventBufferSize] unless [WithBufferSizes] says otherwise)
 // is lent while a message is read. Every policy, hook and close rule is the
 // goroutine mode's.
 //
@@ -28,7 +28,7 @@ import (
 // goroutine until it returns, so it delays only that connection's later
 // messages and costs a goroutine while it blocks; send through the
 // connection's queue (package queue) to hold none. Where epoll is not
-// available, for TLS connections, and with WithReadGoroutines, each
+// available, for TLS connections, and with [WithReadGoroutines], each
 // connection is read by a goroutine of its own calling the same onMessage.
 // It panics when reg or onMessage is nil or an option does not apply.
 func EventHandler(reg *lifecycle.Registry, onMessage func(c *lifecycle.Conn, mt lifecycle.MessageType, data []byte), opts ...Option) http.HandlerFunc {

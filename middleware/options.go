@@ -190,7 +190,7 @@ func WithCloseTimeout(d time.Duration) Option {
 	return upgraderOption{"WithCloseTimeout", func(c *config) { c.closeTimeout = d }}
 }
 
-// WithReadGoroutines makes EventHandler read each connection in a
+// WithReadGoroutines makes [EventHandler] read each connection in a
 // goroutine of its own, calling the same function: what it does by itself
 // where epoll is not available and for TLS connections. For comparisons,
 // and for tests of that path.

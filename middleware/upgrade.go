@@ -78,8 +78,8 @@ func NewUpgrader(reg *lifecycle.Registry, opts ...Option) *Upgrader {
 // carries the values of [WithValue]). Options: [WithOrigins],
 // [WithSubprotocols], [WithCompression], [WithBufferSizes],
 // [WithCloseTimeout], [WithLogger]. It panics when reg or fn is nil or an
-// option does not apply. An http.HandlerFunc is an http.Handler: it fits
-// chi's r.Get as well as r.Handle and http.ServeMux.Handle.
+// option does not apply. An [http.HandlerFunc] is an http.Handler: it fits
+// chi's r.Get as well as r.Handle and [http.ServeMux.Handle].
 func Handler(reg *lifecycle.Registry, fn func(c *lifecycle.Conn, r *http.Request), opts ...Option) http.HandlerFunc {
 	if fn == nil {
 		panic("wsmw: nil handler function")
@@ -119,7 +119,7 @@ func (u *Upgrader) serve(c *lifecycle.Conn, r *http.Request, fn func(*lifecycle.
 // limited process-wide. Then the checks that policies left for the moment
 // the Registry is known run (the auth policy's revocation check): one that
 // refuses has answered the request, and Upgrade returns [ErrRefused].
-// After the 101 it adds the policies' OnClose hooks ([OnClose],
+// After the 101 it adds the policies' [OnClose] hooks ([OnClose],
 // [AddCloseHook]) to the new Conn, then runs the policies' functions
 // ([Policy]) and the [OnOpen] hooks; if one fails, or the Registry refused
 // the connection, the connection is closing and Upgrade returns the error

@@ -53,7 +53,7 @@ type conn struct {
 	closingDone chan struct{} // closed once that event is recorded
 }
 
-// SpanOf returns the span that records c now (with WithSpanPeriod, the
+// SpanOf returns the span that records c now (with [WithSpanPeriod], the
 // current period's), or a span that records nothing when c has none. Use
 // it to add events of your own, or to start spans under the connection's:
 //

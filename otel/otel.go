@@ -42,7 +42,7 @@ type config struct {
 	peerCodes      map[lifecycle.StatusCode]bool
 }
 
-// WithTracerProvider sets where spans go; otel.GetTracerProvider() (the
+// WithTracerProvider sets where spans go; [otel.GetTracerProvider]() (the
 // global provider, a no-op until one is set) otherwise.
 func WithTracerProvider(tp trace.TracerProvider) Option {
 	if tp == nil {
@@ -51,7 +51,7 @@ func WithTracerProvider(tp trace.TracerProvider) Option {
 	return func(c *config) { c.tracerProvider = tp }
 }
 
-// WithMeterProvider sets where metrics go; otel.GetMeterProvider() (the
+// WithMeterProvider sets where metrics go; [otel.GetMeterProvider]() (the
 // global provider, a no-op until one is set) otherwise.
 func WithMeterProvider(mp metric.MeterProvider) Option {
 	if mp == nil {
@@ -62,8 +62,8 @@ func WithMeterProvider(mp metric.MeterProvider) Option {
 
 // WithPropagator sets how the upgrade request's trace context is read from
 // its headers, when the request's context carries no span (no otelhttp in
-// front); otel.GetTextMapPropagator() (the global one, which reads nothing
-// until one is set: set propagation.TraceContext{} for W3C traceparent)
+// front); [otel.GetTextMapPropagator]() (the global one, which reads nothing
+// until one is set: set [propagation.TraceContext]{} for W3C traceparent)
 // otherwise.
 func WithPropagator(p propagation.TextMapPropagator) Option {
 	if p == nil {

@@ -32,7 +32,7 @@ func Of(c *lifecycle.Conn) *Queue {
 }
 
 // Send queues a message on c's Queue and returns without waiting for the
-// peer; see Queue.Send.
+// peer; see [Queue.Send].
 func Send(c *lifecycle.Conn, mt lifecycle.MessageType, data []byte) error {
 	return Of(c).Send(mt, data)
 }

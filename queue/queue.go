@@ -37,7 +37,7 @@ type Overflow int
 
 const (
 	// OverflowClose closes the connection with 1008 "slow consumer" (cause
-	// ErrSlowConsumer) and frees the queue. The default.
+	// [ErrSlowConsumer]) and frees the queue. The default.
 	OverflowClose Overflow = iota
 	// OverflowDropNewest drops the message being sent.
 	OverflowDropNewest
@@ -46,7 +46,7 @@ const (
 	OverflowDropOldest
 )
 
-// queueOption is an option of New and SlowConsumer.
+// queueOption is an option of New and [SlowConsumer].
 type queueOption struct {
 	name  string
 	apply func(*settings)
@@ -92,8 +92,8 @@ func WithOverflow(v Overflow) middleware.Option {
 	return queueOption{"WithOverflow", func(s *settings) { s.overflow = v }}
 }
 
-// newSettings reads the options of constructor: WithMaxMessages,
-// WithMaxBytes, WithOverflow and middleware.WithClose (the overflow's
+// newSettings reads the options of constructor: [WithMaxMessages],
+// [WithMaxBytes], [WithOverflow] and [middleware.WithClose] (the overflow's
 // close, 1008 "slow consumer" by default).
 func newSettings(constructor string, opts []middleware.Option) settings {
 	s := settings{maxMsgs: defaultMaxMessages, maxBytes: defaultMaxBytes, code: lifecycle.StatusPolicyViolation, reason: "slow consumer"}
@@ -117,7 +117,7 @@ func newSettings(constructor string, opts []middleware.Option) settings {
 // messages in order with Conn.WriteMessage (bounded by WriteTimeout). A
 // peer that does not keep up overflows the bounds, and the queue then
 // closes the connection with 1008 "slow consumer" or drops messages (see
-// WithOverflow). Memory per connection is bounded by WithMaxBytes; an idle
+// [WithOverflow]). Memory per connection is bounded by [WithMaxBytes]; an idle
 // queue holds no goroutine and no buffer.
 //
 // Use one Queue per connection for all its writes; a message written
@@ -165,7 +165,7 @@ func newQueue(c *lifecycle.Conn, s settings) *Queue {
 // Send queues data for writing and returns without waiting for the peer.
 // The queue keeps data until it is written: do not modify it afterwards
 // (the same slice may go to many queues). Send returns the connection's
-// *CloseError once it is closing, and ErrSlowConsumer when the message did
+// *CloseError once it is closing, and [ErrSlowConsumer] when the message did
 // not fit and was dropped or the connection is being closed for it.
 func (q *Queue) Send(mt lifecycle.MessageType, data []byte) error {
 	if q.c.Err() != nil {

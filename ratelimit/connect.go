@@ -14,15 +14,15 @@ import (
 const storeTimeout = 2 * time.Second
 
 // ConnectRate limits WebSocket upgrades to limit per window per key (the
-// client IP unless WithKey says otherwise): a token bucket per key that
+// client IP unless [WithKey] says otherwise): a token bucket per key that
 // holds limit tokens and refills at limit per window, so a client may
 // connect limit times at once and then at the steady rate. A refused
 // upgrade gets 429 with Retry-After (until the next token) and
 // X-RateLimit-Limit, -Remaining and -Reset, as go-chi/httprate writes them.
 // Requests that are not upgrades pass untouched.
 //
-// Options: WithKey, WithStore, WithPrefix, WithFailClosed, WithOnReject,
-// middleware.WithLogger. A limit of zero turns the policy off; a negative
+// Options: [WithKey], [WithStore], [WithPrefix], [WithFailClosed], [WithOnReject],
+// [middleware.WithLogger]. A limit of zero turns the policy off; a negative
 // limit, or a window that is not positive with a limit, panics. 60 a minute
 // per client is a good default for browsers, which reconnect with backoff.
 func ConnectRate(limit int, window time.Duration, opts ...middleware.Option) func(http.Handler) http.Handler {

@@ -13,31 +13,31 @@ import (
 )
 
 // MaxConns allows at most n open WebSocket connections per key (the client
-// IP unless WithKey says otherwise). A slot is taken before the upgrade and
+// IP unless [WithKey] says otherwise). A slot is taken before the upgrade and
 // released exactly once: when the connection ends, however it ends (peer
 // close, reset, server close, shutdown), or at once when the request is not
 // upgraded after all (a later policy refused it, the handshake failed). A
-// refused upgrade gets 429 with Retry-After (WithRetryAfter, 5 s by
+// refused upgrade gets 429 with Retry-After ([WithRetryAfter], 5 s by
 // default) and X-RateLimit-Limit, -Remaining and -Reset.
 //
-// Options: WithKey (KeyBySubject for a per-user cap, after the auth
-// policy; with the cluster module's store, across servers), WithStore,
-// WithPrefix, WithFailClosed, WithRetryAfter, WithOnReject,
-// middleware.WithLogger. Zero turns the policy off; a negative n panics.
+// Options: [WithKey] ([KeyBySubject] for a per-user cap, after the auth
+// policy; with the cluster module's store, across servers), [WithStore],
+// [WithPrefix], [WithFailClosed], [WithRetryAfter], [WithOnReject],
+// [middleware.WithLogger]. Zero turns the policy off; a negative n panics.
 //
-// Keyed by subject, MaxConns also counts the connections authenticated in
+// Keyed by subject, [MaxConns] also counts the connections authenticated in
 // band: an upgrade that the auth policy let through without a token, its
 // subject to come (behind auth.WithTokenOptional), is not refused; its
 // slot, under the same key as a token at the upgrade would give it, is
 // taken when the connection's subject is set
 // (auth.Authenticator.Authenticate calls Conn.SetSubject), and released
 // exactly once when the connection ends. A full cap refuses the subject
-// instead of the upgrade: SetSubject, and so Authenticate, returns an error that matches ErrTooManyConnections
-// (ErrStoreUnavailable when the Store fails and the policy fails closed;
-// ErrNoSubject for a token without a subject; ErrSubjectChange for a
+// instead of the upgrade: SetSubject, and so Authenticate, returns an error that matches [ErrTooManyConnections]
+// ([ErrStoreUnavailable] when the Store fails and the policy fails closed;
+// [ErrNoSubject] for a token without a subject; [ErrSubjectChange] for a
 // connection given a second subject), the connection stays open without a
 // subject, and its owner decides the close (the gqlgen adapter closes with
-// 1013). Such a refusal is not an HTTP one: WithOnReject does not see it;
+// 1013). Such a refusal is not an HTTP one: [WithOnReject] does not see it;
 // the connection's close does.
 func MaxConns(n int, opts ...middleware.Option) func(http.Handler) http.Handler {
 	checkCount("MaxConns", n)
@@ -48,11 +48,11 @@ func MaxConns(n int, opts ...middleware.Option) func(http.Handler) http.Handler 
 // MaxTotalConns allows at most n open WebSocket connections through it in
 // all (with a shared [Store], such as the cluster module's Redis one: on all
 // the servers that share it). Slots are
-// taken and released as by MaxConns; a refused upgrade gets 503 with
+// taken and released as by [MaxConns]; a refused upgrade gets 503 with
 // Retry-After.
 //
-// Options: WithStore, WithPrefix, WithFailClosed, WithRetryAfter,
-// WithOnReject, middleware.WithLogger. Zero turns the policy off; a
+// Options: [WithStore], [WithPrefix], [WithFailClosed], [WithRetryAfter],
+// [WithOnReject], [middleware.WithLogger]. Zero turns the policy off; a
 // negative n panics.
 func MaxTotalConns(n int, opts ...middleware.Option) func(http.Handler) http.Handler {
 	checkCount("MaxTotalConns", n)

@@ -10,7 +10,7 @@ import (
 	"golang.org/x/time/rate"
 )
 
-// defaultMaxKeys bounds the token buckets of a MemoryStore.
+// defaultMaxKeys bounds the token buckets of a [MemoryStore].
 const defaultMaxKeys = 100_000
 
 // sweepEvery is how often Take looks for idle buckets to evict.
@@ -38,10 +38,10 @@ type bucket struct {
 	lastUsed time.Time
 }
 
-// NewMemoryStore returns an empty MemoryStore.
+// NewMemoryStore returns an empty [MemoryStore].
 func NewMemoryStore() *MemoryStore { return newMemoryStore(defaultMaxKeys) }
 
-// newMemoryStore returns an empty MemoryStore of at most maxKeys buckets.
+// newMemoryStore returns an empty [MemoryStore] of at most maxKeys buckets.
 func newMemoryStore(maxKeys int) *MemoryStore {
 	return &MemoryStore{
 		maxKeys: maxKeys,

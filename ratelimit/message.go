@@ -15,12 +15,12 @@ import (
 // MessageRate limits each connection to perSecond data messages per second
 // with bursts of up to burst: a golang.org/x/time/rate token bucket checked
 // on every message the handler reads (pings, pongs and Close frames are not
-// counted: LimitFrames budgets them). A message over the limit closes the
-// connection with 1008 "rate limit exceeded", cause ErrRateLimited. The
+// counted: [LimitFrames] budgets them). A message over the limit closes the
+// connection with 1008 "rate limit exceeded", cause [ErrRateLimited]. The
 // check costs a few tens of nanoseconds and allocates nothing.
 //
-// Options: middleware.WithClose (for example 1013 "try again later"),
-// WithOnExceeded (decide per message, for example drop it), WithPerSubject
+// Options: [middleware.WithClose] (for example 1013 "try again later"),
+// [WithOnExceeded] (decide per message, for example drop it), [WithPerSubject]
 // (one bucket for all of a subject's connections on this server). A rate of
 // zero turns the policy off; a negative rate, or a burst below 1 with a
 // positive rate, panics. 20 a second with bursts of 40 suits chat-like
@@ -36,7 +36,7 @@ func MessageRate(perSecond float64, burst int, opts ...middleware.Option) func(h
 	return middleware.Policy(m.attach)
 }
 
-// rateExceeded is MessageRate's close unless WithClose says otherwise.
+// rateExceeded is [MessageRate]'s close unless WithClose says otherwise.
 var rateExceeded = &lifecycle.CloseError{Code: lifecycle.StatusPolicyViolation, Reason: "rate limit exceeded", Cause: ErrRateLimited}
 
 func newMessageRate(perSecond float64, burst int, opts []middleware.Option) *messageRate {

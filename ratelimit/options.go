@@ -100,9 +100,9 @@ func newConfig(p policySet, def *lifecycle.CloseError, opts []middleware.Option)
 	return cfg
 }
 
-// WithKey sets what ConnectRate and MaxConns count per: KeyByIP by
-// default (an IPv4 address or an IPv6 /64), KeyByIPPrefix for other
-// networks, KeyBySubject per user.
+// WithKey sets what [ConnectRate] and [MaxConns] count per: [KeyByIP] by
+// default (an IPv4 address or an IPv6 /64), [KeyByIPPrefix] for other
+// networks, [KeyBySubject] per user.
 func WithKey(key KeyFunc) middleware.Option {
 	if key == nil {
 		panic("wsmw: WithKey(nil)")
@@ -110,8 +110,8 @@ func WithKey(key KeyFunc) middleware.Option {
 	return option{"WithKey", forConnect | forConns, func(c *config) { c.key = key }}
 }
 
-// WithStore sets the Store of ConnectRate, MaxConns and MaxTotalConns: by
-// default each policy has its own MemoryStore; the cluster module's Redis
+// WithStore sets the Store of [ConnectRate], [MaxConns] and [MaxTotalConns]: by
+// default each policy has its own [MemoryStore]; the cluster module's Redis
 // store shares the limits between servers.
 func WithStore(s Store) middleware.Option {
 	if s == nil {
@@ -122,12 +122,12 @@ func WithStore(s Store) middleware.Option {
 
 // WithPrefix puts prefix in front of every key the policy uses in its
 // Store, to keep two policies with the same kind of limit apart in one
-// shared Store (for example two endpoints with their own MaxConns).
+// shared Store (for example two endpoints with their own [MaxConns]).
 func WithPrefix(prefix string) middleware.Option {
 	return option{"WithPrefix", forConnect | forConns | forTotal, func(c *config) { c.prefix = prefix }}
 }
 
-// WithFailClosed makes ConnectRate, MaxConns and MaxTotalConns refuse
+// WithFailClosed makes [ConnectRate], [MaxConns] and [MaxTotalConns] refuse
 // upgrades with 503 and Retry-After while their Store fails (Redis
 // unreachable). By default they fail open: the upgrade goes through
 // uncounted. Either way the failure is logged (at most once every 10
@@ -137,8 +137,8 @@ func WithFailClosed() middleware.Option {
 }
 
 // WithRetryAfter sets the Retry-After of the refusals that do not know
-// when capacity frees up: MaxConns, MaxTotalConns and a failing Store (5 s
-// by default). ConnectRate computes its own from the token bucket. d must
+// when capacity frees up: [MaxConns], [MaxTotalConns] and a failing Store (5 s
+// by default). [ConnectRate] computes its own from the token bucket. d must
 // be positive.
 func WithRetryAfter(d time.Duration) middleware.Option {
 	if d <= 0 {
@@ -148,12 +148,12 @@ func WithRetryAfter(d time.Duration) middleware.Option {
 }
 
 // WithOnReject adds a hook called for every upgrade a policy refuses, with
-// the HTTP status and the cause (ErrConnectRateLimited,
-// ErrTooManyConnections, ErrServerFull, ErrNoSubject, or
-// ErrStoreUnavailable wrapping the Store's error), for metrics and audit
-// logs. It runs before the response is written. A MaxConns refusal of a
+// the HTTP status and the cause ([ErrConnectRateLimited],
+// [ErrTooManyConnections], [ErrServerFull], [ErrNoSubject], or
+// [ErrStoreUnavailable] wrapping the Store's error), for metrics and audit
+// logs. It runs before the response is written. A [MaxConns] refusal of a
 // subject set in band, after the upgrade, is no HTTP refusal and does not
-// reach it (see MaxConns).
+// reach it (see [MaxConns]).
 func WithOnReject(fn func(r *http.Request, status int, cause error)) middleware.Option {
 	if fn == nil {
 		panic("wsmw: WithOnReject(nil)")
@@ -161,10 +161,10 @@ func WithOnReject(fn func(r *http.Request, status int, cause error)) middleware.
 	return option{"WithOnReject", forConnect | forConns | forTotal, func(c *config) { c.onReject = fn }}
 }
 
-// WithOnExceeded sets what MessageRate does with a message over the limit
+// WithOnExceeded sets what [MessageRate] does with a message over the limit
 // instead of closing: fn's result is the read check's
-// (lifecycle.ReadCheck): nil lets the message through,
-// lifecycle.ErrDropMessage drops it silently, a *lifecycle.CloseError
+// ([lifecycle.ReadCheck]): nil lets the message through,
+// [lifecycle.ErrDropMessage] drops it silently, a [*lifecycle.CloseError]
 // closes with its code, any other error closes with 1008. It runs on the
 // reading goroutine and should be cheap.
 func WithOnExceeded(fn func(c *lifecycle.Conn, mt lifecycle.MessageType, data []byte) error) middleware.Option {
@@ -174,7 +174,7 @@ func WithOnExceeded(fn func(c *lifecycle.Conn, mt lifecycle.MessageType, data []
 	return option{"WithOnExceeded", forMessages, func(c *config) { c.onExceeded = fn }}
 }
 
-// WithPerSubject makes MessageRate share one token bucket between all the
+// WithPerSubject makes [MessageRate] share one token bucket between all the
 // connections of a subject on this server, so that opening more
 // connections does not buy more messages. Connections without a subject
 // keep their own bucket.

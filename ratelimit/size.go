@@ -35,8 +35,8 @@ var invalidUTF8 = &lifecycle.CloseError{
 }
 
 // ValidUTF8 closes a connection that sends a text message that is not
-// valid UTF-8 with 1007 "invalid utf-8", cause ErrInvalidUTF8, as RFC 6455
-// §8.1 requires (gorilla/websocket does not check); middleware.WithClose
+// valid UTF-8 with 1007 "invalid utf-8", cause [ErrInvalidUTF8], as RFC 6455
+// §8.1 requires (gorilla/websocket does not check); [middleware.WithClose]
 // changes the frame. Binary messages are not inspected.
 func ValidUTF8(opts ...middleware.Option) func(http.Handler) http.Handler {
 	invalid := newConfig(forUTF8, invalidUTF8, opts).closeErr
@@ -53,9 +53,9 @@ func ValidUTF8(opts ...middleware.Option) func(http.Handler) http.Handler {
 }
 
 // LimitFrames sets each connection's budgets of control frames and
-// fragments (see lifecycle.FrameLimits): the pings and unsolicited pongs a
+// fragments (see [lifecycle.FrameLimits]): the pings and unsolicited pongs a
 // peer may send, and how many frames a message may be cut into. They are
-// on by default (lifecycle.FrameLimits); use this to loosen them for
+// on by default ([lifecycle.FrameLimits]); use this to loosen them for
 // clients you know, or to tighten them. l is copied.
 func LimitFrames(l lifecycle.FrameLimits) func(http.Handler) http.Handler {
 	limits := &l

@@ -5,8 +5,8 @@ import (
 	"time"
 )
 
-// Store holds the counters of ConnectRate and the connection slots of
-// MaxConns and MaxTotalConns. MemoryStore keeps them in this process;
+// Store holds the counters of [ConnectRate] and the connection slots of
+// [MaxConns] and [MaxTotalConns]. [MemoryStore] keeps them in this process;
 // cluster.NewStore (module github.com/wsmw/wsmw/cluster) shares them
 // between servers through Redis. Implementations must be safe for
 // concurrent use.
@@ -23,7 +23,7 @@ type Store interface {
 	Acquire(ctx context.Context, key string, max int) (release func(), held int, err error)
 }
 
-// TakeResult is the outcome of Store.Take.
+// TakeResult is the outcome of [Store.Take].
 type TakeResult struct {
 	// Allowed reports that a token was taken.
 	Allowed bool

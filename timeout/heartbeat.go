@@ -16,8 +16,8 @@ import (
 // each ping, its pong or any other frame from the peer. When nothing
 // arrives, the peer is taken for dead: a best-effort Close 1011 "keepalive
 // ping timeout" is written under a short deadline and TCP is closed without
-// waiting; the end is reported as 1006 abnormal with cause ErrPongTimeout
-// (middleware.WithClose changes the best-effort frame). A ping that cannot
+// waiting; the end is reported as 1006 abnormal with cause [ErrPongTimeout]
+// ([middleware.WithClose] changes the best-effort frame). A ping that cannot
 // even be written within timeout counts as a missed pong. The pings also
 // keep NATs and proxies that drop quiet connections from dropping this
 // one, and time each round trip (Conn.RTT, Conn.OnRTT). Both zero turn it
@@ -31,7 +31,7 @@ import (
 // ping is outstanding: when timeout exceeds interval, the next ping waits
 // for the answer to the last one. The pongs that answer these pings never
 // count against the connection's control-frame budget
-// (lifecycle.FrameLimits).
+// ([lifecycle.FrameLimits]).
 //
 // Pongs are processed only while the handler reads: a handler that only
 // writes must keep a read going (queue.DiscardMessages), or the peer is

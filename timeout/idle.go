@@ -11,9 +11,9 @@ import (
 )
 
 // IdleTimeout closes a connection that received no data message for d with
-// 1001 "idle timeout" (cause ErrIdleTimeout). Pings and pongs never count as
+// 1001 "idle timeout" (cause [ErrIdleTimeout]). Pings and pongs never count as
 // activity: a peer that only keeps the socket alive is still idle. With
-// WithCountOutbound, messages written by the connection's send queue, calls
+// [WithCountOutbound], messages written by the connection's send queue, calls
 // to Touch and (noticed when the timer fires) direct WriteMessage calls
 // count too. Zero turns it off; a negative d panics. 5 minutes is a good
 // default for browsers (a tab silent that long is usually forgotten); turn
@@ -52,7 +52,7 @@ type idleState struct {
 	t       lifecycle.Timer
 }
 
-// idlePolicy is what every connection of one IdleTimeout shares.
+// idlePolicy is what every connection of one [IdleTimeout] shares.
 type idlePolicy struct {
 	d        time.Duration
 	cs       closeSpec
@@ -69,7 +69,7 @@ func (s *idleState) check(lifecycle.MessageType, []byte) error {
 }
 
 // fire closes the connection if it has been idle for d, and otherwise
-// re-arms the timer for the rest. With WithCountOutbound, messages written
+// re-arms the timer for the rest. With [WithCountOutbound], messages written
 // directly with WriteMessage since the last firing count as activity now:
 // never early, at most d late (Touch and the send queue are exact).
 func (s *idleState) fire() {
@@ -87,8 +87,8 @@ func (s *idleState) fire() {
 	s.t.Reset(s.p.d - idle)
 }
 
-// Touch records outbound activity for IdleTimeout when it was given
-// WithCountOutbound; otherwise it does nothing. The send queue (package
+// Touch records outbound activity for [IdleTimeout] when it was given
+// [WithCountOutbound]; otherwise it does nothing. The send queue (package
 // queue) calls it after each message it writes; call it yourself after
 // writing with WriteMessage.
 func Touch(c *lifecycle.Conn) {

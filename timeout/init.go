@@ -12,7 +12,7 @@ import (
 
 // InitTimeout requires the first data message within d of the upgrade;
 // otherwise the connection closes with 4408 "connection initialisation
-// timeout" (cause ErrInitTimeout), the code graphql-transport-ws uses for a
+// timeout" (cause [ErrInitTimeout]), the code graphql-transport-ws uses for a
 // client that never sent connection_init. It guards against clients that
 // open a socket and sit on it without ever speaking. Pings and pongs do not
 // count. Zero turns it off; a negative d panics. Only protocols with an

@@ -15,25 +15,25 @@ import (
 // a policy does not take panics at construction.
 
 // closeSpec is a policy's close: its default code and reason, changed by
-// middleware.WithClose.
+// [middleware.WithClose].
 type closeSpec struct {
 	code   lifecycle.StatusCode
 	reason string
 }
 
-// countOutbound is the option made by WithCountOutbound.
+// countOutbound is the option made by [WithCountOutbound].
 type countOutbound struct{}
 
 func (countOutbound) OptionName() string { return "WithCountOutbound" }
 
-// WithCountOutbound makes IdleTimeout count outbound messages as activity
+// WithCountOutbound makes [IdleTimeout] count outbound messages as activity
 // too: those written by the connection's send queue (package queue) and
 // those reported with Touch.
 func WithCountOutbound() middleware.Option { return countOutbound{} }
 
 // settings reads the options of the policy named name, which closes with
-// code and reason by default; outbound reports whether WithCountOutbound
-// was given, which only IdleTimeout accepts.
+// code and reason by default; outbound reports whether [WithCountOutbound]
+// was given, which only [IdleTimeout] accepts.
 func settings(name string, code lifecycle.StatusCode, reason string, opts []middleware.Option) (cs closeSpec, outbound bool) {
 	cs = closeSpec{code, reason}
 	policy.ApplyOptions(name, opts, func(o middleware.Option) bool {

@@ -11,7 +11,7 @@ import (
 
 // SessionExpiry limits every connection's lifetime to d from the upgrade,
 // whatever it does: at d it closes with 1008 "session expired" (cause
-// ErrSessionExpired; middleware.WithClose changes the frame). It bounds how
+// [ErrSessionExpired]; [middleware.WithClose] changes the frame). It bounds how
 // long a connection outlives the credentials and the deployment it was
 // opened with. Zero turns it off; a negative d panics. 30 minutes is a good
 // default for browser-facing endpoints: clients learn to reconnect, which

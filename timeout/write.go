@@ -13,7 +13,7 @@ import (
 // A write that times out has left the stream broken mid-frame, so the
 // connection cannot send a Close frame: TCP is closed at once and the end
 // is reported as 1006 abnormal with cause ErrWriteTimeout
-// (lifecycle.ErrWriteTimeout). Without it, a peer that stops reading blocks
+// ([lifecycle.ErrWriteTimeout]). Without it, a peer that stops reading blocks
 // a writer until the kernel gives up, which can take many minutes. Zero
 // turns it off; a negative d panics. 10 s is a good default: a peer that
 // has not accepted a frame in ten seconds is not coming back.

@@ -19,7 +19,7 @@ import (
 )
 
 // DefaultInitTimeout is how long a client has, from the upgrade, to be
-// acknowledged (connection_init sent and accepted) unless WithInitTimeout
+// acknowledged (connection_init sent and accepted) unless [WithInitTimeout]
 // says otherwise.
 const DefaultInitTimeout = 10 * time.Second
 
@@ -52,24 +52,24 @@ type config struct {
 }
 
 // WithAuthenticator authenticates every connection in band: connection_init
-// must carry a token (see WithTokenFromPayload), validated and bound with
+// must carry a token (see [WithTokenFromPayload]), validated and bound with
 // a.Authenticate, unless the connection was authenticated at the upgrade;
 // a token in the payload of such a connection refreshes its session (same
 // subject only). A missing or refused token closes with 4403. Put the same
-// Authenticator's Middleware, with auth.WithTokenOptional, in front of Handler
+// Authenticator's Middleware, with [auth.WithTokenOptional], in front of Handler
 // so that browsers, which cannot send headers, get through the upgrade.
 func WithAuthenticator(a *auth.Authenticator) Option { return func(c *config) { c.auth = a } }
 
 // WithTokenFromPayload sets how the token is found in connection_init's
 // payload; found is false when the payload carries none. The default,
-// PayloadToken, reads "token", then an "Authorization" (or
+// [PayloadToken], reads "token", then an "Authorization" (or
 // "authorization") value of the form "Bearer <token>".
 func WithTokenFromPayload(fn func(transport.InitPayload) (token string, found bool)) Option {
 	return func(c *config) { c.token = fn }
 }
 
 // WithInitTimeout bounds the time from the upgrade to connection_ack
-// (DefaultInitTimeout); a client not acknowledged by then is closed with
+// ([DefaultInitTimeout]); a client not acknowledged by then is closed with
 // 4408 "connection initialisation timeout" (cause timeout.ErrInitTimeout).
 // With in-band authentication this is the time a client has to
 // authenticate. d <= 0 turns it off. Leave gqlgen's own InitTimeout at
@@ -79,7 +79,7 @@ func WithInitTimeout(d time.Duration) Option { return func(c *config) { c.initTi
 // WithReconnectOnTokenExpiry is for clients whose connectionParams get a
 // fresh token each time they connect: a token that expires during a
 // session closes it with 4403 "Forbidden: token expired" (cause
-// auth.ErrTokenExpired), which the graphql-ws client retries, calling
+// [auth.ErrTokenExpired]), which the graphql-ws client retries, calling
 // connectionParams again and resubscribing, so that subscriptions go on
 // across the renewal after a short gap (graphql-ws's retry wait). By
 // default an expired token closes with 1008 "token expired", which
@@ -87,7 +87,7 @@ func WithInitTimeout(d time.Duration) Option { return func(c *config) { c.initTi
 // or whose connectionParams hand back the token they were given (with this
 // option those would be refused with 4403 at each retry, until their
 // retryAttempts run out). Either way, auth.Refresh on the connection (from
-// a mutation sent over it, for example: ConnFromContext) moves the end of
+// a mutation sent over it, for example: [ConnFromContext]) moves the end of
 // the session without a reconnect.
 func WithReconnectOnTokenExpiry() Option { return func(c *config) { c.reconnect = true } }
 
@@ -100,7 +100,7 @@ func WithUpgraderOptions(opts ...middleware.Option) Option {
 
 // WithLogger sets the logger for the adapter's own lines (a panicking
 // gqlgen handler, a misconfiguration). The Upgrader logs to it too unless
-// WithUpgraderOptions sets another.
+// [WithUpgraderOptions] sets another.
 func WithLogger(l *slog.Logger) Option { return func(c *config) { c.log = l } }
 
 // New returns an Adapter whose connections join reg (nil for none).
@@ -130,9 +130,9 @@ func New(reg *lifecycle.Registry, opts ...Option) *Adapter {
 }
 
 // Websocket returns ws set up for the adapter: Implementation is the
-// Adapter, and InitFunc runs the in-band authentication (WithAuthenticator)
+// Adapter, and InitFunc runs the in-band authentication ([WithAuthenticator])
 // before ws.InitFunc. gqlgen's InitTimeout is cleared, since it closes with
-// 1002: the adapter's init timeout (WithInitTimeout) applies instead.
+// 1002: the adapter's init timeout ([WithInitTimeout]) applies instead.
 //
 //	srv.AddTransport(a.Websocket(transport.Websocket{KeepAlivePingInterval: 10 * time.Second}))
 func (a *Adapter) Websocket(ws transport.Websocket) transport.Websocket {
@@ -151,10 +151,10 @@ func (a *Adapter) Websocket(ws transport.Websocket) transport.Websocket {
 // refused one (403 Origin, 503 draining, …) is answered by wsmw, and gqlgen
 // never runs. gqlgen then runs the connection in this request's goroutine;
 // its context, and every subscription's, is cancelled as soon as the
-// connection starts closing, with the *lifecycle.CloseError as
+// connection starts closing, with the [*lifecycle.CloseError] as
 // context.Cause. Handler returns once the connection has ended and its
 // OnClose hooks have run: if gqlgen returns without closing, the connection
-// is closed with 1011 "internal error" (cause ErrTransportReturned).
+// is closed with 1011 "internal error" (cause [ErrTransportReturned]).
 func (a *Adapter) Handler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !policy.IsUpgrade(r) {
@@ -189,8 +189,8 @@ func (a *Adapter) serve(wc *conn, w http.ResponseWriter, r *http.Request, next h
 	next.ServeHTTP(w, r.WithContext(ctx))
 }
 
-// Accept implements transport.WebsocketImplementation for gqlgen: it hands
-// gqlgen the connection that Handler made. It returns ErrNotWrapped for a
+// Accept implements [transport.WebsocketImplementation] for gqlgen: it hands
+// gqlgen the connection that Handler made. It returns [ErrNotWrapped] for a
 // request that did not pass through Handler (gqlgen answers 400).
 // options.ResponseHeader is not used: wsmw writes the 101 itself (gqlgen
 // v0.17.98 passes an empty one).

@@ -50,7 +50,7 @@ var (
 
 // newConn takes c over for gqlgen, right after the upgrade and before
 // anyone reads: it adds the protocol check, sets the close of an expired
-// token (WithReconnectOnTokenExpiry) and starts the init timer.
+// token ([WithReconnectOnTokenExpiry]) and starts the init timer.
 func (a *Adapter) newConn(c *lifecycle.Conn) *conn {
 	wc := &conn{a: a, c: c, proto: c.Subprotocol()}
 	wc.legacy = wc.proto != SubprotocolTransportWS
@@ -72,9 +72,9 @@ func (wc *conn) initExpired() {
 
 // NextReader returns the next message. A close that was not a failure (the
 // peer's 1000, 1001 or 1005, or any close decided on this side) reads as an
-// error that matches transport.ErrWebsocketClosed, so gqlgen does not
+// error that matches [transport.ErrWebsocketClosed], so gqlgen does not
 // report it to its ErrorFunc; every read error after the start of the close
-// also matches *lifecycle.CloseError (errors.As) with the true cause.
+// also matches [*lifecycle.CloseError] (errors.As) with the true cause.
 func (wc *conn) NextReader() (int, io.Reader, error) {
 	mt, data, err := wc.c.ReadMessage()
 	if err != nil {
@@ -147,7 +147,7 @@ func (wc *conn) classify(code lifecycle.StatusCode, reason string) (lifecycle.St
 	return code, reason, ErrTransportClosed
 }
 
-// Close ends the connection if nobody has (1000, cause ErrTransportClosed)
+// Close ends the connection if nobody has (1000, cause [ErrTransportClosed])
 // and waits for the end: the close handshake and the OnClose hooks.
 func (wc *conn) Close() error {
 	if !(wc.c.Err() != nil) {
@@ -175,7 +175,7 @@ func (wc *conn) SetReadLimit(n int64) {
 // SetReadDeadline is gqlgen's pong deadline (PingPongInterval): when it
 // passes, the peer is taken for dead as by wsmw's Heartbeat — a
 // best-effort Close 1001 "keepalive ping timeout", reported as 1006
-// abnormal with cause ErrPongTimeout. The zero time clears it.
+// abnormal with cause [ErrPongTimeout]. The zero time clears it.
 func (wc *conn) SetReadDeadline(t time.Time) error {
 	if t.IsZero() {
 		wc.deadline.Stop()
@@ -190,7 +190,7 @@ func (wc *conn) deadlinePassed() {
 }
 
 // closedErr maps a read or write error after the start of the close: an
-// end that is no failure also matches transport.ErrWebsocketClosed.
+// end that is no failure also matches [transport.ErrWebsocketClosed].
 func closedErr(err error) error {
 	var ce *lifecycle.CloseError
 	if !errors.As(err, &ce) {
@@ -205,8 +205,8 @@ func closedErr(err error) error {
 	return err
 }
 
-// closedError is a *lifecycle.CloseError that is also
-// transport.ErrWebsocketClosed.
+// closedError is a [*lifecycle.CloseError] that is also
+// [transport.ErrWebsocketClosed].
 type closedError struct{ ce *lifecycle.CloseError }
 
 func (e closedError) Error() string   { return e.ce.Error() }

@@ -31,18 +31,18 @@
 //
 // Browsers cannot set headers on a WebSocket, so GraphQL clients send the
 // token in connection_init's payload ({"token": "<jwt>"}, or
-// "Authorization": "Bearer <jwt>"). With WithAuthenticator, the InitFunc
+// "Authorization": "Bearer <jwt>"). With [WithAuthenticator], the InitFunc
 // that Websocket installs validates it with the same auth configuration as
 // the upgrade and binds the session to it (auth.Authenticator.Authenticate):
 // the token's subject becomes the connection's, so Registry.Revoke finds
 // it, and the subject's revocation holds against the token; the
 // connection closes at exp with 1008 "token expired" (4403 with
-// WithReconnectOnTokenExpiry); ClaimsOf, auth.ClaimsFromContext (in
+// [WithReconnectOnTokenExpiry]); ClaimsOf, auth.ClaimsFromContext (in
 // resolvers) and Refresh work. A connection
 // authenticated at the upgrade needs no token at init; one that sends one
 // anyway refreshes its session, which must keep its subject. A missing or
 // refused token closes with 4403. The whole exchange is bounded by the
-// init timeout (WithInitTimeout, 10 s by default): no connection_ack by then
+// init timeout ([WithInitTimeout], 10 s by default): no connection_ack by then
 // closes with 4408. Use auth.WithTokenOptional on the JWT policy in front, so
 // that an upgrade without a token gets through (a bad one is still 401).
 //
@@ -106,7 +106,7 @@
 // it was given would be refused (4403) until its retries run out. A fatal
 // code tells the application at once, with the reason, to get a new token
 // (or to sign in again) and resubscribe. Clients whose connectionParams
-// mint a fresh token are better served by WithReconnectOnTokenExpiry: the
+// mint a fresh token are better served by [WithReconnectOnTokenExpiry]: the
 // expiry becomes a 4403 that graphql-ws retries, and the subscription goes
 // on after the retry wait. A maximum lifetime or a missed pong says nothing
 // about the credentials: with 1001 the client reconnects on its own,

@@ -30,7 +30,7 @@ const (
 	StatusUnauthorized lifecycle.StatusCode = 4401
 	// StatusForbidden (4403): connection_init refused (no or bad token, a
 	// revoked subject's older token, or the InitFunc's error), or, with
-	// WithReconnectOnTokenExpiry, the token expired during the session.
+	// [WithReconnectOnTokenExpiry], the token expired during the session.
 	// graphql-ws retries it, asking its connectionParams again.
 	StatusForbidden lifecycle.StatusCode = 4403
 	// StatusSubprotocolNotAcceptable (4406): the negotiated subprotocol is
@@ -53,7 +53,7 @@ const (
 )
 
 // Causes that the adapter reports in CloseInfo.Cause, beside the core's
-// and the policies' own. Timeouts use timeout.ErrInitTimeout.
+// and the policies' own. Timeouts use [timeout.ErrInitTimeout].
 var (
 	// ErrInvalidMessage: the client sent a message that is not valid for
 	// the subprotocol (not JSON, no known type, a connection_init whose
@@ -82,9 +82,9 @@ var (
 	// connection, or without accepting it (1011 "internal error").
 	ErrTransportReturned = errors.New("gqlws: transport returned without closing the connection")
 	// ErrPongTimeout: gqlgen's PingPongInterval got no pong by its read
-	// deadline. It matches timeout.ErrPongTimeout too.
+	// deadline. It matches [timeout.ErrPongTimeout] too.
 	ErrPongTimeout = fmt.Errorf("gqlws: no pong by the transport's read deadline: %w", timeout.ErrPongTimeout)
 	// ErrNotWrapped is returned by Accept for a request that did not pass
-	// through Adapter.Handler: gqlgen then answers 400.
+	// through [Adapter.Handler]: gqlgen then answers 400.
 	ErrNotWrapped = errors.New("wsmw/gqlws: wrap the gqlgen handler with Adapter.Handler")
 )

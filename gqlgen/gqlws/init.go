@@ -13,22 +13,22 @@ import (
 )
 
 // InitFunc returns gqlgen's InitFunc for the adapter: with
-// WithAuthenticator it authenticates the connection from connection_init's
+// [WithAuthenticator] it authenticates the connection from connection_init's
 // payload first, and refuses it with 4403 "Forbidden: <why>" (cause
-// ErrInitRefused wrapping the auth error) when the token is missing or bad,
+// [ErrInitRefused] wrapping the auth error) when the token is missing or bad,
 // or with 1013 "too many connections" when a per-subject cap in front
-// (ratelimit.MaxConns keyed by subject) is full for the token's subject;
+// ([ratelimit.MaxConns] keyed by subject) is full for the token's subject;
 // then it calls next (nil for none) with a context that carries the
-// connection (ConnFromContext) and its claims (auth.ClaimsFromContext).
+// connection ([ConnFromContext]) and its claims ([auth.ClaimsFromContext]).
 //
 // An error from next closes the connection with the code next chose with
-// transport.WithWebsocketCloseCode, or with 4403 "Forbidden" when it chose
+// [transport.WithWebsocketCloseCode], or with 4403 "Forbidden" when it chose
 // none (gqlgen's own default, 1000 "terminated", is taken for "none":
-// graphql-ws would silently retry it). The cause is ErrInitRefused wrapping
+// graphql-ws would silently retry it). The cause is [ErrInitRefused] wrapping
 // next's error. A nil context from next is replaced by the one it got, as
 // gqlgen would panic on it.
 //
-// Adapter.Websocket installs it; call it yourself only to build the
+// [Adapter.Websocket] installs it; call it yourself only to build the
 // transport.Websocket by hand.
 func (a *Adapter) InitFunc(next transport.WebsocketInitFunc) transport.WebsocketInitFunc {
 	return func(ctx context.Context, payload transport.InitPayload) (context.Context, *transport.InitPayload, error) {

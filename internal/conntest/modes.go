@@ -10,7 +10,7 @@ import (
 
 // Mode is a way to serve an endpoint's connections: the goroutine mode
 // (middleware.Handler, a read loop per connection) or the event mode
-// (middleware.EventHandler).
+// ([middleware.EventHandler]).
 type Mode struct {
 	Name   string
 	Events bool

@@ -44,7 +44,7 @@ func ServeFunc(reg *lifecycle.Registry, fn func(*lifecycle.Conn), conns chan<- *
 	return Behind(middleware.Handler(reg, Serve(fn), CloseSoon), conns, policies...)
 }
 
-// ServeEcho is ServeFunc with an echo in a read mode.
+// ServeEcho is [ServeFunc] with an echo in a read mode.
 func ServeEcho(reg *lifecycle.Registry, mode Mode, conns chan<- *lifecycle.Conn, policies ...func(http.Handler) http.Handler) http.Handler {
 	return Behind(mode.Handler(reg, EchoMessage, CloseSoon), conns, policies...)
 }

@@ -110,7 +110,7 @@ func ReadLimit(c *lifecycle.Conn) int64 { return readLimit(c) }
 func SetFrameLimits(c *lifecycle.Conn, l *lifecycle.FrameLimits) { setFrameLimits(c, l) }
 
 // SetWriteTimeout bounds every data write of c; zero means no bound. A
-// write that times out ends the connection (cause lifecycle.ErrWriteTimeout).
+// write that times out ends the connection (cause [lifecycle.ErrWriteTimeout]).
 func SetWriteTimeout(c *lifecycle.Conn, d time.Duration) { setWriteTimeout(c, d) }
 
 // AddSubjectCheck adds check to those that c's SetSubject consults, after
@@ -165,5 +165,5 @@ func SubjectConns(reg *lifecycle.Registry, subject string) []*lifecycle.Conn {
 func WithCloseParallelism(n int) lifecycle.RegistryOption { return closeParallel(n) }
 
 // TruncateReason returns reason as valid UTF-8 of at most
-// lifecycle.MaxReasonBytes bytes, cut at a rune boundary.
+// [lifecycle.MaxReasonBytes] bytes, cut at a rune boundary.
 func TruncateReason(reason string) string { return truncateReason(reason) }

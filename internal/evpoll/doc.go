@@ -20,7 +20,7 @@
 //     that cannot block. Skipper reads the frames of a closing connection
 //     without gorilla.
 //
-// BufferPool lets an idle connection's bufio.Reader give its buffer back.
+// [BufferPool] lets an idle connection's bufio.Reader give its buffer back.
 //
 // # Wiring it under gorilla/websocket
 //
@@ -28,7 +28,7 @@
 // core owns (larger than 256 bytes, with Upgrader.ReadBufferSize 0 and a
 // WriteBufferPool), so that gorilla reads through it; size it so that
 // common messages fit with their headers (a 4 KiB message does not fit a
-// 4 KiB reader). The connection is registered with Poller.Add under an id
+// 4 KiB reader). The connection is registered with [Poller.Add] under an id
 // never reused. On each wake-up the handler:
 //
 //  1. looks the id up (a stale id is ignored), and Attaches a buffer if

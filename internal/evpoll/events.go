@@ -42,12 +42,12 @@ var (
 	// ErrClosed is returned by a Poller or Pool used after Close.
 	ErrClosed = errors.New("evpoll: closed")
 	// ErrUnsupported is returned by New where there is no epoll (any
-	// system but Linux). It wraps errors.ErrUnsupported.
+	// system but Linux). It wraps [errors.ErrUnsupported].
 	ErrUnsupported = unsupported{}
 	// ErrNotRegistered is returned by Rearm for a connection that is not
 	// (or no longer) registered.
 	ErrNotRegistered = errors.New("evpoll: connection not registered")
-	// ErrWouldBlock is returned by ReadNonblock when the socket has
+	// ErrWouldBlock is returned by [ReadNonblock] when the socket has
 	// nothing to read now.
 	ErrWouldBlock = errors.New("evpoll: read would block")
 )

@@ -98,11 +98,11 @@ type FrameError struct {
 // the reason.
 func (e *FrameError) Error() string { return "websocket: " + e.Reason }
 
-// reasonLength is the FrameError reason for a 64-bit length with its most
+// reasonLength is the [FrameError] reason for a 64-bit length with its most
 // significant bit set; gorilla reports that case as ErrReadLimit.
 const reasonLength = "payload length has its most significant bit set"
 
-// ErrNotControl is returned by ReadControl when the next frame is a data
+// ErrNotControl is returned by [ReadControl] when the next frame is a data
 // frame.
 var ErrNotControl = errors.New("evpoll: next frame is not a control frame")
 
@@ -208,7 +208,7 @@ func buffered(br *bufio.Reader) []byte {
 // PeekHeader parses the header of the next frame from the bytes already
 // buffered in br, which must be at a frame boundary between messages. It
 // never reads from br's source. ok is false while the header is not all
-// buffered; a FrameError reports a frame the rules forbid (possibly before
+// buffered; a [FrameError] reports a frame the rules forbid (possibly before
 // the whole header is buffered, as soon as the fault shows).
 func PeekHeader(br *bufio.Reader, rules Rules) (h Header, ok bool, err error) {
 	h, need, err := parseHeader(buffered(br), rules, false)
@@ -219,11 +219,11 @@ func PeekHeader(br *bufio.Reader, rules Rules) (h Header, ok bool, err error) {
 // that is wholly buffered, and returns its header and unmasked payload;
 // br must be at a frame boundary between messages, and it is never read
 // from its source. ok is false (and nothing consumed) while the frame is
-// not all buffered; ErrNotControl means the next frame is a data frame.
+// not all buffered; [ErrNotControl] means the next frame is a data frame.
 //
 // The payload is unmasked in place in br's buffer: it stays valid until
 // the next read from br. A Close frame's payload is not checked here (see
-// ParseClose).
+// [ParseClose]).
 func ReadControl(br *bufio.Reader, rules Rules) (h Header, payload []byte, ok bool, err error) {
 	p := buffered(br)
 	h, need, err := parseHeader(p, rules, false)
@@ -256,7 +256,7 @@ func takeControl(br *bufio.Reader, p []byte, h Header) ([]byte, bool) {
 // ParseClose reads a Close frame's payload as gorilla v1.5.3 does: fewer
 // than two bytes mean 1005 (no status) and an empty reason; otherwise the
 // code must be one a peer may send (1000-1003, 1007-1013, 3000-4999) and
-// the reason valid UTF-8, or a FrameError says why not (gorilla's words:
+// the reason valid UTF-8, or a [FrameError] says why not (gorilla's words:
 // it answers that with Close 1002).
 func ParseClose(payload []byte) (code int, reason string, err error) {
 	if len(payload) < 2 {
@@ -280,7 +280,7 @@ func validReceivedCode(code int) bool {
 	return code >= 3000 && code <= 4999
 }
 
-// Status is what ScanMessage found in the buffered bytes.
+// Status is what [ScanMessage] found in the buffered bytes.
 type Status uint8
 
 const (
@@ -294,7 +294,7 @@ const (
 	// peer's close.
 	Interrupted
 	// OverLimit: a buffered data frame header takes the message past
-	// Rules.ReadLimit; gorilla's read fails there (and gorilla sends
+	// [Rules.ReadLimit]; gorilla's read fails there (and gorilla sends
 	// Close 1009).
 	OverLimit
 	// TooBig: the message cannot be wholly buffered in this reader: it
@@ -305,7 +305,7 @@ const (
 	// buffered between its fragments, where only gorilla can consume
 	// them. Gorilla in a read loop would handle them now (a pong the
 	// heartbeat waits for, say); to do the same, answer them
-	// (InteriorControls) and have gorilla's handlers skip them when it
+	// ([InteriorControls]) and have gorilla's handlers skip them when it
 	// reads the message. Waiting instead handles them only when the rest
 	// of the message arrives.
 	Stalled
@@ -313,7 +313,7 @@ const (
 
 // Ready reports whether gorilla's ReadMessage can be called and will
 // return without reading beyond the buffered bytes: Complete, Interrupted
-// or OverLimit.
+// or [OverLimit].
 func (s Status) Ready() bool { return s == Complete || s == Interrupted || s == OverLimit }
 
 // String names the status.
@@ -372,7 +372,7 @@ type MessageScan struct {
 // br's source and consumes nothing. It follows gorilla's reading of the
 // same bytes exactly (fuzzed against it): control frames may come before
 // and between the fragments, a Close frame ends the read, the read limit
-// is checked at each data frame's header. A FrameError reports a frame the
+// is checked at each data frame's header. A [FrameError] reports a frame the
 // rules forbid, found before the message is complete.
 func ScanMessage(br *bufio.Reader, rules Rules) (MessageScan, error) {
 	return scanMessage(buffered(br), int64(br.Size()), rules)

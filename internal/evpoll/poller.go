@@ -12,7 +12,7 @@ type options struct {
 
 // WithPool makes the Poller queue its wake-ups on pool, which the caller
 // owns and closes after the Poller. Without it the Poller makes a pool of
-// its own, closed by Poller.Close.
+// its own, closed by [Poller.Close].
 func WithPool(pool *Pool) Option { return func(o *options) { o.pool = pool } }
 
 // WithPoolConfig sizes the pool the Poller makes for itself.

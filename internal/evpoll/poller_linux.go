@@ -20,7 +20,7 @@ const Supported = true
 // interest is what a registration waits for. EPOLLERR and EPOLLHUP are
 // always reported. Level-triggered plus EPOLLONESHOT: a connection that is
 // readable when it is re-armed wakes again at once, so no wake-up is lost,
-// and each wake-up is delivered to one worker only. With WithEdgeTriggered,
+// and each wake-up is delivered to one worker only. With [WithEdgeTriggered],
 // edgeInterest instead.
 const (
 	interest     = unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLONESHOT
@@ -34,7 +34,7 @@ const (
 // A registration is one-shot: after a wake-up the connection is disarmed
 // until Rearm, so one connection's handler never runs twice at once for
 // one wake-up. Every epoll_ctl call runs inside the connection's
-// syscall.RawConn.Control, so the descriptor cannot be closed (and its
+// [syscall.RawConn.Control], so the descriptor cannot be closed (and its
 // number reused) under it; the event carries the caller's id, never the
 // descriptor. Call Remove before closing a connection. A wake-up may have
 // been queued just before Remove, so the handler can see an id that is no
@@ -45,7 +45,7 @@ const (
 // as the code that armed it left it.
 //
 // The epoll descriptor itself is non-blocking and waited on through Go's
-// runtime poller (os.NewFile), drained with epoll_wait(timeout 0): no
+// runtime poller ([os.NewFile]), drained with epoll_wait(timeout 0): no
 // thread is blocked in epoll_wait.
 type Poller struct {
 	handler func(id uint64, ev Events)
@@ -237,7 +237,7 @@ func (c *ctlCall) run(fd uintptr) {
 
 // ctl runs epoll_ctl with the connection's descriptor held by rc.Control
 // and the epoll descriptor held by ctlMu: neither can be closed and reused
-// while the call runs. It returns ErrClosed once the Poller is closed.
+// while the call runs. It returns [ErrClosed] once the Poller is closed.
 func (p *Poller) ctl(rc syscall.RawConn, op int, id uint64) error {
 	if err := p.failed.Load(); err != nil && op != unix.EPOLL_CTL_DEL {
 		return *err
@@ -263,7 +263,7 @@ func (p *Poller) ctl(rc syscall.RawConn, op int, id uint64) error {
 
 // Add registers a connection under id and arms it: the handler is called
 // once when it is readable (or hung up, or in error). rc is the
-// connection's syscall.RawConn (from SyscallConn). Adding a connection
+// connection's [syscall.RawConn] (from SyscallConn). Adding a connection
 // that is already registered fails.
 func (p *Poller) Add(rc syscall.RawConn, id uint64) error {
 	if err := p.ctl(rc, unix.EPOLL_CTL_ADD, id); err != nil {
@@ -279,8 +279,8 @@ func (p *Poller) Add(rc syscall.RawConn, id uint64) error {
 // Rearm re-enables a registered connection after a wake-up, under the same
 // or a new id. If it is readable already, the handler runs again at once,
 // possibly on another worker before Rearm returns: make Rearm the last
-// thing a handler does with the connection. It returns ErrNotRegistered
-// after Remove and ErrClosed after Close.
+// thing a handler does with the connection. It returns [ErrNotRegistered]
+// after Remove and [ErrClosed] after Close.
 func (p *Poller) Rearm(rc syscall.RawConn, id uint64) error {
 	err := p.ctl(rc, unix.EPOLL_CTL_MOD, id)
 	if errors.Is(err, unix.ENOENT) {
@@ -320,9 +320,9 @@ func (p *Poller) Stats() PollerStats {
 // Close stops the Poller: it closes the epoll instance (which drops every
 // registration), waits for its goroutine, and, if the pool is its own,
 // lets the wake-ups already queued run and waits for them and the workers
-// (see Pool.Close). With a caller's pool (WithPool), queued wake-ups may
+// (see [Pool.Close]). With a caller's pool ([WithPool]), queued wake-ups may
 // still run after Close returns: close that pool to wait for them. Add
-// and Rearm return ErrClosed from then on. It must not be called from the
+// and Rearm return [ErrClosed] from then on. It must not be called from the
 // handler. Calling it again returns the first result.
 func (p *Poller) Close() error {
 	p.closeOnce.Do(func() {

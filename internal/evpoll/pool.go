@@ -160,7 +160,7 @@ func NewPool(cfg PoolConfig) *Pool {
 	return p
 }
 
-// Submit queues fn at priority pri. It never blocks; it returns ErrClosed
+// Submit queues fn at priority pri. It never blocks; it returns [ErrClosed]
 // once Close has begun.
 func (p *Pool) Submit(pri Priority, fn func()) error {
 	if fn == nil {

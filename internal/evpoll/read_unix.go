@@ -9,10 +9,10 @@ import (
 )
 
 // ReadNonblock reads once from the connection of rc into p without ever
-// waiting: what the socket holds now (up to len(p)), ErrWouldBlock when it
+// waiting: what the socket holds now (up to len(p)), [ErrWouldBlock] when it
 // holds nothing, io.EOF when the peer has closed its side. The descriptor
 // is held by rc.Read for the call, so it cannot be closed and reused under
-// it. An edge-triggered handler (WithEdgeTriggered) reads this way: a read
+// it. An edge-triggered handler ([WithEdgeTriggered]) reads this way: a read
 // shorter than p means the socket was drained when it ran.
 func ReadNonblock(rc syscall.RawConn, p []byte) (int, error) {
 	r := reads.Get().(*readCall)

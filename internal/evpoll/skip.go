@@ -24,7 +24,7 @@ var errPassedShort = errors.New("evpoll: consumed bytes end inside a header or a
 // Next passes over the buffered bytes of data frames and returns the next
 // control frame once it is wholly buffered, consumed from br, with its
 // payload unmasked in place (valid until the next read from br). ok is
-// false when more bytes are needed; a FrameError reports a frame that
+// false when more bytes are needed; a [FrameError] reports a frame that
 // breaks the rules (as gorilla would, Stricter ones included). It never
 // reads from br's source.
 func (s *Skipper) Next(br *bufio.Reader, rules Rules) (h Header, payload []byte, ok bool, err error) {

@@ -29,7 +29,7 @@ type NamedCause struct {
 // CauseName returns the name of a close cause: the Name of the first of
 // named that it matches, else the name of the first *lifecycle.Cause in its
 // chain (every sentinel cause of wsmw's packages is one, such as
-// "session_expired" or "revoked"), CauseNone for nil and CauseOther for
+// "session_expired" or "revoked"), [CauseNone] for nil and [CauseOther] for
 // anything else. The set of names is bounded: metrics label closes with it.
 func CauseName(named []NamedCause, cause error) string {
 	if cause == nil {

@@ -65,5 +65,5 @@ func (w *StatusWriter) Flush() {
 	}
 }
 
-// Unwrap lets http.ResponseController reach the underlying writer.
+// Unwrap lets [http.ResponseController] reach the underlying writer.
 func (w *StatusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

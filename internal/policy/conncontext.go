@@ -12,7 +12,7 @@ import (
 
 // ConnContext returns the parent of the context of the connection that r
 // becomes: a small context of its own that carries what the policies left
-// in st for the connection (the subject and the values of WithValue) and a
+// in st for the connection (the subject and the values of [WithValue]) and a
 // copy of chi's route parameters, and nothing else of the request;
 // context.Background() when there is none of these. st may be nil.
 // Keeping the request's context instead would keep net/http's context
@@ -20,7 +20,7 @@ import (
 // Done channel, the request state: about 400 bytes a connection, a third
 // of an idle event-mode connection); a handler that wants another of the
 // request's values reads it from the request it is given. Once the
-// connection exists, give it to BindConn.
+// connection exists, give it to [BindConn].
 func ConnContext(r *http.Request, st *State) context.Context {
 	var cv connValues
 	subject := ""
@@ -37,8 +37,8 @@ func ConnContext(r *http.Request, st *State) context.Context {
 	return &cv
 }
 
-// BindConn makes ctx, a context that ConnContext returned, answer
-// SubjectFromContext with c's subject (Conn.Subject), which may change
+// BindConn makes ctx, a context that [ConnContext] returned, answer
+// [SubjectFromContext] with c's subject (Conn.Subject), which may change
 // after the upgrade.
 func BindConn(ctx context.Context, c *lifecycle.Conn) {
 	if cv, ok := ctx.(*connValues); ok {
@@ -46,7 +46,7 @@ func BindConn(ctx context.Context, c *lifecycle.Conn) {
 	}
 }
 
-// connValues is the context ConnContext makes.
+// connValues is the context [ConnContext] makes.
 type connValues struct {
 	context.Context
 	values []keyValue

@@ -32,7 +32,7 @@ func SetExpiryClose(c *lifecycle.Conn, code lifecycle.StatusCode, reason string)
 	v.(*atomic.Pointer[expiryClose]).Store(&expiryClose{code, connx.TruncateReason(reason)})
 }
 
-// ExpiryClose returns the close that SetExpiryClose set on c, and false
+// ExpiryClose returns the close that [SetExpiryClose] set on c, and false
 // when none was set.
 func ExpiryClose(c *lifecycle.Conn) (lifecycle.StatusCode, string, bool) {
 	if p, ok := c.Value(expiryCloseKey{}).(*atomic.Pointer[expiryClose]); ok {

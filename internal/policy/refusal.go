@@ -55,8 +55,8 @@ func (b *refusalBudget) take(now time.Time) (bool, int) {
 // fields. Lines are rate limited process-wide, so that a flood of refused
 // upgrades cannot flood the log; a line that follows swallowed ones says
 // how many with "suppressed". A nil logger means slog.Default(). Every
-// refusal, logged or not, is also reported to r's observers (OnDecision)
-// as a Decision named DecisionUpgradeRefused, with status and reason.
+// refusal, logged or not, is also reported to r's observers ([OnDecision])
+// as a Decision named [DecisionUpgradeRefused], with status and reason.
 func LogRefusal(l *slog.Logger, r *http.Request, status int, reason string, attrs ...slog.Attr) {
 	if l == nil {
 		l = slog.Default()

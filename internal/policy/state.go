@@ -104,7 +104,7 @@ func IsUpgrade(r *http.Request) bool { return websocket.IsWebSocketUpgrade(r) }
 
 // Attach returns r with fn added to the attachments that run after the
 // upgrade, after those already attached (outer middleware first), before
-// the handler. An error closes the connection (a *lifecycle.CloseError
+// the handler. An error closes the connection (a [*lifecycle.CloseError]
 // chooses the code; anything else is 1011) and the handler does not run.
 // The attachments belong to the request: r, the request returned and every
 // request derived from either share them. Call it before passing the
@@ -152,13 +152,13 @@ func WithFallbackSubprotocol(r *http.Request, proto string) *http.Request {
 	return r
 }
 
-// Fallback returns the subprotocol of WithFallbackSubprotocol, "" for none.
+// Fallback returns the subprotocol of [WithFallbackSubprotocol], "" for none.
 func (s *State) Fallback() string { return s.fallback }
 
-// Subject returns the subject of WithSubject.
+// Subject returns the subject of [WithSubject].
 func (s *State) Subject() string { return s.subject }
 
-// Hooks returns the OnClose hooks of AddCloseHook, in order.
+// Hooks returns the OnClose hooks of [AddCloseHook], in order.
 func (s *State) Hooks() []func(*lifecycle.Conn, lifecycle.CloseInfo) { return s.hooks }
 
 // Upgraded records c as the connection made from the request and returns
@@ -181,7 +181,7 @@ func UpgradedConn(r *http.Request) *lifecycle.Conn {
 }
 
 // RunAttachment runs fn on c, turning a panic into an error that wraps
-// ErrAttachmentPanic.
+// [ErrAttachmentPanic].
 func RunAttachment(c *lifecycle.Conn, fn func(*lifecycle.Conn) error) (err error) {
 	defer func() {
 		if p := recover(); p != nil {

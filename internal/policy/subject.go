@@ -8,7 +8,7 @@ import (
 // WithSubject returns r carrying subject: who the request is from, as an
 // authentication policy established it before the upgrade. The Upgrader
 // sets it on the connection (Conn.SetSubject), so the Registry can find it,
-// and policies such as per-subject limits read it with SubjectFromContext.
+// and policies such as per-subject limits read it with [SubjectFromContext].
 func WithSubject(r *http.Request, subject string) *http.Request {
 	s, r := state(r)
 	s.subject = subject
@@ -33,7 +33,7 @@ func SubjectFromContext(ctx context.Context) string {
 // known yet but will be set on the connection after the upgrade
 // (Conn.SetSubject), by in-band authentication: an auth policy that lets an
 // upgrade through without a token (auth.WithTokenOptional) marks it.
-// Policies that count by subject read the mark with SubjectPending and,
+// Policies that count by subject read the mark with [SubjectPending] and,
 // instead of refusing the request, count the connection when its subject is
 // set (see [connx.AddSubjectCheck]).
 func WithSubjectPending(r *http.Request) *http.Request {
@@ -43,7 +43,7 @@ func WithSubjectPending(r *http.Request) *http.Request {
 }
 
 // SubjectPending reports whether ctx (a request's or a connection's
-// context) is marked by WithSubjectPending and carries no subject yet.
+// context) is marked by [WithSubjectPending] and carries no subject yet.
 func SubjectPending(ctx context.Context) bool {
 	s := StateOf(ctx)
 	return s != nil && s.pending && s.subject == ""

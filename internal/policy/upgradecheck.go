@@ -9,7 +9,7 @@ import (
 // UpgradeCheck is a policy's last word on an upgrade request, said once
 // the Registry that the connection would join is known: it returns true to
 // let the upgrade go on, or answers w itself (an HTTP error) and returns
-// false. See BeforeUpgrade.
+// false. See [BeforeUpgrade].
 type UpgradeCheck func(w http.ResponseWriter, r *http.Request, reg *lifecycle.Registry) bool
 
 // BeforeUpgrade returns r with check added to the checks that the

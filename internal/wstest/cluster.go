@@ -8,7 +8,7 @@ import (
 )
 
 // RestartRedis starts a private redis-server again on addr (as returned by
-// StartRedis, after its stop), so that clients reconnect to the same
+// [StartRedis], after its stop), so that clients reconnect to the same
 // address; the data does not survive. It returns the new server's stop
 // function, which also runs when the test ends.
 func RestartRedis(t testing.TB, addr string) (stop func()) {

@@ -18,10 +18,10 @@ import (
 // WebSocket. It needs no network and works inside a testing/synctest
 // bubble, where timers, deadlines and the pipe all follow the bubble's fake
 // clock. target is the request URI, such as "/ws". When h does not
-// upgrade, the response is returned with websocket.ErrBadHandshake.
+// upgrade, the response is returned with [websocket.ErrBadHandshake].
 //
-// The connection is buffered like a socket (PipeBuffer bytes each way; see
-// BufferedPipe), so a write returns before the peer reads it.
+// The connection is buffered like a socket ([PipeBuffer] bytes each way; see
+// [BufferedPipe]), so a write returns before the peer reads it.
 func PipeDial(h http.Handler, target string, header http.Header) (*websocket.Conn, *http.Response, error) {
 	cli, srv := BufferedPipe()
 	go servePipe(h, srv)
@@ -51,7 +51,7 @@ func servePipe(h http.Handler, conn net.Conn) {
 	w.finish()
 }
 
-// pipeResponse is a hijackable http.ResponseWriter over a pipe.
+// pipeResponse is a hijackable [http.ResponseWriter] over a pipe.
 type pipeResponse struct {
 	conn     net.Conn
 	br       *bufio.Reader
@@ -103,14 +103,14 @@ func (w *pipeResponse) finish() {
 	w.conn.Close()
 }
 
-// PipeBuffer is how many bytes BufferedPipe holds in each direction, about
+// PipeBuffer is how many bytes [BufferedPipe] holds in each direction, about
 // what a loopback socket accepts before a writer blocks.
 const PipeBuffer = 64 << 10
 
 const pipeChunk = 4 << 10
 
 // BufferedPipe returns two ends of an in-memory connection that, unlike
-// net.Pipe, buffers up to PipeBuffer bytes each way: a write returns once
+// net.Pipe, buffers up to [PipeBuffer] bytes each way: a write returns once
 // the bytes are buffered, and blocks (honouring its deadline) when the
 // buffer is full because the peer does not read. Closing one end delivers
 // what it wrote, then EOF, to the other. It is built from two net.Pipes and

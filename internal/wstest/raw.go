@@ -65,13 +65,13 @@ func DialRaw(rawURL string, header http.Header) (*RawClient, error) {
 	return DialRawFrom(nil, rawURL, header)
 }
 
-// DialRawFrom is DialRaw with a local address to dial from (for example
+// DialRawFrom is [DialRaw] with a local address to dial from (for example
 // 127.0.0.2), nil for any.
 func DialRawFrom(local net.Addr, rawURL string, header http.Header) (*RawClient, error) {
 	return DialRawWith(&net.Dialer{Timeout: 5 * time.Second, LocalAddr: local}, rawURL, header)
 }
 
-// DialRawWith is DialRaw with a dialer of the caller's (to set socket
+// DialRawWith is [DialRaw] with a dialer of the caller's (to set socket
 // options, such as a small receive buffer, before connecting).
 func DialRawWith(d *net.Dialer, rawURL string, header http.Header) (*RawClient, error) {
 	u, err := url.Parse(rawURL)

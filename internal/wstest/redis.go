@@ -42,7 +42,7 @@ func StartRedis(t testing.TB) (addr string, stop func()) {
 }
 
 // freePort asks the kernel for a free 127.0.0.1 TCP port. Another process
-// may take it before redis-server binds; StartRedis retries on that.
+// may take it before redis-server binds; [StartRedis] retries on that.
 func freePort() (int, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -20,7 +20,7 @@ import (
 
 // region    ***************************** api!.gotpl *****************************
 
-// NewExecutableSchema creates an ExecutableSchema from the ResolverRoot interface.
+// NewExecutableSchema creates an ExecutableSchema from the [ResolverRoot] interface.
 func NewExecutableSchema(cfg Config) graphql.ExecutableSchema {
 	return &executableSchema{SchemaData: cfg.Schema, Resolvers: cfg.Resolvers, Directives: cfg.Directives, ComplexityRoot: cfg.Complexity}
 }

@@ -42,10 +42,10 @@ func (r *subscriptionResolver) Ticks(ctx context.Context, everyMs int) (<-chan i
 	return ch, nil
 }
 
-// Query returns QueryResolver implementation.
+// Query returns [QueryResolver] implementation.
 func (r *Resolver) Query() QueryResolver { return &queryResolver{r} }
 
-// Subscription returns SubscriptionResolver implementation.
+// Subscription returns [SubscriptionResolver] implementation.
 func (r *Resolver) Subscription() SubscriptionResolver { return &subscriptionResolver{r} }
 
 type (
