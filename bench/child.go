@@ -109,9 +109,15 @@ func serveChild(name string, in io.Reader, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: s.Handler, ReadHeaderTimeout: 10 * time.Second}
-	go srv.Serve(ln)
-	defer srv.Close()
+	if s.Serve != nil {
+		if err := s.Serve(ln); err != nil {
+			return err
+		}
+	} else {
+		srv := &http.Server{Handler: s.Handler, ReadHeaderTimeout: 10 * time.Second}
+		go srv.Serve(ln)
+		defer srv.Close()
+	}
 
 	w := bufio.NewWriter(out)
 	fmt.Fprintf(w, "addr %s\n", ln.Addr())

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -23,7 +24,7 @@ import (
 // Flags of the bench test binary (pass them after the package: `go test
 // -bench . ./ -args -wsmw.conns=500`, or directly with -wsmw.conns=500).
 var (
-	flagConns   = flag.Int("wsmw.conns", 5000, "connections for the idle and shutdown benchmarks")
+	flagConns   = flag.String("wsmw.conns", "5000", "comma-separated connection counts for the idle and shutdown benchmarks")
 	flagHBConns = flag.String("wsmw.hbconns", "5000,10000", "comma-separated connection counts for the heartbeat benchmark")
 	flagWindow  = flag.Duration("wsmw.window", 5*time.Second, "CPU measurement window of the heartbeat benchmark")
 	flagRows    = flag.String("wsmw.rows", "", "comma-separated rows to run (default: all)")
@@ -57,6 +58,19 @@ func rows(tb testing.TB, want ...string) []string {
 	return out
 }
 
+// connCounts returns the -wsmw.conns counts.
+func connCounts(tb testing.TB) []int {
+	var out []int
+	for _, f := range strings.Split(*flagConns, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n <= 0 {
+			tb.Fatalf("-wsmw.conns: bad count %q", f)
+		}
+		out = append(out, n)
+	}
+	return out
+}
+
 // startChild starts a server child for row name, its profile files named
 // after tb.
 func startChild(tb testing.TB, name string, cfg bench.ChildConfig) *bench.Child {
@@ -78,13 +92,15 @@ var (
 )
 
 // header returns the handshake header the row needs: an HS256 bearer token
-// for the full stack (valid for an hour), nothing for the others.
+// for the rows that run JWT (valid for an hour, with the example's issuer),
+// nothing for the others.
 func header(tb testing.TB, name string) http.Header {
 	if !bench.NeedsToken(name) {
 		return nil
 	}
 	tokenOnce.Do(func() {
 		claims := jwt.RegisteredClaims{
+			Issuer:    bench.ExampleIssuer,
 			Subject:   "bench",
 			ExpiresAt: jwt.NewNumericDate(time.Now().Add(time.Hour)),
 		}

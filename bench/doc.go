@@ -1,6 +1,9 @@
 // Package bench holds wsmw's side-by-side benchmarks: raw gorilla/websocket,
 // a tuned plain-gorilla server (the floor), melody, wsmw with no policies and
-// wsmw with the full policy stack, measured in one `go test -bench` run.
+// with the full policy stack in both read modes, the example's /ws in event
+// mode with its default policies ([ExampleStack]), and the event-loop
+// libraries users weigh event mode against, lesismal/nbio and lxzan/gws,
+// measured in one `go test -bench` run.
 //
 // Every benchmark runs the server under test in a child process (the test
 // binary re-executed with WSMW_BENCH_SERVER set), so that the server's own
@@ -11,6 +14,7 @@
 // b.ReportMetric. BENCHMARKS.md at the repository root has the commands and
 // the latest table.
 //
-// This package is its own Go module, so that melody, used only for
-// comparison, never enters the library's go.mod.
+// This package is its own Go module, so that melody, nbio and gws, used
+// only for comparison, never enter the library's go.mod. bench/MEMORY.md
+// accounts for event mode's bytes per connection.
 package bench

@@ -33,5 +33,5 @@ func ExampleStartChild() {
 // Names lists the rows in the order the tables show them.
 func ExampleNames() {
 	fmt.Println(bench.Names())
-	// Output: [gorilla tuned melody wsmw wsmw-full wsmw-events wsmw-full-events]
+	// Output: [gorilla tuned melody wsmw wsmw-full wsmw-events wsmw-full-events wsmw-example-events nbio gws]
 }

@@ -9,20 +9,26 @@ import (
 	"github.com/wsmw/wsmw/bench"
 )
 
-// BenchmarkIdle measures what an idle connection costs the server: growth of
-// the server process's RSS, heap and goroutine stacks per connection, and
-// goroutines per connection, with -wsmw.conns connections open (5,000 by
-// default). Each figure is taken after a GC with freed memory returned to
-// the OS. ns/op is suppressed: one op is one whole measurement.
+// BenchmarkIdle measures what an idle connection costs the server, at each
+// -wsmw.conns count (5,000 by default), per connection: the growth of the
+// server process's RSS and heap as users see it, right after the
+// connections are up with no forced GC (rss-nogc-B/conn, heap-nogc-B/conn;
+// gcs counts the collections the runtime ran meanwhile), then, after a GC
+// with freed memory returned to the OS, the growth of RSS, the heap's live
+// bytes and objects, its spans in use, the span structures (mspan), the
+// collector's metadata (gcsys), the runtime's other memory (othersys: the
+// network poller's descriptors among others), goroutine stacks and
+// goroutines. ns/op is suppressed: one op is one whole measurement.
 func BenchmarkIdle(b *testing.B) {
-	n := *flagConns
-	for _, name := range rows(b) {
-		b.Run(fmt.Sprintf("conns=%d/impl=%s", n, name), func(b *testing.B) {
-			for range b.N {
-				benchIdle(b, name, n)
-			}
-			b.ReportMetric(0, "ns/op")
-		})
+	for _, n := range connCounts(b) {
+		for _, name := range rows(b) {
+			b.Run(fmt.Sprintf("conns=%d/impl=%s", n, name), func(b *testing.B) {
+				for range b.N {
+					benchIdle(b, name, n)
+				}
+				b.ReportMetric(0, "ns/op")
+			})
+		}
 	}
 }
 
@@ -30,11 +36,22 @@ func benchIdle(b *testing.B, name string, n int) {
 	c, base, conns := settledWithConns(b, name, n)
 	defer c.Close()
 	defer closeConns(conns)
+	seen, err := c.Stats()
+	if err != nil {
+		b.Fatal(err)
+	}
 	after, err := c.Settle()
 	if err != nil {
 		b.Fatal(err)
 	}
+	perConn(b, base.RSS, seen.RSS, n, "rss-nogc-B/conn")
+	perConn(b, base.Heap, seen.Heap, n, "heap-nogc-B/conn")
+	b.ReportMetric(float64(seen.NumGC-base.NumGC), "gcs")
 	reportMemory(b, base, after, n)
+	perConn(b, base.Objects, after.Objects, n, "objects/conn")
+	perConn(b, base.MSpan, after.MSpan, n, "mspan-B/conn")
+	perConn(b, base.GCSys, after.GCSys, n, "gcsys-B/conn")
+	perConn(b, base.OtherSys, after.OtherSys, n, "othersys-B/conn")
 }
 
 // settledWithConns starts a child for row name, takes its settled figures,

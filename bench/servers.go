@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/http"
 	"sort"
 	"sync/atomic"
@@ -45,8 +46,13 @@ const DefaultPongTimeout = 10 * time.Second
 // Server is one implementation under test: an echo server for text and
 // binary messages on any path, with counters the benchmarks read.
 type Server struct {
-	// Handler serves the WebSocket endpoint.
+	// Handler serves the WebSocket endpoint behind net/http's server.
 	Handler http.Handler
+	// Serve, when set instead of Handler, starts the row's own server on
+	// ln and returns once it accepts connections: the rows whose library
+	// brings its own HTTP server and event loop (nbio's engine, gws's
+	// Server). The child process ends it by exiting.
+	Serve func(ln net.Listener) error
 	// Shutdown closes every connection with 1001 and returns once each has
 	// ended; nil for the rows that have no graceful shutdown of their own.
 	Shutdown func(ctx context.Context) error
@@ -75,7 +81,7 @@ func register(name string, m maker) { makers[name] = m }
 // Names returns the registered implementations in the order the
 // benchmarks show them: the baseline first, then the floor, then the rest.
 func Names() []string {
-	order := map[string]int{Gorilla: 0, Tuned: 1, Melody: 2, WSMW: 3, WSMWFull: 4, WSMWEvents: 5, WSMWFullEvents: 6}
+	order := map[string]int{Gorilla: 0, Tuned: 1, Melody: 2, WSMW: 3, WSMWFull: 4, WSMWEvents: 5, WSMWFullEvents: 6, WSMWExampleEvents: 7, Nbio: 8, GWS: 9}
 	var out []string
 	for n := range makers {
 		out = append(out, n)
@@ -104,15 +110,31 @@ const (
 
 	WSMWEvents     = "wsmw-events"      // wsmw.EventHandler with no policies
 	WSMWFullEvents = "wsmw-full-events" // wsmw.EventHandler behind wsmw-full's policies
+
+	// WSMWExampleEvents is the example's /ws in events mode with its
+	// default policies ([ExampleStack]). WSMWExampleEvents+"@K" runs the
+	// first K of them only; Names does not list those.
+	WSMWExampleEvents = "wsmw-example-events"
+
+	Nbio = "nbio" // lesismal/nbio v1.6.8: its non-blocking engine as its maintainers run it
+	GWS  = "gws"  // lxzan/gws v1.8.9 with NewServer's defaults
 )
 
 // NeedsToken reports whether row name runs the JWT policy (its clients
 // send a bearer token).
-func NeedsToken(name string) bool { return name == WSMWFull || name == WSMWFullEvents }
+func NeedsToken(name string) bool {
+	if k, ok := examplePrefix(name); ok {
+		return exampleNeedsToken(k)
+	}
+	return name == WSMWFull || name == WSMWFullEvents
+}
 
 // NewServer builds the implementation called name.
 func NewServer(name string, o Options) (*Server, error) {
 	m, ok := makers[name]
+	if k, isExample := examplePrefix(name); isExample && !ok {
+		m, ok = func(s *Server, o Options) error { return s.serveExample(o, k) }, true
+	}
 	if !ok {
 		return nil, fmt.Errorf("bench: no implementation %q (have %v)", name, Names())
 	}

@@ -3,7 +3,10 @@ package bench_test
 import (
 	"bytes"
 	"errors"
+	"fmt"
+	"log/slog"
 	"net/http"
+	"slices"
 	"testing"
 	"time"
 
@@ -50,14 +53,72 @@ func TestRowsEcho(t *testing.T) {
 	}
 }
 
-// TestFullStackNeedsToken checks that the full stack really runs its JWT
+// TestFullStackNeedsToken checks that the full stacks really run their JWT
 // policy: no token, no upgrade.
 func TestFullStackNeedsToken(t *testing.T) {
-	c := startChild(t, bench.WSMWFull, bench.ChildConfig{})
+	for _, name := range []string{bench.WSMWFull, bench.WSMWExampleEvents} {
+		t.Run(name, func(t *testing.T) {
+			c := startChild(t, name, bench.ChildConfig{})
+			defer c.Close()
+			_, resp, err := dialer.Dial(c.URL(), nil)
+			if !errors.Is(err, websocket.ErrBadHandshake) || resp == nil || resp.StatusCode != http.StatusUnauthorized {
+				t.Fatalf("dial without a token: err %v, response %v; want 401", err, resp)
+			}
+		})
+	}
+}
+
+// TestExampleStack checks the example row's stack: its policies are the
+// ones ExamplePolicies names, its origin check refuses another site's
+// page, its size limit closes with 1009, and a row running only the
+// first policies upgrades without a token and echoes.
+func TestExampleStack(t *testing.T) {
+	stack, err := bench.ExampleStack(bench.Options{Secret: bench.Secret}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(stack) != len(bench.ExamplePolicies) {
+		t.Fatalf("ExampleStack has %d policies, ExamplePolicies names %d", len(stack), len(bench.ExamplePolicies))
+	}
+	c := startChild(t, bench.WSMWExampleEvents, bench.ChildConfig{})
 	defer c.Close()
-	_, resp, err := dialer.Dial(c.URL(), nil)
-	if !errors.Is(err, websocket.ErrBadHandshake) || resp == nil || resp.StatusCode != http.StatusUnauthorized {
-		t.Fatalf("dial without a token: err %v, response %v; want 401", err, resp)
+	h := header(t, bench.WSMWExampleEvents)
+	foreign := h.Clone()
+	foreign.Set("Origin", "https://elsewhere.example")
+	_, resp, err := dialer.Dial(c.URL(), foreign)
+	if !errors.Is(err, websocket.ErrBadHandshake) || resp == nil || resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("dial from another origin: err %v, response %v; want 403", err, resp)
+	}
+	ws, _, err := dialer.Dial(c.URL(), h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	if err := ws.WriteMessage(websocket.BinaryMessage, make([]byte, 64<<10+1)); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = ws.ReadMessage()
+	if !websocket.IsCloseError(err, websocket.CloseMessageTooBig) {
+		t.Fatalf("a message over 64 KiB: %v; want close 1009", err)
+	}
+
+	jwtAt := slices.Index(bench.ExamplePolicies, "jwt")
+	name := fmt.Sprintf("%s@%d", bench.WSMWExampleEvents, jwtAt)
+	if bench.NeedsToken(name) {
+		t.Fatalf("NeedsToken(%q) = true, but the row stops before the JWT policy", name)
+	}
+	c2 := startChild(t, name, bench.ChildConfig{})
+	defer c2.Close()
+	ws2, _, err := dialer.Dial(c2.URL(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws2.Close()
+	if err := ws2.WriteMessage(websocket.TextMessage, []byte("hi")); err != nil {
+		t.Fatal(err)
+	}
+	if _, msg, err := ws2.ReadMessage(); err != nil || string(msg) != "hi" {
+		t.Fatalf("echo: %q, %v", msg, err)
 	}
 }
 
@@ -66,7 +127,7 @@ func TestFullStackNeedsToken(t *testing.T) {
 // reports every close handshake complete.
 func TestShutdownRows(t *testing.T) {
 	const n = 20
-	for _, name := range []string{bench.WSMW, bench.WSMWFull, bench.WSMWEvents, bench.WSMWFullEvents} {
+	for _, name := range []string{bench.WSMW, bench.WSMWFull, bench.WSMWEvents, bench.WSMWFullEvents, bench.WSMWExampleEvents} {
 		t.Run(name, func(t *testing.T) {
 			c := startChild(t, name, bench.ChildConfig{})
 			defer c.Close()
@@ -98,7 +159,7 @@ func TestHeartbeatRows(t *testing.T) {
 	if testing.Short() {
 		t.Skip("waits for pings")
 	}
-	for _, name := range []string{bench.Tuned, bench.Melody, bench.WSMW, bench.WSMWFull, bench.WSMWEvents, bench.WSMWFullEvents} {
+	for _, name := range []string{bench.Tuned, bench.Melody, bench.WSMW, bench.WSMWFull, bench.WSMWEvents, bench.WSMWFullEvents, bench.WSMWExampleEvents} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			c := startChild(t, name, bench.ChildConfig{Ping: 100 * time.Millisecond})

@@ -2,6 +2,7 @@ package bench_test
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -16,16 +17,18 @@ import (
 // OnClose has run) and every client has seen the Close; srv-shutdown-ms the
 // server's own share; saw-1001 the fraction of clients that got 1001, and
 // clean the fraction the server reports as a completed close handshake
-// (wsmw rows only). ns/op is suppressed.
+// (wsmw rows only). nbio's row runs its engine's Shutdown, which closes
+// TCP without a Close frame; gws has none. ns/op is suppressed.
 func BenchmarkShutdown(b *testing.B) {
-	n := *flagConns
-	for _, name := range rows(b, bench.Melody, bench.WSMW, bench.WSMWFull, bench.WSMWEvents, bench.WSMWFullEvents) {
-		b.Run(fmt.Sprintf("conns=%d/impl=%s", n, name), func(b *testing.B) {
-			for range b.N {
-				benchShutdown(b, name, n)
-			}
-			b.ReportMetric(0, "ns/op")
-		})
+	for _, n := range connCounts(b) {
+		for _, name := range rows(b, bench.Melody, bench.WSMW, bench.WSMWFull, bench.WSMWEvents, bench.WSMWFullEvents, bench.WSMWExampleEvents, bench.Nbio) {
+			b.Run(fmt.Sprintf("conns=%d/impl=%s", n, name), func(b *testing.B) {
+				for range b.N {
+					benchShutdown(b, name, n)
+				}
+				b.ReportMetric(0, "ns/op")
+			})
+		}
 	}
 }
 
@@ -52,7 +55,7 @@ func benchShutdown(b *testing.B, name string, n int) {
 	b.ReportMetric(float64(total)/float64(time.Millisecond), "shutdown-ms")
 	b.ReportMetric(float64(elapsed)/float64(time.Millisecond), "srv-shutdown-ms")
 	b.ReportMetric(float64(rd.saw(websocket.CloseGoingAway))/float64(n), "saw-1001")
-	if name != bench.Melody {
+	if strings.HasPrefix(name, "wsmw") {
 		b.ReportMetric(float64(st.Clean)/float64(n), "clean")
 	}
 }

@@ -21,6 +21,12 @@ type Stats struct {
 	Goroutines int64
 	Mallocs    uint64 // heap allocations so far
 	AllocBytes uint64 // bytes allocated so far
+	Objects    int64  // live and not yet swept heap objects (HeapObjects)
+	OtherSys   int64  // runtime memory outside the heap not counted elsewhere (OtherSys: the network poller's descriptors among others)
+	MSpan      int64  // bytes of the heap's span structures in use (MSpanInuse)
+	GCSys      int64  // bytes of the collector's metadata (GCSys)
+	Sys        int64  // bytes obtained from the OS in all (Sys)
+	NumGC      int64  // completed GC cycles so far, forced ones included
 	Opened     int64  // connections upgraded
 	Closed     int64  // connections whose handler finished
 	Clean      int64  // of those, ended by our 1001 with a complete handshake (wsmw rows)
@@ -61,6 +67,12 @@ func TakeStats(s *Server) Stats {
 		Goroutines: int64(runtime.NumGoroutine()),
 		Mallocs:    ms.Mallocs,
 		AllocBytes: ms.TotalAlloc,
+		Objects:    int64(ms.HeapObjects),
+		OtherSys:   int64(ms.OtherSys),
+		MSpan:      int64(ms.MSpanInuse),
+		GCSys:      int64(ms.GCSys),
+		Sys:        int64(ms.Sys),
+		NumGC:      int64(ms.NumGC),
 	}
 	if s != nil {
 		st.Opened, st.Closed, st.Clean = s.Counts()
