@@ -25,6 +25,8 @@ import (
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+
+	"github.com/wsmw/wsmw/internal/wstest"
 )
 
 // TestOpenTelemetry runs the example as a user would, once with
@@ -278,7 +280,7 @@ type example struct {
 	cmd           *exec.Cmd
 	base, wsURL   string
 	banner        string
-	stderr        *lockedBuffer
+	stderr        *wstest.Buffer
 	exited        chan error
 	waitedForExit bool
 }
@@ -296,7 +298,7 @@ func startBinary(t *testing.T, bin string, env []string) *example {
 		}
 	}
 	cmd.Env = append(cmd.Env, env...)
-	ex := &example{cmd: cmd, stderr: new(lockedBuffer), exited: make(chan error, 1)}
+	ex := &example{cmd: cmd, stderr: new(wstest.Buffer), exited: make(chan error, 1)}
 	cmd.Stderr = ex.stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {

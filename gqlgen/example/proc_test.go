@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/wsmw/wsmw/internal/wstest"
 )
 
 // The example is built once per test binary, into exampleDir, which
@@ -48,14 +50,14 @@ type exampleProc struct {
 	t      *testing.T
 	cmd    *exec.Cmd
 	addr   string // host:port
-	stderr *syncBuffer
+	stderr *wstest.Buffer
 	exited chan error
 }
 
 func startExample(t *testing.T, args ...string) *exampleProc {
 	t.Helper()
 	bin := buildExample(t)
-	p := &exampleProc{t: t, stderr: new(syncBuffer), exited: make(chan error, 1)}
+	p := &exampleProc{t: t, stderr: new(wstest.Buffer), exited: make(chan error, 1)}
 	p.cmd = exec.Command(bin, append([]string{"-addr", "127.0.0.1:0", "-log-format", "json"}, args...)...)
 	p.cmd.Stderr = p.stderr
 	lines := make(chan string, 1)
@@ -132,51 +134,6 @@ func (f *firstLine) Write(p []byte) (int, error) {
 		}
 	}
 	return len(p), nil
-}
-
-// syncBuffer is a goroutine-safe buffer that tells waiters about writes.
-type syncBuffer struct {
-	mu      sync.Mutex
-	b       bytes.Buffer
-	changed chan struct{} // made on first use; closed and replaced on each write
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.changed != nil {
-		close(s.changed)
-		s.changed = nil
-	}
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// waitFor waits until cond holds, checking it after each write, for at
-// most d; it reports whether cond held.
-func (s *syncBuffer) waitFor(d time.Duration, cond func() bool) bool {
-	deadline := time.After(d)
-	for {
-		s.mu.Lock()
-		if s.changed == nil {
-			s.changed = make(chan struct{})
-		}
-		ch := s.changed
-		s.mu.Unlock()
-		if cond() {
-			return true
-		}
-		select {
-		case <-ch:
-		case <-deadline:
-			return cond()
-		}
-	}
 }
 
 // sigterm stops the example and returns its exit error.
