@@ -15,7 +15,7 @@ type Buffer struct {
 	changed chan struct{} // made by WaitFor; closed and dropped by the next Write
 }
 
-// Write appends p and wakes the callers of WaitFor.
+// Write appends p and wakes the callers of [Buffer.WaitFor].
 func (b *Buffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
