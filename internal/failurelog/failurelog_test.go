@@ -6,12 +6,8 @@ import (
 	"testing/synctest"
 	"time"
 
-	"go.uber.org/goleak"
-
 	"github.com/wsmw/wsmw/internal/failurelog"
 )
-
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // The first failure is logged at once; the ones within Every after it are
 // counted, not logged; the next line, Every later, stands for them all.
