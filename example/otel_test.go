@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -33,10 +32,7 @@ import (
 // OTEL_EXPORTER_OTLP_ENDPOINT set to a receiver the test runs and once
 // without it.
 func TestOpenTelemetry(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "example")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := programs.Build(t, ".")
 	t.Run("exports over OTLP", func(t *testing.T) { otlpExport(t, bin) })
 	t.Run("off without the variable", func(t *testing.T) { otlpOff(t, bin) })
 }

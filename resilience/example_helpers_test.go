@@ -14,38 +14,18 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/wsmw/wsmw/internal/wstest"
 )
 
-// The example binary is built once per test run, into binDir, which
-// TestMain removes.
-var (
-	binDir    string
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-)
+// programs holds the example binary, built once per test run; TestMain
+// removes it.
+var programs wstest.Programs
 
-// exampleBinary builds ../example (as the working tree has it) once. The
-// example is a module of its own, so go build runs inside its directory.
+// exampleBinary builds ../example (as the working tree has it) once.
 func exampleBinary(t *testing.T) string {
 	t.Helper()
-	buildOnce.Do(func() {
-		binDir, buildErr = os.MkdirTemp("", "wsmw-resilience-")
-		if buildErr != nil {
-			return
-		}
-		binPath = filepath.Join(binDir, "example")
-		cmd := exec.Command("go", "build", "-o", binPath, ".")
-		cmd.Dir = filepath.Join("..", "example")
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build (in ../example): %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return binPath
+	return programs.Build(t, filepath.Join("..", "example"))
 }
 
 // plainHTTP makes one connection per request, so that no keep-alive

@@ -5,11 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -17,33 +14,9 @@ import (
 	"github.com/wsmw/wsmw/internal/wstest"
 )
 
-// The example is built once per test binary, into exampleDir, which
-// TestMain removes.
-var (
-	exampleOnce sync.Once
-	exampleDir  string
-	exampleBin  string
-	exampleErr  error
-)
-
-func buildExample(t *testing.T) string {
-	t.Helper()
-	exampleOnce.Do(func() {
-		exampleDir, exampleErr = os.MkdirTemp("", "wsmw-gqlgen-example-")
-		if exampleErr != nil {
-			return
-		}
-		exampleBin = filepath.Join(exampleDir, "example")
-		out, err := exec.Command("go", "build", "-o", exampleBin, ".").CombinedOutput()
-		if err != nil {
-			exampleErr = fmt.Errorf("go build ./example: %v\n%s", err, out)
-		}
-	})
-	if exampleErr != nil {
-		t.Fatal(exampleErr)
-	}
-	return exampleBin
-}
+// programs holds the example binary, built once per test binary; TestMain
+// removes it.
+var programs wstest.Programs
 
 // exampleProc is a running example.
 type exampleProc struct {
@@ -56,7 +29,7 @@ type exampleProc struct {
 
 func startExample(t *testing.T, args ...string) *exampleProc {
 	t.Helper()
-	bin := buildExample(t)
+	bin := programs.Build(t, ".")
 	p := &exampleProc{t: t, stderr: new(wstest.Buffer), exited: make(chan error, 1)}
 	p.cmd = exec.Command(bin, append([]string{"-addr", "127.0.0.1:0", "-log-format", "json"}, args...)...)
 	p.cmd.Stderr = p.stderr
