@@ -1,12 +1,10 @@
 package wsmw_test
 
 import (
-	"bytes"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -65,28 +63,10 @@ func TestZeroTurnsPoliciesOff(t *testing.T) {
 	}
 }
 
-// syncBuffer is a log sink safe for the server's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // A foreign Origin is refused with 403 and logged at Debug level with the
 // Origin and the patterns, so that a mistyped pattern can be found.
 func TestRefusedOriginIsLogged(t *testing.T) {
-	var logs syncBuffer
+	var logs wstest.Buffer
 	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	reg := wsmw.NewRegistry()
 	h := wsmw.Handler(reg, func(*wsmw.Conn, *http.Request) {}, wsmw.WithOrigins("app.example.com"), wsmw.WithLogger(logger))
@@ -105,7 +85,7 @@ func TestRefusedOriginIsLogged(t *testing.T) {
 // A per-user cap placed before the auth policy finds no subject: it
 // refuses (403) instead of silently counting by IP, and warns once.
 func TestSubjectCapBeforeAuthRefusesAndWarnsOnce(t *testing.T) {
-	var logs syncBuffer
+	var logs wstest.Buffer
 	logger := slog.New(slog.NewTextHandler(&logs, nil))
 	reg := wsmw.NewRegistry()
 	h := wsmw.MaxConns(3, wsmw.WithKey(wsmw.KeyBySubject), wsmw.WithLogger(logger))(

@@ -22,7 +22,7 @@ import (
 // one buffer, and looks for any part of any token in it.
 func TestLogsHoldNoToken(t *testing.T) {
 	t.Parallel()
-	var buf syncBuffer
+	var buf wstest.Buffer
 	log := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	a, err := auth.New(auth.HMAC(secret), middleware.WithLogger(log))
 	if err != nil {
@@ -100,10 +100,10 @@ func TestLogsHoldNoToken(t *testing.T) {
 // nothing at Info level.
 func TestRefusalLog(t *testing.T) {
 	t.Parallel()
-	var info, debug syncBuffer
+	var info, debug wstest.Buffer
 	var tokens []string
 	for _, tc := range []struct {
-		buf   *syncBuffer
+		buf   *wstest.Buffer
 		level slog.Level
 	}{{&info, slog.LevelInfo}, {&debug, slog.LevelDebug}} {
 		log := slog.New(slog.NewJSONHandler(tc.buf, &slog.HandlerOptions{Level: tc.level}))

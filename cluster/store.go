@@ -13,6 +13,7 @@ import (
 	"github.com/go-redis/redis_rate/v10"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/wsmw/wsmw/internal/failurelog"
 	"github.com/wsmw/wsmw/ratelimit"
 )
 
@@ -44,7 +45,7 @@ type Store struct {
 	log     *slog.Logger
 	node    string // this Store's random identity, the prefix of its lease IDs
 	seq     atomic.Uint64
-	fails   failureLog
+	fails   failurelog.Log
 
 	mu         sync.Mutex
 	leases     map[string]map[string]struct{} // full key → lease IDs held here
@@ -214,35 +215,9 @@ func (s *Store) Close() error {
 }
 
 // logFailure logs a failed Redis call that no request waits for, at most
-// once every failureLogEvery.
+// once every [failurelog.Every].
 func (s *Store) logFailure(op string, err error) {
-	if n, ok := s.fails.due(); ok {
+	if n, ok := s.fails.Due(); ok {
 		s.log.Error("cluster: rate limit store: Redis call failed", "op", op, "err", err, "failures", n)
 	}
-}
-
-// failureLogEvery is the least time between two log lines about failing
-// Redis calls of one Store.
-const failureLogEvery = 10 * time.Second
-
-// failureLog throttles the log lines about failing Redis calls.
-type failureLog struct {
-	last  atomic.Int64 // unix nanoseconds of the last line
-	count atomic.Int64 // failures since the last line
-}
-
-// due counts a failure and reports whether to log it, with the number of
-// failures the line stands for.
-func (f *failureLog) due() (int64, bool) {
-	n := f.count.Add(1)
-	now := time.Now().UnixNano()
-	last := f.last.Load()
-	if last != 0 && now-last < int64(failureLogEvery) {
-		return 0, false
-	}
-	if !f.last.CompareAndSwap(last, now) {
-		return 0, false
-	}
-	f.count.Add(-n)
-	return n, true
 }

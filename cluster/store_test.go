@@ -2,7 +2,6 @@ package cluster
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -360,23 +359,6 @@ func TestStoreChildServer(t *testing.T) {
 	select {} // until killed
 }
 
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 // With Redis unreachable, the policies fail open by default and closed
 // with FailClosed, and say so in the log: the Store only returns the error.
 func TestStoreRedisUnreachable(t *testing.T) {
@@ -387,7 +369,7 @@ func TestStoreRedisUnreachable(t *testing.T) {
 	}
 	stop()
 
-	var logs lockedBuffer
+	var logs wstest.Buffer
 	log := slog.New(slog.NewTextHandler(&logs, nil))
 	open := newLimitServer(t,
 		ratelimit.ConnectRate(1, time.Hour, ratelimit.WithStore(st), middleware.WithLogger(log)),

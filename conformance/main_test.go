@@ -9,7 +9,7 @@ import (
 
 func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m, goleak.Cleanup(func(code int) {
-		cleanupBuild()
+		programs.Remove()
 		os.Exit(code)
 	}))
 }

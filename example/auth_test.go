@@ -8,38 +8,21 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/wsmw/wsmw/internal/wstest"
 )
-
-// lockedBuffer collects a stream written from many goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // startExample runs the example in this process on a free port and
 // returns its base URL (with a trailing slash) and its log.
-func startExample(t *testing.T, args ...string) (string, *lockedBuffer) {
+func startExample(t *testing.T, args ...string) (string, *wstest.Buffer) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
-	logs := new(lockedBuffer)
+	logs := new(wstest.Buffer)
 	done := make(chan int, 1)
 	go func() {
 		done <- run(ctx, append([]string{"-addr", "127.0.0.1:0", "-log-format", "json"}, args...), pw, logs)
@@ -120,7 +103,7 @@ func TestExampleAuthContract(t *testing.T) {
 	})
 }
 
-func exampleAuthContract(t *testing.T, base string, logs *lockedBuffer) {
+func exampleAuthContract(t *testing.T, base string, logs *wstest.Buffer) {
 	var tokens []string
 	tok := func(sub, ttl string) string {
 		s := getToken(t, base, sub, ttl)

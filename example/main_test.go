@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -15,18 +14,26 @@ import (
 
 	"github.com/gorilla/websocket"
 	"go.uber.org/goleak"
+
+	"github.com/wsmw/wsmw/internal/wstest"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m, goleak.Cleanup(func(code int) {
+		programs.Remove()
+		os.Exit(code)
+	}))
+}
+
+// programs holds the example's binary, built once per test binary for the
+// tests that run it as a user would; TestMain removes it.
+var programs wstest.Programs
 
 // TestCtrlCClosesClientsWith1001 runs the example as a user would, connects
 // a client, sends SIGINT and checks that the client sees 1001 "server
 // shutting down" and that the process exits 0.
 func TestCtrlCClosesClientsWith1001(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "example")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := programs.Build(t, ".")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, "-addr", "127.0.0.1:0", "-shutdown-timeout", "5s")

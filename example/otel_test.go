@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -25,16 +24,15 @@ import (
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+
+	"github.com/wsmw/wsmw/internal/wstest"
 )
 
 // TestOpenTelemetry runs the example as a user would, once with
 // OTEL_EXPORTER_OTLP_ENDPOINT set to a receiver the test runs and once
 // without it.
 func TestOpenTelemetry(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "example")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := programs.Build(t, ".")
 	t.Run("exports over OTLP", func(t *testing.T) { otlpExport(t, bin) })
 	t.Run("off without the variable", func(t *testing.T) { otlpOff(t, bin) })
 }
@@ -278,7 +276,7 @@ type example struct {
 	cmd           *exec.Cmd
 	base, wsURL   string
 	banner        string
-	stderr        *lockedBuffer
+	stderr        *wstest.Buffer
 	exited        chan error
 	waitedForExit bool
 }
@@ -296,7 +294,7 @@ func startBinary(t *testing.T, bin string, env []string) *example {
 		}
 	}
 	cmd.Env = append(cmd.Env, env...)
-	ex := &example{cmd: cmd, stderr: new(lockedBuffer), exited: make(chan error, 1)}
+	ex := &example{cmd: cmd, stderr: new(wstest.Buffer), exited: make(chan error, 1)}
 	cmd.Stderr = ex.stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {

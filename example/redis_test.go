@@ -85,7 +85,7 @@ func TestExampleOnRedisCluster(t *testing.T) {
 	addrs := c.Addrs()
 	baseA, logsA := startExample(t, "-redis", strings.Join(addrs, ","), "-max-conns-per-subject", "1")
 	baseB, logsB := startExample(t, "-redis", addrs[1], "-max-conns-per-subject", "1")
-	for name, logs := range map[string]*lockedBuffer{"A": logsA, "B": logsB} {
+	for name, logs := range map[string]*wstest.Buffer{"A": logsA, "B": logsB} {
 		wstest.WaitFor(t, "example "+name+" subscribed", 10*time.Second, func() bool {
 			return strings.Contains(logs.String(), "cluster: listening for revocations")
 		})

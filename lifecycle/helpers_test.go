@@ -111,6 +111,27 @@ func (h *harness) next() lifecycle.CloseInfo {
 	return lifecycle.CloseInfo{}
 }
 
+// pipeConn upgrades one in-memory connection with cfg and returns the
+// server's Conn, which nothing serves, and the client. It works inside a
+// synctest bubble, where the connection follows the bubble's fake clock.
+func pipeConn(t *testing.T, cfg connx.Config) (*lifecycle.Conn, *websocket.Conn) {
+	t.Helper()
+	conns := make(chan *lifecycle.Conn, 1)
+	up := websocket.Upgrader{}
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := connx.Accept(w, r, &up, nil, cfg)
+		if err != nil {
+			return
+		}
+		conns <- c
+	})
+	client, _, err := wstest.PipeDial(h, "/", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return <-conns, client
+}
+
 // afterFunc starts a timer of its own on c, as a policy would.
 func afterFunc(c *lifecycle.Conn, d time.Duration, f func()) *lifecycle.Timer {
 	t := new(lifecycle.Timer)

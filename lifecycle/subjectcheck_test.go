@@ -13,17 +13,17 @@ import (
 	"github.com/wsmw/wsmw/lifecycle"
 )
 
-// subjectConn returns the server side of a fresh connection, open until
-// the test ends.
+// subjectConn returns the server side of a fresh in-memory connection,
+// registered in the Registry it returns and open until the test ends.
 func subjectConn(t *testing.T) (*lifecycle.Conn, *lifecycle.Registry) {
 	t.Helper()
-	conns := make(chan *lifecycle.Conn, 1)
-	h := newHarness(t, connx.Config{}, func(c *lifecycle.Conn) {
-		conns <- c
-		<-c.Done()
+	reg := lifecycle.NewRegistry()
+	c, client := pipeConn(t, connx.Config{Registry: reg})
+	t.Cleanup(func() {
+		client.Close()
+		connx.Abort(c, nil, 0, "")
 	})
-	h.dial()
-	return <-conns, h.reg
+	return c, reg
 }
 
 // SetSubject consults the checks in order; a refusal leaves the subject

@@ -1,45 +1,21 @@
 package lifecycle_test
 
 import (
-	"net/http"
 	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
 
-	"github.com/gorilla/websocket"
-
 	"github.com/wsmw/wsmw/internal/connx"
-	"github.com/wsmw/wsmw/internal/wstest"
 	"github.com/wsmw/wsmw/lifecycle"
 )
-
-// pipeConn upgrades one in-memory connection inside a synctest bubble and
-// returns the server's Conn and the client.
-func pipeConn(t *testing.T) (*lifecycle.Conn, *websocket.Conn) {
-	t.Helper()
-	conns := make(chan *lifecycle.Conn, 1)
-	up := websocket.Upgrader{}
-	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := connx.Accept(w, r, &up, nil, connx.Config{})
-		if err != nil {
-			return
-		}
-		conns <- c
-	})
-	client, _, err := wstest.PipeDial(h, "/", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return <-conns, client
-}
 
 // TestTimersShareOneRuntimeTimer drives several timers of one connection,
 // re-armed earlier and later and stopped, and checks that each fires at its
 // deadline, not before, in deadline order.
 func TestTimersShareOneRuntimeTimer(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		c, client := pipeConn(t)
+		c, client := pipeConn(t, connx.Config{})
 		start := time.Now()
 		var mu sync.Mutex
 		var fired []string
@@ -99,7 +75,7 @@ func TestTimersShareOneRuntimeTimer(t *testing.T) {
 // callback, as a heartbeat does.
 func TestTimerResetFromItsCallback(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		c, client := pipeConn(t)
+		c, client := pipeConn(t, connx.Config{})
 		var mu sync.Mutex
 		ticks := 0
 		var tm *lifecycle.Timer
@@ -135,7 +111,7 @@ func TestTimerResetFromItsCallback(t *testing.T) {
 // own state: started, restarted with a new function, stopped.
 func TestStartTimerOnAnEmbeddedTimer(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		c, client := pipeConn(t)
+		c, client := pipeConn(t, connx.Config{})
 		var state struct {
 			t     lifecycle.Timer
 			fired []string

@@ -11,10 +11,10 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/wsmw/wsmw/internal/conntest"
 	"github.com/wsmw/wsmw/internal/wstest"
 	"github.com/wsmw/wsmw/lifecycle"
 	"github.com/wsmw/wsmw/metrics"
-	"github.com/wsmw/wsmw/middleware"
 	"github.com/wsmw/wsmw/timeout"
 )
 
@@ -177,41 +177,15 @@ func TestActiveWhileOpen(t *testing.T) {
 
 // TestPingRTT checks that the heartbeat's round trips reach the histogram.
 func TestPingRTT(t *testing.T) {
-	// The metrics' RTT hook is added first (outermost policy); this one,
-	// from OnOpen, runs after it, so each value received here has been
-	// observed by the histogram.
-	observed := make(chan time.Duration, 64)
-	seeRTT := middleware.OnOpen(func(c *lifecycle.Conn) {
-		c.OnRTT(func(rtt time.Duration) {
-			select {
-			case observed <- rtt:
-			default:
-			}
-		})
-	})
-	h := newHarness(t, nil, timeout.Heartbeat(20*time.Millisecond, 5*time.Second), seeRTT)
+	// The metrics' RTT hook is added first (outermost policy); the
+	// watcher's runs after it, so each value it sees has been observed by
+	// the histogram.
+	watch, seen := conntest.WatchRTT()
+	h := newHarness(t, nil, timeout.Heartbeat(20*time.Millisecond, 5*time.Second), watch)
 	c := h.dial()
 	defer c.Close()
 	c.WriteText("x") // the handler reads, so pongs are processed
-	pongs := 0
-	for pongs < 3 {
-		f, err := c.ReadFrame(5 * time.Second)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if f.Op == wstest.OpPing {
-			c.WriteFrame(wstest.OpPong, true, f.Payload)
-			pongs++
-		}
-	}
-	// The pongs are processed on the server's reader.
-	for range 3 {
-		select {
-		case <-observed:
-		case <-time.After(5 * time.Second):
-			t.Fatal("fewer than 3 round trips observed")
-		}
-	}
+	conntest.AnswerPings(t, c, seen, 3)
 	if n, _ := strconv.Atoi(h.scrape()["wsmw_ping_rtt_seconds_count"]); n < 3 {
 		t.Fatalf("ping rtt count %d, want >= 3", n)
 	}

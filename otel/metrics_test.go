@@ -9,9 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wsmw/wsmw/internal/wstest"
+	"github.com/wsmw/wsmw/internal/conntest"
 	"github.com/wsmw/wsmw/lifecycle"
-	"github.com/wsmw/wsmw/middleware"
 	"github.com/wsmw/wsmw/otel"
 	"github.com/wsmw/wsmw/ratelimit"
 	"github.com/wsmw/wsmw/timeout"
@@ -153,38 +152,14 @@ func TestActiveWhileOpen(t *testing.T) {
 
 // TestPingRTTMetric: the heartbeat's round trips reach wsmw.ping.rtt.
 func TestPingRTTMetric(t *testing.T) {
-	// The middleware's RTT hook is added first (outermost); this one, from
-	// OnOpen, runs after it, so each value seen here has been recorded.
-	observed := make(chan time.Duration, 64)
-	seeRTT := middleware.OnOpen(func(c *lifecycle.Conn) {
-		c.OnRTT(func(rtt time.Duration) {
-			select {
-			case observed <- rtt:
-			default:
-			}
-		})
-	})
-	h := newHarness(t, setup{policies: []func(http.Handler) http.Handler{timeout.Heartbeat(20*time.Millisecond, 5*time.Second), seeRTT}})
+	// The middleware's RTT hook is added first (outermost); the watcher's
+	// runs after it, so each value it sees has been recorded.
+	watch, seen := conntest.WatchRTT()
+	h := newHarness(t, setup{policies: []func(http.Handler) http.Handler{timeout.Heartbeat(20*time.Millisecond, 5*time.Second), watch}})
 	c := h.dial()
 	defer c.Close()
 	c.WriteText("x") // the handler reads, so pongs are processed
-	for pongs := 0; pongs < 3; {
-		f, err := c.ReadFrame(5 * time.Second)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if f.Op == wstest.OpPing {
-			c.WriteFrame(wstest.OpPong, true, f.Payload)
-			pongs++
-		}
-	}
-	for range 3 {
-		select {
-		case <-observed:
-		case <-time.After(5 * time.Second):
-			t.Fatal("fewer than 3 round trips observed")
-		}
-	}
+	conntest.AnswerPings(t, c, seen, 3)
 	if n := histCount(t, h.collect()["wsmw.ping.rtt"]); n < 3 {
 		t.Fatalf("ping round trips %d, want >= 3", n)
 	}

@@ -5,9 +5,9 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
-	"sync/atomic"
 	"time"
 
+	"github.com/wsmw/wsmw/internal/failurelog"
 	"github.com/wsmw/wsmw/internal/policy"
 )
 
@@ -72,9 +72,9 @@ func (cfg *config) keyFailed(w http.ResponseWriter, r *http.Request, name string
 	cfg.refuse(w, r, http.StatusForbidden, err, 0)
 }
 
-// storeFailure logs a Store error, at most once every failureLogEvery per
-// policy, and answers 503 when the policy fails closed. It reports whether
-// the request was answered.
+// storeFailure logs a Store error, at most once every [failurelog.Every]
+// per policy, and answers 503 when the policy fails closed. It reports
+// whether the request was answered.
 func (cfg *config) storeFailure(w http.ResponseWriter, r *http.Request, policy string, fl *failureLog, err error) bool {
 	if !cfg.logStoreFailure(policy, fl, err) {
 		return false
@@ -83,10 +83,11 @@ func (cfg *config) storeFailure(w http.ResponseWriter, r *http.Request, policy s
 	return true
 }
 
-// logStoreFailure logs a Store error, at most once every failureLogEvery
-// per policy, and reports whether the policy fails closed.
+// logStoreFailure logs a Store error, at most once every
+// [failurelog.Every] per policy, and reports whether the policy fails
+// closed.
 func (cfg *config) logStoreFailure(policy string, fl *failureLog, err error) bool {
-	if n, ok := fl.due(); ok {
+	if n, ok := fl.Due(); ok {
 		mode := "failing open: upgrades are not counted"
 		if cfg.failClosed {
 			mode = "failing closed: upgrades are refused with 503"
@@ -97,28 +98,5 @@ func (cfg *config) logStoreFailure(policy string, fl *failureLog, err error) boo
 	return cfg.failClosed
 }
 
-// failureLogEvery is the least time between two log lines about a failing
-// Store from one policy.
-const failureLogEvery = 10 * time.Second
-
-// failureLog throttles the log lines about a failing Store.
-type failureLog struct {
-	last  atomic.Int64 // unix nanoseconds of the last line
-	count atomic.Int64 // failures since the last line
-}
-
-// due counts a failure and reports whether to log it, with the number of
-// failures the line stands for.
-func (f *failureLog) due() (int64, bool) {
-	n := f.count.Add(1)
-	now := time.Now().UnixNano()
-	last := f.last.Load()
-	if last != 0 && now-last < int64(failureLogEvery) {
-		return 0, false
-	}
-	if !f.last.CompareAndSwap(last, now) {
-		return 0, false
-	}
-	f.count.Add(-n)
-	return n, true
-}
+// failureLog throttles the log lines about a failing Store, one per policy.
+type failureLog = failurelog.Log

@@ -6,7 +6,6 @@ package resilience_test
 // process's CPU time, and tokens minted with the demo secret.
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/binary"
 	"errors"
@@ -15,10 +14,8 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -38,9 +35,6 @@ const (
 // startExample's, its cleanup accepts that the process has already exited.
 type proc struct {
 	*example
-	exited  chan struct{} // closed once the process has exited
-	exitErr error         // valid after exited
-	exitAt  time.Time     // valid after exited
 }
 
 // startProc runs the example with -addr 127.0.0.1:0, JSON logs and args.
@@ -48,71 +42,7 @@ type proc struct {
 // 0 within 20 s.
 func startProc(t *testing.T, args ...string) *proc {
 	t.Helper()
-	bin := exampleBinary(t)
-	logs := filepath.Join(t.TempDir(), "stderr.json")
-	stderr, err := os.Create(logs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, append([]string{"-addr", "127.0.0.1:0", "-log-format", "json"}, args...)...)
-	cmd.Stderr = stderr
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	stderr.Close()
-	p := &proc{
-		example: &example{pid: cmd.Process.Pid, logs: logs, cmd: cmd},
-		exited:  make(chan struct{}),
-	}
-	banner := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		found := false
-		for sc.Scan() {
-			if rest, ok := strings.CutPrefix(sc.Text(), "wsmw example listening on "); ok && !found {
-				found = true
-				banner <- rest
-			}
-		}
-		close(banner)
-		p.exitErr = cmd.Wait()
-		p.exitAt = time.Now()
-		close(p.exited)
-	}()
-	t.Cleanup(func() {
-		select {
-		case <-p.exited:
-			return // the test watched it exit
-		default:
-		}
-		cmd.Process.Signal(syscall.SIGINT)
-		select {
-		case <-p.exited:
-			if p.exitErr != nil {
-				t.Errorf("the example exited with %v after SIGINT; stderr:\n%s", p.exitErr, p.tail())
-			}
-		case <-time.After(20 * time.Second):
-			cmd.Process.Kill()
-			<-p.exited
-			t.Errorf("the example did not exit within 20s of SIGINT")
-		}
-	})
-	select {
-	case base, ok := <-banner:
-		if !ok {
-			<-p.exited
-			t.Fatalf("the example exited without a banner (%v); stderr:\n%s", p.exitErr, p.tail())
-		}
-		p.base = base
-		p.host = strings.TrimSuffix(strings.TrimPrefix(base, "http://"), "/")
-	case <-time.After(30 * time.Second):
-		t.Fatal("no banner from the example within 30s")
-	}
-	return p
+	return &proc{launch(t, true, args...)}
 }
 
 // bearer returns an Authorization header with a demo token for sub.

@@ -14,38 +14,18 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/wsmw/wsmw/internal/wstest"
 )
 
-// The example binary is built once per test run, into binDir, which
-// TestMain removes.
-var (
-	binDir    string
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-)
+// programs holds the example binary, built once per test run; TestMain
+// removes it.
+var programs wstest.Programs
 
-// exampleBinary builds ../example (as the working tree has it) once. The
-// example is a module of its own, so go build runs inside its directory.
+// exampleBinary builds ../example (as the working tree has it) once.
 func exampleBinary(t *testing.T) string {
 	t.Helper()
-	buildOnce.Do(func() {
-		binDir, buildErr = os.MkdirTemp("", "wsmw-resilience-")
-		if buildErr != nil {
-			return
-		}
-		binPath = filepath.Join(binDir, "example")
-		cmd := exec.Command("go", "build", "-o", binPath, ".")
-		cmd.Dir = filepath.Join("..", "example")
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build (in ../example): %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return binPath
+	return programs.Build(t, filepath.Join("..", "example"))
 }
 
 // plainHTTP makes one connection per request, so that no keep-alive
@@ -54,17 +34,29 @@ var plainHTTP = &http.Client{Transport: &http.Transport{DisableKeepAlives: true}
 
 // example is a running example server.
 type example struct {
-	base   string // http://127.0.0.1:PORT/
-	host   string // 127.0.0.1:PORT
-	pid    int
-	logs   string // path of its stderr (JSON logs)
-	cmd    *exec.Cmd
-	waited chan error
+	base    string // http://127.0.0.1:PORT/
+	host    string // 127.0.0.1:PORT
+	pid     int
+	logs    string // path of its stderr (JSON logs)
+	cmd     *exec.Cmd
+	exited  chan struct{} // closed once the process has exited
+	exitErr error         // valid after exited
+	exitAt  time.Time     // valid after exited
 }
 
 // startExample runs the example with -addr 127.0.0.1:0, JSON logs and
-// args, and stops it (SIGINT, as a user would) when the test ends.
+// args, and stops it (SIGINT, as a user would) when the test ends; that it
+// exited before is an error.
 func startExample(t *testing.T, args ...string) *example {
+	t.Helper()
+	return launch(t, false, args...)
+}
+
+// launch runs the example with -addr 127.0.0.1:0, JSON logs and args, and
+// returns once its banner names its address. When the test ends, a
+// process still running is interrupted and must exit 0 within 20 s; one
+// that has exited already is an error unless mayHaveExited.
+func launch(t *testing.T, mayHaveExited bool, args ...string) *example {
 	t.Helper()
 	bin := exampleBinary(t)
 	logs := filepath.Join(t.TempDir(), "stderr.json")
@@ -82,7 +74,7 @@ func startExample(t *testing.T, args ...string) *example {
 		t.Fatal(err)
 	}
 	stderr.Close() // the child has its own descriptor
-	ex := &example{pid: cmd.Process.Pid, logs: logs, cmd: cmd, waited: make(chan error, 1)}
+	ex := &example{pid: cmd.Process.Pid, logs: logs, cmd: cmd, exited: make(chan struct{})}
 	banner := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stdout)
@@ -94,13 +86,16 @@ func startExample(t *testing.T, args ...string) *example {
 			}
 		}
 		close(banner)
-		ex.waited <- cmd.Wait() // after stdout is drained, as exec wants
+		ex.exitErr = cmd.Wait() // after stdout is drained, as exec wants
+		ex.exitAt = time.Now()
+		close(ex.exited)
 	}()
-	t.Cleanup(func() { ex.stop(t) })
+	t.Cleanup(func() { ex.stop(t, mayHaveExited) })
 	select {
 	case base, ok := <-banner:
 		if !ok {
-			t.Fatalf("the example exited without a banner; stderr:\n%s", ex.tail())
+			<-ex.exited
+			t.Fatalf("the example exited without a banner (%v); stderr:\n%s", ex.exitErr, ex.tail())
 		}
 		ex.base = base
 		ex.host = strings.TrimSuffix(strings.TrimPrefix(base, "http://"), "/")
@@ -110,23 +105,26 @@ func startExample(t *testing.T, args ...string) *example {
 	return ex
 }
 
-// stop interrupts the example and waits for it to exit 0.
-func (ex *example) stop(t *testing.T) {
+// stop interrupts the example and waits for it to exit 0. That it had
+// exited already is an error unless mayHaveExited.
+func (ex *example) stop(t *testing.T, mayHaveExited bool) {
 	select {
-	case err := <-ex.waited:
-		t.Errorf("the example had exited before the end of the test: %v; stderr:\n%s", err, ex.tail())
+	case <-ex.exited:
+		if !mayHaveExited {
+			t.Errorf("the example had exited before the end of the test: %v; stderr:\n%s", ex.exitErr, ex.tail())
+		}
 		return
 	default:
 	}
 	ex.cmd.Process.Signal(syscall.SIGINT)
 	select {
-	case err := <-ex.waited:
-		if err != nil {
-			t.Errorf("the example exited with %v; stderr:\n%s", err, ex.tail())
+	case <-ex.exited:
+		if ex.exitErr != nil {
+			t.Errorf("the example exited with %v after SIGINT; stderr:\n%s", ex.exitErr, ex.tail())
 		}
 	case <-time.After(20 * time.Second):
 		ex.cmd.Process.Kill()
-		<-ex.waited
+		<-ex.exited
 		t.Errorf("the example did not exit within 20s of SIGINT")
 	}
 }

@@ -1,7 +1,6 @@
 package resilience_test
 
 import (
-	"os"
 	"testing"
 
 	"go.uber.org/goleak"
@@ -13,10 +12,6 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(cleanup{m}) }
 type cleanup struct{ m *testing.M }
 
 func (c cleanup) Run() int {
-	defer func() {
-		if binDir != "" {
-			os.RemoveAll(binDir)
-		}
-	}()
+	defer programs.Remove()
 	return c.m.Run()
 }

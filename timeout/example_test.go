@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -46,7 +45,7 @@ func Example() {
 	srv := httptest.NewServer(r)
 	defer srv.Close()
 
-	ws, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(srv.URL, "http")+"/ws", nil)
+	ws, _, err := websocket.DefaultDialer.Dial("ws://"+srv.Listener.Addr().String()+"/ws", nil)
 	if err != nil {
 		panic(err)
 	}
@@ -91,7 +90,7 @@ func ExampleHeartbeat() {
 	srv := httptest.NewServer(r)
 	defer srv.Close()
 
-	ws, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(srv.URL, "http")+"/ws", nil)
+	ws, _, err := websocket.DefaultDialer.Dial("ws://"+srv.Listener.Addr().String()+"/ws", nil)
 	if err != nil {
 		panic(err)
 	}
@@ -127,7 +126,7 @@ func ExampleSessionExpiry() {
 	srv := httptest.NewServer(r)
 	defer srv.Close()
 
-	ws, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(srv.URL, "http")+"/ws", nil)
+	ws, _, err := websocket.DefaultDialer.Dial("ws://"+srv.Listener.Addr().String()+"/ws", nil)
 	if err != nil {
 		panic(err)
 	}

@@ -10,9 +10,7 @@ import (
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if exampleDir != "" {
-		os.RemoveAll(exampleDir)
-	}
+	programs.Remove()
 	if code == 0 {
 		if err := goleak.Find(); err != nil {
 			fmt.Fprintf(os.Stderr, "goleak: %v\n", err)

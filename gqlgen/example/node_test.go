@@ -72,7 +72,7 @@ type nodeProc struct {
 	events chan nodeEvent // every event, closed when the client's output ends
 	exited chan struct{}  // closed when the client has exited, after events
 	err    error          // the client's exit, once exited is closed
-	stderr *syncBuffer
+	stderr *wstest.Buffer
 }
 
 // wait waits for the client to exit and returns how it exited.
@@ -93,7 +93,7 @@ func startNode(t *testing.T, opts map[string]any) *nodeProc {
 		cmd:    exec.CommandContext(ctx, bin, filepath.Join(nodeDir, "client.mjs"), string(arg)),
 		events: make(chan nodeEvent, 4096),
 		exited: make(chan struct{}),
-		stderr: new(syncBuffer),
+		stderr: new(wstest.Buffer),
 	}
 	n.cmd.Stderr = n.stderr
 	out, err := n.cmd.StdoutPipe()
@@ -327,7 +327,7 @@ func TestNodeGraphQLWS(t *testing.T) {
 		}
 		return got
 	}
-	if !p.stderr.waitFor(10*time.Second, func() bool { return fmt.Sprint(byCode()) == fmt.Sprint(want) }) {
+	if !p.stderr.WaitFor(10*time.Second, func() bool { return fmt.Sprint(byCode()) == fmt.Sprint(want) }) {
 		t.Fatalf("ws closed lines by code %v, want %v; log:\n%s", byCode(), want, p.stderr)
 	}
 	for _, l := range p.closedLines() {
@@ -383,7 +383,7 @@ func TestNodeSIGTERM(t *testing.T) {
 	if n := count(evs, "connecting"); n != 2 {
 		t.Fatalf("%d connection attempts, want 2 (the first, one retry that was refused); events %+v", n, evs)
 	}
-	p.stderr.waitFor(10*time.Second, func() bool { return len(p.closedLines()) > 0 })
+	p.stderr.WaitFor(10*time.Second, func() bool { return len(p.closedLines()) > 0 })
 	lines := p.closedLines()
 	if len(lines) != 1 || fmt.Sprint(lines[0]["code"]) != "1001" || lines[0]["cause"] != "server shutting down" {
 		t.Fatalf("ws closed lines %v, want one 1001", lines)
@@ -467,7 +467,7 @@ func TestNodeSubjectCap(t *testing.T) {
 		}
 		return out
 	}
-	if !p.stderr.waitFor(10*time.Second, func() bool { return len(refusals()) >= 5 }) {
+	if !p.stderr.WaitFor(10*time.Second, func() bool { return len(refusals()) >= 5 }) {
 		t.Fatalf("%d ws closed lines with 1013, want at least 5; log:\n%s", len(refusals()), p.stderr)
 	}
 	for _, l := range refusals() {

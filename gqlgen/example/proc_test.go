@@ -5,57 +5,32 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/wsmw/wsmw/internal/wstest"
 )
 
-// The example is built once per test binary, into exampleDir, which
-// TestMain removes.
-var (
-	exampleOnce sync.Once
-	exampleDir  string
-	exampleBin  string
-	exampleErr  error
-)
-
-func buildExample(t *testing.T) string {
-	t.Helper()
-	exampleOnce.Do(func() {
-		exampleDir, exampleErr = os.MkdirTemp("", "wsmw-gqlgen-example-")
-		if exampleErr != nil {
-			return
-		}
-		exampleBin = filepath.Join(exampleDir, "example")
-		out, err := exec.Command("go", "build", "-o", exampleBin, ".").CombinedOutput()
-		if err != nil {
-			exampleErr = fmt.Errorf("go build ./example: %v\n%s", err, out)
-		}
-	})
-	if exampleErr != nil {
-		t.Fatal(exampleErr)
-	}
-	return exampleBin
-}
+// programs holds the example binary, built once per test binary; TestMain
+// removes it.
+var programs wstest.Programs
 
 // exampleProc is a running example.
 type exampleProc struct {
 	t      *testing.T
 	cmd    *exec.Cmd
 	addr   string // host:port
-	stderr *syncBuffer
+	stderr *wstest.Buffer
 	exited chan error
 }
 
 func startExample(t *testing.T, args ...string) *exampleProc {
 	t.Helper()
-	bin := buildExample(t)
-	p := &exampleProc{t: t, stderr: new(syncBuffer), exited: make(chan error, 1)}
+	bin := programs.Build(t, ".")
+	p := &exampleProc{t: t, stderr: new(wstest.Buffer), exited: make(chan error, 1)}
 	p.cmd = exec.Command(bin, append([]string{"-addr", "127.0.0.1:0", "-log-format", "json"}, args...)...)
 	p.cmd.Stderr = p.stderr
 	lines := make(chan string, 1)
@@ -132,51 +107,6 @@ func (f *firstLine) Write(p []byte) (int, error) {
 		}
 	}
 	return len(p), nil
-}
-
-// syncBuffer is a goroutine-safe buffer that tells waiters about writes.
-type syncBuffer struct {
-	mu      sync.Mutex
-	b       bytes.Buffer
-	changed chan struct{} // made on first use; closed and replaced on each write
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.changed != nil {
-		close(s.changed)
-		s.changed = nil
-	}
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// waitFor waits until cond holds, checking it after each write, for at
-// most d; it reports whether cond held.
-func (s *syncBuffer) waitFor(d time.Duration, cond func() bool) bool {
-	deadline := time.After(d)
-	for {
-		s.mu.Lock()
-		if s.changed == nil {
-			s.changed = make(chan struct{})
-		}
-		ch := s.changed
-		s.mu.Unlock()
-		if cond() {
-			return true
-		}
-		select {
-		case <-ch:
-		case <-deadline:
-			return cond()
-		}
-	}
 }
 
 // sigterm stops the example and returns its exit error.

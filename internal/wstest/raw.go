@@ -112,31 +112,9 @@ func DialRawWith(d *net.Dialer, rawURL string, header http.Header) (*RawClient, 
 	return c, nil
 }
 
-// WriteFrame writes one masked frame.
+// WriteFrame writes one masked frame (see [AppendFrame]).
 func (c *RawClient) WriteFrame(op byte, fin bool, payload []byte) error {
-	hdr := make([]byte, 0, 14)
-	b0 := op
-	if fin {
-		b0 |= 0x80
-	}
-	hdr = append(hdr, b0)
-	switch n := len(payload); {
-	case n < 126:
-		hdr = append(hdr, 0x80|byte(n))
-	case n <= 0xFFFF:
-		hdr = append(hdr, 0x80|126, byte(n>>8), byte(n))
-	default:
-		hdr = append(hdr, 0x80|127)
-		hdr = binary.BigEndian.AppendUint64(hdr, uint64(n))
-	}
-	var key [4]byte
-	rand.Read(key[:])
-	hdr = append(hdr, key[:]...)
-	masked := make([]byte, len(payload))
-	for i, v := range payload {
-		masked[i] = v ^ key[i%4]
-	}
-	_, err := c.Conn.Write(append(hdr, masked...))
+	_, err := c.Conn.Write(AppendFrame(make([]byte, 0, 14+len(payload)), op, fin, payload))
 	return err
 }
 

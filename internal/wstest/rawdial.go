@@ -8,11 +8,7 @@ import (
 // AppendFrame appends one masked client frame to dst, as WriteFrame writes
 // it, so that a test can build a batch of frames and write it at once.
 func AppendFrame(dst []byte, op byte, fin bool, payload []byte) []byte {
-	b0 := op
-	if fin {
-		b0 |= 0x80
-	}
-	dst = append(dst, b0)
+	dst = append(dst, firstByte(op, fin))
 	switch n := len(payload); {
 	case n < 126:
 		dst = append(dst, 0x80|byte(n))
@@ -29,13 +25,17 @@ func AppendFrame(dst []byte, op byte, fin bool, payload []byte) []byte {
 // 64-bit extended payload length is length, verbatim (a length with the
 // top bit set is what RFC 6455 §5.2 forbids), followed by payload.
 func AppendFrameLength64(dst []byte, op byte, fin bool, length uint64, payload []byte) []byte {
-	b0 := op
-	if fin {
-		b0 |= 0x80
-	}
-	dst = append(dst, b0, 0x80|127)
+	dst = append(dst, firstByte(op, fin), 0x80|127)
 	dst = binary.BigEndian.AppendUint64(dst, length)
 	return appendMasked(dst, payload)
+}
+
+// firstByte is a frame's first byte: the FIN bit and the opcode.
+func firstByte(op byte, fin bool) byte {
+	if fin {
+		return 0x80 | op
+	}
+	return op
 }
 
 // appendMasked appends a fresh masking key and payload masked with it.
