@@ -109,6 +109,11 @@ func (h *hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	}
 	g := &h.c.guard
 	g.Conn = nc
+	if h.c.hasFlag(flagWakeDeferred) {
+		if sc := ownSocket(nc, h.c); sc != nil {
+			g.Conn = sc // Go's socket is closed: the loop owns ours
+		}
+	}
 	if h.t != nil {
 		h.t.hijacked(g)
 	}

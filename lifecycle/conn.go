@@ -120,6 +120,7 @@ const (
 	flagNonblocking               // the read buffer reads without waiting (event mode)
 	flagServing                   // a worker of the event loop serves the connection
 	flagServeAgain                // a wake-up came while it did: it reads again
+	flagReadable                  // a wake-up came before serveEvents: its first turn reads
 )
 
 func (c *Conn) hasFlag(f uint32) bool { return c.flags.Load()&f != 0 }

@@ -17,7 +17,7 @@ import (
 // the buffer grows it, twice its size each time it fills (or as far as the
 // message needs), bounded by the read limit (scanRules), and the grown
 // buffer goes to the garbage collector once the message is read. Moving
-// copies the buffered bytes once, through connReader (eventConn.carry):
+// copies the buffered bytes once, through connReader (partial.carry):
 // bufio.Reader cannot be given bytes any other way.
 
 var (
@@ -73,12 +73,12 @@ func (c *Conn) releaseBuffer(ec *eventConn) {
 }
 
 // growBuffer gives c a larger read buffer: an unfinished message fills it.
-// Twice its size, as far as the message needs (ec.need), and from a grown
+// Twice its size, as far as the message needs (partial.need), and from a grown
 // partial buffer back to the connection's own size first.
 func (c *Conn) growBuffer(ec *eventConn) {
 	size := c.br.Size()
 	next := 2 * size
-	if need := ec.need; need > int64(size) && need < int64(next) {
+	if need := ec.partial().need; need > int64(size) && need < int64(next) {
 		next = int(need)
 	}
 	if own := ec.bufs.Size(); size < own {
@@ -98,9 +98,10 @@ func (c *Conn) moveBuffer(ec *eventConn, size int) {
 	} else {
 		nb = *bufio.NewReaderSize((*connReader)(c), size)
 	}
-	ec.carry, _ = c.br.Peek(n)
+	pt := ec.partial()
+	pt.carry, _ = c.br.Peek(n)
 	nb.Peek(n) // reads the carried bytes
-	ec.carry = nil
+	pt.carry = nil
 	c.br.Discard(n)
 	c.releaseBuffer(ec)
 	*c.br = nb

@@ -18,6 +18,7 @@ import (
 
 	"github.com/wsmw/wsmw/internal/conntest"
 	"github.com/wsmw/wsmw/internal/connx"
+	"github.com/wsmw/wsmw/internal/evpoll"
 	"github.com/wsmw/wsmw/lifecycle"
 )
 
@@ -43,6 +44,9 @@ func TestClosesRacingWritersNeverReachAReusedDescriptor(t *testing.T) {
 		return ch.(chan struct{})
 	}
 	h := newModeHarness(t, conntest.Events, connx.Config{Events: true, CloseTimeout: time.Second}, func(c *lifecycle.Conn) {
+		if evpoll.Supported && !lifecycle.OwnsSocket(c) {
+			t.Error("the event loop does not own the socket")
+		}
 		id := ids.Add(1)
 		ended := endedOf(strconv.FormatInt(id, 10))
 		c.OnClose(func(*lifecycle.Conn, lifecycle.CloseInfo) { close(ended) })
