@@ -56,9 +56,7 @@ func accept(w http.ResponseWriter, r *http.Request, u *websocket.Upgrader, respo
 	if u.EnableCompression && offersDeflate(r) {
 		c.flags.Or(flagDeflate) // gorilla negotiated it: the event mode's scan must know
 	}
-	for _, hook := range cfg.OnClose {
-		c.OnClose(hook)
-	}
+	c.onClose = cfg.OnClose[:len(cfg.OnClose):len(cfg.OnClose)] // kept, not copied: a later hook copies it
 	if cfg.Registry == nil {
 		return c, nil
 	}

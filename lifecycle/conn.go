@@ -134,7 +134,36 @@ type waiters struct {
 	ctx    context.Context
 	cancel context.CancelCauseFunc
 	done   chan struct{}
-	info   CloseInfo // set by finish before it takes the hooks
+	info   CloseInfo  // set by finish before it takes the hooks
+	values connValues // ctx's parent
+}
+
+// connValues is the parent of a Conn's context: it answers with the
+// Conn's values (LoadOrStore), the Conn itself (connOf), and then what
+// config.Context holds, so that a policy keeps a connection's state in one
+// place and code that has only the context finds it.
+type connValues struct {
+	context.Context // config.Context
+	c               *Conn
+}
+
+type connKey struct{}
+
+func (v *connValues) Value(key any) any {
+	if key == (connKey{}) {
+		return v.c
+	}
+	if val := v.c.Value(key); val != nil {
+		return val
+	}
+	return v.Context.Value(key)
+}
+
+// connOf returns the Conn whose context (Conn.Context) ctx is or derives
+// from, nil for none.
+func connOf(ctx context.Context) *Conn {
+	c, _ := ctx.Value(connKey{}).(*Conn)
+	return c
 }
 
 // epoch is the origin of the Conns' monotonic clock readings.
@@ -178,8 +207,19 @@ func (c *Conn) bind(ws *websocket.Conn) {
 	c.ws = ws
 	if !c.hasFlag(flagWakeDeferred) {
 		c.bindHandlers()
+		return
 	}
+	// gorilla's default close and ping handlers are closures over ws (32
+	// bytes a connection); they are never called, since nextReader binds
+	// the Conn's before gorilla reads: static ones stand in meanwhile.
+	ws.SetCloseHandler(unboundClose)
+	ws.SetPingHandler(unboundPing)
 }
+
+// unboundClose and unboundPing are the handlers of an event-mode
+// connection's gorilla Conn until nextReader binds the Conn's.
+func unboundClose(int, string) error { return nil }
+func unboundPing(string) error       { return nil }
 
 func (c *Conn) bindHandlers() {
 	c.ws.SetCloseHandler(c.handlePeerClose)
@@ -197,15 +237,17 @@ func (c *Conn) nextReader() (int, io.Reader, error) {
 	return c.ws.NextReader()
 }
 
-// Context returns a context that keeps the values of config.Context and is
-// cancelled when closing starts; context.Cause returns the [*CloseError]. It is
-// made on first use.
+// Context returns a context that is cancelled when closing starts
+// (context.Cause returns the [*CloseError]) and carries the Conn's values
+// ([Conn.LoadOrStore]) and those of the upgrade's policies. It is made on
+// first use.
 func (c *Conn) Context() context.Context {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	w := c.waitersLocked()
 	if w.ctx == nil {
-		w.ctx, w.cancel = context.WithCancelCause(c.parent)
+		w.values = connValues{c.parent, c}
+		w.ctx, w.cancel = context.WithCancelCause(&w.values)
 		if err := c.closeErr(); err != nil {
 			w.cancel(err)
 		}

@@ -109,6 +109,24 @@ func (c *Conn) LoadOrStore(key, value any) (actual any, loaded bool) {
 	return value, false
 }
 
+// swapValue replaces the value stored under key by new if it is old, and
+// returns the value stored under key afterwards (new when it swapped): a
+// policy's state made on first use in place of what the upgrade stored
+// (the send queue in place of its settings).
+func (c *Conn) swapValue(key, old, new any) (actual any) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i := range c.values {
+		if c.values[i].key == key {
+			if c.values[i].value == old {
+				c.values[i].value = new
+			}
+			return c.values[i].value
+		}
+	}
+	return nil
+}
+
 // Value returns the value stored under key, or nil.
 func (c *Conn) Value(key any) any {
 	c.mu.Lock()
