@@ -4,7 +4,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/wsmw/wsmw/internal/connx"
 	"github.com/wsmw/wsmw/lifecycle"
 	"github.com/wsmw/wsmw/middleware"
 )
@@ -23,17 +22,13 @@ func SessionExpiry(d time.Duration, opts ...middleware.Option) func(http.Handler
 		return passThrough
 	}
 	return middleware.Policy(func(c *lifecycle.Conn) error {
-		s := &sessionState{c: c, cs: &cs}
-		c.StartTimer(&s.t, d-time.Since(connx.OpenedAt(c)), s.expire)
+		s := stateOf(c)
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if at := d; s.session == nil || at < s.sessionAt {
+			s.session, s.sessionAt = &cs, at
+		}
+		s.armLocked(s.sinceOpen())
 		return nil
 	})
 }
-
-// sessionState is one connection's session clock.
-type sessionState struct {
-	c  *lifecycle.Conn
-	cs *closeSpec // shared by the policy's connections
-	t  lifecycle.Timer
-}
-
-func (s *sessionState) expire() { s.c.CloseWith(ErrSessionExpired, s.cs.code, s.cs.reason) }
