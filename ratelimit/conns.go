@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"sync/atomic"
 
 	"github.com/wsmw/wsmw/internal/policy"
 	"github.com/wsmw/wsmw/lifecycle"
@@ -121,16 +120,10 @@ func slotPolicy(cfg *config, n int, name, prefix string, status int, cause error
 // however the connection ends), at once when it did not (or when next
 // panicked before it).
 func serveHoldingSlot(w http.ResponseWriter, r *http.Request, next http.Handler, release func()) {
-	var done atomic.Bool
-	once := func() {
-		if done.CompareAndSwap(false, true) {
-			release()
-		}
-	}
-	r = middleware.AddCloseHook(r, func(*lifecycle.Conn, lifecycle.CloseInfo) { once() })
+	r = middleware.AddCloseHook(r, func(*lifecycle.Conn, lifecycle.CloseInfo) { release() })
 	defer func() {
 		if middleware.UpgradedConn(r) == nil {
-			once()
+			release()
 		}
 	}()
 	next.ServeHTTP(w, r)
