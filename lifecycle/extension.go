@@ -105,7 +105,12 @@ func (c *Conn) LoadOrStore(key, value any) (actual any, loaded bool) {
 			return kv.value, true
 		}
 	}
-	c.values = append(c.values, keyValue{key, value})
+	// Grown by one: a connection keeps its few values for its whole life,
+	// so the list is as long as they are (append would double it).
+	values := make([]keyValue, len(c.values)+1)
+	copy(values, c.values)
+	values[len(c.values)] = keyValue{key, value}
+	c.values = values
 	return value, false
 }
 

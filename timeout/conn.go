@@ -23,23 +23,20 @@ import (
 // one holds (the earlier session end, the shorter idle or init timeout;
 // the first heartbeat), as both would have.
 type connState struct {
-	c    *lifecycle.Conn
-	open time.Time // connx.OpenedAt(c)
-	t    lifecycle.Timer
-	fire func() // fireNow, made once: the timer's function
+	c       *lifecycle.Conn
+	t       lifecycle.Timer
+	started bool // t was started (its function, fire, is made once)
 
 	mu sync.Mutex // guards everything below that is not atomic, and the timer's arming
 
-	session   *closeSpec // SessionExpiry's, nil without
-	sessionAt time.Duration
+	session *sessionPolicy // SessionExpiry's, nil without; it ends at its d
 
 	idle    *idlePolicy  // IdleTimeout's, nil without
 	last    atomic.Int64 // from the open to the latest activity, in ns
 	outSeen uint64       // connx.OutboundMessages at the idle's last look
 
-	init   *initPolicy // InitTimeout's, nil without
-	initAt time.Duration
-	seen   atomic.Bool // a data message arrived
+	init *initPolicy // InitTimeout's, nil without; the first message is due by its d
+	seen atomic.Bool // a data message arrived
 
 	hb        *heartbeatPolicy // Heartbeat's, nil without
 	hbAt      time.Duration    // when the heartbeat looks next
@@ -57,11 +54,11 @@ func stateOf(c *lifecycle.Conn) *connState {
 	if s, ok := c.Value(stateKey{}).(*connState); ok {
 		return s
 	}
-	v, _ := c.LoadOrStore(stateKey{}, &connState{c: c, open: connx.OpenedAt(c)})
+	v, _ := c.LoadOrStore(stateKey{}, &connState{c: c})
 	return v.(*connState)
 }
 
-func (s *connState) sinceOpen() time.Duration { return time.Since(s.open) }
+func (s *connState) sinceOpen() time.Duration { return time.Since(connx.OpenedAt(s.c)) }
 
 // armLocked arms the timer for the earliest deadline. s.mu is held.
 func (s *connState) armLocked(now time.Duration) {
@@ -72,10 +69,10 @@ func (s *connState) armLocked(now time.Duration) {
 		}
 	}
 	if s.session != nil {
-		earlier(s.sessionAt)
+		earlier(s.session.d)
 	}
 	if s.init != nil && !s.seen.Load() {
-		earlier(s.initAt)
+		earlier(s.init.d)
 	}
 	if s.idle != nil {
 		earlier(max(time.Duration(s.last.Load())+s.idle.d, 1))
@@ -87,28 +84,25 @@ func (s *connState) armLocked(now time.Duration) {
 		s.t.Stop()
 		return
 	}
-	s.c.StartTimer(&s.t, next-now, s.fireFn())
-}
-
-// fireFn is the timer's function, made once.
-func (s *connState) fireFn() func() {
-	if s.fire == nil {
-		s.fire = s.fireNow
+	if !s.started {
+		s.started = true
+		s.c.StartTimer(&s.t, next-now, s.fire)
+		return
 	}
-	return s.fire
+	s.t.Reset(next - now)
 }
 
-// fireNow runs on the timer: each policy whose deadline has come acts,
+// fire runs on the timer: each policy whose deadline has come acts,
 // and the timer is armed for the next.
-func (s *connState) fireNow() {
+func (s *connState) fire() {
 	s.mu.Lock()
 	now := s.sinceOpen()
 	switch {
-	case s.session != nil && now >= s.sessionAt:
+	case s.session != nil && now >= s.session.d:
 		s.mu.Unlock()
-		s.c.CloseWith(ErrSessionExpired, s.session.code, s.session.reason)
+		s.c.CloseWith(ErrSessionExpired, s.session.cs.code, s.session.cs.reason)
 		return
-	case s.init != nil && !s.seen.Load() && now >= s.initAt:
+	case s.init != nil && !s.seen.Load() && now >= s.init.d:
 		s.mu.Unlock()
 		s.c.CloseWith(ErrInitTimeout, s.init.cs.code, s.init.cs.reason)
 		return

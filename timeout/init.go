@@ -30,7 +30,7 @@ func InitTimeout(d time.Duration, opts ...middleware.Option) func(http.Handler) 
 			c.AddReadCheck(s.sawMessage)
 		}
 		if s.init == nil || d < s.init.d {
-			s.init, s.initAt = p, d
+			s.init = p
 		}
 		s.armLocked(s.sinceOpen())
 		return nil

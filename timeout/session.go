@@ -21,14 +21,21 @@ func SessionExpiry(d time.Duration, opts ...middleware.Option) func(http.Handler
 	if d == 0 {
 		return passThrough
 	}
+	p := &sessionPolicy{d: d, cs: cs}
 	return middleware.Policy(func(c *lifecycle.Conn) error {
 		s := stateOf(c)
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		if at := d; s.session == nil || at < s.sessionAt {
-			s.session, s.sessionAt = &cs, at
+		if s.session == nil || d < s.session.d {
+			s.session = p
 		}
 		s.armLocked(s.sinceOpen())
 		return nil
 	})
+}
+
+// sessionPolicy is what every connection of one [SessionExpiry] shares.
+type sessionPolicy struct {
+	d  time.Duration
+	cs closeSpec
 }
