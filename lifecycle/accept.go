@@ -56,7 +56,7 @@ func accept(w http.ResponseWriter, r *http.Request, u *websocket.Upgrader, respo
 	if u.EnableCompression && offersDeflate(r) {
 		c.flags.Or(flagDeflate) // gorilla negotiated it: the event mode's scan must know
 	}
-	c.onClose = cfg.OnClose[:len(cfg.OnClose):len(cfg.OnClose)] // kept, not copied: a later hook copies it
+	c.lists.hooks, c.lists.nHooks = keep(cfg.OnClose) // kept, not copied: a later hook copies it
 	if cfg.Registry == nil {
 		return c, nil
 	}
@@ -123,7 +123,9 @@ func (h *hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	} else {
 		brw.Reader = bufio.NewReaderSize((*connReader)(h.c), h.size)
 	}
-	h.c.br = brw.Reader
+	if ec := h.c.ownedSocket(); ec != nil {
+		ec.br = brw.Reader
+	}
 	return g, brw, nil
 }
 

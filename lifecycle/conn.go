@@ -1,7 +1,6 @@
 package lifecycle
 
 import (
-	"bufio"
 	"context"
 	"io"
 	"log/slog"
@@ -44,16 +43,12 @@ type config = connlink.Config[Registry, Conn, CloseInfo, FrameLimits]
 // any goroutine. Once closing has started, reads and writes return a
 // [*CloseError].
 type Conn struct {
-	ws           *websocket.Conn
-	guard        frameGuard      // the net.Conn under ws's reader
-	parent       context.Context // Context's parent; Context is made on first use
-	log          *slog.Logger
-	closeTimeout time.Duration
-	readLimit    int64
-	writeTimeout time.Duration
-	openedAt     time.Duration // monotonic, since epoch
+	ws       *websocket.Conn
+	guard    frameGuard      // the net.Conn under ws's reader; it holds the settings (settings.go)
+	parent   context.Context // Context's parent; Context is made on first use
+	openedAt time.Duration   // monotonic, since epoch
 
-	end           closing       // the close arbiter's state, decision and frames (arbiter.go)
+	end           closing       // the close arbiter's state and decision (arbiter.go)
 	flags         atomic.Uint32 // see the flag constants
 	pingLen       uint8         // of ping's data; guarded by mu
 	inbound       atomic.Uint64
@@ -61,24 +56,19 @@ type Conn struct {
 	outboundBytes atomic.Uint64
 	rtt           atomic.Int64 // the last round-trip time, see RTT
 
-	writeMu sync.Mutex
+	writeMu sync.Mutex // one WriteMessage at a time: gorilla's message writer is not shared
 
-	// Set up by policies before the handler starts reading.
-	checks []ReadCheck
-	onPong func(appData string) // every addPongHook function, chained
+	onPong func(appData string) // every addPongHook function, chained; set up before the handler reads
 
-	// Event mode (see serveEvents).
-	br     *bufio.Reader             // the read buffer gorilla reads through; ours
-	events atomic.Pointer[eventConn] // nil in goroutine mode
+	events atomic.Pointer[eventConn] // while event mode serves the Conn (see serveEvents)
 
 	mu       sync.Mutex // guards the fields below; taken before Registry.mu
 	waiters  *waiters   // made on first use of Context or Done, or by finish
 	reg      *Registry
 	subj     *subjectLink // nil without a subject
-	values   []keyValue
+	lists    connLists // the read checks (set up before the handler reads), OnClose hooks and values
 	ping     pingRecord
 	onRTT    func(time.Duration) // every OnRTT function, chained
-	onClose  []func(*Conn, CloseInfo)
 	timers   *Timer        // the first of the list of timers (Timer.next)
 	wake     *time.Timer   // one runtime timer for all of timers, outside event mode
 	armedFor time.Duration // the deadline the wake-up is armed for
@@ -176,24 +166,22 @@ func newConn(cfg config) *Conn {
 		parent = context.Background()
 	}
 	c := &Conn{
-		parent:       parent,
-		log:          cfg.Logger,
-		closeTimeout: cfg.CloseTimeout,
-		readLimit:    defaultReadLimit,
-		openedAt:     time.Since(epoch), // before the 101: a revocation made after it reaches the Conn
+		parent:   parent,
+		openedAt: time.Since(epoch), // before the 101: a revocation made after it reaches the Conn
 	}
-	c.guard.limits = cfg.FrameLimits
+	set := connSettings{log: cfg.Logger, closeTimeout: cfg.CloseTimeout, readLimit: defaultReadLimit, limits: cfg.FrameLimits}
+	if set.log == nil {
+		set.log = slog.Default()
+	}
+	if set.closeTimeout <= 0 {
+		set.closeTimeout = defaultCloseTimeout
+	}
+	c.guard.set.Store(shareSettings(set))
 	if cfg.Events {
 		c.flags.Store(flagWakeDeferred)
 	}
 	if cfg.Subject != "" {
 		c.subj = &subjectLink{subject: cfg.Subject}
-	}
-	if c.log == nil {
-		c.log = slog.Default()
-	}
-	if c.closeTimeout <= 0 {
-		c.closeTimeout = defaultCloseTimeout
 	}
 	return c
 }
@@ -315,4 +303,4 @@ func (c *Conn) Subprotocol() string { return c.ws.Subprotocol() }
 func (c *Conn) openedTime() time.Time { return epoch.Add(c.openedAt) }
 
 // Logger returns the Conn's logger.
-func (c *Conn) Logger() *slog.Logger { return c.log }
+func (c *Conn) Logger() *slog.Logger { return c.settings().log }

@@ -63,11 +63,11 @@ func (ec *eventConn) buffersOf(size int) *evpoll.BufferPool {
 // releaseBuffer gives c's read buffer, which holds nothing, back to its
 // pool.
 func (c *Conn) releaseBuffer(ec *eventConn) {
-	if size := c.br.Size(); size > 0 {
+	if size := ec.br.Size(); size > 0 {
 		if p := ec.buffersOf(size); p != nil {
-			p.Detach(c.br)
+			p.Detach(ec.br)
 		} else {
-			*c.br = bufio.Reader{}
+			*ec.br = bufio.Reader{}
 		}
 	}
 }
@@ -76,7 +76,7 @@ func (c *Conn) releaseBuffer(ec *eventConn) {
 // Twice its size, as far as the message needs (partial.need), and from a grown
 // partial buffer back to the connection's own size first.
 func (c *Conn) growBuffer(ec *eventConn) {
-	size := c.br.Size()
+	size := ec.br.Size()
 	next := 2 * size
 	if need := ec.partial().need; need > int64(size) && need < int64(next) {
 		next = int(need)
@@ -91,7 +91,7 @@ func (c *Conn) growBuffer(ec *eventConn) {
 // bytes (from its pool, or a new one above the connection's size) and
 // gives the old one back.
 func (c *Conn) moveBuffer(ec *eventConn, size int) {
-	n := c.br.Buffered()
+	n := ec.br.Buffered()
 	var nb bufio.Reader
 	if p := ec.buffersOf(size); p != nil {
 		p.Attach(&nb, (*connReader)(c))
@@ -99,10 +99,10 @@ func (c *Conn) moveBuffer(ec *eventConn, size int) {
 		nb = *bufio.NewReaderSize((*connReader)(c), size)
 	}
 	pt := ec.partial()
-	pt.carry, _ = c.br.Peek(n)
+	pt.carry, _ = ec.br.Peek(n)
 	nb.Peek(n) // reads the carried bytes
 	pt.carry = nil
-	c.br.Discard(n)
+	ec.br.Discard(n)
 	c.releaseBuffer(ec)
-	*c.br = nb
+	*ec.br = nb
 }

@@ -1,6 +1,7 @@
 package lifecycle
 
 import (
+	"bufio"
 	"errors"
 	"net"
 	"net/netip"
@@ -80,7 +81,8 @@ type eventConn struct {
 	id        uint64
 	bufs      *evpoll.BufferPool // of the size of the connection's read buffer
 	onMessage func(*Conn, MessageType, []byte)
-	part      *partial // made the first time a message is split across turns, or at the close; touched by the server only
+	br        *bufio.Reader // the read buffer gorilla reads through; ours (lent while bytes are buffered)
+	part      *partial      // made the first time a message is split across turns, or at the close; touched by the server only
 }
 
 // partial is what an event-mode connection needs while a message is split
@@ -176,7 +178,7 @@ var ErrEventMode = errors.New("wsmw: the connection is in event mode; its messag
 // of c's own instead, the goroutine mode's cost with the event mode's API.
 // It reports whether c is served by events.
 func (c *Conn) serveEvents(onMessage func(*Conn, MessageType, []byte), goroutines bool) bool {
-	if ec := c.ownedSocket(); ec != nil && !goroutines && c.br != nil && c.br.Size() > 256 {
+	if ec := c.ownedSocket(); ec != nil && !goroutines && ec.br.Size() > 256 {
 		if c.registerEvents(ec, onMessage) {
 			return true
 		}
@@ -199,7 +201,7 @@ func (c *Conn) serveEvents(onMessage func(*Conn, MessageType, []byte), goroutine
 // registerEvents has the loop serve c, whose socket ec is registered with
 // its epoll since the upgrade.
 func (c *Conn) registerEvents(ec *eventConn, onMessage func(*Conn, MessageType, []byte)) bool {
-	ec.bufs, ec.onMessage = eventReadBuffers(c.br.Size()), onMessage
+	ec.bufs, ec.onMessage = eventReadBuffers(ec.br.Size()), onMessage
 	c.mu.Lock()
 	// The loop claims the drain too: a close that began before (a
 	// Registry's, a timer's, another goroutine's) and found nobody reading
@@ -213,17 +215,17 @@ func (c *Conn) registerEvents(ec *eventConn, onMessage func(*Conn, MessageType, 
 	c.events.Store(ec)                                      // after the flags: a wake-up that sees it finds us serving
 	c.startWakeLocked()
 	c.mu.Unlock()
-	if c.br.Buffered() == 0 {
-		ec.bufs.Detach(c.br)
+	if ec.br.Buffered() == 0 {
+		ec.bufs.Detach(ec.br)
 	}
 	if c.closingStarted() {
 		// Closing began meanwhile: its handshake is the loop's now.
-		c.armHandshake(time.Now().Add(c.closeTimeout))
+		c.armHandshake(time.Now().Add(c.settings().closeTimeout))
 	}
 	// The first turn is ours (registered as serving): bytes that arrived
 	// before the registration woke nobody to read them (flagReadable says
 	// they came), and a wake-up meanwhile found us serving.
-	if c.hasFlag(flagReadable) || c.br.Buffered() > 0 || !c.leaveServe() {
+	if c.hasFlag(flagReadable) || ec.br.Buffered() > 0 || !c.leaveServe() {
 		ec.loop.serveOn(c)
 	}
 	return true
@@ -282,20 +284,20 @@ func (c *Conn) serve() {
 		if pt := ec.part; pt != nil && pt.since.Load() != 0 {
 			pt.since.Store(0) // served: no stall is the peer's while a function runs
 		}
-		if c.br.Size() == 0 {
-			ec.bufs.Attach(c.br, (*connReader)(c))
+		if ec.br.Size() == 0 {
+			ec.bufs.Attach(ec.br, (*connReader)(c))
 		}
 		full, eof := false, false
-		if n := c.br.Buffered(); n < c.br.Size() {
-			_, err := c.br.Peek(n + 1) // one read, into what is free
+		if n := ec.br.Buffered(); n < ec.br.Size() {
+			_, err := ec.br.Peek(n + 1) // one read, into what is free
 			eof = err != nil && err != evpoll.ErrWouldBlock
-			full = c.br.Buffered() == c.br.Size()
+			full = ec.br.Buffered() == ec.br.Size()
 		}
 		if c.consume(eof) {
 			return
 		}
 		if full {
-			if c.br.Buffered() == c.br.Size() {
+			if ec.br.Buffered() == ec.br.Size() {
 				c.growBuffer(ec) // an unfinished message fills it
 			}
 			continue // the socket may hold more, and no wake-up will say so
@@ -311,7 +313,7 @@ func (c *Conn) serve() {
 // connection ended (or left the loop), false when it waits for more bytes.
 func (c *Conn) consume(eof bool) bool {
 	ec := c.events.Load()
-	for c.br.Buffered() > 0 {
+	for ec.br.Buffered() > 0 {
 		if c.closingStarted() {
 			return c.consumeClosing(eof)
 		}
@@ -325,7 +327,7 @@ func (c *Conn) consume(eof bool) bool {
 			return true
 		}
 		rules := c.scanRules()
-		m, err := evpoll.ScanMessage(c.br, rules)
+		m, err := evpoll.ScanMessage(ec.br, rules)
 		switch {
 		case err != nil && stricter(err) != "":
 			// A frame gorilla would take (RSV1 on a control or
@@ -346,7 +348,7 @@ func (c *Conn) consume(eof bool) bool {
 			}
 		default: // more bytes are needed
 			for range m.Leading {
-				h, payload, _, _ := evpoll.ReadControl(c.br, rules)
+				h, payload, _, _ := evpoll.ReadControl(ec.br, rules)
 				if !c.control(h, payload) {
 					return true
 				}
@@ -358,7 +360,7 @@ func (c *Conn) consume(eof bool) bool {
 				// its deflate data corrupt before them, which only
 				// reading the whole message tells.
 				pt := ec.partial()
-				pt.answered = evpoll.InteriorControls(c.br, rules, pt.answered, c.control)
+				pt.answered = evpoll.InteriorControls(ec.br, rules, pt.answered, c.control)
 				if c.leftLoop() {
 					return true
 				}
@@ -390,7 +392,7 @@ func (c *Conn) consume(eof bool) bool {
 // that gathering it is bounded too.
 func (c *Conn) scanRules() evpoll.Rules {
 	r := evpoll.Rules{Deflate: c.hasFlag(flagDeflate)}
-	if l := c.readLimit; l > 0 {
+	if l := c.settings().readLimit; l > 0 {
 		r.ReadLimit = l
 		if r.Deflate {
 			r.ReadLimit = satAdd(l, l/8+1024)
@@ -421,12 +423,12 @@ func (c *Conn) answeredAhead() bool {
 // the connection ended or left the loop.
 func (c *Conn) readReady(m evpoll.MessageScan, scanErr error) bool {
 	ec := c.events.Load()
-	start, _ := c.br.Peek(c.br.Buffered()) // from the boundary: gorilla reads only what is buffered
+	start, _ := ec.br.Peek(ec.br.Buffered()) // from the boundary: gorilla reads only what is buffered
 	mt, data, ok := c.readBuffered()
 	if c.leftLoop() {
 		return false
 	}
-	consumed := len(start) - c.br.Buffered()
+	consumed := len(start) - ec.br.Buffered()
 	if consumed != m.Wire || scanErr != nil {
 		if !c.closingStarted() {
 			// A compressed message whose deflate stream ends before the
@@ -456,10 +458,11 @@ func (c *Conn) readReady(m evpoll.MessageScan, scanErr error) bool {
 // reports true when the connection ended, false when it waits for more
 // bytes.
 func (c *Conn) consumeClosing(eof bool) bool {
-	pt := c.events.Load().partial()
+	ec := c.events.Load()
+	pt := ec.partial()
 	rules := evpoll.Rules{Deflate: c.hasFlag(flagDeflate)}
 	for {
-		h, payload, ok, err := pt.skipper.Next(c.br, rules)
+		h, payload, ok, err := pt.skipper.Next(ec.br, rules)
 		if err != nil {
 			c.finish() // a frame gorilla would refuse: no Close to wait for
 			return true
@@ -556,7 +559,7 @@ var errPartialTimeout = &net.OpError{Op: "read", Err: os.ErrDeadlineExceeded}
 // waits in a buffer its size (a slow sender holds what it sent, not a
 // buffer of the pool's).
 func (c *Conn) endTurn(ec *eventConn) {
-	n := c.br.Buffered()
+	n := ec.br.Buffered()
 	if n == 0 {
 		if ec.part != nil {
 			ec.part.waited = false
@@ -565,8 +568,8 @@ func (c *Conn) endTurn(ec *eventConn) {
 		return
 	}
 	pt := ec.partial()
-	if pt.waited && n <= c.br.Size()/4 {
-		if size := partialBufferSize(n); size < c.br.Size() {
+	if pt.waited && n <= ec.br.Size()/4 {
+		if size := partialBufferSize(n); size < ec.br.Size() {
 			c.moveBuffer(ec, size)
 		}
 	}

@@ -18,7 +18,7 @@ func ReadBufferSize(c *Conn) (int, bool) {
 	if ec == nil || !c.enterServe() {
 		return 0, false
 	}
-	n := c.br.Size()
+	n := ec.br.Size()
 	if !c.leaveServe() {
 		ec.loop.serveOn(c) // a wake-up came meanwhile
 	}
