@@ -66,14 +66,14 @@ type Conn struct {
 	waiters  *waiters   // made on first use of Context or Done, or by finish
 	reg      *Registry
 	subj     *subjectLink // nil without a subject
-	lists    connLists // the read checks (set up before the handler reads), OnClose hooks and values
+	lists    connLists    // the read checks (set up before the handler reads), OnClose hooks and values
 	ping     pingRecord
 	onRTT    func(time.Duration) // every OnRTT function, chained
-	timers   *Timer        // the first of the list of timers (Timer.next)
-	wake     *time.Timer   // one runtime timer for all of timers, outside event mode
-	armedFor time.Duration // the deadline the wake-up is armed for
-	wakeIdx  int32         // 1 + c's index in its event loop's wakeHeap, 0 when not in it; guarded by the heap's mu
-	regIdx   int32         // 1 + c's index in reg's list, 0 when not in it; guarded by reg's mu
+	timers   *Timer              // the first of the list of timers (Timer.next)
+	wake     *time.Timer         // one runtime timer for all of timers, outside event mode
+	armedFor time.Duration       // the deadline the wake-up is armed for
+	wakeIdx  int32               // 1 + c's index in its event loop's wakeHeap, 0 when not in it; guarded by the heap's mu
+	regIdx   int32               // 1 + c's index in reg's list, 0 when not in it; guarded by reg's mu
 }
 
 type keyValue struct{ key, value any }
