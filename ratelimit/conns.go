@@ -1,7 +1,6 @@
 package ratelimit
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -94,7 +93,7 @@ func slotPolicy(cfg *config, n int, name, prefix string, status int, cause error
 				return
 			}
 			k = prefix + k
-			ctx, cancel := context.WithTimeout(r.Context(), storeTimeout)
+			ctx, cancel := cfg.storeContext(r)
 			release, held, err := cfg.store.Acquire(ctx, cfg.prefix+k, n)
 			cancel()
 			if err != nil {
@@ -108,8 +107,7 @@ func slotPolicy(cfg *config, n int, name, prefix string, status int, cause error
 				cfg.refuse(w, r, status, cause, cfg.retryAfter)
 				return
 			}
-			setLimitHeaders(w, n, n-held, 0)
-			serveHoldingSlot(w, r, next, release)
+			serveHoldingSlot(withLimitHeaders(w, n, n-held, 0), r, next, release)
 		})
 	}
 }

@@ -96,7 +96,7 @@ func state(r *http.Request) (*State, *http.Request) {
 func push(r *http.Request, fn func(*lifecycle.Conn) error, onOpen bool) *http.Request {
 	s, r := state(r)
 	if s.steps == nil {
-		s.steps = make([]Step, 0, 8) // a full policy stack adds about six
+		s.steps = make([]Step, 0, 16) // the example's stack adds eleven
 	}
 	s.steps = append(s.steps, Step{Fn: fn, OnOpen: onOpen})
 	return r
