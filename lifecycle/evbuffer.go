@@ -72,6 +72,15 @@ func (c *Conn) releaseBuffer(ec *eventConn) {
 	}
 }
 
+// dropBuffer gives c's read buffer back for good: c has left the loop,
+// and what the buffer holds will never be read. Only c's server calls it.
+func (c *Conn) dropBuffer(ec *eventConn) {
+	if ec.br.Size() > 0 {
+		ec.br.Discard(ec.br.Buffered())
+		c.releaseBuffer(ec)
+	}
+}
+
 // growBuffer gives c a larger read buffer: an unfinished message fills it.
 // Twice its size, as far as the message needs (partial.need), and from a grown
 // partial buffer back to the connection's own size first.

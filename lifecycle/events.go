@@ -233,7 +233,9 @@ func (c *Conn) registerEvents(ec *eventConn, onMessage func(*Conn, MessageType, 
 
 // leaveEvents stops the loop from serving c (finish, linger): from now on
 // a wake-up takes a runtime timer of c's own, and the socket's wake-ups go
-// to whoever waits on it. The socket leaves the loop when it closes.
+// to whoever waits on it. The socket leaves the loop when it closes. The
+// read buffer goes back to its pool, now if no worker serves c, else when
+// its server sees that c left.
 func (c *Conn) leaveEvents() {
 	ec := c.events.Load()
 	if ec == nil {
@@ -243,6 +245,9 @@ func (c *Conn) leaveEvents() {
 	c.flags.Or(flagLeftEvents)
 	ec.loop.wakes.remove(c)
 	c.mu.Unlock()
+	if c.enterServe() {
+		c.dropBuffer(ec) // c's server for good
+	}
 }
 
 // enterServe makes the caller the connection's server, or tells the
@@ -280,6 +285,11 @@ func (c *Conn) leaveServe() bool {
 // connection ends.
 func (c *Conn) serve() {
 	ec := c.events.Load()
+	defer func() {
+		if c.leftLoop() {
+			c.dropBuffer(ec) // the server stays c's for good: nobody reads it again
+		}
+	}()
 	for !c.leftLoop() {
 		if pt := ec.part; pt != nil && pt.since.Load() != 0 {
 			pt.since.Store(0) // served: no stall is the peer's while a function runs

@@ -36,14 +36,18 @@ func (c *Conn) setReadLimit(n int64) {
 	if n == 0 {
 		n = defaultReadLimit
 	}
-	c.changeSettings(func(s *connSettings) { s.readLimit = n })
+	s := *c.settings()
+	s.readLimit = n
+	c.setSettings(s)
 }
 
 // setFrameLimits sets the budgets of control frames and fragments the peer
 // may send (the Default* constants unless set); l is shared, not copied, and
 // must not change afterwards. Call it before the handler starts reading.
 func (c *Conn) setFrameLimits(l *FrameLimits) {
-	c.changeSettings(func(s *connSettings) { s.limits = l })
+	s := *c.settings()
+	s.limits = l
+	c.setSettings(s)
 }
 
 // ReadLimit returns the read limit in bytes, negative for none.
@@ -54,7 +58,9 @@ func (c *Conn) readLimitOf() int64 { return c.settings().readLimit }
 // connection is ended at once (cause [ErrWriteTimeout]). Call it before the
 // handler starts writing.
 func (c *Conn) setWriteTimeout(d time.Duration) {
-	c.changeSettings(func(s *connSettings) { s.writeTimeout = d })
+	s := *c.settings()
+	s.writeTimeout = d
+	c.setSettings(s)
 }
 
 // inboundFrames counts the frames read from the peer so far: data messages,

@@ -12,7 +12,7 @@ import (
 // budgets. A Conn points to a shared, immutable record (the frame guard
 // holds the pointer, since it reads the write timeout and the budgets);
 // a policy that changes one of them (setReadLimit) points the Conn to
-// another record. Records are shared through a small cache: the
+// another record (setSettings). Records are shared through a small cache: the
 // connections of one endpoint, which its policies configure alike, end up
 // on the same few.
 type connSettings struct {
@@ -29,13 +29,15 @@ var (
 	settingsSeed  = maphash.MakeSeed()
 )
 
-// shareSettings returns a shared record equal to s.
+// shareSettings returns a shared record equal to s: one from the cache,
+// or a new one that the cache keeps.
 func shareSettings(s connSettings) *connSettings {
 	slot := &settingsCache[maphash.Comparable(settingsSeed, s)%uint64(len(settingsCache))]
 	if p := slot.Load(); p != nil && *p == s {
 		return p
 	}
-	p := &s
+	p := new(connSettings)
+	*p = s
 	slot.Store(p)
 	return p
 }
@@ -43,10 +45,5 @@ func shareSettings(s connSettings) *connSettings {
 // settings returns c's settings.
 func (c *Conn) settings() *connSettings { return c.guard.set.Load() }
 
-// changeSettings points c to a shared record with f applied to a copy of
-// its own.
-func (c *Conn) changeSettings(f func(*connSettings)) {
-	s := *c.settings()
-	f(&s)
-	c.guard.set.Store(shareSettings(s))
-}
+// setSettings points c to a shared record equal to s.
+func (c *Conn) setSettings(s connSettings) { c.guard.set.Store(shareSettings(s)) }
