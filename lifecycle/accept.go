@@ -115,16 +115,19 @@ func (h *hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if h.t != nil {
 		h.t.hijacked(g)
 	}
-	if h.c.hasFlag(flagWakeDeferred) {
+	switch ec := h.c.ownedSocket(); {
+	case ec != nil:
 		// Event mode: the buffer goes back to the pool as soon as the
-		// connection idles, so take it from there too.
+		// connection idles, so take it from there too; the reader itself
+		// is part of the eventConn.
+		ec.br = &ec.rd
+		eventReadBuffers(h.size).Attach(ec.br, (*connReader)(h.c))
+		brw.Reader = ec.br
+	case h.c.hasFlag(flagWakeDeferred):
 		brw.Reader = new(bufio.Reader)
 		eventReadBuffers(h.size).Attach(brw.Reader, (*connReader)(h.c))
-	} else {
+	default:
 		brw.Reader = bufio.NewReaderSize((*connReader)(h.c), h.size)
-	}
-	if ec := h.c.ownedSocket(); ec != nil {
-		ec.br = brw.Reader
 	}
 	return g, brw, nil
 }

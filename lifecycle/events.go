@@ -81,8 +81,9 @@ type eventConn struct {
 	id        uint64
 	bufs      *evpoll.BufferPool // of the size of the connection's read buffer
 	onMessage func(*Conn, MessageType, []byte)
-	br        *bufio.Reader // the read buffer gorilla reads through; ours (lent while bytes are buffered)
+	br        *bufio.Reader // the read buffer gorilla reads through: &rd (its buffer lent while bytes are buffered)
 	part      *partial      // made the first time a message is split across turns, or at the close; touched by the server only
+	rd        bufio.Reader
 }
 
 // partial is what an event-mode connection needs while a message is split
