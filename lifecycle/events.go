@@ -8,6 +8,7 @@ import (
 	"os"
 	"sync/atomic"
 	"time"
+	"unique"
 
 	"github.com/gorilla/websocket"
 
@@ -68,13 +69,14 @@ import (
 // (Conn.events).
 type eventConn struct {
 	// The socket.
-	fd     int32
-	use    atomic.Uint32 // sockClosing | system calls in flight
-	rdl    atomic.Int64  // read deadline, Unix ns; 0 for none
-	wdl    atomic.Int64  // write deadline
-	waits  atomic.Pointer[sockWaits]
-	remote netip.AddrPort
-	local  *netip.AddrPort // interned
+	fd         int32
+	use        atomic.Uint32 // sockClosing | system calls in flight
+	rdl        atomic.Int64  // read deadline, Unix ns; 0 for none
+	wdl        atomic.Int64  // write deadline
+	waits      atomic.Pointer[sockWaits]
+	remoteIP   unique.Handle[netip.Addr] // addresses interned: many connections share a peer's IP, all a listener's
+	local      unique.Handle[netip.AddrPort]
+	remotePort uint16
 
 	loop      *eventLoop
 	conn      *Conn

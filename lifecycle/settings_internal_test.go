@@ -32,7 +32,7 @@ func TestConnectionRecordSizes(t *testing.T) {
 	if n := unsafe.Sizeof(Conn{}); n > 320 {
 		t.Errorf("Conn is %d bytes, more than 320", n)
 	}
-	if n := unsafe.Sizeof(eventConn{}); n > 224 {
-		t.Errorf("eventConn (with its bufio.Reader) is %d bytes, more than 224", n)
+	if n := unsafe.Sizeof(eventConn{}); n > 208 {
+		t.Errorf("eventConn (with its bufio.Reader) is %d bytes, more than 208", n)
 	}
 }

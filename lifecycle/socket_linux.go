@@ -5,10 +5,10 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
+	"unique"
 
 	"golang.org/x/sys/unix"
 )
@@ -77,7 +77,8 @@ func ownSocket(nc net.Conn, c *Conn) net.Conn {
 		unix.Close(fd)
 		return nil
 	}
-	ec := &eventConn{fd: int32(fd), loop: l, conn: c, remote: addrPortOf(tc.RemoteAddr()), local: internAddr(tc.LocalAddr())}
+	remote := addrPortOf(tc.RemoteAddr())
+	ec := &eventConn{fd: int32(fd), loop: l, conn: c, remoteIP: unique.Make(remote.Addr()), remotePort: remote.Port(), local: unique.Make(addrPortOf(tc.LocalAddr()))}
 	ec.id = l.add(ec)
 	if err := l.poller.Add((*rawSocket)(ec), ec.id); err != nil {
 		unix.Close(fd)
@@ -311,10 +312,12 @@ func deadlineNanos(t time.Time) int64 {
 
 // RemoteAddr returns the peer's address (made at each call: the socket
 // keeps it compactly).
-func (ec *eventConn) RemoteAddr() net.Addr { return net.TCPAddrFromAddrPort(ec.remote) }
+func (ec *eventConn) RemoteAddr() net.Addr {
+	return net.TCPAddrFromAddrPort(netip.AddrPortFrom(ec.remoteIP.Value(), ec.remotePort))
+}
 
 // LocalAddr returns the local address (made at each call).
-func (ec *eventConn) LocalAddr() net.Addr { return net.TCPAddrFromAddrPort(*ec.local) }
+func (ec *eventConn) LocalAddr() net.Addr { return net.TCPAddrFromAddrPort(ec.local.Value()) }
 
 func (ec *eventConn) opError(op string, err error) error {
 	return &net.OpError{Op: op, Net: "tcp", Source: ec.LocalAddr(), Addr: ec.RemoteAddr(), Err: err}
@@ -326,19 +329,6 @@ func addrPortOf(a net.Addr) netip.AddrPort {
 		return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
 	}
 	return netip.AddrPort{}
-}
-
-// localAddrs interns the local addresses of the owned sockets: a server
-// has few (its listeners'), each shared by all of its connections.
-var localAddrs sync.Map // netip.AddrPort → *netip.AddrPort
-
-func internAddr(a net.Addr) *netip.AddrPort {
-	ap := addrPortOf(a)
-	if p, ok := localAddrs.Load(ap); ok {
-		return p.(*netip.AddrPort)
-	}
-	p, _ := localAddrs.LoadOrStore(ap, &ap)
-	return p.(*netip.AddrPort)
 }
 
 func ignoringEINTR(f func() (int, error)) (int, error) {
