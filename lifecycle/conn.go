@@ -149,7 +149,7 @@ func (v *connValues) Value(key any) any {
 	return v.Context.Value(key)
 }
 
-// connOf returns the Conn whose context (Conn.Context) ctx is or derives
+// connOf returns the Conn whose context ([Conn.Context]) ctx is or derives
 // from, nil for none.
 func connOf(ctx context.Context) *Conn {
 	c, _ := ctx.Value(connKey{}).(*Conn)

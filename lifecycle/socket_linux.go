@@ -121,7 +121,7 @@ func (ec *eventConn) release() {
 }
 
 // Close closes the socket: calls in flight finish, calls waiting return
-// net.ErrClosed, and the descriptor is closed when the last call leaves.
+// [net.ErrClosed], and the descriptor is closed when the last call leaves.
 // The connection leaves the loop's table and count.
 func (ec *eventConn) Close() error {
 	u := ec.use.Or(sockClosing)
@@ -340,7 +340,7 @@ func ignoringEINTR(f func() (int, error)) (int, error) {
 	}
 }
 
-// rawSocket is the owned socket as the syscall.RawConn that the poller's
+// rawSocket is the owned socket as the [syscall.RawConn] that the poller's
 // epoll_ctl calls use: each runs as a counted system call.
 type rawSocket eventConn
 

@@ -24,10 +24,10 @@ func SlowConsumer(opts ...middleware.Option) func(http.Handler) http.Handler {
 	})
 }
 
-// defaultSettings are the settings of a queue made without SlowConsumer.
+// defaultSettings are the settings of a queue made without [SlowConsumer].
 var defaultSettings = newSettings("Of", nil)
 
-// Of returns c's Queue, making one (with SlowConsumer's settings, or the
+// Of returns c's Queue, making one (with [SlowConsumer]'s settings, or the
 // defaults) if c has none yet.
 func Of(c *lifecycle.Conn) *Queue {
 	v, _ := c.LoadOrStore(queueKey{}, &defaultSettings)

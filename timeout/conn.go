@@ -18,7 +18,7 @@ import (
 // check's, the heartbeat's pong hook) instead of an object, a timer and
 // one or two function values per policy.
 //
-// Deadlines are durations since the connection opened (connx.OpenedAt),
+// Deadlines are durations since the connection opened ([connx.OpenedAt]),
 // zero for none. When one policy appears twice in a chain, the stricter
 // one holds (the earlier session end, the shorter idle or init timeout;
 // the first heartbeat), as both would have.

@@ -53,7 +53,7 @@ type idlePolicy struct {
 
 func (s *connState) touch() { s.last.Store(int64(s.sinceOpen())) }
 
-// touchCheck is IdleTimeout's read check: a data message is activity.
+// touchCheck is [IdleTimeout]'s read check: a data message is activity.
 func (s *connState) touchCheck(lifecycle.MessageType, []byte) error {
 	s.touch()
 	return nil

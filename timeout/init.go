@@ -43,7 +43,7 @@ type initPolicy struct {
 	cs closeSpec
 }
 
-// sawMessage is InitTimeout's read check: the first message is in time.
+// sawMessage is [InitTimeout]'s read check: the first message is in time.
 func (s *connState) sawMessage(lifecycle.MessageType, []byte) error {
 	if !s.seen.Load() {
 		s.seen.Store(true)
