@@ -106,7 +106,8 @@ func (c *Conn) runHook(hook func(*Conn, CloseInfo), info CloseInfo) {
 // LoadOrStore returns the connection's value under key if there is one
 // (loaded true), and otherwise stores value and returns it: per-connection
 // state for a policy, made once even when two goroutines race for it. key
-// must be comparable and should be of an unexported type.
+// must be comparable and should be of an unexported type. The connection's
+// context ([Conn.Context]) answers with these values too.
 func (c *Conn) LoadOrStore(key, value any) (actual any, loaded bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
