@@ -115,8 +115,8 @@ func (l *eventLoop) wake(id uint64, ev evpoll.Events) {
 	if ec == nil {
 		return
 	}
-	if ev&evpoll.Writable != 0 {
-		ec.ready(true)
+	if ev&(evpoll.Writable|evpoll.Hangup|evpoll.Error) != 0 {
+		ec.ready(true) // a waiting write tries again: it succeeds, or fails on the error
 		if ev == evpoll.Writable {
 			return
 		}
