@@ -123,3 +123,28 @@ func TestEventModeFallsBackWhenTheSocketCannotBeOwned(t *testing.T) {
 		t.Fatalf("info %+v", info)
 	}
 }
+
+// A close that began before serveEvents, with nobody reading, reads the
+// handshake from a goroutine of its own, through the loop's socket: a peer
+// that never answers is cut at the close timeout (the read deadline of a
+// read that waits on the socket), as in goroutine mode.
+func TestEventModeEarlyCloseOfASilentPeerEndsAtTheCloseTimeout(t *testing.T) {
+	h := startHarness(t, connx.Config{Events: true, CloseTimeout: 300 * time.Millisecond}, connx.EventBufferSize, func(c *lifecycle.Conn) {
+		if !lifecycle.OwnsSocket(c) {
+			t.Error("the event loop does not own the socket")
+		}
+		c.CloseWith(errTestCause, 4100, "early") // nobody reads: it reads the handshake itself
+		connx.ServeEvents(c, conntest.DiscardMessage, false)
+	})
+	c := h.dial()
+	if f, _, err := c.ReadUntilClose(5 * time.Second); err != nil || f.CloseCode() != 4100 {
+		t.Fatalf("close frame: %v", err)
+	}
+	if _, err := c.WaitEOF(10 * time.Second); err != nil {
+		t.Fatalf("server kept the connection: %v", err)
+	}
+	info := h.next()
+	if info.HandshakeComplete || info.Sent == nil || info.Code != 4100 || info.Duration < 300*time.Millisecond {
+		t.Fatalf("info = %+v", info)
+	}
+}
