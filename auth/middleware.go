@@ -78,7 +78,7 @@ func (a *Authenticator) Middleware(next http.Handler) http.Handler {
 			return
 		}
 		s := &session{a: a, claims: claims, expiresAt: exp.UnixMicro()}
-		r = middleware.WithValue(r, sessionKey{}, s)
+		r = policy.WithRequestValue(r, sessionKey{}, s) // the connection's is among the Conn's values (attach)
 		if subject != "" {
 			r = policy.WithSubject(r, subject)
 			if !a.cfg.noRevocations {

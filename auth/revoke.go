@@ -53,7 +53,7 @@ func (s *session) upgradeCheck(source string) policy.UpgradeCheck {
 		if !s.a.refuse(w, r, source, te) {
 			return false
 		}
-		s.rejected = te // attach closes with the refusal's code
+		s.moreOf().rejected = te // attach closes with the refusal's code
 		return true
 	}
 }

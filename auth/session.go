@@ -18,19 +18,33 @@ type session struct {
 
 	mu        sync.Mutex
 	conn      *lifecycle.Conn
-	claims    jwt.Claims       // its subject is the session's
-	expiresAt int64            // the token's exp, in Unix microseconds (a time.Time is three words)
-	expiry    lifecycle.Timer  // fires at exp + leeway
-	warn      *lifecycle.Timer // fires warnBefore before exp
-	recheck   *lifecycle.Timer // periodic revalidation
-	rejected  error            // set by upgradeCheck, with WithCloseAfterUpgrade: attach closes
+	claims    jwt.Claims      // its subject is the session's
+	expiresAt int64           // the token's exp, in Unix microseconds (a time.Time is three words)
+	expiry    lifecycle.Timer // fires at exp + leeway
+	more      *sessionMore    // what few sessions need; nil for most
+}
+
+// sessionMore is the part of a session that only some options or a
+// refused upgrade need.
+type sessionMore struct {
+	warn     lifecycle.Timer // fires warnBefore before exp (WithExpiryWarning)
+	recheck  lifecycle.Timer // periodic revalidation (WithRevalidation)
+	rejected error           // set by upgradeCheck, with WithCloseAfterUpgrade: attach closes
+}
+
+// moreOf returns s.more, making it.
+func (s *session) moreOf() *sessionMore {
+	if s.more == nil {
+		s.more = new(sessionMore)
+	}
+	return s.more
 }
 
 // attach runs right after the upgrade, once the connection has joined the
 // Registry, before the handler.
 func (s *session) attach(c *lifecycle.Conn) error {
-	if s.rejected != nil {
-		return s.a.rejection(s.rejected)
+	if s.more != nil && s.more.rejected != nil {
+		return s.a.rejection(s.more.rejected)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -45,12 +59,10 @@ func (s *session) attach(c *lifecycle.Conn) error {
 	now := time.Now()
 	c.StartTimer(&s.expiry, s.deadline().Sub(now), s.expire)
 	if s.a.cfg.onExpiring != nil {
-		s.warn = new(lifecycle.Timer)
-		c.StartTimer(s.warn, s.warnAt().Sub(now), s.warnFire)
+		c.StartTimer(&s.moreOf().warn, s.warnAt().Sub(now), s.warnFire)
 	}
 	if s.a.cfg.revalidate != nil && s.a.cfg.revalidateInt > 0 {
-		s.recheck = new(lifecycle.Timer)
-		c.StartTimer(s.recheck, s.a.cfg.revalidateInt, s.recheckFire)
+		c.StartTimer(&s.moreOf().recheck, s.a.cfg.revalidateInt, s.recheckFire)
 	}
 	return nil
 }
@@ -86,7 +98,7 @@ func (s *session) warnFire() {
 
 func (s *session) recheckFire() {
 	s.mu.Lock()
-	c, claims, t := s.conn, s.claims, s.recheck
+	c, claims, t := s.conn, s.claims, &s.more.recheck
 	s.mu.Unlock()
 	if err := s.a.cfg.revalidate(c.Context(), claims); err != nil {
 		c.CloseWith(fmt.Errorf("%w: %w", lifecycle.ErrSessionRevoked, err), lifecycle.StatusPolicyViolation, "session revoked")
@@ -126,8 +138,8 @@ func (s *session) refresh(ctx context.Context, token string) (err error) {
 	s.claims, s.expiresAt = claims, exp.UnixMicro()
 	now := time.Now()
 	s.expiry.Reset(s.deadline().Sub(now))
-	if s.warn != nil {
-		s.warn.Reset(s.warnAt().Sub(now))
+	if s.more != nil {
+		s.more.warn.Reset(s.warnAt().Sub(now)) // does nothing unless started
 	}
 	return nil
 }

@@ -39,6 +39,9 @@ func (a *Authenticator) validate(ctx context.Context, token string) (jwt.Claims,
 		return nil, "", time.Time{}, te
 	}
 	// refusal vouches for a subject and an expiry of the right types.
+	if rc, ok := claims.(*jwt.RegisteredClaims); ok && a.cfg.issuer != "" && rc.Issuer == a.cfg.issuer {
+		rc.Issuer = a.cfg.issuer // the configured string: a connection keeps no copy of its own
+	}
 	sub, _ := claims.GetSubject()
 	exp, _ := claims.GetExpirationTime()
 	if a.cfg.revalidate != nil {

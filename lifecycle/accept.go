@@ -56,9 +56,7 @@ func accept(w http.ResponseWriter, r *http.Request, u *websocket.Upgrader, respo
 	if u.EnableCompression && offersDeflate(r) {
 		c.flags.Or(flagDeflate) // gorilla negotiated it: the event mode's scan must know
 	}
-	for _, hook := range cfg.OnClose {
-		c.OnClose(hook)
-	}
+	c.lists.hooks, c.lists.nHooks = keep(cfg.OnClose) // kept, not copied: a later hook copies it
 	if cfg.Registry == nil {
 		return c, nil
 	}
@@ -109,18 +107,28 @@ func (h *hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	}
 	g := &h.c.guard
 	g.Conn = nc
+	if h.c.hasFlag(flagWakeDeferred) {
+		if sc := ownSocket(nc, h.c); sc != nil {
+			g.Conn = sc // Go's socket is closed: the loop owns ours
+		}
+	}
 	if h.t != nil {
 		h.t.hijacked(g)
 	}
-	if h.c.hasFlag(flagWakeDeferred) {
+	switch ec := h.c.ownedSocket(); {
+	case ec != nil:
 		// Event mode: the buffer goes back to the pool as soon as the
-		// connection idles, so take it from there too.
+		// connection idles, so take it from there too; the reader itself
+		// is part of the eventConn.
+		ec.br = &ec.rd
+		eventReadBuffers(h.size).Attach(ec.br, (*connReader)(h.c))
+		brw.Reader = ec.br
+	case h.c.hasFlag(flagWakeDeferred):
 		brw.Reader = new(bufio.Reader)
 		eventReadBuffers(h.size).Attach(brw.Reader, (*connReader)(h.c))
-	} else {
+	default:
 		brw.Reader = bufio.NewReaderSize((*connReader)(h.c), h.size)
 	}
-	h.c.br = brw.Reader
 	return g, brw, nil
 }
 

@@ -33,18 +33,17 @@ const (
 	stateEnded                       // every hook has run
 )
 
-// closing is a connection's close, in one place: where it is, the cause
-// that won, and the Close frames that went over the wire.
+// closing is a connection's close, in one place: where it is and the
+// decision that won, which records the Close frames that went over the
+// wire (an open connection keeps no room for them).
 type closing struct {
-	state    atomic.Uint32 // a closeState; moved under Conn.mu
-	decided  *decision     // the cause that won; written once, before state leaves open
-	sent     atomic.Pointer[CloseFrame]
-	received atomic.Pointer[CloseFrame]
-	sendMu   sync.Mutex // held while our Close frame is written
+	state   atomic.Uint32 // a closeState; moved under Conn.mu
+	decided *decision     // the cause that won; written once, before state leaves open
 }
 
 // decision is what a cause asks for: the end it reports, the Close frame
-// to write (send), and what follows the frame.
+// to write (send), and what follows the frame; the one that won also
+// records the frames on the wire.
 type decision struct {
 	end       CloseError
 	frame     CloseFrame
@@ -52,6 +51,10 @@ type decision struct {
 	then      afterFrame
 	sendLimit time.Duration // bounds the Close frame's write when set
 	gorilla   *CloseFrame   // the 1002 gorilla wrote on its own for the same protocol error, if it did
+
+	sent     atomic.Pointer[CloseFrame]
+	received atomic.Pointer[CloseFrame]
+	sendMu   sync.Mutex // held while our Close frame is written
 }
 
 // afterFrame is what follows a decision's Close frame.
@@ -127,7 +130,7 @@ func (c *Conn) decide(d *decision) bool {
 // timer). It reports true when nobody reads: the caller must then read the
 // handshake itself (drain), at once or from a goroutine of its own.
 func (c *Conn) carryOut(d *decision, limit time.Time) (drain bool) {
-	deadline := time.Now().Add(c.closeTimeout)
+	deadline := time.Now().Add(c.settings().closeTimeout)
 	then := d.then
 	if then == awaitPeer {
 		// Bounds the reader, whoever it is, before anyone looks at it.
@@ -145,7 +148,7 @@ func (c *Conn) carryOut(d *decision, limit time.Time) (drain bool) {
 		if d.gorilla != nil && errors.Is(err, websocket.ErrCloseSent) {
 			c.recordSent(d.gorilla) // gorilla's own 1002 went first
 		}
-		if c.end.sent.Load() == nil {
+		if d.sent.Load() == nil {
 			then = closeNow // no handshake without a Close frame of ours
 		}
 	}
@@ -298,14 +301,17 @@ func (c *Conn) drain() {
 func (c *Conn) handlePeerClose(code int, text string) error {
 	c.inbound.Add(1)
 	frame := &CloseFrame{Code: StatusCode(code), Reason: text}
-	c.end.received.Store(frame)
-	c.decide(&decision{
+	d := &decision{
 		end:   CloseError{Code: frame.Code, Reason: text, Initiator: InitiatorPeer, Cause: ErrPeerClosed},
 		frame: CloseFrame{Code: frame.Code},
 		send:  true,
 		then:  closeNow,
-	})
-	c.writeClose(time.Now().Add(c.closeTimeout))
+	}
+	d.received.Store(frame)
+	if !c.decide(d) {
+		c.end.decided.received.Store(frame) // the close that won records it
+	}
+	c.writeClose(time.Now().Add(c.settings().closeTimeout))
 	return nil
 }
 
@@ -314,19 +320,19 @@ func (c *Conn) handlePeerClose(code int, text string) error {
 // never reads what was sent while a Close frame is on its way: the peer's
 // answer can be read before WriteControl returns.
 func (c *Conn) writeClose(deadline time.Time) error {
-	c.end.sendMu.Lock()
-	defer c.end.sendMu.Unlock()
-	if c.end.sent.Load() != nil {
+	d := c.end.decided
+	d.sendMu.Lock()
+	defer d.sendMu.Unlock()
+	if d.sent.Load() != nil {
 		return nil
 	}
-	d := c.end.decided
 	if !d.send {
 		return errNoCloseFrame
 	}
 	if err := c.ws.WriteControl(websocket.CloseMessage, closePayload(d.frame.Code, d.frame.Reason), deadline); err != nil {
 		return err
 	}
-	c.end.sent.Store(&d.frame)
+	d.sent.Store(&d.frame)
 	return nil
 }
 
@@ -334,9 +340,10 @@ var errNoCloseFrame = errors.New("no Close frame to send")
 
 // recordSent records a Close frame that gorilla wrote on its own.
 func (c *Conn) recordSent(f *CloseFrame) {
-	c.end.sendMu.Lock()
-	if c.end.sent.Load() == nil {
-		c.end.sent.Store(f)
+	d := c.end.decided
+	d.sendMu.Lock()
+	if d.sent.Load() == nil {
+		d.sent.Store(f)
 	}
-	c.end.sendMu.Unlock()
+	d.sendMu.Unlock()
 }

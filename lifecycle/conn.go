@@ -1,7 +1,6 @@
 package lifecycle
 
 import (
-	"bufio"
 	"context"
 	"io"
 	"log/slog"
@@ -44,16 +43,12 @@ type config = connlink.Config[Registry, Conn, CloseInfo, FrameLimits]
 // any goroutine. Once closing has started, reads and writes return a
 // [*CloseError].
 type Conn struct {
-	ws           *websocket.Conn
-	guard        frameGuard      // the net.Conn under ws's reader
-	parent       context.Context // Context's parent; Context is made on first use
-	log          *slog.Logger
-	closeTimeout time.Duration
-	readLimit    int64
-	writeTimeout time.Duration
-	openedAt     time.Duration // monotonic, since epoch
+	ws       *websocket.Conn
+	guard    frameGuard      // the net.Conn under ws's reader; it holds the settings (settings.go)
+	parent   context.Context // Context's parent; Context is made on first use
+	openedAt time.Duration   // monotonic, since epoch
 
-	end           closing       // the close arbiter's state, decision and frames (arbiter.go)
+	end           closing       // the close arbiter's state and decision (arbiter.go)
 	flags         atomic.Uint32 // see the flag constants
 	pingLen       uint8         // of ping's data; guarded by mu
 	inbound       atomic.Uint64
@@ -61,29 +56,24 @@ type Conn struct {
 	outboundBytes atomic.Uint64
 	rtt           atomic.Int64 // the last round-trip time, see RTT
 
-	writeMu sync.Mutex
+	writeMu sync.Mutex // one WriteMessage at a time: gorilla's message writer is not shared
 
-	// Set up by policies before the handler starts reading.
-	checks []ReadCheck
-	onPong func(appData string) // every addPongHook function, chained
+	onPong func(appData string) // every addPongHook function, chained; set up before the handler reads
 
-	// Event mode (see serveEvents).
-	br     *bufio.Reader             // the read buffer gorilla reads through; ours
-	events atomic.Pointer[eventConn] // nil in goroutine mode
+	events atomic.Pointer[eventConn] // while event mode serves the Conn (see serveEvents)
 
 	mu       sync.Mutex // guards the fields below; taken before Registry.mu
 	waiters  *waiters   // made on first use of Context or Done, or by finish
 	reg      *Registry
 	subj     *subjectLink // nil without a subject
-	values   []keyValue
+	lists    connLists    // the read checks (set up before the handler reads), OnClose hooks and values
 	ping     pingRecord
 	onRTT    func(time.Duration) // every OnRTT function, chained
-	onClose  []func(*Conn, CloseInfo)
-	timers   *Timer        // the first of the list of timers (Timer.next)
-	wake     *time.Timer   // one runtime timer for all of timers, outside event mode
-	armedFor time.Duration // the deadline the wake-up is armed for
-	wakeIdx  int32         // 1 + c's index in its event loop's wakeHeap, 0 when not in it; guarded by the heap's mu
-	regIdx   int32         // 1 + c's index in reg's list, 0 when not in it; guarded by reg's mu
+	timers   *Timer              // the first of the list of timers (Timer.next)
+	wake     *time.Timer         // one runtime timer for all of timers, outside event mode
+	armedFor time.Duration       // the deadline the wake-up is armed for
+	wakeIdx  int32               // 1 + c's index in its event loop's wakeHeap, 0 when not in it; guarded by the heap's mu
+	regIdx   int32               // 1 + c's index in reg's list, 0 when not in it; guarded by reg's mu
 }
 
 type keyValue struct{ key, value any }
@@ -120,6 +110,7 @@ const (
 	flagNonblocking               // the read buffer reads without waiting (event mode)
 	flagServing                   // a worker of the event loop serves the connection
 	flagServeAgain                // a wake-up came while it did: it reads again
+	flagReadable                  // a wake-up came before serveEvents: its first turn reads
 )
 
 func (c *Conn) hasFlag(f uint32) bool { return c.flags.Load()&f != 0 }
@@ -133,7 +124,36 @@ type waiters struct {
 	ctx    context.Context
 	cancel context.CancelCauseFunc
 	done   chan struct{}
-	info   CloseInfo // set by finish before it takes the hooks
+	info   CloseInfo  // set by finish before it takes the hooks
+	values connValues // ctx's parent
+}
+
+// connValues is the parent of a Conn's context: it answers with the
+// Conn's values (LoadOrStore), the Conn itself (connOf), and then what
+// config.Context holds, so that a policy keeps a connection's state in one
+// place and code that has only the context finds it.
+type connValues struct {
+	context.Context // config.Context
+	c               *Conn
+}
+
+type connKey struct{}
+
+func (v *connValues) Value(key any) any {
+	if key == (connKey{}) {
+		return v.c
+	}
+	if val := v.c.Value(key); val != nil {
+		return val
+	}
+	return v.Context.Value(key)
+}
+
+// connOf returns the Conn whose context ([Conn.Context]) ctx is or derives
+// from, nil for none.
+func connOf(ctx context.Context) *Conn {
+	c, _ := ctx.Value(connKey{}).(*Conn)
+	return c
 }
 
 // epoch is the origin of the Conns' monotonic clock readings.
@@ -146,24 +166,22 @@ func newConn(cfg config) *Conn {
 		parent = context.Background()
 	}
 	c := &Conn{
-		parent:       parent,
-		log:          cfg.Logger,
-		closeTimeout: cfg.CloseTimeout,
-		readLimit:    defaultReadLimit,
-		openedAt:     time.Since(epoch), // before the 101: a revocation made after it reaches the Conn
+		parent:   parent,
+		openedAt: time.Since(epoch), // before the 101: a revocation made after it reaches the Conn
 	}
-	c.guard.limits = cfg.FrameLimits
+	set := connSettings{log: cfg.Logger, closeTimeout: cfg.CloseTimeout, readLimit: defaultReadLimit, limits: cfg.FrameLimits}
+	if set.log == nil {
+		set.log = slog.Default()
+	}
+	if set.closeTimeout <= 0 {
+		set.closeTimeout = defaultCloseTimeout
+	}
+	c.guard.set.Store(shareSettings(set))
 	if cfg.Events {
 		c.flags.Store(flagWakeDeferred)
 	}
 	if cfg.Subject != "" {
 		c.subj = &subjectLink{subject: cfg.Subject}
-	}
-	if c.log == nil {
-		c.log = slog.Default()
-	}
-	if c.closeTimeout <= 0 {
-		c.closeTimeout = defaultCloseTimeout
 	}
 	return c
 }
@@ -177,8 +195,19 @@ func (c *Conn) bind(ws *websocket.Conn) {
 	c.ws = ws
 	if !c.hasFlag(flagWakeDeferred) {
 		c.bindHandlers()
+		return
 	}
+	// gorilla's default close and ping handlers are closures over ws (32
+	// bytes a connection); they are never called, since nextReader binds
+	// the Conn's before gorilla reads: static ones stand in meanwhile.
+	ws.SetCloseHandler(unboundClose)
+	ws.SetPingHandler(unboundPing)
 }
+
+// unboundClose and unboundPing are the handlers of an event-mode
+// connection's gorilla Conn until nextReader binds the Conn's.
+func unboundClose(int, string) error { return nil }
+func unboundPing(string) error       { return nil }
 
 func (c *Conn) bindHandlers() {
 	c.ws.SetCloseHandler(c.handlePeerClose)
@@ -196,15 +225,17 @@ func (c *Conn) nextReader() (int, io.Reader, error) {
 	return c.ws.NextReader()
 }
 
-// Context returns a context that keeps the values of config.Context and is
-// cancelled when closing starts; context.Cause returns the [*CloseError]. It is
-// made on first use.
+// Context returns a context that is cancelled when closing starts
+// (context.Cause returns the [*CloseError]) and carries the Conn's values
+// ([Conn.LoadOrStore]) and those of the upgrade's policies. It is made on
+// first use.
 func (c *Conn) Context() context.Context {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	w := c.waitersLocked()
 	if w.ctx == nil {
-		w.ctx, w.cancel = context.WithCancelCause(c.parent)
+		w.values = connValues{c.parent, c}
+		w.ctx, w.cancel = context.WithCancelCause(&w.values)
 		if err := c.closeErr(); err != nil {
 			w.cancel(err)
 		}
@@ -272,4 +303,4 @@ func (c *Conn) Subprotocol() string { return c.ws.Subprotocol() }
 func (c *Conn) openedTime() time.Time { return epoch.Add(c.openedAt) }
 
 // Logger returns the Conn's logger.
-func (c *Conn) Logger() *slog.Logger { return c.log }
+func (c *Conn) Logger() *slog.Logger { return c.settings().log }

@@ -17,7 +17,7 @@ import (
 // the buffer grows it, twice its size each time it fills (or as far as the
 // message needs), bounded by the read limit (scanRules), and the grown
 // buffer goes to the garbage collector once the message is read. Moving
-// copies the buffered bytes once, through connReader (eventConn.carry):
+// copies the buffered bytes once, through connReader (partial.carry):
 // bufio.Reader cannot be given bytes any other way.
 
 var (
@@ -63,22 +63,31 @@ func (ec *eventConn) buffersOf(size int) *evpoll.BufferPool {
 // releaseBuffer gives c's read buffer, which holds nothing, back to its
 // pool.
 func (c *Conn) releaseBuffer(ec *eventConn) {
-	if size := c.br.Size(); size > 0 {
+	if size := ec.br.Size(); size > 0 {
 		if p := ec.buffersOf(size); p != nil {
-			p.Detach(c.br)
+			p.Detach(ec.br)
 		} else {
-			*c.br = bufio.Reader{}
+			*ec.br = bufio.Reader{}
 		}
 	}
 }
 
+// dropBuffer gives c's read buffer back for good: c has left the loop,
+// and what the buffer holds will never be read. Only c's server calls it.
+func (c *Conn) dropBuffer(ec *eventConn) {
+	if ec.br.Size() > 0 {
+		ec.br.Discard(ec.br.Buffered())
+		c.releaseBuffer(ec)
+	}
+}
+
 // growBuffer gives c a larger read buffer: an unfinished message fills it.
-// Twice its size, as far as the message needs (ec.need), and from a grown
+// Twice its size, as far as the message needs (partial.need), and from a grown
 // partial buffer back to the connection's own size first.
 func (c *Conn) growBuffer(ec *eventConn) {
-	size := c.br.Size()
+	size := ec.br.Size()
 	next := 2 * size
-	if need := ec.need; need > int64(size) && need < int64(next) {
+	if need := ec.partial().need; need > int64(size) && need < int64(next) {
 		next = int(need)
 	}
 	if own := ec.bufs.Size(); size < own {
@@ -91,17 +100,18 @@ func (c *Conn) growBuffer(ec *eventConn) {
 // bytes (from its pool, or a new one above the connection's size) and
 // gives the old one back.
 func (c *Conn) moveBuffer(ec *eventConn, size int) {
-	n := c.br.Buffered()
+	n := ec.br.Buffered()
 	var nb bufio.Reader
 	if p := ec.buffersOf(size); p != nil {
 		p.Attach(&nb, (*connReader)(c))
 	} else {
 		nb = *bufio.NewReaderSize((*connReader)(c), size)
 	}
-	ec.carry, _ = c.br.Peek(n)
+	pt := ec.partial()
+	pt.carry, _ = ec.br.Peek(n)
 	nb.Peek(n) // reads the carried bytes
-	ec.carry = nil
-	c.br.Discard(n)
+	pt.carry = nil
+	ec.br.Discard(n)
 	c.releaseBuffer(ec)
-	*c.br = nb
+	*ec.br = nb
 }

@@ -1,12 +1,14 @@
 package lifecycle
 
 import (
+	"bufio"
 	"errors"
 	"net"
+	"net/netip"
 	"os"
 	"sync/atomic"
-	"syscall"
 	"time"
+	"unique"
 
 	"github.com/gorilla/websocket"
 
@@ -61,16 +63,37 @@ import (
 // share the loop's one runtime timer (wakeHeap). The connection counts as
 // always reading (flagReading), so a close never starts a drain goroutine.
 
-// eventConn is a connection's event-mode state.
+// eventConn is a connection's event-mode state: its socket, owned
+// (socket_linux.go), and what the loop needs to serve it. Made at the
+// upgrade (ownSocket); the loop serves the connection from serveEvents on
+// (Conn.events).
 type eventConn struct {
+	// The socket.
+	fd         int32
+	use        atomic.Uint32 // sockClosing | system calls in flight
+	rdl        atomic.Int64  // read deadline, Unix ns; 0 for none
+	wdl        atomic.Int64  // write deadline
+	waits      atomic.Pointer[sockWaits]
+	remoteIP   unique.Handle[netip.Addr] // addresses interned: many connections share a peer's IP, all a listener's
+	local      unique.Handle[netip.AddrPort]
+	remotePort uint16
+
 	loop      *eventLoop
 	conn      *Conn
 	id        uint64
-	rc        syscall.RawConn
 	bufs      *evpoll.BufferPool // of the size of the connection's read buffer
 	onMessage func(*Conn, MessageType, []byte)
+	br        *bufio.Reader // the read buffer gorilla reads through: &rd (its buffer lent while bytes are buffered)
+	part      *partial      // made the first time a message is split across turns, or at the close; touched by the server only
+	rd        bufio.Reader
+}
 
-	// Touched only by the connection's server (one at a time).
+// partial is what an event-mode connection needs while a message is split
+// across turns (a slow sender, a message larger than the buffer) and once
+// closing has started. Most connections never need it: it is made on
+// first need (eventConn.partial) and kept.
+type partial struct {
+	conn     *Conn
 	need     int64          // bytes the unfinished message needs buffered, from the boundary
 	answered int            // control frames inside the unfinished message answered ahead of gorilla
 	skipper  evpoll.Skipper // the frames read after the close decision
@@ -78,10 +101,30 @@ type eventConn struct {
 	waited   bool           // the last turn ended with part of a message buffered
 
 	// The bound on a message that stops coming (partialTimeout).
-	partialSince atomic.Int64 // since epoch, when a turn last left part of a message buffered; 0 while served, or with none
-	stallArmed   atomic.Bool  // stall is armed
-	stall        Timer
+	since atomic.Int64 // since epoch, when a turn last left part of a message buffered; 0 while served, or with none
+	armed atomic.Bool  // stall is armed
+	stall Timer
 }
+
+// partial returns the connection's partial part, making it.
+func (ec *eventConn) partial() *partial {
+	if ec.part == nil {
+		ec.part = &partial{conn: ec.conn}
+	}
+	return ec.part
+}
+
+// answered returns how many control frames inside the unfinished message
+// the loop answered ahead of gorilla.
+func (ec *eventConn) answered() int {
+	if ec.part == nil {
+		return 0
+	}
+	return ec.part.answered
+}
+
+// errWouldBlock: a read without waiting found nothing.
+var errWouldBlock = evpoll.ErrWouldBlock
 
 // connReader is the Conn as the source of its read buffer (the
 // bufio.Reader gorilla reads through): the frame guard, read the blocking
@@ -95,18 +138,18 @@ func (r *connReader) Read(p []byte) (int, error) {
 		return c.guard.Read(p)
 	}
 	ec := c.events.Load()
-	if len(ec.carry) > 0 {
+	if pt := ec.part; pt != nil && len(pt.carry) > 0 {
 		// Bytes moving into a new buffer: read and guarded already.
-		n := copy(p, ec.carry)
-		ec.carry = ec.carry[n:]
+		n := copy(p, pt.carry)
+		pt.carry = pt.carry[n:]
 		return n, nil
 	}
 	g := &c.guard
 	if g.failure != nil {
 		return 0, g.failure
 	}
-	n, err := evpoll.ReadNonblock(ec.rc, p)
-	if err == evpoll.ErrWouldBlock {
+	n, err := ec.readNow(p)
+	if err == errWouldBlock {
 		return 0, err // nothing now; the transport is fine
 	}
 	return g.passed(p, n, err)
@@ -131,22 +174,16 @@ var ErrEventMode = errors.New("wsmw: the connection is in event mode; its messag
 // limit; part of a message that gets no more bytes for 60 s ends the
 // connection (1006).
 //
-// Where epoll is not available (other systems), for connections that are
-// not plain TCP (TLS: crypto/tls buffers records itself), or when
-// goroutines is true, serveEvents runs the same function from a read loop
-// in a goroutine of c's own instead, the goroutine mode's cost with the
-// event mode's API. It reports whether c is served by events.
+// Event mode needs a socket the loop owns (socket_linux.go): c made for it
+// (config.Events) over plain TCP on Linux. Otherwise (other systems, TLS:
+// crypto/tls buffers records itself, a failed dup), or when goroutines is
+// true, serveEvents runs the same function from a read loop in a goroutine
+// of c's own instead, the goroutine mode's cost with the event mode's API.
+// It reports whether c is served by events.
 func (c *Conn) serveEvents(onMessage func(*Conn, MessageType, []byte), goroutines bool) bool {
-	if !goroutines && c.br != nil && c.br.Size() > 256 {
-		if sc, ok := c.guard.Conn.(syscall.Conn); ok {
-			if rc, err := sc.SyscallConn(); err == nil {
-				if l, err := joinLoop(); err == nil {
-					if c.registerEvents(l, rc, onMessage) {
-						return true
-					}
-					l.leave()
-				}
-			}
+	if ec := c.ownedSocket(); ec != nil && !goroutines && ec.br.Size() > 256 {
+		if c.registerEvents(ec, onMessage) {
+			return true
 		}
 	}
 	c.mu.Lock()
@@ -164,10 +201,10 @@ func (c *Conn) serveEvents(onMessage func(*Conn, MessageType, []byte), goroutine
 	return false
 }
 
-// registerEvents hands c to the loop.
-func (c *Conn) registerEvents(l *eventLoop, rc syscall.RawConn, onMessage func(*Conn, MessageType, []byte)) bool {
-	ec := &eventConn{loop: l, conn: c, rc: rc, bufs: eventReadBuffers(c.br.Size()), onMessage: onMessage}
-	ec.id = l.add(c)
+// registerEvents has the loop serve c, whose socket ec is registered with
+// its epoll since the upgrade.
+func (c *Conn) registerEvents(ec *eventConn, onMessage func(*Conn, MessageType, []byte)) bool {
+	ec.bufs, ec.onMessage = eventReadBuffers(ec.br.Size()), onMessage
 	c.mu.Lock()
 	// The loop claims the drain too: a close that began before (a
 	// Registry's, a timer's, another goroutine's) and found nobody reading
@@ -175,58 +212,45 @@ func (c *Conn) registerEvents(l *eventLoop, rc syscall.RawConn, onMessage func(*
 	// then keeps the connection; the fallback's ReadMessage waits for it.
 	if c.state() >= stateHooking || !c.claimFlag(flagDrainClaimed) {
 		c.mu.Unlock()
-		l.drop(ec.id)
 		return false
 	}
-	c.events.Store(ec)
 	c.flags.Or(flagReading | flagNonblocking | flagServing) // the loop is the reader from now on
+	c.events.Store(ec)                                      // after the flags: a wake-up that sees it finds us serving
 	c.startWakeLocked()
 	c.mu.Unlock()
-	if c.br.Buffered() == 0 {
-		ec.bufs.Detach(c.br)
-	}
-	if err := l.poller.Add(rc, ec.id); err != nil {
-		if c.br.Size() == 0 {
-			ec.bufs.Attach(c.br, (*connReader)(c))
-		}
-		c.mu.Lock()
-		l.wakes.remove(c)
-		c.events.Store(nil)
-		c.flags.And(^uint32(flagReading | flagDrainClaimed | flagNonblocking | flagServing)) // the fallback reads
-		c.startWakeLocked()                                                                  // on a runtime timer of its own now
-		c.mu.Unlock()
-		l.drop(ec.id)
-		return false
+	if ec.br.Buffered() == 0 {
+		ec.bufs.Detach(ec.br)
 	}
 	if c.closingStarted() {
 		// Closing began meanwhile: its handshake is the loop's now.
-		c.armHandshake(time.Now().Add(c.closeTimeout))
+		c.armHandshake(time.Now().Add(c.settings().closeTimeout))
 	}
-	// The first turn is ours (registered as serving): bytes buffered
-	// before the registration woke nothing, and a wake-up meanwhile found
-	// us serving.
-	if c.br.Buffered() > 0 || !c.leaveServe() {
-		l.serveOn(c)
+	// The first turn is ours (registered as serving): bytes that arrived
+	// before the registration woke nobody to read them (flagReadable says
+	// they came), and a wake-up meanwhile found us serving.
+	if c.hasFlag(flagReadable) || ec.br.Buffered() > 0 || !c.leaveServe() {
+		ec.loop.serveOn(c)
 	}
 	return true
 }
 
-// leaveEvents unregisters c before its socket is closed (finish).
+// leaveEvents stops the loop from serving c (finish, linger): from now on
+// a wake-up takes a runtime timer of c's own, and the socket's wake-ups go
+// to whoever waits on it. The socket leaves the loop when it closes. The
+// read buffer goes back to its pool, now if no worker serves c, else when
+// its server sees that c left.
 func (c *Conn) leaveEvents() {
 	ec := c.events.Load()
 	if ec == nil {
 		return
 	}
 	c.mu.Lock()
-	left := c.claimFlag(flagLeftEvents) // from now on a wake-up takes a runtime timer of c's own
+	c.flags.Or(flagLeftEvents)
 	ec.loop.wakes.remove(c)
 	c.mu.Unlock()
-	if !left {
-		return
+	if c.enterServe() {
+		c.dropBuffer(ec) // c's server for good
 	}
-	ec.loop.poller.Remove(ec.rc)
-	ec.loop.drop(ec.id)
-	ec.loop.leave()
 }
 
 // enterServe makes the caller the connection's server, or tells the
@@ -264,24 +288,29 @@ func (c *Conn) leaveServe() bool {
 // connection ends.
 func (c *Conn) serve() {
 	ec := c.events.Load()
-	for !c.leftLoop() {
-		if ec.partialSince.Load() != 0 {
-			ec.partialSince.Store(0) // served: no stall is the peer's while a function runs
+	defer func() {
+		if c.leftLoop() {
+			c.dropBuffer(ec) // the server stays c's for good: nobody reads it again
 		}
-		if c.br.Size() == 0 {
-			ec.bufs.Attach(c.br, (*connReader)(c))
+	}()
+	for !c.leftLoop() {
+		if pt := ec.part; pt != nil && pt.since.Load() != 0 {
+			pt.since.Store(0) // served: no stall is the peer's while a function runs
+		}
+		if ec.br.Size() == 0 {
+			ec.bufs.Attach(ec.br, (*connReader)(c))
 		}
 		full, eof := false, false
-		if n := c.br.Buffered(); n < c.br.Size() {
-			_, err := c.br.Peek(n + 1) // one read, into what is free
+		if n := ec.br.Buffered(); n < ec.br.Size() {
+			_, err := ec.br.Peek(n + 1) // one read, into what is free
 			eof = err != nil && err != evpoll.ErrWouldBlock
-			full = c.br.Buffered() == c.br.Size()
+			full = ec.br.Buffered() == ec.br.Size()
 		}
 		if c.consume(eof) {
 			return
 		}
 		if full {
-			if c.br.Buffered() == c.br.Size() {
+			if ec.br.Buffered() == ec.br.Size() {
 				c.growBuffer(ec) // an unfinished message fills it
 			}
 			continue // the socket may hold more, and no wake-up will say so
@@ -297,7 +326,7 @@ func (c *Conn) serve() {
 // connection ended (or left the loop), false when it waits for more bytes.
 func (c *Conn) consume(eof bool) bool {
 	ec := c.events.Load()
-	for c.br.Buffered() > 0 {
+	for ec.br.Buffered() > 0 {
 		if c.closingStarted() {
 			return c.consumeClosing(eof)
 		}
@@ -311,7 +340,7 @@ func (c *Conn) consume(eof bool) bool {
 			return true
 		}
 		rules := c.scanRules()
-		m, err := evpoll.ScanMessage(c.br, rules)
+		m, err := evpoll.ScanMessage(ec.br, rules)
 		switch {
 		case err != nil && stricter(err) != "":
 			// A frame gorilla would take (RSV1 on a control or
@@ -332,23 +361,26 @@ func (c *Conn) consume(eof bool) bool {
 			}
 		default: // more bytes are needed
 			for range m.Leading {
-				h, payload, _, _ := evpoll.ReadControl(c.br, rules)
+				h, payload, _, _ := evpoll.ReadControl(ec.br, rules)
 				if !c.control(h, payload) {
 					return true
 				}
 			}
-			if m.Controls-m.Leading > ec.answered && !m.Compressed {
+			if m.Controls-m.Leading > ec.answered() && !m.Compressed {
 				// Control frames between the fragments: a read loop
 				// answers them now (a pong the heartbeat waits for).
 				// Not inside a compressed message: gorilla may find
 				// its deflate data corrupt before them, which only
 				// reading the whole message tells.
-				ec.answered = evpoll.InteriorControls(c.br, rules, ec.answered, ec.answer)
+				pt := ec.partial()
+				pt.answered = evpoll.InteriorControls(ec.br, rules, pt.answered, c.control)
 				if c.leftLoop() {
 					return true
 				}
 			}
-			ec.need = m.Need
+			if m.Need > 0 || ec.part != nil {
+				ec.partial().need = m.Need
+			}
 			if eof {
 				c.drainAtEOF()
 				return true
@@ -373,7 +405,7 @@ func (c *Conn) consume(eof bool) bool {
 // that gathering it is bounded too.
 func (c *Conn) scanRules() evpoll.Rules {
 	r := evpoll.Rules{Deflate: c.hasFlag(flagDeflate)}
-	if l := c.readLimit; l > 0 {
+	if l := c.settings().readLimit; l > 0 {
 		r.ReadLimit = l
 		if r.Deflate {
 			r.ReadLimit = satAdd(l, l/8+1024)
@@ -389,17 +421,11 @@ func satAdd(a, b int64) int64 {
 	return a + b
 }
 
-// answer answers a control frame found inside an unfinished message
-// ([evpoll.InteriorControls]), as gorilla's handlers would inside a read.
-func (ec *eventConn) answer(h evpoll.Header, payload []byte) bool {
-	return ec.conn.control(h, payload)
-}
-
 // answeredAhead reports whether gorilla's handler is meeting a control
 // frame the loop answered already (answer), and counts it off.
 func (c *Conn) answeredAhead() bool {
-	if ec := c.events.Load(); ec != nil && ec.answered > 0 {
-		ec.answered--
+	if ec := c.events.Load(); ec != nil && ec.answered() > 0 {
+		ec.part.answered--
 		return true
 	}
 	return false
@@ -410,12 +436,12 @@ func (c *Conn) answeredAhead() bool {
 // the connection ended or left the loop.
 func (c *Conn) readReady(m evpoll.MessageScan, scanErr error) bool {
 	ec := c.events.Load()
-	start, _ := c.br.Peek(c.br.Buffered()) // from the boundary: gorilla reads only what is buffered
+	start, _ := ec.br.Peek(ec.br.Buffered()) // from the boundary: gorilla reads only what is buffered
 	mt, data, ok := c.readBuffered()
 	if c.leftLoop() {
 		return false
 	}
-	consumed := len(start) - c.br.Buffered()
+	consumed := len(start) - ec.br.Buffered()
 	if consumed != m.Wire || scanErr != nil {
 		if !c.closingStarted() {
 			// A compressed message whose deflate stream ends before the
@@ -428,7 +454,7 @@ func (c *Conn) readReady(m evpoll.MessageScan, scanErr error) bool {
 		// Closing, and gorilla stopped inside the message (one byte past
 		// the read limit, or where a compressed message's stream ends):
 		// the closing reader goes on from there.
-		if ec.skipper.Passed(start[:consumed]) != nil {
+		if ec.partial().skipper.Passed(start[:consumed]) != nil {
 			c.finish()
 			return false
 		}
@@ -446,9 +472,10 @@ func (c *Conn) readReady(m evpoll.MessageScan, scanErr error) bool {
 // bytes.
 func (c *Conn) consumeClosing(eof bool) bool {
 	ec := c.events.Load()
+	pt := ec.partial()
 	rules := evpoll.Rules{Deflate: c.hasFlag(flagDeflate)}
 	for {
-		h, payload, ok, err := ec.skipper.Next(c.br, rules)
+		h, payload, ok, err := pt.skipper.Next(ec.br, rules)
 		if err != nil {
 			c.finish() // a frame gorilla would refuse: no Close to wait for
 			return true
@@ -456,8 +483,8 @@ func (c *Conn) consumeClosing(eof bool) bool {
 		if !ok {
 			break
 		}
-		if h.Opcode != evpoll.OpClose && ec.answered > 0 {
-			ec.answered-- // answered while its message was unfinished
+		if h.Opcode != evpoll.OpClose && pt.answered > 0 {
+			pt.answered-- // answered while its message was unfinished
 			continue
 		}
 		if !c.control(h, payload) {
@@ -545,42 +572,45 @@ var errPartialTimeout = &net.OpError{Op: "read", Err: os.ErrDeadlineExceeded}
 // waits in a buffer its size (a slow sender holds what it sent, not a
 // buffer of the pool's).
 func (c *Conn) endTurn(ec *eventConn) {
-	n := c.br.Buffered()
+	n := ec.br.Buffered()
 	if n == 0 {
-		ec.waited = false
+		if ec.part != nil {
+			ec.part.waited = false
+		}
 		c.releaseBuffer(ec)
 		return
 	}
-	if ec.waited && n <= c.br.Size()/4 {
-		if size := partialBufferSize(n); size < c.br.Size() {
+	pt := ec.partial()
+	if pt.waited && n <= ec.br.Size()/4 {
+		if size := partialBufferSize(n); size < ec.br.Size() {
 			c.moveBuffer(ec, size)
 		}
 	}
-	ec.waited = true
-	ec.partialSince.Store(max(int64(time.Since(epoch)), 1))
-	if ec.stallArmed.CompareAndSwap(false, true) {
-		c.StartTimer(&ec.stall, partialTimeout, ec.stalled)
+	pt.waited = true
+	pt.since.Store(max(int64(time.Since(epoch)), 1))
+	if pt.armed.CompareAndSwap(false, true) {
+		c.StartTimer(&pt.stall, partialTimeout, pt.stalled)
 	}
 }
 
 // stalled runs on the stall timer: it ends the connection when part of a
 // message has waited partialTimeout for more bytes, and otherwise re-arms
 // for the rest of the wait, or disarms when nothing waits.
-func (ec *eventConn) stalled() {
-	since := ec.partialSince.Load()
+func (pt *partial) stalled() {
+	since := pt.since.Load()
 	if since == 0 {
-		ec.stallArmed.Store(false)
+		pt.armed.Store(false)
 		// A turn may have left part of a message meanwhile, and found
 		// the timer armed: look again.
-		if since = ec.partialSince.Load(); since == 0 || !ec.stallArmed.CompareAndSwap(false, true) {
+		if since = pt.since.Load(); since == 0 || !pt.armed.CompareAndSwap(false, true) {
 			return
 		}
 	}
 	if wait := time.Duration(since) + partialTimeout - time.Since(epoch); wait > 0 {
-		ec.stall.Reset(wait)
+		pt.stall.Reset(wait)
 		return
 	}
-	ec.conn.kill(lostConnection(errPartialTimeout))
+	pt.conn.kill(lostConnection(errPartialTimeout))
 }
 
 // leftLoop reports whether the loop no longer serves c: it has ended, or

@@ -9,6 +9,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/wsmw/wsmw/internal/connx"
+	"github.com/wsmw/wsmw/internal/evpoll"
 	"github.com/wsmw/wsmw/internal/wstest"
 	"github.com/wsmw/wsmw/lifecycle"
 )
@@ -18,7 +19,8 @@ import (
 // that goroutine when nobody else reads: serveEvents must then leave the
 // connection to it, not read it from the event loop as well. Before the
 // fix both read: a data race on the read buffer (under -race), frames
-// split between two readers.
+// split between two readers. The socket is the loop's (config.Events): the
+// goroutine's reads wait on it for the loop's wake-ups.
 func TestServeEventsAfterACloseBeganHasOneReader(t *testing.T) {
 	reg := lifecycle.NewRegistry()
 	defer reg.Shutdown(t.Context())
@@ -27,11 +29,14 @@ func TestServeEventsAfterACloseBeganHasOneReader(t *testing.T) {
 	sawClose := make(chan struct{})
 	up := websocket.Upgrader{ReadBufferSize: connx.EventBufferSize}
 	url := wstest.Server(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := connx.Accept(w, r, &up, nil, connx.Config{Registry: reg, OnClose: []func(*lifecycle.Conn, lifecycle.CloseInfo){
+		c, err := connx.Accept(w, r, &up, nil, connx.Config{Registry: reg, Events: true, OnClose: []func(*lifecycle.Conn, lifecycle.CloseInfo){
 			func(_ *lifecycle.Conn, info lifecycle.CloseInfo) { infos <- info },
 		}})
 		if err != nil {
 			return
+		}
+		if evpoll.Supported && !lifecycle.OwnsSocket(c) {
+			t.Error("the event loop does not own the socket: the drain would not read through it")
 		}
 		go c.CloseWith(errEarly, 4001, "early")
 		<-sawClose // the Close frame is out: its goroutine reads the handshake now

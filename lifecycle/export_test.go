@@ -18,9 +18,20 @@ func ReadBufferSize(c *Conn) (int, bool) {
 	if ec == nil || !c.enterServe() {
 		return 0, false
 	}
-	n := c.br.Size()
+	n := ec.br.Size()
 	if !c.leaveServe() {
 		ec.loop.serveOn(c) // a wake-up came meanwhile
 	}
 	return n, true
+}
+
+// OwnsSocket reports whether the event loop owns c's socket (the
+// descriptor is ours; Go's net.Conn is closed).
+func OwnsSocket(c *Conn) bool { return c.ownedSocket() != nil }
+
+// FailDup makes the upgrade's dup of the socket fail (the fallback keeps
+// Go's socket); the returned function restores it.
+func FailDup() (restore func()) {
+	failDup = true
+	return func() { failDup = false }
 }

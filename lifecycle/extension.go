@@ -10,10 +10,8 @@ import "time"
 // AddReadCheck adds a check that runs on every data message, in the order
 // added. Call it before the handler starts reading.
 func (c *Conn) AddReadCheck(check ReadCheck) {
-	if c.checks == nil {
-		c.checks = make([]ReadCheck, 0, 4)
-	}
-	c.checks = append(c.checks, check)
+	l := &c.lists
+	l.checks, l.nChecks = withOne(l.checkList(), check)
 }
 
 // addPongHook adds a function called with each pong's application data, inside
@@ -38,21 +36,32 @@ func (c *Conn) setReadLimit(n int64) {
 	if n == 0 {
 		n = defaultReadLimit
 	}
-	c.readLimit = n
+	s := *c.settings()
+	s.readLimit = n
+	c.setSettings(s)
 }
 
 // setFrameLimits sets the budgets of control frames and fragments the peer
 // may send (the Default* constants unless set); l is shared, not copied, and
 // must not change afterwards. Call it before the handler starts reading.
-func (c *Conn) setFrameLimits(l *FrameLimits) { c.guard.limits = l }
+func (c *Conn) setFrameLimits(l *FrameLimits) {
+	s := *c.settings()
+	s.limits = l
+	c.setSettings(s)
+}
 
 // ReadLimit returns the read limit in bytes, negative for none.
-func (c *Conn) readLimitOf() int64 { return c.readLimit }
+func (c *Conn) readLimitOf() int64 { return c.settings().readLimit }
 
-// setWriteTimeout bounds every data write; zero means no bound. A write that
-// times out leaves the stream broken, so the connection is ended at once
-// (cause [ErrWriteTimeout]). Call it before the handler starts writing.
-func (c *Conn) setWriteTimeout(d time.Duration) { c.writeTimeout = d }
+// setWriteTimeout bounds the write of every data frame; zero means no
+// bound. A write that times out leaves the stream broken, so the
+// connection is ended at once (cause [ErrWriteTimeout]). Call it before the
+// handler starts writing.
+func (c *Conn) setWriteTimeout(d time.Duration) {
+	s := *c.settings()
+	s.writeTimeout = d
+	c.setSettings(s)
+}
 
 // inboundFrames counts the frames read from the peer so far: data messages,
 // pings, pongs and Close. A policy compares two readings to learn whether
@@ -74,7 +83,8 @@ func (c *Conn) outboundBytesSent() uint64 { return c.outboundBytes.Load() }
 func (c *Conn) OnClose(hook func(*Conn, CloseInfo)) {
 	c.mu.Lock()
 	if c.state() < stateHooking {
-		c.onClose = append(c.onClose, hook)
+		l := &c.lists
+		l.hooks, l.nHooks = withOne(l.hookList(), hook)
 		c.mu.Unlock()
 		return
 	}
@@ -87,7 +97,7 @@ func (c *Conn) OnClose(hook func(*Conn, CloseInfo)) {
 func (c *Conn) runHook(hook func(*Conn, CloseInfo), info CloseInfo) {
 	defer func() {
 		if p := recover(); p != nil {
-			c.log.Error("wsmw: OnClose hook panicked", "panic", p)
+			c.settings().log.Error("wsmw: OnClose hook panicked", "panic", p)
 		}
 	}()
 	hook(c, info)
@@ -96,24 +106,45 @@ func (c *Conn) runHook(hook func(*Conn, CloseInfo), info CloseInfo) {
 // LoadOrStore returns the connection's value under key if there is one
 // (loaded true), and otherwise stores value and returns it: per-connection
 // state for a policy, made once even when two goroutines race for it. key
-// must be comparable and should be of an unexported type.
+// must be comparable and should be of an unexported type. The connection's
+// context ([Conn.Context]) answers with these values too.
 func (c *Conn) LoadOrStore(key, value any) (actual any, loaded bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for _, kv := range c.values {
+	l := &c.lists
+	for _, kv := range l.valueList() {
 		if kv.key == key {
 			return kv.value, true
 		}
 	}
-	c.values = append(c.values, keyValue{key, value})
+	l.values, l.nValues = withOne(l.valueList(), keyValue{key, value})
 	return value, false
+}
+
+// swapValue replaces the value stored under key by new if it is old, and
+// returns the value stored under key afterwards (new when it swapped): a
+// policy's state made on first use in place of what the upgrade stored
+// (the send queue in place of its settings).
+func (c *Conn) swapValue(key, old, new any) (actual any) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	values := c.lists.valueList()
+	for i := range values {
+		if values[i].key == key {
+			if values[i].value == old {
+				values[i].value = new
+			}
+			return values[i].value
+		}
+	}
+	return nil
 }
 
 // Value returns the value stored under key, or nil.
 func (c *Conn) Value(key any) any {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for _, kv := range c.values {
+	for _, kv := range c.lists.valueList() {
 		if kv.key == key {
 			return kv.value
 		}

@@ -12,16 +12,17 @@ func (c *Conn) finish() {
 	}
 	c.leaveEvents() // before the socket closes: its descriptor may be reused
 	c.ws.NetConn().Close()
-	c.end.sendMu.Lock() // after a Close frame being written (it fails fast now)
-	sent := c.end.sent.Load()
-	c.end.sendMu.Unlock()
-	info := settle(&c.end.decided.end, sent, c.end.received.Load())
+	d := c.end.decided
+	d.sendMu.Lock() // after a Close frame being written (it fails fast now)
+	sent := d.sent.Load()
+	d.sendMu.Unlock()
+	info := settle(&d.end, sent, d.received.Load())
 	info.Duration = c.sinceOpen()
 
 	c.mu.Lock()
 	c.waitersLocked().info = info
-	hooks := c.onClose
-	c.onClose = nil
+	hooks := c.lists.hookList()
+	c.lists.hooks, c.lists.nHooks = nil, 0
 	c.end.state.Store(uint32(stateHooking))
 	reg := c.reg
 	if reg != nil {

@@ -37,7 +37,7 @@ import (
 // and no allocation, and per message a loop over its header bytes.
 type frameGuard struct {
 	net.Conn
-	limits *FrameLimits
+	set atomic.Pointer[connSettings] // the Conn's settings (settings.go)
 
 	skip    uint64      // payload bytes of the current frame still to come
 	payload uint64      // payload bytes declared by those frames
@@ -139,6 +139,19 @@ func (g *frameGuard) passed(p []byte, n int, err error) (int, error) {
 	return n, err
 }
 
+// SetWriteDeadline is what gorilla calls before each frame it writes,
+// under its write lock: a data frame comes with no deadline (the Conn never
+// sets gorilla's) and gets one from the write timeout; a control frame
+// comes with its own.
+func (g *frameGuard) SetWriteDeadline(t time.Time) error {
+	if t.IsZero() {
+		if d := g.set.Load().writeTimeout; d > 0 {
+			t = time.Now().Add(d)
+		}
+	}
+	return g.Conn.SetWriteDeadline(t)
+}
+
 // CloseWrite half-closes the transport when it can.
 func (g *frameGuard) CloseWrite() error {
 	if cw, ok := g.Conn.(interface{ CloseWrite() error }); ok {
@@ -224,7 +237,10 @@ func (g *frameGuard) frame() *CloseError {
 		}
 	}
 	g.skip = length
-	limits := g.limits
+	var limits *FrameLimits
+	if set := g.set.Load(); set != nil {
+		limits = set.limits
+	}
 	if limits == nil {
 		limits = &defaultFrameLimits
 	}

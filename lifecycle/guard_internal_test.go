@@ -106,7 +106,7 @@ func TestGuardBudgets(t *testing.T) {
 		}
 	})
 	t.Run("turned off", func(t *testing.T) {
-		g := &frameGuard{limits: &FrameLimits{ControlRate: -1, FragmentsBase: -1}}
+		g := guardWith(&FrameLimits{ControlRate: -1, FragmentsBase: -1})
 		for range 1000 {
 			if _, failed := g.scan(append(maskedFrame(0x9, true, 0), maskedFrame(0x0, false, 0)...)); failed != nil {
 				t.Fatal(failed)
@@ -130,7 +130,7 @@ func BenchmarkGuard(b *testing.B) {
 		{"ping", maskedFrame(0x9, true, 8)},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
-			g := &frameGuard{limits: &FrameLimits{ControlRate: 1e12, ControlBurst: 1 << 30}}
+			g := guardWith(&FrameLimits{ControlRate: 1e12, ControlBurst: 1 << 30})
 			b.ReportAllocs()
 			for b.Loop() {
 				if _, failed := g.scan(bc.frame); failed != nil {
@@ -139,4 +139,11 @@ func BenchmarkGuard(b *testing.B) {
 			}
 		})
 	}
+}
+
+// guardWith returns a frame guard with budgets l.
+func guardWith(l *FrameLimits) *frameGuard {
+	g := new(frameGuard)
+	g.set.Store(&connSettings{limits: l})
+	return g
 }

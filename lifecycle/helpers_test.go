@@ -38,7 +38,8 @@ func newHarness(t *testing.T, cfg connx.Config, handler func(*lifecycle.Conn), o
 // newModeHarness is newHarness in a read mode: open (when not nil) runs
 // on each connection first, then onMessage gets each data message, from a
 // ReadMessage loop in a goroutine of the connection's (goroutine mode) or
-// from serveEvents (event mode, with its default read buffer).
+// from serveEvents (event mode, with its default read buffer, on a Conn
+// made for it: config.Events).
 func newModeHarness(t *testing.T, mode conntest.Mode, cfg connx.Config, open func(*lifecycle.Conn), onMessage func(*lifecycle.Conn, lifecycle.MessageType, []byte)) *harness {
 	if !mode.Events {
 		return newHarness(t, cfg, func(c *lifecycle.Conn) {
@@ -54,6 +55,7 @@ func newModeHarness(t *testing.T, mode conntest.Mode, cfg connx.Config, open fun
 			}
 		})
 	}
+	cfg.Events = true // made for event mode: the loop owns its socket
 	return startHarness(t, cfg, connx.EventBufferSize, func(c *lifecycle.Conn) {
 		if open != nil {
 			open(c)

@@ -30,4 +30,6 @@ func init() {
 	connlink.SubjectConns = (*Registry).subjectConns
 	connlink.CloseParallelism = withCloseParallelism
 	connlink.TruncateReason = truncateReason
+	connlink.ConnOf = connOf
+	connlink.SwapValue = (*Conn).swapValue
 }

@@ -29,9 +29,9 @@ type eventLoop struct {
 	wakes  wakeHeap     // the connections' wake-ups, on one runtime timer
 
 	mu    sync.Mutex
-	slots []*Conn  // by id's low 32 bits
-	gens  []uint32 // each slot's generation: the id's high 32 bits
-	free  []uint32 // free slots
+	slots []*eventConn // by id's low 32 bits
+	gens  []uint32     // each slot's generation: the id's high 32 bits
+	free  []uint32     // free slots
 }
 
 var (
@@ -90,8 +90,8 @@ func (l *eventLoop) runTimers(c *Conn) {
 }
 
 func (l *eventLoop) runTimersOf(id uint64, _ evpoll.Events) {
-	if c := l.lookup(id); c != nil {
-		c.runTimers()
+	if ec := l.lookup(id); ec != nil {
+		ec.conn.runTimers()
 	}
 }
 
@@ -104,35 +104,59 @@ func (l *eventLoop) serveOn(c *Conn) {
 }
 
 // wake is the poller's handler: new bytes arrived on a connection (or it
-// hung up). One worker at a time serves a connection; a wake-up for one
-// that is being served tells its server to read again (the registration
-// is edge-triggered: no wake-up comes for bytes that were there already).
-func (l *eventLoop) wake(id uint64, _ evpoll.Events) {
-	c := l.lookup(id)
-	if c == nil || c.state() >= stateFinishing || !c.enterServe() {
+// hung up), or room to write came. One worker at a time serves a
+// connection; a wake-up for one that is being served tells its server to
+// read again (the registration is edge-triggered: no wake-up comes for
+// bytes that were there already). Room to write, and bytes for a
+// connection the loop does not serve (before serveEvents, in its
+// goroutine fallback, while it lingers), go to whoever waits on the socket.
+func (l *eventLoop) wake(id uint64, ev evpoll.Events) {
+	ec := l.lookup(id)
+	if ec == nil {
+		return
+	}
+	if ev&(evpoll.Writable|evpoll.Hangup|evpoll.Error) != 0 {
+		ec.ready(true) // a waiting write tries again: it succeeds, or fails on the error
+		if ev == evpoll.Writable {
+			return
+		}
+	}
+	c := ec.conn
+	if c.events.Load() == nil {
+		c.flags.Or(flagReadable) // before looking again: registerEvents stores, then reads the flag
+		if c.events.Load() == nil {
+			ec.ready(false)
+			return
+		}
+	}
+	if c.hasFlag(flagLeftEvents) {
+		ec.ready(false)
+		return
+	}
+	if c.state() >= stateFinishing || !c.enterServe() {
 		return
 	}
 	c.serve()
 }
 
-// add gives c an id that is never reused for another connection.
-func (l *eventLoop) add(c *Conn) uint64 {
+// add gives ec an id that is never reused for another connection.
+func (l *eventLoop) add(ec *eventConn) uint64 {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	var i uint32
 	if n := len(l.free); n > 0 {
 		i = l.free[n-1]
 		l.free = l.free[:n-1]
-		l.slots[i] = c
+		l.slots[i] = ec
 	} else {
 		i = uint32(len(l.slots))
-		l.slots = append(l.slots, c)
+		l.slots = append(l.slots, ec)
 		l.gens = append(l.gens, 0)
 	}
 	return uint64(l.gens[i])<<32 | uint64(i)
 }
 
-func (l *eventLoop) lookup(id uint64) *Conn {
+func (l *eventLoop) lookup(id uint64) *eventConn {
 	i, gen := uint32(id), uint32(id>>32)
 	l.mu.Lock()
 	defer l.mu.Unlock()

@@ -122,7 +122,7 @@ func (c *Conn) leaveReader() {
 }
 
 func (c *Conn) runChecks(mt MessageType, data []byte) error {
-	for _, check := range c.checks {
+	for _, check := range c.lists.checkList() {
 		if err := check(mt, data); err != nil {
 			return err
 		}
@@ -160,7 +160,7 @@ func (c *Conn) readAfterClose() error {
 func (c *Conn) readPayload(r io.Reader) ([]byte, error) {
 	bp := readBuffers.Get().(*[]byte)
 	b := (*bp)[:0]
-	limit := c.readLimit
+	limit := c.settings().readLimit
 	var err error
 	for {
 		if len(b) == cap(b) {

@@ -140,7 +140,7 @@ func (c *Conn) linger() {
 	if g, ok := nc.(*frameGuard); ok {
 		raw = g.Conn // past the guard: its verdict is given
 	}
-	raw.SetReadDeadline(time.Now().Add(c.closeTimeout))
+	raw.SetReadDeadline(time.Now().Add(c.settings().closeTimeout))
 	io.Copy(io.Discard, io.LimitReader(raw, lingerLimit))
 }
 

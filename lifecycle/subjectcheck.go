@@ -84,7 +84,7 @@ func (g *subjectGate) set(c *Conn, subject string) (err error) {
 func runCheck(check subjectCheck, c *Conn, subject string) (undo func(), err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			c.log.Error("wsmw: subject check panicked", "panic", p)
+			c.settings().log.Error("wsmw: subject check panicked", "panic", p)
 			undo, err = nil, fmt.Errorf("%w: %v", errSubjectCheckPanic, p)
 		}
 	}()

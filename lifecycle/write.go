@@ -18,13 +18,12 @@ func (c *Conn) WriteMessage(mt MessageType, data []byte) error {
 		return c.closeErr()
 	}
 	c.writeMu.Lock()
-	if c.writeTimeout > 0 {
-		c.ws.SetWriteDeadline(time.Now().Add(c.writeTimeout))
-	}
 	// Counted before the write: once the peer has the message the
 	// connection may end, and its OnClose hooks must see the count.
 	c.outbound.Add(1)
 	c.outboundBytes.Add(uint64(len(data)))
+	// The frame guard gives each data frame the write timeout as gorilla
+	// sets its deadline.
 	err := c.ws.WriteMessage(int(mt), data)
 	c.writeMu.Unlock()
 	if err != nil {
@@ -57,7 +56,7 @@ func (c *Conn) Ping(data []byte, deadline time.Time) error {
 }
 
 func (c *Conn) writePong(appData string) error {
-	err := c.ws.WriteControl(websocket.PongMessage, []byte(appData), time.Now().Add(c.closeTimeout))
+	err := c.ws.WriteControl(websocket.PongMessage, []byte(appData), time.Now().Add(c.settings().closeTimeout))
 	if err == nil || errors.Is(err, websocket.ErrCloseSent) || isTimeout(err) {
 		return nil
 	}

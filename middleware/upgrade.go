@@ -171,7 +171,6 @@ func (u *Upgrader) Upgrade(w http.ResponseWriter, r *http.Request) (*lifecycle.C
 	if c == nil {
 		return nil, err
 	}
-	policy.BindConn(cfg.Context, c)
 	var steps []policy.Step
 	if st != nil {
 		steps = st.Upgraded(c) // the connection does not keep them

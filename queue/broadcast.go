@@ -3,6 +3,7 @@ package queue
 import (
 	"net/http"
 
+	"github.com/wsmw/wsmw/internal/connx"
 	"github.com/wsmw/wsmw/lifecycle"
 	"github.com/wsmw/wsmw/middleware"
 )
@@ -13,22 +14,33 @@ type queueKey struct{}
 // ([WithMaxMessages], [WithMaxBytes], [WithOverflow],
 // [middleware.WithClose]), used by [Send], [Broadcast] and [Of]. Without
 // it, a connection's queue is made with the defaults (256 messages, 1 MiB,
-// [OverflowClose], 1008 "slow consumer") on first use.
+// [OverflowClose], 1008 "slow consumer"). Either way the queue is made on
+// first use: a connection that is never sent to holds none.
 func SlowConsumer(opts ...middleware.Option) func(http.Handler) http.Handler {
 	s := newSettings("SlowConsumer", opts)
 	return middleware.Policy(func(c *lifecycle.Conn) error {
-		c.LoadOrStore(queueKey{}, newQueue(c, s))
+		c.LoadOrStore(queueKey{}, &s) // the policy's settings, shared; Of makes the queue
 		return nil
 	})
 }
 
-// Of returns c's Queue, making one with the defaults if c has none yet.
+// defaultSettings are the settings of a queue made without [SlowConsumer].
+var defaultSettings = newSettings("Of", nil)
+
+// Of returns c's Queue, making one (with [SlowConsumer]'s settings, or the
+// defaults) if c has none yet.
 func Of(c *lifecycle.Conn) *Queue {
-	if q, ok := c.Value(queueKey{}).(*Queue); ok {
+	v, _ := c.LoadOrStore(queueKey{}, &defaultSettings)
+	if q, ok := v.(*Queue); ok {
 		return q
 	}
-	q, _ := c.LoadOrStore(queueKey{}, newQueue(c, newSettings("Of", nil)))
-	return q.(*Queue)
+	s := v.(*settings)
+	q := newQueue(c, *s)
+	if actual, _ := connx.SwapValue(c, queueKey{}, s, q).(*Queue); actual != q {
+		return actual // another goroutine's, made meanwhile
+	}
+	q.bind()
+	return q
 }
 
 // Send queues a message on c's Queue and returns without waiting for the

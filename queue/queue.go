@@ -158,8 +158,12 @@ func newQueue(c *lifecycle.Conn, s settings) *Queue {
 		code:     s.code,
 		reason:   s.reason,
 	}
-	c.OnClose(func(*lifecycle.Conn, lifecycle.CloseInfo) { q.release() })
 	return q
+}
+
+// bind ties q to its connection's end, once q is the connection's queue.
+func (q *Queue) bind() {
+	q.c.OnClose(func(*lifecycle.Conn, lifecycle.CloseInfo) { q.release() })
 }
 
 // Send queues data for writing and returns without waiting for the peer.

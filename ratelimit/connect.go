@@ -13,6 +13,18 @@ import (
 // storeTimeout bounds a Store call made for one upgrade request.
 const storeTimeout = 2 * time.Second
 
+// storeContext returns the context of a Store call for r, bounded by
+// storeTimeout; the in-memory store, which never waits, gets r's own (no
+// runtime timer and no context per call).
+func (cfg *config) storeContext(r *http.Request) (context.Context, context.CancelFunc) {
+	if _, local := cfg.store.(*MemoryStore); local {
+		return r.Context(), noCancel
+	}
+	return context.WithTimeout(r.Context(), storeTimeout)
+}
+
+func noCancel() {}
+
 // ConnectRate limits WebSocket upgrades to limit per window per key (the
 // client IP unless [WithKey] says otherwise): a token bucket per key that
 // holds limit tokens and refills at limit per window, so a client may
@@ -48,7 +60,7 @@ func ConnectRate(limit int, window time.Duration, opts ...middleware.Option) fun
 				next.ServeHTTP(w, r)
 				return
 			}
-			ctx, cancel := context.WithTimeout(r.Context(), storeTimeout)
+			ctx, cancel := cfg.storeContext(r)
 			res, err := cfg.store.Take(ctx, cfg.prefix+"connect:"+key, limit, window)
 			cancel()
 			if err != nil {
@@ -57,12 +69,12 @@ func ConnectRate(limit int, window time.Duration, opts ...middleware.Option) fun
 				}
 				return
 			}
-			setLimitHeaders(w, limit, res.Remaining, res.Reset)
 			if !res.Allowed {
+				setLimitHeaders(w, limit, res.Remaining, res.Reset)
 				cfg.refuse(w, r, http.StatusTooManyRequests, ErrConnectRateLimited, res.RetryAfter)
 				return
 			}
-			next.ServeHTTP(w, r)
+			next.ServeHTTP(withLimitHeaders(w, limit, res.Remaining, res.Reset), r)
 		})
 	}
 }

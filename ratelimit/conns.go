@@ -1,11 +1,9 @@
 package ratelimit
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net/http"
-	"sync/atomic"
 
 	"github.com/wsmw/wsmw/internal/policy"
 	"github.com/wsmw/wsmw/lifecycle"
@@ -95,7 +93,7 @@ func slotPolicy(cfg *config, n int, name, prefix string, status int, cause error
 				return
 			}
 			k = prefix + k
-			ctx, cancel := context.WithTimeout(r.Context(), storeTimeout)
+			ctx, cancel := cfg.storeContext(r)
 			release, held, err := cfg.store.Acquire(ctx, cfg.prefix+k, n)
 			cancel()
 			if err != nil {
@@ -109,8 +107,7 @@ func slotPolicy(cfg *config, n int, name, prefix string, status int, cause error
 				cfg.refuse(w, r, status, cause, cfg.retryAfter)
 				return
 			}
-			setLimitHeaders(w, n, n-held, 0)
-			serveHoldingSlot(w, r, next, release)
+			serveHoldingSlot(withLimitHeaders(w, n, n-held, 0), r, next, release)
 		})
 	}
 }
@@ -121,16 +118,10 @@ func slotPolicy(cfg *config, n int, name, prefix string, status int, cause error
 // however the connection ends), at once when it did not (or when next
 // panicked before it).
 func serveHoldingSlot(w http.ResponseWriter, r *http.Request, next http.Handler, release func()) {
-	var done atomic.Bool
-	once := func() {
-		if done.CompareAndSwap(false, true) {
-			release()
-		}
-	}
-	r = middleware.AddCloseHook(r, func(*lifecycle.Conn, lifecycle.CloseInfo) { once() })
+	r = middleware.AddCloseHook(r, func(*lifecycle.Conn, lifecycle.CloseInfo) { release() })
 	defer func() {
 		if middleware.UpgradedConn(r) == nil {
-			once()
+			release()
 		}
 	}()
 	next.ServeHTTP(w, r)

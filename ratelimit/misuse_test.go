@@ -148,14 +148,16 @@ func upgradeRequest() *http.Request {
 }
 
 // passesUntouched reports whether policy hands an upgrade request to the
-// next handler as it came (nothing attached, no copy made) and writes
-// nothing itself.
+// next handler as it came (nothing attached, no copy made, the writer as
+// it was: a policy that counts the request passes the X-RateLimit-*
+// fields on in the writer) and writes nothing itself.
 func passesUntouched(policy func(http.Handler) http.Handler) bool {
 	in := upgradeRequest()
 	var got *http.Request
+	var gotW http.ResponseWriter
 	w := httptest.NewRecorder()
-	policy(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) { got = r })).ServeHTTP(w, in)
-	return got == in && len(w.Header()) == 0
+	policy(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { got, gotW = r, w })).ServeHTTP(w, in)
+	return got == in && gotW == http.ResponseWriter(w) && len(w.Header()) == 0
 }
 
 // Zero turns each policy off: the upgrade request passes untouched (no

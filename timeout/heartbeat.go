@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/wsmw/wsmw/internal/connx"
@@ -47,30 +46,17 @@ func Heartbeat(interval, timeout time.Duration, opts ...middleware.Option) func(
 	}
 	p := &heartbeatPolicy{interval: interval, timeout: timeout, cs: cs}
 	return middleware.Policy(func(c *lifecycle.Conn) error {
-		s := &heartbeat{c: c, p: p}
-		if _, loaded := c.LoadOrStore(heartbeatKey{}, s); loaded {
+		s := stateOf(c)
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if s.hb != nil {
 			return nil // one heartbeat per connection: the first wins
 		}
-		c.StartTimer(&s.t, interval, s.fire)
+		s.hb, s.hbAt = p, max(s.sinceOpen()+interval, 1)
 		connx.OnPong(c, s.pong)
+		s.armLocked(s.sinceOpen())
 		return nil
 	})
-}
-
-type heartbeatKey struct{}
-
-// heartbeat is one connection's ping/pong state.
-type heartbeat struct {
-	c *lifecycle.Conn
-	p *heartbeatPolicy
-	t lifecycle.Timer
-
-	mu        sync.Mutex
-	seq       uint32        // the outstanding ping's; its data is seq as 8 bytes, big-endian
-	waiting   bool          // a ping is outstanding
-	answered  bool          // its pong arrived
-	sentAt    time.Duration // when the outstanding ping was armed, since the open
-	inboundAt uint64        // connx.InboundFrames(c) when it was armed
 }
 
 // heartbeatPolicy is what every connection of one Heartbeat shares.
@@ -80,66 +66,61 @@ type heartbeatPolicy struct {
 	cs       closeSpec
 }
 
-// pingData is the data of ping seq.
+// pingData is the payload of ping seq: 8 bytes, which the core times
+// without allocating (Conn.RTT).
 func pingData(seq uint32) (b [8]byte) {
 	binary.BigEndian.PutUint64(b[:], uint64(seq))
 	return b
 }
 
-// fire runs when the timer goes off: at a pong deadline, or when the next
-// ping is due.
-func (s *heartbeat) fire() {
-	p := s.p
-	now := time.Since(connx.OpenedAt(s.c))
-	s.mu.Lock()
+// beatLocked is the heartbeat's turn, at or after hbAt: it decides whether
+// the outstanding ping was answered in time and when to look next, and
+// reports whether to write a ping now (with data ping), or dead when the
+// pong timeout passed with nothing from the peer. Any frame counts as a sign of life:
+// a busy peer's pong may queue behind its data, but the data shows it is
+// there. s.mu is held.
+func (s *connState) beatLocked(now time.Duration) (ping [8]byte, send, dead bool) {
+	p := s.hb
 	if s.waiting {
 		alive := s.answered || connx.InboundFrames(s.c) != s.inboundAt
 		if !alive {
 			if deadline := s.sentAt + p.timeout; now < deadline {
-				s.t.Reset(deadline - now)
-				s.mu.Unlock()
-				return
+				s.hbAt = deadline
+				return ping, false, false
 			}
-			s.mu.Unlock()
-			s.dead()
-			return
+			s.hbAt = 0
+			return ping, false, true
 		}
 		s.waiting = false
 		if next := s.sentAt + p.interval; now < next {
-			s.t.Reset(next - now)
-			s.mu.Unlock()
-			return
+			s.hbAt = next
+			return ping, false, false
 		}
 	}
-	// Arm the deadline before writing: the pong may beat the write's return.
 	s.seq++
-	data := pingData(s.seq)
 	s.sentAt, s.waiting, s.answered = now, true, false
 	s.inboundAt = connx.InboundFrames(s.c)
-	s.t.Reset(min(p.interval, p.timeout))
-	s.mu.Unlock()
-
-	if err := s.c.Ping(data[:], time.Now().Add(p.timeout)); err != nil && !(s.c.Err() != nil) {
-		s.dead() // not written within timeout: the peer is not reading
-	}
+	// Armed before the ping is written: its pong can come before the write
+	// returns.
+	s.hbAt = now + min(p.interval, p.timeout)
+	return pingData(s.seq), true, false
 }
 
-func (s *heartbeat) dead() {
-	connx.Abort(s.c, ErrPongTimeout, s.p.cs.code, s.p.cs.reason)
+// dead aborts the connection: its peer did not answer in time.
+func (s *connState) dead() {
+	connx.Abort(s.c, ErrPongTimeout, s.hb.cs.code, s.hb.cs.reason)
 }
 
-// pong runs on the reading goroutine for every pong. A pong later than
-// the interval means the timer waits for the pong deadline: the next ping
-// is due now, not at that deadline.
-func (s *heartbeat) pong(appData string) {
+// pong is the heartbeat's pong hook. A pong that comes after the next ping
+// was due (timeout > interval) lets that ping go now.
+func (s *connState) pong(appData string) {
 	s.mu.Lock()
-	late := false
+	defer s.mu.Unlock()
 	if data := pingData(s.seq); s.waiting && !s.answered && appData == string(data[:]) {
 		s.answered = true
-		late = time.Since(connx.OpenedAt(s.c))-s.sentAt >= s.p.interval
-	}
-	s.mu.Unlock()
-	if late {
-		s.t.Reset(0)
+		if now := s.sinceOpen(); now-s.sentAt >= s.hb.interval {
+			s.hbAt = now
+			s.armLocked(now)
+		}
 	}
 }

@@ -2,7 +2,6 @@ package timeout
 
 import (
 	"net/http"
-	"sync/atomic"
 	"time"
 
 	"github.com/wsmw/wsmw/internal/connx"
@@ -31,25 +30,18 @@ func IdleTimeout(d time.Duration, opts ...middleware.Option) func(http.Handler) 
 	}
 	p := &idlePolicy{d: d, cs: cs, outbound: outbound}
 	return middleware.Policy(func(c *lifecycle.Conn) error {
-		s := &idleState{c: c, p: p}
-		c.StartTimer(&s.t, d-s.sinceOpen(), s.fire)
-		c.AddReadCheck(s.check)
-		if outbound {
-			c.LoadOrStore(idleKey{}, s)
+		s := stateOf(c)
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if s.idle == nil {
+			c.AddReadCheck(s.touchCheck)
 		}
+		if s.idle == nil || d < s.idle.d {
+			s.idle = p
+		}
+		s.armLocked(s.sinceOpen())
 		return nil
 	})
-}
-
-type idleKey struct{}
-
-// idleState is one connection's idle clock.
-type idleState struct {
-	c       *lifecycle.Conn
-	p       *idlePolicy
-	last    atomic.Int64 // nanoseconds from the open (connx.OpenedAt) to the latest activity
-	outSeen uint64       // connx.OutboundMessages at the last firing; only fire uses it
-	t       lifecycle.Timer
 }
 
 // idlePolicy is what every connection of one [IdleTimeout] shares.
@@ -59,32 +51,26 @@ type idlePolicy struct {
 	outbound bool // WithCountOutbound
 }
 
-func (s *idleState) touch() { s.last.Store(int64(s.sinceOpen())) }
+func (s *connState) touch() { s.last.Store(int64(s.sinceOpen())) }
 
-func (s *idleState) sinceOpen() time.Duration { return time.Since(connx.OpenedAt(s.c)) }
-
-func (s *idleState) check(lifecycle.MessageType, []byte) error {
+// touchCheck is [IdleTimeout]'s read check: a data message is activity.
+func (s *connState) touchCheck(lifecycle.MessageType, []byte) error {
 	s.touch()
 	return nil
 }
 
-// fire closes the connection if it has been idle for d, and otherwise
-// re-arms the timer for the rest. With [WithCountOutbound], messages written
-// directly with WriteMessage since the last firing count as activity now:
-// never early, at most d late (Touch and the send queue are exact).
-func (s *idleState) fire() {
-	if s.p.outbound {
+// idleDue reports whether the connection has been idle for d. With
+// [WithCountOutbound], messages written directly with WriteMessage since
+// the last look count as activity now: never early, at most d late (Touch
+// and the send queue are exact). s.mu is held.
+func (s *connState) idleDue(now time.Duration) bool {
+	if s.idle.outbound {
 		if n := connx.OutboundMessages(s.c); n != s.outSeen {
 			s.outSeen = n
 			s.touch()
 		}
 	}
-	idle := s.sinceOpen() - time.Duration(s.last.Load())
-	if idle >= s.p.d {
-		s.c.CloseWith(ErrIdleTimeout, s.p.cs.code, s.p.cs.reason)
-		return
-	}
-	s.t.Reset(s.p.d - idle)
+	return now-time.Duration(s.last.Load()) >= s.idle.d
 }
 
 // Touch records outbound activity for [IdleTimeout] when it was given
@@ -92,7 +78,13 @@ func (s *idleState) fire() {
 // queue) calls it after each message it writes; call it yourself after
 // writing with WriteMessage.
 func Touch(c *lifecycle.Conn) {
-	if s, ok := c.Value(idleKey{}).(*idleState); ok {
+	if s, ok := c.Value(stateKey{}).(*connState); ok && s.idleCountsOutbound() {
 		s.touch()
 	}
+}
+
+func (s *connState) idleCountsOutbound() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.idle != nil && s.idle.outbound
 }

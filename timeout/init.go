@@ -2,10 +2,8 @@ package timeout
 
 import (
 	"net/http"
-	"sync/atomic"
 	"time"
 
-	"github.com/wsmw/wsmw/internal/connx"
 	"github.com/wsmw/wsmw/lifecycle"
 	"github.com/wsmw/wsmw/middleware"
 )
@@ -23,31 +21,32 @@ func InitTimeout(d time.Duration, opts ...middleware.Option) func(http.Handler) 
 	if d == 0 {
 		return passThrough
 	}
+	p := &initPolicy{d: d, cs: cs}
 	return middleware.Policy(func(c *lifecycle.Conn) error {
-		s := &initState{c: c, cs: cs}
-		c.StartTimer(&s.t, d-time.Since(connx.OpenedAt(c)), s.fire)
-		c.AddReadCheck(s.check)
+		s := stateOf(c)
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if s.init == nil {
+			c.AddReadCheck(s.sawMessage)
+		}
+		if s.init == nil || d < s.init.d {
+			s.init = p
+		}
+		s.armLocked(s.sinceOpen())
 		return nil
 	})
 }
 
-// initState is one connection's wait for its first message.
-type initState struct {
-	c    *lifecycle.Conn
-	cs   closeSpec
-	seen atomic.Bool
-	t    lifecycle.Timer
+// initPolicy is what every connection of one [InitTimeout] shares.
+type initPolicy struct {
+	d  time.Duration
+	cs closeSpec
 }
 
-func (s *initState) fire() {
+// sawMessage is [InitTimeout]'s read check: the first message is in time.
+func (s *connState) sawMessage(lifecycle.MessageType, []byte) error {
 	if !s.seen.Load() {
-		s.c.CloseWith(ErrInitTimeout, s.cs.code, s.cs.reason)
-	}
-}
-
-func (s *initState) check(lifecycle.MessageType, []byte) error {
-	if !s.seen.Load() && s.seen.CompareAndSwap(false, true) {
-		s.t.Stop()
+		s.seen.Store(true)
 	}
 	return nil
 }

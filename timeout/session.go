@@ -4,7 +4,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/wsmw/wsmw/internal/connx"
 	"github.com/wsmw/wsmw/lifecycle"
 	"github.com/wsmw/wsmw/middleware"
 )
@@ -22,18 +21,21 @@ func SessionExpiry(d time.Duration, opts ...middleware.Option) func(http.Handler
 	if d == 0 {
 		return passThrough
 	}
+	p := &sessionPolicy{d: d, cs: cs}
 	return middleware.Policy(func(c *lifecycle.Conn) error {
-		s := &sessionState{c: c, cs: &cs}
-		c.StartTimer(&s.t, d-time.Since(connx.OpenedAt(c)), s.expire)
+		s := stateOf(c)
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if s.session == nil || d < s.session.d {
+			s.session = p
+		}
+		s.armLocked(s.sinceOpen())
 		return nil
 	})
 }
 
-// sessionState is one connection's session clock.
-type sessionState struct {
-	c  *lifecycle.Conn
-	cs *closeSpec // shared by the policy's connections
-	t  lifecycle.Timer
+// sessionPolicy is what every connection of one [SessionExpiry] shares.
+type sessionPolicy struct {
+	d  time.Duration
+	cs closeSpec
 }
-
-func (s *sessionState) expire() { s.c.CloseWith(ErrSessionExpired, s.cs.code, s.cs.reason) }

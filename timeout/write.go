@@ -9,7 +9,9 @@ import (
 	"github.com/wsmw/wsmw/middleware"
 )
 
-// WriteTimeout bounds every data write (WriteMessage, Send's writer) to d.
+// WriteTimeout bounds every data write (WriteMessage, Send's writer) to d:
+// each frame written must be taken by the peer within d (a message is one
+// frame unless compression splits it).
 // A write that times out has left the stream broken mid-frame, so the
 // connection cannot send a Close frame: TCP is closed at once and the end
 // is reported as 1006 abnormal with cause ErrWriteTimeout

@@ -36,7 +36,8 @@ type Config[Registry, Conn, CloseInfo, FrameLimits any] struct {
 	Registry *Registry
 	// Subject names who the connection belongs to.
 	Subject string
-	// OnClose hooks are added to the Conn as soon as it exists.
+	// OnClose hooks are added to the Conn as soon as it exists. The Conn
+	// keeps the slice (a hook added later copies it): do not change it.
 	OnClose []func(*Conn, CloseInfo)
 	// Events says that event mode will serve the Conn: its timers wait for
 	// it and then run on the event loop's shared runtime timer.
@@ -75,4 +76,6 @@ var (
 	SubjectConns     any // func(*Registry, string) []*Conn
 	CloseParallelism any // func(int) RegistryOption
 	TruncateReason   any // func(string) string
+	ConnOf           any // func(context.Context) *Conn
+	SwapValue        any // func(*Conn, any, any, any) any
 )

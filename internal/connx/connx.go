@@ -8,6 +8,7 @@
 package connx
 
 import (
+	"context"
 	"net/http"
 	"time"
 
@@ -56,6 +57,8 @@ var (
 	subjectConns     = connlink.SubjectConns.(func(*lifecycle.Registry, string) []*lifecycle.Conn)
 	closeParallel    = connlink.CloseParallelism.(func(int) lifecycle.RegistryOption)
 	truncateReason   = connlink.TruncateReason.(func(string) string)
+	connOf           = connlink.ConnOf.(func(context.Context) *lifecycle.Conn)
+	swapValue        = connlink.SwapValue.(func(*lifecycle.Conn, any, any, any) any)
 )
 
 // Accept upgrades r with u and returns the Conn that manages the new
@@ -167,3 +170,13 @@ func WithCloseParallelism(n int) lifecycle.RegistryOption { return closeParallel
 // TruncateReason returns reason as valid UTF-8 of at most
 // [lifecycle.MaxReasonBytes] bytes, cut at a rune boundary.
 func TruncateReason(reason string) string { return truncateReason(reason) }
+
+// ConnOf returns the Conn whose context (Conn.Context) ctx is or derives
+// from, nil for none.
+func ConnOf(ctx context.Context) *lifecycle.Conn { return connOf(ctx) }
+
+// SwapValue replaces c's value under key (Conn.LoadOrStore) by new if it
+// is old, and returns the value under key afterwards: new when it swapped,
+// nil when key has none. A policy that stores its shared settings at the
+// upgrade makes its per-connection state on first use this way.
+func SwapValue(c *lifecycle.Conn, key, old, new any) (actual any) { return swapValue(c, key, old, new) }

@@ -19,6 +19,9 @@ const (
 	Hangup
 	// Error: the socket has a pending error (EPOLLERR).
 	Error
+	// Writable: the socket has room to write again (EPOLLOUT), reported
+	// only for a registration that watches writes ([Poller.WatchWrites]).
+	Writable
 )
 
 // String lists the set's names, "readable|peer-closed" for example.
@@ -30,7 +33,7 @@ func (e Events) String() string {
 	for _, n := range []struct {
 		bit  Events
 		name string
-	}{{Readable, "readable"}, {PeerClosed, "peer-closed"}, {Hangup, "hangup"}, {Error, "error"}} {
+	}{{Readable, "readable"}, {PeerClosed, "peer-closed"}, {Hangup, "hangup"}, {Error, "error"}, {Writable, "writable"}} {
 		if e&n.bit != 0 {
 			parts = append(parts, n.name)
 		}

@@ -216,21 +216,25 @@ func toEvents(e uint32) Events {
 	if e&unix.EPOLLERR != 0 {
 		ev |= Error
 	}
+	if e&unix.EPOLLOUT != 0 {
+		ev |= Writable
+	}
 	return ev
 }
 
 // ctlCall is one epoll_ctl call, pooled with its function bound so that
 // passing it to RawConn.Control allocates nothing.
 type ctlCall struct {
-	p   *Poller
-	op  int
-	id  uint64
-	err error
-	fn  func(fd uintptr)
+	p      *Poller
+	op     int
+	events uint32
+	id     uint64
+	err    error
+	fn     func(fd uintptr)
 }
 
 func (c *ctlCall) run(fd uintptr) {
-	ev := unix.EpollEvent{Events: c.p.interest}
+	ev := unix.EpollEvent{Events: c.events}
 	setID(&ev, c.id)
 	c.err = unix.EpollCtl(c.p.epfd, c.op, int(fd), &ev)
 }
@@ -238,7 +242,7 @@ func (c *ctlCall) run(fd uintptr) {
 // ctl runs epoll_ctl with the connection's descriptor held by rc.Control
 // and the epoll descriptor held by ctlMu: neither can be closed and reused
 // while the call runs. It returns [ErrClosed] once the Poller is closed.
-func (p *Poller) ctl(rc syscall.RawConn, op int, id uint64) error {
+func (p *Poller) ctl(rc syscall.RawConn, op int, events uint32, id uint64) error {
 	if err := p.failed.Load(); err != nil && op != unix.EPOLL_CTL_DEL {
 		return *err
 	}
@@ -251,7 +255,7 @@ func (p *Poller) ctl(rc syscall.RawConn, op int, id uint64) error {
 		p.published.Add(1) // see published
 	}
 	c := p.calls.Get().(*ctlCall)
-	c.op, c.id, c.err = op, id, nil
+	c.op, c.events, c.id, c.err = op, events, id, nil
 	if err := rc.Control(c.fn); err != nil {
 		p.calls.Put(c)
 		return fmt.Errorf("evpoll: connection: %w", err)
@@ -266,7 +270,7 @@ func (p *Poller) ctl(rc syscall.RawConn, op int, id uint64) error {
 // connection's [syscall.RawConn] (from SyscallConn). Adding a connection
 // that is already registered fails.
 func (p *Poller) Add(rc syscall.RawConn, id uint64) error {
-	if err := p.ctl(rc, unix.EPOLL_CTL_ADD, id); err != nil {
+	if err := p.ctl(rc, unix.EPOLL_CTL_ADD, p.interest, id); err != nil {
 		if errors.Is(err, unix.EEXIST) {
 			return errors.New("evpoll: connection already registered")
 		}
@@ -282,7 +286,21 @@ func (p *Poller) Add(rc syscall.RawConn, id uint64) error {
 // thing a handler does with the connection. It returns [ErrNotRegistered]
 // after Remove and [ErrClosed] after Close.
 func (p *Poller) Rearm(rc syscall.RawConn, id uint64) error {
-	err := p.ctl(rc, unix.EPOLL_CTL_MOD, id)
+	err := p.ctl(rc, unix.EPOLL_CTL_MOD, p.interest, id)
+	if errors.Is(err, unix.ENOENT) {
+		return ErrNotRegistered
+	}
+	return err
+}
+
+// WatchWrites makes a registered connection report [Writable] too, under
+// the same or a new id: for a writer that found the socket full and waits
+// for room. With [WithEdgeTriggered] the registration stays so (a wake-up
+// comes each time room is made after a write found none); otherwise it
+// also re-arms, as Rearm does. It returns [ErrNotRegistered] after Remove
+// and [ErrClosed] after Close.
+func (p *Poller) WatchWrites(rc syscall.RawConn, id uint64) error {
+	err := p.ctl(rc, unix.EPOLL_CTL_MOD, p.interest|unix.EPOLLOUT, id)
 	if errors.Is(err, unix.ENOENT) {
 		return ErrNotRegistered
 	}
@@ -296,7 +314,7 @@ func (p *Poller) Rearm(rc syscall.RawConn, id uint64) error {
 // one already closed fails (closing it dropped the registration, unless
 // its descriptor was duplicated).
 func (p *Poller) Remove(rc syscall.RawConn) error {
-	err := p.ctl(rc, unix.EPOLL_CTL_DEL, 0)
+	err := p.ctl(rc, unix.EPOLL_CTL_DEL, 0, 0)
 	switch {
 	case err == nil:
 		p.registered.Add(-1)

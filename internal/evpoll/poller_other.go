@@ -25,6 +25,9 @@ func (p *Poller) Add(rc syscall.RawConn, id uint64) error { return ErrUnsupporte
 // Rearm returns ErrUnsupported.
 func (p *Poller) Rearm(rc syscall.RawConn, id uint64) error { return ErrUnsupported }
 
+// WatchWrites returns ErrUnsupported.
+func (p *Poller) WatchWrites(rc syscall.RawConn, id uint64) error { return ErrUnsupported }
+
 // Remove returns nil: nothing can be registered on this system.
 func (p *Poller) Remove(rc syscall.RawConn) error { return nil }
 

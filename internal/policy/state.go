@@ -35,9 +35,10 @@ type State struct {
 	hooks    []func(*lifecycle.Conn, lifecycle.CloseInfo) // OnClose hooks, added when the Conn is made
 	conn     atomic.Pointer[lifecycle.Conn]
 	subject  string
-	pending  bool   // the subject will be set on the connection later (WithSubjectPending)
-	fallback string // subprotocol to select when the application's don't match
-	values   []keyValue
+	pending  bool       // the subject will be set on the connection later (WithSubjectPending)
+	fallback string     // subprotocol to select when the application's don't match
+	values   []keyValue // for the request and the connection (WithValue)
+	local    []keyValue // for the request only (WithRequestValue)
 }
 
 // Step is one function to run on a new connection: an attachment, or an
@@ -70,6 +71,9 @@ func (s *State) Value(key any) any {
 	if v, ok := lookup(s.values, key); ok {
 		return v
 	}
+	if v, ok := lookup(s.local, key); ok {
+		return v
+	}
 	return s.Context.Value(key)
 }
 
@@ -92,7 +96,7 @@ func state(r *http.Request) (*State, *http.Request) {
 func push(r *http.Request, fn func(*lifecycle.Conn) error, onOpen bool) *http.Request {
 	s, r := state(r)
 	if s.steps == nil {
-		s.steps = make([]Step, 0, 8) // a full policy stack adds about six
+		s.steps = make([]Step, 0, 16) // the example's stack adds eleven
 	}
 	s.steps = append(s.steps, Step{Fn: fn, OnOpen: onOpen})
 	return r
@@ -131,6 +135,23 @@ func WithValue(r *http.Request, key, val any) *http.Request {
 		}
 	}
 	s.values = append(s.values, keyValue{key, val})
+	return r
+}
+
+// WithRequestValue returns r whose context carries val under key, for
+// the request only: the connection's context does not (see
+// [ConnContext]). A policy whose connection finds the value among the
+// Conn's own (Conn.LoadOrStore, which Conn.Context answers with too) sets
+// it this way, so that the connection keeps it once.
+func WithRequestValue(r *http.Request, key, val any) *http.Request {
+	s, r := state(r)
+	for i := range s.local {
+		if s.local[i].key == key {
+			s.local[i].value = val
+			return r
+		}
+	}
+	s.local = append(s.local, keyValue{key, val})
 	return r
 }
 

@@ -3,6 +3,8 @@ package policy
 import (
 	"context"
 	"net/http"
+
+	"github.com/wsmw/wsmw/internal/connx"
 )
 
 // WithSubject returns r carrying subject: who the request is from, as an
@@ -21,10 +23,8 @@ func SubjectFromContext(ctx context.Context) string {
 	if s := StateOf(ctx); s != nil {
 		return s.subject
 	}
-	if v, ok := ctx.Value(connValuesKey{}).(*connValues); ok {
-		if c := v.conn.Load(); c != nil {
-			return c.Subject()
-		}
+	if c := connx.ConnOf(ctx); c != nil {
+		return c.Subject()
 	}
 	return ""
 }
