@@ -34,14 +34,7 @@ func TestEventModeWriteToAPeerThatNeverReadsEndsAtTheWriteTimeout(t *testing.T) 
 	wrote := make(chan error, 1)
 	h := newModeHarness(t, conntest.Events, connx.Config{}, func(c *lifecycle.Conn) {
 		connx.SetWriteTimeout(c, 300*time.Millisecond)
-		go func() {
-			for {
-				if err := c.WriteMessage(lifecycle.BinaryMessage, make([]byte, 64<<10)); err != nil {
-					wrote <- err
-					return
-				}
-			}
-		}()
+		go writeUntilError(c, wrote)
 	}, conntest.DiscardMessage)
 	start := time.Now()
 	stuckPeer(t, h)
@@ -67,14 +60,7 @@ func TestEventModeCloseOfAFullSocketEndsAtTheCloseTimeout(t *testing.T) {
 	conns := make(chan *lifecycle.Conn, 1)
 	h := newModeHarness(t, conntest.Events, connx.Config{CloseTimeout: 300 * time.Millisecond}, func(c *lifecycle.Conn) {
 		conns <- c
-		go func() {
-			for {
-				if err := c.WriteMessage(lifecycle.BinaryMessage, make([]byte, 64<<10)); err != nil {
-					wrote <- err
-					return
-				}
-			}
-		}()
+		go writeUntilError(c, wrote)
 	}, conntest.DiscardMessage)
 	stuckPeer(t, h)
 	c := <-conns
@@ -146,5 +132,16 @@ func TestEventModeEarlyCloseOfASilentPeerEndsAtTheCloseTimeout(t *testing.T) {
 	info := h.next()
 	if info.HandshakeComplete || info.Sent == nil || info.Code != 4100 || info.Duration < 300*time.Millisecond {
 		t.Fatalf("info = %+v", info)
+	}
+}
+
+// writeUntilError writes 64 KiB messages to c until a write fails, and
+// sends that error on wrote.
+func writeUntilError(c *lifecycle.Conn, wrote chan<- error) {
+	for {
+		if err := c.WriteMessage(lifecycle.BinaryMessage, make([]byte, 64<<10)); err != nil {
+			wrote <- err
+			return
+		}
 	}
 }

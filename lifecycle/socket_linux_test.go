@@ -16,14 +16,7 @@ import (
 // ends.
 func ownedPair(t *testing.T, ln net.Listener) (*eventConn, net.Conn) {
 	t.Helper()
-	peer, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	nc, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
+	nc, peer := dialAccept(t, ln)
 	sc := ownSocket(nc, &Conn{})
 	if sc == nil {
 		t.Fatal("ownSocket failed")
@@ -76,14 +69,7 @@ func TestClosedSocketNeverWritesToItsSuccessor(t *testing.T) {
 		// Connections made now get the closed number (the lowest free).
 		var next, peers []net.Conn
 		for range 4 {
-			peer, err := net.Dial("tcp", ln.Addr().String())
-			if err != nil {
-				t.Fatal(err)
-			}
-			nc, err := ln.Accept()
-			if err != nil {
-				t.Fatal(err)
-			}
+			nc, peer := dialAccept(t, ln)
 			next, peers = append(next, nc), append(peers, peer)
 			for _, c := range []net.Conn{nc, peer} {
 				if rc, err := c.(*net.TCPConn).SyscallConn(); err == nil {
@@ -231,4 +217,20 @@ func TestOwnedSocketAddresses(t *testing.T) {
 	if got, want := ec.LocalAddr().String(), peer.RemoteAddr().String(); got != want {
 		t.Errorf("LocalAddr %s, want %s", got, want)
 	}
+}
+
+// dialAccept dials ln and returns the server's end of the connection and
+// the peer's.
+func dialAccept(t *testing.T, ln net.Listener) (server, peer net.Conn) {
+	t.Helper()
+	peer, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	server, err = ln.Accept()
+	if err != nil {
+		peer.Close()
+		t.Fatal(err)
+	}
+	return server, peer
 }

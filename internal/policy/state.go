@@ -128,13 +128,7 @@ func AddOnOpen(r *http.Request, fn func(*lifecycle.Conn)) *http.Request {
 // (Conn.Context), carries val under key.
 func WithValue(r *http.Request, key, val any) *http.Request {
 	s, r := state(r)
-	for i := range s.values {
-		if s.values[i].key == key {
-			s.values[i].value = val
-			return r
-		}
-	}
-	s.values = append(s.values, keyValue{key, val})
+	s.values = setValue(s.values, key, val)
 	return r
 }
 
@@ -145,14 +139,20 @@ func WithValue(r *http.Request, key, val any) *http.Request {
 // it this way, so that the connection keeps it once.
 func WithRequestValue(r *http.Request, key, val any) *http.Request {
 	s, r := state(r)
-	for i := range s.local {
-		if s.local[i].key == key {
-			s.local[i].value = val
-			return r
+	s.local = setValue(s.local, key, val)
+	return r
+}
+
+// setValue sets key's value in values, replacing the one it had, and
+// returns the list.
+func setValue(values []keyValue, key, val any) []keyValue {
+	for i := range values {
+		if values[i].key == key {
+			values[i].value = val
+			return values
 		}
 	}
-	s.local = append(s.local, keyValue{key, val})
-	return r
+	return append(values, keyValue{key, val})
 }
 
 // AddCloseHook returns r with hook added to the OnClose hooks of the
