@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/wsmw/wsmw/internal/wstest"
 )
 
 // ownedPair returns a socket the event loop owns (the server side of a
@@ -96,18 +98,6 @@ func TestClosedSocketNeverWritesToItsSuccessor(t *testing.T) {
 	t.Logf("%d of 50 closed numbers were reused at once", reused)
 }
 
-// waitUntil polls cond until it holds, for at most 10 s.
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("not within 10 s: %s", what)
-		}
-		time.Sleep(time.Millisecond) // polls a condition
-	}
-}
-
 // A write that finds the socket full waits for room, and completes when
 // the peer reads.
 func TestOwnedSocketWriteWaitsForRoom(t *testing.T) {
@@ -118,7 +108,7 @@ func TestOwnedSocketWriteWaitsForRoom(t *testing.T) {
 		_, err := ec.Write(payload)
 		wrote <- err
 	}()
-	waitUntil(t, "the write waits for room", func() bool {
+	wstest.WaitFor(t, "the write waits for room", 10*time.Second, func() bool {
 		w := ec.waits.Load()
 		return w != nil && w.watching.Load()
 	})
@@ -141,7 +131,7 @@ func TestOwnedSocketWriteDeadline(t *testing.T) {
 		_, err := ec.Write(make([]byte, 64<<20))
 		wrote <- err
 	}()
-	waitUntil(t, "the write waits for room", func() bool {
+	wstest.WaitFor(t, "the write waits for room", 10*time.Second, func() bool {
 		w := ec.waits.Load()
 		return w != nil && w.watching.Load()
 	})
@@ -193,7 +183,7 @@ func TestOwnedSocketReads(t *testing.T) {
 		_, err := ec2.Read(make([]byte, 1))
 		read <- err
 	}()
-	waitUntil(t, "the read waits", func() bool { return ec2.waits.Load() != nil })
+	wstest.WaitFor(t, "the read waits", 10*time.Second, func() bool { return ec2.waits.Load() != nil })
 	ec2.Close()
 	select {
 	case err := <-read:
